@@ -1,0 +1,17 @@
+# djdd: the README's commands, the tests and the benchmarks.
+CARGO ?= cargo
+
+.PHONY: deps build test lint bench example
+
+deps:
+	bash .ci/deps.sh
+
+build:
+	$(CARGO) build --release
+
+test: deps
+	$(CARGO) test --all-targets
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings

@@ -1,0 +1,17 @@
+//! One function per subcommand: the only glue that calls several stages
+//! (config, plan, render, buildroot, deb, repo). Reads the files the pure
+//! stages need and hands them bytes; reports progress through `tracing`.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+pub mod pack;
+
+/// Runs the parsed command line; the exit code is the command's own
+/// (`djdd check` returns 1 for problems found).
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Pack(args) => pack::run(&args),
+    }
+}
