@@ -15,3 +15,8 @@ test: deps
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+example: deps build
+	mkdir -p target/example
+	./target/release/djdd pack fixtures/pack/hello target/example/
+	dpkg-deb --info target/example/hello-djdd_1.0-1_all.deb
