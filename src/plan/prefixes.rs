@@ -72,6 +72,9 @@ pub fn check_path(path: &str, prefixes: &[String]) -> Result<()> {
             "holds a control character (a newline would corrupt dpkg's file list)",
         ));
     }
+    if rel.starts_with('/') {
+        return Err(Error::invalid(what(), "has an empty component ('//')"));
+    }
     let is_dir = rel.is_empty() || rel.ends_with('/');
     let body = rel.strip_suffix('/').unwrap_or(rel);
     if !body.is_empty() {
@@ -153,6 +156,8 @@ mod tests {
             "./usr/lib/shop-env",
             "./usr/share/doc/shop-env-0123456789ab2/x",
             "usr/lib/shop-env/0123456789ab/x",
+            ".//",
+            "//usr/",
             "",
         ] {
             assert!(check_path(bad, &p).is_err(), "{bad:?}");

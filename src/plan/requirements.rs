@@ -815,8 +815,12 @@ fn check_requirement(args: &str) -> std::result::Result<(), ReqError> {
     };
     if let Some(m) = marker.filter(|m| !m.is_empty()) {
         let mut p = Pep508::new(m);
-        p.marker()
-            .map_err(|e| (format!("pip cannot parse the marker: {e}"), None))?;
+        p.marker().map_err(|e| {
+            (
+                format!("not a valid environment marker (PEP 508): {e}"),
+                None,
+            )
+        })?;
         p.ws();
         if !p.at_end() {
             return Err((p.unexpected("after the marker"), None));
@@ -840,9 +844,12 @@ fn check_requirement(args: &str) -> std::result::Result<(), ReqError> {
             Some("publish the package to an index, or use `name @ https://...`".into()),
         ));
     }
-    Pep508::new(req)
-        .requirement()
-        .map_err(|e| (format!("pip cannot parse this requirement: {e}"), None))
+    Pep508::new(req).requirement().map_err(|e| {
+        (
+            format!("not a valid requirement (PEP 508, PEP 440 as pip 24.1+ applies them): {e}"),
+            None,
+        )
+    })
 }
 
 fn is_archive(s: &str) -> bool {
