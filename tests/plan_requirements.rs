@@ -17,6 +17,7 @@ use djdd::plan::{
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
+use proptest::test_runner::FileFailurePersistence;
 
 // ---- strategies -------------------------------------------------------
 
@@ -171,6 +172,15 @@ fn hash(reqs: &Requirements) -> String {
 // ---- properties -------------------------------------------------------
 
 proptest! {
+    // Default config (so PROPTEST_CASES applies); failures are saved next to
+    // this file (the default looks for a lib.rs that tests/ does not have).
+    #![proptest_config(ProptestConfig {
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "tests/plan_requirements.proptest-regressions",
+        ))),
+        ..ProptestConfig::default()
+    })]
+
     /// Permuting lines and adding comments, blank lines, whitespace, CRLF,
     /// continuations or a BOM changes neither the normalised lines nor the
     /// env HASH (for the top file and for an included one).
