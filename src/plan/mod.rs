@@ -1,0 +1,764 @@
+//! The build plan: what one `djdd build` makes or reuses, as a value.
+//!
+//! Responsible for turning a build's inputs (names, the commit, the
+//! project's requirement files as bytes, the build root's Python and
+//! architecture, what already exists in `packages/`, the state of the last
+//! build) into package names, hashes, versions, `Depends`, allowed install
+//! paths and the decision to build, reuse or do nothing. `djdd build --plan`
+//! prints it. It must never touch the disk or run a process: `ops` reads the
+//! files and git and hands in bytes. Package names and versions follow
+//! Debian Policy §5.6.1 and §5.6.12, versions compare as deb-version(7);
+//! the rules are written down in docs/build-plan.md.
+
+pub mod debian_requirements;
+pub mod hash;
+pub mod prefixes;
+pub mod requirements;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::deb::control::check_package_name;
+use crate::error::{Error, Result};
+pub use debian_requirements::{DebianRequirements, parse_debian_requirements};
+pub use hash::{ENV_FORMAT, EnvInputs, HASH_LEN, Hash, env_canonical, env_hash, src_hash};
+pub use prefixes::{allowed_prefixes, check_path};
+pub use requirements::{ReadFile, Requirements, check_requirements, load_requirements};
+pub use version::{CommitInfo, ENV_VERSION, SRC_VERSION, compare_versions, next_site_version};
+
+/// The project's pip requirements file, at the top of the repository.
+pub const REQUIREMENTS: &str = "requirements.txt";
+/// Debian packages the virtualenv needs (optional file).
+pub const VENV_DEBIAN_REQUIREMENTS: &str = "venv-debian-requirements.txt";
+/// Debian packages the source needs (optional file).
+pub const SRC_DEBIAN_REQUIREMENTS: &str = "src-debian-requirements.txt";
+
+/// The three kinds of package djdd makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PackageKind {
+    /// `NAME-env-HASH`: the virtualenv.
+    Env,
+    /// `NAME-src-HASH`: the source tree of one commit.
+    Src,
+    /// `NAME-site-VARIANT`: configuration, static files, services.
+    Site,
+}
+
+impl PackageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageKind::Env => "env",
+            PackageKind::Src => "src",
+            PackageKind::Site => "site",
+        }
+    }
+
+    /// `NAME-KIND-ID`: ID is the env HASH, the src HASH or the VARIANT.
+    pub fn package_name(self, name: &str, id: &str) -> String {
+        format!("{name}-{}-{id}", self.as_str())
+    }
+}
+
+impl fmt::Display for PackageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The project's requirement files, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectInputs {
+    pub requirements: Requirements,
+    pub venv_debian: DebianRequirements,
+    pub src_debian: DebianRequirements,
+}
+
+/// Reads `requirements.txt` (required, with its includes) and the two Debian
+/// requirement files (optional: missing means none) through `read`, which
+/// gets repository-relative paths (see [`ReadFile`]).
+pub fn load_project(read: &mut ReadFile<'_>) -> Result<ProjectInputs> {
+    let requirements = load_requirements(REQUIREMENTS, read)?;
+    let mut debian = |path: &str| -> Result<DebianRequirements> {
+        match read(path)? {
+            Some(bytes) => parse_debian_requirements(path, &bytes),
+            None => Ok(DebianRequirements::default()),
+        }
+    };
+    Ok(ProjectInputs {
+        venv_debian: debian(VENV_DEBIAN_REQUIREMENTS)?,
+        src_debian: debian(SRC_DEBIAN_REQUIREMENTS)?,
+        requirements,
+    })
+}
+
+/// Every problem in the project's requirement files (for `djdd check`).
+pub fn check_project(read: &mut ReadFile<'_>) -> Vec<Error> {
+    let mut problems = check_requirements(REQUIREMENTS, read);
+    for path in [VENV_DEBIAN_REQUIREMENTS, SRC_DEBIAN_REQUIREMENTS] {
+        match read(path) {
+            Ok(Some(bytes)) => {
+                if let Err(e) = parse_debian_requirements(path, &bytes) {
+                    problems.push(e);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => problems.push(e),
+        }
+    }
+    problems
+}
+
+/// A package file already in `packages/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Existing {
+    pub version: String,
+    /// Its file name in `packages/`.
+    pub file: String,
+    /// The full env hash or commit id it was built from, when the caller
+    /// knows it (e.g. from a control field the packager writes): a different
+    /// one under the same name is a hash collision and stops the build.
+    pub full_id: Option<String>,
+    pub file_count: Option<usize>,
+}
+
+/// What the caller's state remembers of the last build of this variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastBuild {
+    pub version: String,
+    /// [`BuildPlan::fingerprint`] of that build.
+    pub fingerprint: String,
+}
+
+/// Everything one build's plan depends on. Plain data: `ops` fills it from
+/// the configuration, git, the build root and the build dir.
+#[derive(Debug, Clone)]
+pub struct BuildInputs {
+    pub name: String,
+    pub variant: String,
+    pub commit: CommitInfo,
+    pub project: ProjectInputs,
+    /// The build root's `/usr/bin/python3.X` as `3.X`.
+    pub python_version: String,
+    /// The build root's Debian architecture (`dpkg --print-architecture`).
+    pub arch: String,
+    /// The variant's settings as the configuration serialises them
+    /// (canonically: same settings, same text). Part of the fingerprint.
+    pub variant_settings: String,
+    /// djdd's own version (`CARGO_PKG_VERSION`). Part of the fingerprint.
+    pub djdd_version: String,
+    /// Package files in `packages/`, by package name.
+    pub existing: BTreeMap<String, Existing>,
+    /// The highest site version of this variant known elsewhere (e.g. in
+    /// the apt repository), if any; the next version is above it too.
+    pub published_site_version: Option<String>,
+    pub last_build: Option<LastBuild>,
+    /// Files in the commit's tree, when the caller counted them.
+    pub src_file_count: Option<usize>,
+    /// `--force`: build the site package even when up to date.
+    pub force: bool,
+}
+
+/// What happens to a package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Built and written to `packages/`.
+    Build,
+    /// A package with this name and version exists: not rebuilt, not rewritten.
+    Reuse,
+    /// The site package of the last build, whose inputs were the same.
+    UpToDate,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Build => "build",
+            Action::Reuse => "reuse",
+            Action::UpToDate => "up to date",
+        }
+    }
+}
+
+/// One package of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedPackage {
+    pub kind: PackageKind,
+    /// The package name, e.g. `shop-env-0123456789ab`.
+    pub name: String,
+    pub version: String,
+    /// `Architecture`: the build root's for env and site, `all` for src.
+    pub arch: String,
+    /// The env HASH, src HASH or VARIANT in the name.
+    pub id: String,
+    /// The full env hash, full commit id, or the VARIANT.
+    pub full_id: String,
+    pub action: Action,
+    pub file_count: Option<usize>,
+    /// `Depends` known before building (the env package adds the shared
+    /// library packages found after pip has run).
+    pub depends: Vec<String>,
+    /// Paths its members may have (see [`check_path`]).
+    pub allowed: Vec<String>,
+}
+
+impl PlannedPackage {
+    /// `NAME_VERSION_ARCH.deb` (the epoch, if any, left out as dpkg-name does).
+    pub fn file_name(&self) -> String {
+        let v = match self.version.split_once(':') {
+            Some((_, v)) => v,
+            None => &self.version,
+        };
+        format!("{}_{}_{}.deb", self.name, v, self.arch)
+    }
+}
+
+/// The plan of one build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildPlan {
+    pub name: String,
+    pub variant: String,
+    pub commit: CommitInfo,
+    pub python_version: String,
+    pub arch: String,
+    pub env: PlannedPackage,
+    pub src: PlannedPackage,
+    pub site: PlannedPackage,
+    /// The text the env HASH is the sha256 of ([`env_canonical`]).
+    pub env_inputs: String,
+    /// Debian packages the build root needs (build packages of both Debian
+    /// requirement files), sorted, unique.
+    pub build_packages: Vec<String>,
+    /// sha256 (hex) of [`BuildPlan::fingerprint_text`]: same fingerprint as
+    /// the last build means nothing to do.
+    pub fingerprint: String,
+    pub fingerprint_text: String,
+    /// Requirement files and lines, for the summary.
+    pub requirement_files: usize,
+    pub requirement_lines: usize,
+}
+
+impl BuildPlan {
+    pub fn packages(&self) -> [&PlannedPackage; 3] {
+        [&self.env, &self.src, &self.site]
+    }
+
+    /// Nothing to build: the inputs are those of the last build and its
+    /// packages are all still there.
+    pub fn up_to_date(&self) -> bool {
+        self.site.action == Action::UpToDate
+    }
+
+    /// The packages to build.
+    pub fn to_build(&self) -> Vec<&PlannedPackage> {
+        self.packages()
+            .into_iter()
+            .filter(|p| p.action == Action::Build)
+            .collect()
+    }
+}
+
+/// Checks NAME or VARIANT: it becomes part of package names, of paths
+/// (`/usr/lib/NAME-site/VARIANT/`), user names and unit names.
+fn check_part(what: &str, v: &str) -> Result<()> {
+    let ok = v
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            format!("{what} '{v}'"),
+            "must be lower-case letters, digits and '-', starting with a letter or digit",
+        ))
+    }
+}
+
+/// Computes the plan of one build. Fails on invalid names, a malformed
+/// commit id, Python version or architecture, or a hash collision with an
+/// existing package.
+pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
+    let name = &inputs.name;
+    check_part("NAME", name)?;
+    check_part("VARIANT", &inputs.variant)?;
+    let env_in = EnvInputs {
+        requirements: &inputs.project.requirements,
+        venv_debian: &inputs.project.venv_debian,
+        python_version: &inputs.python_version,
+        arch: &inputs.arch,
+    };
+    let env_inputs = env_canonical(&env_in)?;
+    let env_h = env_hash(&env_in)?;
+    let src_h = src_hash(&inputs.commit.id)?;
+
+    let reuse = |kind: PackageKind,
+                 id: &Hash,
+                 version: &str|
+     -> Result<(String, Action, Option<usize>)> {
+        let pkg = kind.package_name(name, &id.short);
+        check_package_name(&pkg)?;
+        match inputs.existing.get(&pkg) {
+            Some(e) if e.version == version => {
+                if let Some(full) = &e.full_id
+                    && full != &id.full
+                {
+                    return Err(Error::invalid_hint(
+                        format!("packages/{}", e.file),
+                        format!(
+                            "was built from {full}, but this build's {kind} is {}: the {HASH_LEN}-digit names collide",
+                            id.full
+                        ),
+                        "move the old package file away; it cannot be reused",
+                    ));
+                }
+                Ok((pkg, Action::Reuse, e.file_count))
+            }
+            _ => Ok((pkg, Action::Build, None)),
+        }
+    };
+
+    let (env_name, env_action, env_count) = reuse(PackageKind::Env, &env_h, ENV_VERSION)?;
+    let mut env_depends = vec![format!("python{}", inputs.python_version)];
+    env_depends.extend(inputs.project.venv_debian.run.iter().cloned());
+    let env = PlannedPackage {
+        kind: PackageKind::Env,
+        name: env_name.clone(),
+        version: ENV_VERSION.to_string(),
+        arch: inputs.arch.clone(),
+        id: env_h.short.clone(),
+        full_id: env_h.full.clone(),
+        action: env_action,
+        file_count: env_count,
+        depends: env_depends,
+        allowed: allowed_prefixes(PackageKind::Env, name, &env_h.short),
+    };
+
+    let (src_name, src_action, src_count) = reuse(PackageKind::Src, &src_h, SRC_VERSION)?;
+    let src = PlannedPackage {
+        kind: PackageKind::Src,
+        name: src_name.clone(),
+        version: SRC_VERSION.to_string(),
+        arch: "all".to_string(),
+        id: src_h.short.clone(),
+        full_id: src_h.full.clone(),
+        action: src_action,
+        file_count: src_count.or(inputs.src_file_count),
+        depends: inputs.project.src_debian.run.clone(),
+        allowed: allowed_prefixes(PackageKind::Src, name, &src_h.short),
+    };
+
+    let fingerprint_text = format!(
+        "djdd-site-inputs\ndjdd {}\nname {name}\nvariant {}\ncommit {}\nenv {}\nsettings {}\n",
+        inputs.djdd_version.escape_debug(),
+        inputs.variant,
+        src_h.full,
+        env_h.full,
+        requirements::sha256_hex(inputs.variant_settings.as_bytes()),
+    );
+    let fingerprint = requirements::sha256_hex(fingerprint_text.as_bytes());
+
+    let site_name = PackageKind::Site.package_name(name, &inputs.variant);
+    check_package_name(&site_name)?;
+    let site_existing = inputs.existing.get(&site_name);
+    let up_to_date = !inputs.force
+        && env.action == Action::Reuse
+        && src.action == Action::Reuse
+        && inputs.last_build.as_ref().is_some_and(|l| {
+            l.fingerprint == fingerprint && site_existing.is_some_and(|e| e.version == l.version)
+        });
+    let (site_version, site_action, site_count) = if up_to_date {
+        let e = site_existing.expect("checked");
+        (e.version.clone(), Action::UpToDate, e.file_count)
+    } else {
+        let mut highest: Option<&str> = None;
+        let known = [
+            inputs.last_build.as_ref().map(|l| l.version.as_str()),
+            site_existing.map(|e| e.version.as_str()),
+            inputs.published_site_version.as_deref(),
+        ];
+        for v in known.into_iter().flatten() {
+            if highest.is_none_or(|h| compare_versions(v, h).is_gt()) {
+                highest = Some(v);
+            }
+        }
+        (
+            next_site_version(highest, &inputs.commit)?,
+            Action::Build,
+            None,
+        )
+    };
+    let site = PlannedPackage {
+        kind: PackageKind::Site,
+        name: site_name,
+        version: site_version,
+        arch: inputs.arch.clone(),
+        id: inputs.variant.clone(),
+        full_id: inputs.variant.clone(),
+        action: site_action,
+        file_count: site_count,
+        depends: vec![
+            format!("{env_name} (= {ENV_VERSION})"),
+            format!("{src_name} (= {SRC_VERSION})"),
+            "nginx".to_string(),
+            "adduser".to_string(),
+            "postgresql-client".to_string(),
+        ],
+        allowed: allowed_prefixes(PackageKind::Site, name, &inputs.variant),
+    };
+
+    let mut build_packages: Vec<String> = inputs
+        .project
+        .venv_debian
+        .build
+        .iter()
+        .chain(&inputs.project.src_debian.build)
+        .cloned()
+        .collect();
+    build_packages.sort();
+    build_packages.dedup();
+
+    Ok(BuildPlan {
+        name: name.clone(),
+        variant: inputs.variant.clone(),
+        commit: inputs.commit.clone(),
+        python_version: inputs.python_version.clone(),
+        arch: inputs.arch.clone(),
+        env,
+        src,
+        site,
+        env_inputs,
+        build_packages,
+        fingerprint,
+        fingerprint_text,
+        requirement_files: inputs.project.requirements.files.len(),
+        requirement_lines: inputs.project.requirements.line_count(),
+    })
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch.
+fn utc(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// What `djdd build --plan` prints: stable, one package a line.
+impl fmt::Display for BuildPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "build plan for {} {}", self.name, self.variant)?;
+        writeln!(
+            f,
+            "  commit       {} ({})",
+            self.commit.id,
+            utc(self.commit.time)
+        )?;
+        writeln!(
+            f,
+            "  build root   python{} {}",
+            self.python_version, self.arch
+        )?;
+        writeln!(
+            f,
+            "  env HASH     {} from {} requirement line{} in {} file{}, env format {}",
+            self.env.id,
+            self.requirement_lines,
+            plural(self.requirement_lines),
+            self.requirement_files,
+            plural(self.requirement_files),
+            ENV_FORMAT
+        )?;
+        writeln!(f, "  src HASH     {}", self.src.id)?;
+        writeln!(f, "  fingerprint  {}", &self.fingerprint[..HASH_LEN])?;
+        let build_packages = if self.build_packages.is_empty() {
+            "(none)".to_string()
+        } else {
+            self.build_packages.join(" ")
+        };
+        writeln!(f, "  build root needs  {build_packages}")?;
+        writeln!(f)?;
+        let pk = self.packages();
+        let wn = pk.iter().map(|p| p.name.len()).max().unwrap_or(0);
+        let wv = pk.iter().map(|p| p.version.len()).max().unwrap_or(0);
+        let wa = pk
+            .iter()
+            .map(|p| p.action.as_str().len())
+            .max()
+            .unwrap_or(0);
+        for p in pk {
+            let count = match p.file_count {
+                Some(n) => format!(" ({n} file{})", plural(n)),
+                None => String::new(),
+            };
+            writeln!(
+                f,
+                "  {:<4} {:<wn$}  {:<wv$}  {:<wa$}  {}{count}",
+                p.kind.as_str(),
+                p.name,
+                p.version,
+                p.action.as_str(),
+                p.file_name(),
+            )?;
+        }
+        writeln!(f)?;
+        if self.up_to_date() {
+            writeln!(
+                f,
+                "up to date: the last build ({}) had the same inputs; nothing to build (--force rebuilds the site package)",
+                self.site.version
+            )
+        } else {
+            let n = self.to_build().len();
+            writeln!(f, "{n} package{} to build, {} reused", plural(n), 3 - n)
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn project() -> ProjectInputs {
+        let files: BTreeMap<&str, &str> = [
+            (
+                "requirements.txt",
+                "Django==4.2.7\n-r base.txt\npsycopg2==2.9.9\n",
+            ),
+            ("base.txt", "gunicorn==21.2.0\n"),
+            (
+                "venv-debian-requirements.txt",
+                "libpq-dev build\nlibpq5 run\n",
+            ),
+            ("src-debian-requirements.txt", "gettext build\n"),
+        ]
+        .into();
+        load_project(&mut |p: &str| Ok(files.get(p).map(|s| s.as_bytes().to_vec()))).unwrap()
+    }
+
+    fn inputs() -> BuildInputs {
+        BuildInputs {
+            name: "shop".into(),
+            variant: "blue".into(),
+            commit: CommitInfo {
+                id: COMMIT.into(),
+                time: 1_700_000_000,
+            },
+            project: project(),
+            python_version: "3.11".into(),
+            arch: "amd64".into(),
+            variant_settings: "domain = \"shop.example\"\n".into(),
+            djdd_version: "0.1.0".into(),
+            existing: BTreeMap::new(),
+            published_site_version: None,
+            last_build: None,
+            src_file_count: Some(42),
+            force: false,
+        }
+    }
+
+    fn existing(version: &str, file: &str) -> Existing {
+        Existing {
+            version: version.into(),
+            file: file.into(),
+            full_id: None,
+            file_count: Some(7),
+        }
+    }
+
+    #[test]
+    fn first_build_builds_three_packages() {
+        let p = plan_build(&inputs()).unwrap();
+        assert_eq!(p.to_build().len(), 3);
+        assert_eq!(p.src.name, "shop-src-0123456789ab");
+        assert_eq!(p.src.file_name(), "shop-src-0123456789ab_1_all.deb");
+        assert!(p.env.name.starts_with("shop-env-") && p.env.name.len() == 9 + HASH_LEN);
+        assert_eq!(p.site.name, "shop-site-blue");
+        assert_eq!(p.site.version, "1+g0123456789ab");
+        assert_eq!(p.env.depends, ["python3.11", "libpq5"]);
+        assert!(p.src.depends.is_empty());
+        assert_eq!(p.build_packages, ["gettext", "libpq-dev"]);
+        assert_eq!(
+            p.site.depends[..2],
+            [
+                format!("{} (= 1)", p.env.name),
+                "shop-src-0123456789ab (= 1)".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn existing_env_and_src_are_reused_and_same_inputs_are_up_to_date() {
+        let first = plan_build(&inputs()).unwrap();
+        let mut i = inputs();
+        i.existing.insert(
+            first.env.name.clone(),
+            existing("1", &first.env.file_name()),
+        );
+        i.existing.insert(
+            first.src.name.clone(),
+            existing("1", &first.src.file_name()),
+        );
+        let p = plan_build(&i).unwrap();
+        assert_eq!(p.env.action, Action::Reuse);
+        assert_eq!(p.src.action, Action::Reuse);
+        assert_eq!(p.site.action, Action::Build);
+
+        i.existing.insert(
+            first.site.name.clone(),
+            existing(&first.site.version, "x.deb"),
+        );
+        i.last_build = Some(LastBuild {
+            version: first.site.version.clone(),
+            fingerprint: first.fingerprint.clone(),
+        });
+        let p = plan_build(&i).unwrap();
+        assert!(p.up_to_date());
+        assert_eq!(p.site.version, first.site.version);
+        assert!(p.to_string().contains("up to date"));
+
+        i.force = true;
+        let p = plan_build(&i).unwrap();
+        assert!(!p.up_to_date());
+        assert_eq!(p.site.version, "2+g0123456789ab");
+        assert_eq!(
+            p.env.action,
+            Action::Reuse,
+            "--force does not rewrite an env"
+        );
+
+        i.force = false;
+        i.variant_settings.push_str("workers = 3\n");
+        let p = plan_build(&i).unwrap();
+        assert!(!p.up_to_date(), "changed settings make a new site package");
+        i.variant_settings = inputs().variant_settings;
+        i.djdd_version = "0.2.0".into();
+        assert!(!plan_build(&i).unwrap().up_to_date(), "a new djdd rebuilds");
+    }
+
+    #[test]
+    fn a_deleted_site_package_is_rebuilt() {
+        let first = plan_build(&inputs()).unwrap();
+        let mut i = inputs();
+        i.existing
+            .insert(first.env.name.clone(), existing("1", "e"));
+        i.existing
+            .insert(first.src.name.clone(), existing("1", "s"));
+        i.last_build = Some(LastBuild {
+            version: first.site.version.clone(),
+            fingerprint: first.fingerprint.clone(),
+        });
+        let p = plan_build(&i).unwrap();
+        assert_eq!(p.site.action, Action::Build);
+        assert_eq!(p.site.version, "2+g0123456789ab");
+    }
+
+    #[test]
+    fn the_site_version_passes_every_known_version() {
+        let mut i = inputs();
+        i.last_build = Some(LastBuild {
+            version: "4+gaaaaaaaaaaaa".into(),
+            fingerprint: "x".into(),
+        });
+        i.existing
+            .insert("shop-site-blue".into(), existing("6+gbbbbbbbbbbbb", "x"));
+        i.published_site_version = Some("5+gcccccccccccc".into());
+        assert_eq!(plan_build(&i).unwrap().site.version, "7+g0123456789ab");
+    }
+
+    #[test]
+    fn an_existing_package_from_another_commit_is_a_collision() {
+        let mut i = inputs();
+        let mut e = existing("1", "shop-src-0123456789ab_1_all.deb");
+        e.full_id = Some("0123456789ab".to_string() + &"f".repeat(28));
+        i.existing.insert("shop-src-0123456789ab".into(), e);
+        let err = plan_build(&i).unwrap_err().to_string();
+        assert!(
+            err.starts_with("packages/shop-src-0123456789ab_1_all.deb: was built from"),
+            "{err}"
+        );
+        assert!(err.contains("collide"), "{err}");
+    }
+
+    #[test]
+    fn an_older_src_version_is_not_reused() {
+        let mut i = inputs();
+        i.existing
+            .insert("shop-src-0123456789ab".into(), existing("0", "old"));
+        assert_eq!(plan_build(&i).unwrap().src.action, Action::Build);
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        for (name, variant) in [
+            ("Shop", "blue"),
+            ("shop", ".."),
+            ("shop", "a/b"),
+            ("-x", "blue"),
+            ("shop", ""),
+        ] {
+            let mut i = inputs();
+            i.name = name.into();
+            i.variant = variant.into();
+            assert!(plan_build(&i).is_err(), "{name} {variant}");
+        }
+    }
+
+    #[test]
+    fn display_is_stable() {
+        let mut i = inputs();
+        let first = plan_build(&i).unwrap();
+        i.existing
+            .insert(first.env.name.clone(), existing("1", "e"));
+        let p = plan_build(&i).unwrap();
+        let env = &p.env.name;
+        let envh = &p.env.id;
+        let fp = &p.fingerprint[..12];
+        let want = format!(
+            "build plan for shop blue
+  commit       {COMMIT} (2023-11-14 22:13:20 UTC)
+  build root   python3.11 amd64
+  env HASH     {envh} from 4 requirement lines in 2 files, env format 1
+  src HASH     0123456789ab
+  fingerprint  {fp}
+  build root needs  gettext libpq-dev
+
+  env  {env}  1                reuse  {env}_1_amd64.deb (7 files)
+  src  shop-src-0123456789ab  1                build  shop-src-0123456789ab_1_all.deb (42 files)
+  site shop-site-blue         1+g0123456789ab  build  shop-site-blue_1+g0123456789ab_amd64.deb
+
+2 packages to build, 1 reused
+"
+        );
+        assert_eq!(p.to_string(), want);
+    }
+
+    #[test]
+    fn utc_formats_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+    }
+}
