@@ -11,5 +11,6 @@ pub mod deb;
 pub mod error;
 pub mod ops;
 pub mod plan;
+pub mod render;
 
 pub use error::{Error, Result};

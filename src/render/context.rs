@@ -1,0 +1,696 @@
+//! The values the site package's templates are rendered from, the fixed
+//! file-system layout of a site, and the rules every value must pass before
+//! it may reach a shell script, a systemd unit or an nginx configuration.
+//!
+//! Pure: no disk, no processes. Values that reach generated files are either
+//! refused here (names, domain, paths, modules: strict character sets) or
+//! quoted by the filters in `render::filters` (environment values, secret
+//! texts). The layout follows the Filesystem Hierarchy Standard as Debian
+//! Policy ch. 9 applies it: code and data shipped by dpkg under /usr/lib,
+//! state under /var/lib, configuration under /etc, logs under /var/log.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// One run-time environment variable shipped in the site package
+/// (`site.env`). Never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    pub key: String,
+    pub value: String,
+}
+
+impl EnvVar {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        EnvVar {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
+
+/// A piece of a composed secret: literal text, or the value of another
+/// secret defined earlier in [`SiteContext::secrets`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Piece {
+    Text(String),
+    Secret(String),
+}
+
+/// How the postinst obtains a secret's value. Secrets are written to
+/// `/etc/NAME-site/VARIANT/secrets.env` by the postinst, never shipped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SecretValue {
+    /// Random bytes, hex-encoded, generated once (kept on every later
+    /// configure, so an admin may replace it in secrets.env).
+    Generated { bytes: u32 },
+    /// Recomputed at every configure from literal text and earlier secrets
+    /// (e.g. DATABASE_URL from the generated database password).
+    Composed { pieces: Vec<Piece> },
+}
+
+/// A run-time variable whose value is created on the target host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Secret {
+    pub key: String,
+    pub value: SecretValue,
+}
+
+impl Secret {
+    /// A random secret of `bytes` bytes (hex: twice as many characters).
+    pub fn generated(key: impl Into<String>, bytes: u32) -> Self {
+        Secret {
+            key: key.into(),
+            value: SecretValue::Generated { bytes },
+        }
+    }
+
+    /// A secret composed of pieces.
+    pub fn composed(key: impl Into<String>, pieces: Vec<Piece>) -> Self {
+        Secret {
+            key: key.into(),
+            value: SecretValue::Composed { pieces },
+        }
+    }
+}
+
+/// The local PostgreSQL role and database the postinst creates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Database {
+    /// Database name (the seed: `NAME-VARIANT`).
+    pub name: String,
+    /// Role name (`NAME-VARIANT`).
+    pub user: String,
+    /// Key of the secret holding the role's password.
+    pub password_secret: String,
+    /// Variable an admin sets in local.env to use another database; when it
+    /// is set there, the postinst creates nothing (`DATABASE_URL`).
+    pub override_key: String,
+}
+
+/// The local RabbitMQ user and vhost the postinst creates (celery only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Broker {
+    pub user: String,
+    pub vhost: String,
+    /// Key of the secret holding the user's password.
+    pub password_secret: String,
+    /// Variable that, set in local.env, means "broker is elsewhere"
+    /// (`CELERY_BROKER_URL`).
+    pub override_key: String,
+}
+
+/// Everything the site package's files are rendered from. The build fills
+/// it; [`SiteContext::validate`] (called by `site_files`) refuses values
+/// that could change the meaning of a generated file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SiteContext {
+    /// Project NAME (`^[a-z][a-z0-9-]*$`).
+    pub name: String,
+    /// VARIANT (same rule).
+    pub variant: String,
+    /// The site package's version (Debian Policy 5.6.12).
+    pub version: String,
+    /// DOMAIN; nginx answers for DOMAIN and www.DOMAIN.
+    pub domain: String,
+    /// Hash naming NAME-env-HASH and /usr/lib/NAME-env/HASH.
+    pub env_hash: String,
+    /// Hash naming NAME-src-HASH and /usr/lib/NAME-src/HASH.
+    pub src_hash: String,
+    /// The build root's Python, `3.X` (the env's interpreter is
+    /// /usr/bin/python3.X; the control utility's env-file reader runs on it).
+    pub python_version: String,
+    /// DJANGO_SETTINGS_MODULE, dotted.
+    pub settings_module: String,
+    /// WSGI callable, `module.path:attribute`.
+    pub wsgi_callable: String,
+    /// Celery app (`-A` argument) when the variant runs a worker.
+    pub celery_app: Option<String>,
+    /// gunicorn workers (WEB_CONCURRENCY default), 1..=256.
+    pub workers: u32,
+    /// Run `manage.py migrate` in the postinst.
+    pub migrate: bool,
+    /// Path the postinst requests through gunicorn's socket after a switch.
+    pub health_path: String,
+    /// manage.py relative to the source root (e.g. `manage.py`, `app/manage.py`).
+    pub manage_py: String,
+    /// URL prefix nginx serves the collected static files at (`/static/`).
+    pub static_url: String,
+    /// URL prefix nginx serves media at (`/media/`).
+    pub media_url: String,
+    /// nginx client_max_body_size, in MiB.
+    pub max_body_mb: u32,
+    /// Seconds the postinst waits for the health URL to answer.
+    pub health_timeout: u32,
+    /// The run-time environment shipped in site.env, in order (the deploy
+    /// contract's variables; no secrets).
+    pub environment: Vec<EnvVar>,
+    /// Variables created by the postinst into secrets.env, in order.
+    pub secrets: Vec<Secret>,
+    /// Local PostgreSQL role/database; None: the site uses no database.
+    pub database: Option<Database>,
+    /// Local RabbitMQ user/vhost; None: no broker set-up.
+    pub broker: Option<Broker>,
+}
+
+impl SiteContext {
+    /// `NAME-VARIANT`: the system user and group, the database, the unit
+    /// and the control utility's name.
+    pub fn user(&self) -> String {
+        format!("{}-{}", self.name, self.variant)
+    }
+
+    /// `NAME-site-VARIANT`.
+    pub fn package(&self) -> String {
+        format!("{}-site-{}", self.name, self.variant)
+    }
+
+    /// `NAME-env-HASH`.
+    pub fn env_package(&self) -> String {
+        format!("{}-env-{}", self.name, self.env_hash)
+    }
+
+    /// `NAME-src-HASH`.
+    pub fn src_package(&self) -> String {
+        format!("{}-src-{}", self.name, self.src_hash)
+    }
+
+    /// `/usr/lib/NAME-env/HASH`.
+    pub fn env_path(&self) -> String {
+        format!("/usr/lib/{}-env/{}", self.name, self.env_hash)
+    }
+
+    /// `/usr/lib/NAME-src/HASH`.
+    pub fn src_path(&self) -> String {
+        format!("/usr/lib/{}-src/{}", self.name, self.src_hash)
+    }
+
+    /// DOMAIN and www.DOMAIN (DOMAIN alone when it already starts with www.).
+    pub fn server_names(&self) -> Vec<String> {
+        if self.domain.starts_with("www.") {
+            vec![self.domain.clone()]
+        } else {
+            vec![self.domain.clone(), format!("www.{}", self.domain)]
+        }
+    }
+
+    /// Whether a celery worker unit is part of the package.
+    pub fn celery(&self) -> bool {
+        self.celery_app.is_some()
+    }
+
+    /// The directory holding manage.py, relative to the source root ("" for
+    /// the root): gunicorn's --chdir, PYTHONPATH and the shell's cwd.
+    pub fn app_subdir(&self) -> String {
+        match self.manage_py.rsplit_once('/') {
+            Some((dir, _)) => dir.to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// The site's fixed paths.
+    pub fn layout(&self) -> Layout {
+        Layout::new(&self.name, &self.variant)
+    }
+
+    /// The environment site.env holds: DJANGO_SETTINGS_MODULE and
+    /// WEB_CONCURRENCY from the context when [`Self::environment`] lacks them,
+    /// then `environment` in its order.
+    pub fn effective_environment(&self) -> Vec<EnvVar> {
+        let mut out = Vec::new();
+        let has = |k: &str| self.environment.iter().any(|v| v.key == k);
+        if !has("DJANGO_SETTINGS_MODULE") {
+            out.push(EnvVar::new(
+                "DJANGO_SETTINGS_MODULE",
+                self.settings_module.clone(),
+            ));
+        }
+        if !has("WEB_CONCURRENCY") {
+            out.push(EnvVar::new("WEB_CONCURRENCY", self.workers.to_string()));
+        }
+        out.extend(self.environment.iter().cloned());
+        out
+    }
+
+    /// Checks every value against the rule for where it ends up. The first
+    /// problem is returned, naming the field, the value and the rule.
+    pub fn validate(&self) -> Result<()> {
+        check_ident_name("name", &self.name)?;
+        check_ident_name("variant", &self.variant)?;
+        let user = self.user();
+        if user.len() > 32 {
+            return Err(Error::invalid_hint(
+                format!("site user '{user}'"),
+                "is longer than 32 characters (the limit for user names)",
+                "use a shorter NAME or VARIANT",
+            ));
+        }
+        crate::deb::control::check_package_name(&self.package())?;
+        crate::deb::control::check_version(&self.version)?;
+        check_domain(&self.domain)?;
+        check_hex("env_hash", &self.env_hash)?;
+        check_hex("src_hash", &self.src_hash)?;
+        check_python_version(&self.python_version)?;
+        check_dotted("settings_module", &self.settings_module)?;
+        check_callable("wsgi_callable", &self.wsgi_callable)?;
+        if let Some(app) = &self.celery_app {
+            check_callable("celery_app", app)?;
+        }
+        if !(1..=256).contains(&self.workers) {
+            return Err(Error::invalid(
+                format!("workers {}", self.workers),
+                "must be between 1 and 256",
+            ));
+        }
+        if !(1..=4096).contains(&self.max_body_mb) {
+            return Err(Error::invalid(
+                format!("max_body_mb {}", self.max_body_mb),
+                "must be between 1 and 4096",
+            ));
+        }
+        if !(1..=3600).contains(&self.health_timeout) {
+            return Err(Error::invalid(
+                format!("health_timeout {}", self.health_timeout),
+                "must be between 1 and 3600 seconds",
+            ));
+        }
+        check_health_path(&self.health_path)?;
+        check_manage_py(&self.manage_py)?;
+        check_url_prefix("static_url", &self.static_url)?;
+        check_url_prefix("media_url", &self.media_url)?;
+        if self.static_url.starts_with(&self.media_url)
+            || self.media_url.starts_with(&self.static_url)
+        {
+            return Err(Error::invalid(
+                format!(
+                    "static_url '{}' and media_url '{}'",
+                    self.static_url, self.media_url
+                ),
+                "must not be equal nor one inside the other (nginx serves them from different directories)",
+            ));
+        }
+        let mut keys: Vec<&str> = Vec::new();
+        for v in &self.environment {
+            check_env_key(&v.key)?;
+            check_env_value(&v.key, &v.value)?;
+            if keys.contains(&v.key.as_str()) {
+                return Err(Error::invalid(
+                    format!("environment variable {}", v.key),
+                    "is given twice",
+                ));
+            }
+            keys.push(&v.key);
+        }
+        let mut secret_keys: Vec<&str> = Vec::new();
+        for s in &self.secrets {
+            check_env_key(&s.key)?;
+            if keys.contains(&s.key.as_str()) || secret_keys.contains(&s.key.as_str()) {
+                return Err(Error::invalid(
+                    format!("secret {}", s.key),
+                    "is also defined elsewhere in the environment or the secrets",
+                ));
+            }
+            match &s.value {
+                SecretValue::Generated { bytes } => {
+                    if !(16..=256).contains(bytes) {
+                        return Err(Error::invalid(
+                            format!("secret {}", s.key),
+                            format!("{bytes} random bytes: must be between 16 and 256"),
+                        ));
+                    }
+                }
+                SecretValue::Composed { pieces } => {
+                    for p in pieces {
+                        match p {
+                            Piece::Text(t) => check_env_value(&s.key, t)?,
+                            Piece::Secret(k) => {
+                                if !secret_keys.contains(&k.as_str()) {
+                                    return Err(Error::invalid(
+                                        format!("secret {}", s.key),
+                                        format!(
+                                            "refers to secret {k}, which is not defined before it"
+                                        ),
+                                    ));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            secret_keys.push(&s.key);
+        }
+        let is_generated = |k: &str| {
+            self.secrets
+                .iter()
+                .any(|s| s.key == k && matches!(s.value, SecretValue::Generated { .. }))
+        };
+        if let Some(db) = &self.database {
+            check_role_name("database.name", &db.name)?;
+            check_role_name("database.user", &db.user)?;
+            check_env_key(&db.override_key)?;
+            if !is_generated(&db.password_secret) {
+                return Err(Error::invalid(
+                    format!("database.password_secret {}", db.password_secret),
+                    "must name a generated secret",
+                ));
+            }
+        }
+        if let Some(b) = &self.broker {
+            if self.celery_app.is_none() {
+                return Err(Error::invalid(
+                    "broker",
+                    "is set but the variant has no celery_app",
+                ));
+            }
+            check_role_name("broker.user", &b.user)?;
+            check_role_name("broker.vhost", &b.vhost)?;
+            check_env_key(&b.override_key)?;
+            if !is_generated(&b.password_secret) {
+                return Err(Error::invalid(
+                    format!("broker.password_secret {}", b.password_secret),
+                    "must name a generated secret",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The fixed paths of site NAME-VARIANT (see docs/site-package.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Layout {
+    /// `NAME-VARIANT`: user, group, unit base name, control utility.
+    pub unit: String,
+    /// /usr/lib/NAME-site/VARIANT: files shipped by the package.
+    pub lib_dir: String,
+    /// lib_dir/static: collectstatic output (STATIC_ROOT).
+    pub static_dir: String,
+    /// lib_dir/site.env: the shipped run-time environment.
+    pub site_env: String,
+    /// lib_dir/launch: starts gunicorn/celery/manage.py from a release.
+    pub launcher: String,
+    /// lib_dir/envfile: reads systemd environment files, runs a command.
+    pub envfile: String,
+    /// lib_dir/nginx.conf: the nginx server block.
+    pub nginx_conf: String,
+    /// lib_dir/maintenance/index.html: the 503 page.
+    pub maintenance_dir: String,
+    /// lib_dir/local.env.example: copied to local_env when missing.
+    pub local_env_example: String,
+    /// /var/lib/NAME-site/VARIANT: state created by the postinst.
+    pub state_dir: String,
+    /// state_dir/media (MEDIA_ROOT), writable by the site user.
+    pub media_dir: String,
+    /// state_dir/releases/VERSION: env, src symlinks and site.env.
+    pub releases_dir: String,
+    /// state_dir/current -> releases/VERSION.
+    pub current: String,
+    /// state_dir/offline: while it exists nginx answers 503.
+    pub offline_flag: String,
+    /// /etc/NAME-site/VARIANT.
+    pub etc_dir: String,
+    /// etc_dir/secrets.env (0640 root:NAME-VARIANT, made by the postinst).
+    pub secrets_env: String,
+    /// etc_dir/local.env: the admin's overrides (made when missing).
+    pub local_env: String,
+    /// etc_dir/nginx.d: admin's nginx additions, included in the server block.
+    pub nginx_dropins: String,
+    /// /var/log/NAME-site/VARIANT (LOG_DIR).
+    pub log_dir: String,
+    /// /srv/NAME-site/VARIANT: convenience symlinks.
+    pub srv_dir: String,
+    /// /run/NAME-VARIANT (made by the socket unit).
+    pub run_dir: String,
+    /// /run/NAME-VARIANT/gunicorn.sock.
+    pub socket: String,
+    /// /etc/nginx/sites-enabled/NAME-VARIANT.conf -> nginx_conf.
+    pub nginx_link: String,
+    /// /usr/bin/NAME-VARIANT.
+    pub control: String,
+    /// /lib/systemd/system.
+    pub unit_dir: String,
+    pub socket_unit: String,
+    pub service_unit: String,
+    pub celery_unit: String,
+}
+
+impl Layout {
+    pub fn new(name: &str, variant: &str) -> Self {
+        let unit = format!("{name}-{variant}");
+        let lib_dir = format!("/usr/lib/{name}-site/{variant}");
+        let state_dir = format!("/var/lib/{name}-site/{variant}");
+        let etc_dir = format!("/etc/{name}-site/{variant}");
+        let run_dir = format!("/run/{unit}");
+        Layout {
+            static_dir: format!("{lib_dir}/static"),
+            site_env: format!("{lib_dir}/site.env"),
+            launcher: format!("{lib_dir}/launch"),
+            envfile: format!("{lib_dir}/envfile"),
+            nginx_conf: format!("{lib_dir}/nginx.conf"),
+            maintenance_dir: format!("{lib_dir}/maintenance"),
+            local_env_example: format!("{lib_dir}/local.env.example"),
+            media_dir: format!("{state_dir}/media"),
+            releases_dir: format!("{state_dir}/releases"),
+            current: format!("{state_dir}/current"),
+            offline_flag: format!("{state_dir}/offline"),
+            secrets_env: format!("{etc_dir}/secrets.env"),
+            local_env: format!("{etc_dir}/local.env"),
+            nginx_dropins: format!("{etc_dir}/nginx.d"),
+            log_dir: format!("/var/log/{name}-site/{variant}"),
+            srv_dir: format!("/srv/{name}-site/{variant}"),
+            socket: format!("{run_dir}/gunicorn.sock"),
+            nginx_link: format!("/etc/nginx/sites-enabled/{unit}.conf"),
+            control: format!("/usr/bin/{unit}"),
+            unit_dir: "/lib/systemd/system".to_string(),
+            socket_unit: format!("{unit}.socket"),
+            service_unit: format!("{unit}.service"),
+            celery_unit: format!("{unit}-celery.service"),
+            unit,
+            lib_dir,
+            state_dir,
+            etc_dir,
+            run_dir,
+        }
+    }
+}
+
+fn bad(field: &str, value: &str, rule: &str) -> Error {
+    Error::invalid(format!("{field} '{}'", value.escape_debug()), rule)
+}
+
+/// NAME and VARIANT: they become user, database, unit and path names.
+fn check_ident_name(field: &str, v: &str) -> Result<()> {
+    let ok = v.len() <= 30
+        && v.starts_with(|c: char| c.is_ascii_lowercase())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !v.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            v,
+            "must match ^[a-z][a-z0-9-]*$, not end with '-', at most 30 characters",
+        ))
+    }
+}
+
+/// PostgreSQL/RabbitMQ names: passed as quoted identifiers and arguments,
+/// but kept to the same safe set as NAME-VARIANT.
+fn check_role_name(field: &str, v: &str) -> Result<()> {
+    let ok = !v.is_empty()
+        && v.len() <= 63
+        && v.starts_with(|c: char| c.is_ascii_lowercase())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(field, v, "must match ^[a-z][a-z0-9_-]*$ (at most 63)"))
+    }
+}
+
+/// A DNS name: lowercase labels of [a-z0-9-], dots between, no wildcards.
+pub fn check_domain(v: &str) -> Result<()> {
+    let labels_ok = v.split('.').all(|l| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    });
+    if labels_ok && v.len() <= 253 && v.contains('.') {
+        Ok(())
+    } else {
+        Err(Error::invalid_hint(
+            format!("domain '{}'", v.escape_debug()),
+            "is not a lowercase DNS name (labels of a-z, 0-9 and '-', separated by dots)",
+            "give the bare domain, e.g. example.org; www.example.org is added",
+        ))
+    }
+}
+
+fn check_hex(field: &str, v: &str) -> Result<()> {
+    if !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            v,
+            "must be lowercase hexadecimal, 1 to 64 digits",
+        ))
+    }
+}
+
+fn check_python_version(v: &str) -> Result<()> {
+    let ok = v
+        .strip_prefix("3.")
+        .is_some_and(|m| !m.is_empty() && m.len() <= 3 && m.chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad("python_version", v, "must look like 3.11"))
+    }
+}
+
+fn is_py_ident(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A dotted Python module path.
+fn check_dotted(field: &str, v: &str) -> Result<()> {
+    if v.len() <= 200 && v.split('.').all(is_py_ident) {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            v,
+            "must be a dotted Python module path (e.g. project.settings)",
+        ))
+    }
+}
+
+/// `module.path` or `module.path:attribute`.
+fn check_callable(field: &str, v: &str) -> Result<()> {
+    let (module, attr) = v.split_once(':').unwrap_or((v, "application"));
+    if v.len() <= 200 && module.split('.').all(is_py_ident) && attr.split('.').all(is_py_ident) {
+        Ok(())
+    } else {
+        Err(bad(
+            field,
+            v,
+            "must be module.path or module.path:attribute (Python identifiers)",
+        ))
+    }
+}
+
+fn url_safe(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~/".contains(c)
+}
+
+/// The health path: a URL path, optionally with a simple query.
+fn check_health_path(v: &str) -> Result<()> {
+    let (path, query) = v.split_once('?').unwrap_or((v, ""));
+    let ok = v.len() <= 200
+        && path.starts_with('/')
+        && path.chars().all(url_safe)
+        && query
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~=&%".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "health_path",
+            v,
+            "must be a URL path starting with '/' of [A-Za-z0-9-._~/] (query: [A-Za-z0-9-._~=&%])",
+        ))
+    }
+}
+
+fn check_manage_py(v: &str) -> Result<()> {
+    let ok = v.len() <= 200
+        && (v == "manage.py" || v.ends_with("/manage.py"))
+        && !v.starts_with('/')
+        && v.split('/').all(|p| {
+            !p.is_empty()
+                && p != "."
+                && p != ".."
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "manage_py",
+            v,
+            "must be a relative path to manage.py inside the source ([A-Za-z0-9-._] components, no '..')",
+        ))
+    }
+}
+
+fn check_url_prefix(field: &str, v: &str) -> Result<()> {
+    let ok = v.len() >= 3
+        && v.len() <= 100
+        && v.starts_with('/')
+        && v.ends_with('/')
+        && !v.contains("//")
+        && !v.contains("/./")
+        && !v.contains("/../")
+        && v.chars().all(url_safe);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_hint(
+            format!("{field} '{}'", v.escape_debug()),
+            "must be a local URL path like /static/ (starting and ending with '/', [A-Za-z0-9-._~/], not '/')",
+            "files on another host (a CDN) are not served by the site's nginx",
+        ))
+    }
+}
+
+/// An environment variable name (POSIX, as systemd accepts).
+pub fn check_env_key(k: &str) -> Result<()> {
+    if k.len() <= 128 && is_py_ident(k) {
+        Ok(())
+    } else {
+        Err(bad(
+            "environment variable name",
+            k,
+            "must match ^[A-Za-z_][A-Za-z0-9_]*$",
+        ))
+    }
+}
+
+/// An environment value: any text but line breaks and other control
+/// characters (tab is allowed), which neither systemd's EnvironmentFile
+/// nor an admin reading the file would handle well.
+pub fn check_env_value(key: &str, v: &str) -> Result<()> {
+    if v.len() > 4096 {
+        return Err(Error::invalid(
+            format!("value of {key}"),
+            "is longer than 4096 bytes",
+        ));
+    }
+    if let Some(c) = v.chars().find(|&c| c.is_control() && c != '\t') {
+        return Err(Error::invalid(
+            format!("value of {key}"),
+            format!(
+                "contains the control character {:?}: line breaks and control characters are not allowed",
+                c
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Quoting filters for the site templates: one per target syntax, so that a
+//! value the templates did not write cannot change a generated file's meaning.
+//!
+//! Pure functions on strings. Never used to "clean" a value: a filter quotes
+//! exactly, or fails the render (a validation bug upstream) rather than emit
+//! something that parses differently. Syntaxes followed: POSIX sh (XCU 2.2
+//! quoting), systemd's EnvironmentFile parser (systemd.exec(5); env-file.c
+//! in systemd 252), systemd unit setting values (systemd.unit(5),
+//! systemd.service(5) "Command lines"), and nginx's configuration tokens.
+
+use minijinja::{Error, ErrorKind};
+
+/// POSIX sh: `'…'` with each `'` written as `'\''`. Safe for any bytes.
+pub fn shell_quote(value: &str) -> String {
+    let mut s = String::with_capacity(value.len() + 2);
+    s.push('\'');
+    for c in value.chars() {
+        if c == '\'' {
+            s.push_str("'\\''");
+        } else {
+            s.push(c);
+        }
+    }
+    s.push('\'');
+    s
+}
+
+/// systemd EnvironmentFile value: `"…"` with `\ " $ \`` backslash-escaped.
+/// systemd unescapes exactly these four inside double quotes (and keeps
+/// other backslashes), and so does POSIX sh: the line means the same to
+/// both. Line breaks and other control characters are refused.
+pub fn env_quote(value: &str) -> Result<String, Error> {
+    if let Some(c) = value.chars().find(|&c| c.is_control() && c != '\t') {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("env_quote: value contains control character {c:?}"),
+        ));
+    }
+    let mut s = String::with_capacity(value.len() + 2);
+    s.push('"');
+    for c in value.chars() {
+        if matches!(c, '\\' | '"' | '$' | '`') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    Ok(s)
+}
+
+/// A word in a systemd unit setting (an ExecStart= argument, a path list
+/// entry): `%` becomes `%%` (specifiers), `$` becomes `$$` (variable
+/// expansion), and a word with whitespace, quotes or backslashes is
+/// double-quoted with C escapes. Control characters are refused.
+pub fn unit_word(value: &str) -> Result<String, Error> {
+    if value.is_empty() || value.chars().any(|c| c.is_control()) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("unit_word: empty value or control character in {value:?}"),
+        ));
+    }
+    let escaped = value.replace('%', "%%").replace('$', "$$");
+    let needs_quotes = escaped
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | ';'));
+    if !needs_quotes {
+        return Ok(escaped);
+    }
+    let mut s = String::from("\"");
+    for c in escaped.chars() {
+        if matches!(c, '"' | '\\') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    Ok(s)
+}
+
+/// An nginx token (server name, path, upstream name). nginx has no escape
+/// for `$` inside strings, so instead of quoting, anything outside a plain
+/// set fails the render.
+pub fn nginx_token(value: &str) -> Result<String, Error> {
+    let ok = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/:~-".contains(c));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("nginx_token: {value:?} holds characters nginx would interpret"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_escapes_single_quotes() {
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's $(x)"), r#"'it'\''s $(x)'"#);
+    }
+
+    #[test]
+    fn env_quote_escapes_the_four_specials() {
+        assert_eq!(env_quote(r#"a"b\c$d`e'f"#).unwrap(), r#""a\"b\\c\$d\`e'f""#);
+        assert!(env_quote("a\nb").is_err());
+        assert_eq!(env_quote("a\tb").unwrap(), "\"a\tb\"");
+    }
+
+    #[test]
+    fn unit_word_escapes_specifiers_and_quotes_spaces() {
+        assert_eq!(unit_word("/usr/lib/x").unwrap(), "/usr/lib/x");
+        assert_eq!(unit_word("50%").unwrap(), "50%%");
+        assert_eq!(unit_word("$HOME").unwrap(), "$$HOME");
+        assert_eq!(unit_word("a b\"c").unwrap(), r#""a b\"c""#);
+        assert!(unit_word("a\nb").is_err());
+    }
+
+    #[test]
+    fn nginx_token_refuses_syntax() {
+        assert!(nginx_token("example.org").is_ok());
+        for bad in ["a b", "a;b", "a{b", "$host", "a\"b", ""] {
+            assert!(nginx_token(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Renders the generated files of the site package NAME-site-VARIANT (nginx
+//! site, systemd units, control utility, launcher, environment file,
+//! maintenance page, maintainer scripts) from embedded templates and a
+//! [`SiteContext`].
+//!
+//! Pure: templates are embedded at compile time (`include_str!` of
+//! `debian-templates/` and `maintainer-scripts/`); a user's override
+//! templates are handed in as a name -> text map by `ops`, which reads them.
+//! Never touches the disk, never runs a process. minijinja is set up with
+//! strict undefined behaviour, no auto-escaping (each value goes through the
+//! filter for its target syntax: see [`filters`]), and trailing newlines
+//! kept. Follows Debian Policy ch. 6 (maintainer scripts and the arguments
+//! dpkg passes), ch. 9.3 (services), and the deploy contract.
+
+mod context;
+pub mod filters;
+
+use std::collections::BTreeMap;
+
+use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
+use serde::Serialize;
+
+pub use context::{
+    Broker, Database, EnvVar, Layout, Piece, Secret, SecretValue, SiteContext, check_domain,
+    check_env_key, check_env_value,
+};
+
+use crate::error::{Error, Result};
+
+/// One generated file of the site package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// Absolute install path (`/usr/bin/blog-blue`), or a control member
+    /// (`DEBIAN/postinst`).
+    pub path: String,
+    /// Permission bits (0o644 or 0o755).
+    pub mode: u32,
+    pub contents: String,
+    /// Whether the path belongs in DEBIAN/conffiles. No file rendered here
+    /// is a conffile (admins override through local.env, systemd drop-ins
+    /// and nginx.d/; see docs/site-package.md), so this is always false.
+    pub is_conffile: bool,
+}
+
+/// The embedded templates: (name, text). A user override directory may
+/// replace any of them by holding a file of the same name.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "nginx.conf",
+        include_str!("../../debian-templates/nginx.conf"),
+    ),
+    (
+        "gunicorn.socket",
+        include_str!("../../debian-templates/gunicorn.socket"),
+    ),
+    (
+        "gunicorn.service",
+        include_str!("../../debian-templates/gunicorn.service"),
+    ),
+    (
+        "celery.service",
+        include_str!("../../debian-templates/celery.service"),
+    ),
+    (
+        "hardening.inc",
+        include_str!("../../debian-templates/hardening.inc"),
+    ),
+    (
+        "control.sh",
+        include_str!("../../debian-templates/control.sh"),
+    ),
+    (
+        "launch.sh",
+        include_str!("../../debian-templates/launch.sh"),
+    ),
+    (
+        "envfile.py",
+        include_str!("../../debian-templates/envfile.py"),
+    ),
+    ("site.env", include_str!("../../debian-templates/site.env")),
+    (
+        "local.env.example",
+        include_str!("../../debian-templates/local.env.example"),
+    ),
+    (
+        "maintenance.html",
+        include_str!("../../debian-templates/maintenance.html"),
+    ),
+    (
+        "constants.sh",
+        include_str!("../../maintainer-scripts/constants.sh"),
+    ),
+    (
+        "postinst",
+        include_str!("../../maintainer-scripts/postinst"),
+    ),
+    ("prerm", include_str!("../../maintainer-scripts/prerm")),
+    ("postrm", include_str!("../../maintainer-scripts/postrm")),
+];
+
+/// The names a user override directory may hold.
+pub fn template_names() -> impl Iterator<Item = &'static str> {
+    TEMPLATES.iter().map(|(n, _)| *n)
+}
+
+/// What the templates see: the context, its derived values and the layout.
+#[derive(Serialize)]
+struct View<'a> {
+    #[serde(flatten)]
+    ctx: &'a SiteContext,
+    user: String,
+    package: String,
+    env_package: String,
+    src_package: String,
+    env_path: String,
+    src_path: String,
+    server_names: Vec<String>,
+    celery: bool,
+    app_subdir: String,
+    site_environment: Vec<EnvVar>,
+    python: String,
+    layout: Layout,
+}
+
+fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environment<'static>> {
+    if let Some(o) = overrides
+        && let Some(unknown) = o.keys().find(|k| !TEMPLATES.iter().any(|(n, _)| n == k))
+    {
+        return Err(Error::invalid_hint(
+            format!("template override '{unknown}'"),
+            "is not a template of the site package",
+            format!(
+                "override one of: {}",
+                template_names().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| Error::invalid("template syntax", e.to_string()))?,
+    );
+    let user: BTreeMap<String, String> = overrides.cloned().unwrap_or_default();
+    env.set_loader(move |name| {
+        if let Some(text) = user.get(name) {
+            return Ok(Some(text.clone()));
+        }
+        Ok(TEMPLATES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.to_string()))
+    });
+    env.add_filter("shell_quote", |v: String| filters::shell_quote(&v));
+    env.add_filter("env_quote", |v: String| filters::env_quote(&v));
+    env.add_filter("unit_word", |v: String| filters::unit_word(&v));
+    env.add_filter("nginx_token", |v: String| filters::nginx_token(&v));
+    Ok(env)
+}
+
+fn view(ctx: &SiteContext) -> View<'_> {
+    View {
+        ctx,
+        user: ctx.user(),
+        package: ctx.package(),
+        env_package: ctx.env_package(),
+        src_package: ctx.src_package(),
+        env_path: ctx.env_path(),
+        src_path: ctx.src_path(),
+        server_names: ctx.server_names(),
+        celery: ctx.celery(),
+        app_subdir: ctx.app_subdir(),
+        site_environment: ctx.effective_environment(),
+        python: format!("/usr/bin/python{}", ctx.python_version),
+        layout: ctx.layout(),
+    }
+}
+
+/// Renders one template by name (used by `site_files`; public so that tests
+/// and `djdd` diagnostics can show a single file).
+pub fn render_template(
+    ctx: &SiteContext,
+    name: &str,
+    overrides: Option<&BTreeMap<String, String>>,
+) -> Result<String> {
+    ctx.validate()?;
+    let env = environment(overrides)?;
+    render_with(&env, ctx, name)
+}
+
+fn render_with(env: &Environment<'_>, ctx: &SiteContext, name: &str) -> Result<String> {
+    let tmpl = env
+        .get_template(name)
+        .map_err(|e| template_error(name, e))?;
+    tmpl.render(minijinja::value::Serde(view(ctx)))
+        .map_err(|e| template_error(name, e))
+}
+
+fn template_error(name: &str, e: minijinja::Error) -> Error {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    Error::invalid_hint(
+        format!("template '{name}'"),
+        msg,
+        "check the template (or your override of it) and the values it uses",
+    )
+}
+
+/// Renders every generated file of NAME-site-VARIANT, in a fixed order.
+/// `overrides` maps template names (see [`template_names`]) to replacement
+/// text, as read from the user's override directory.
+pub fn site_files(
+    ctx: &SiteContext,
+    overrides: Option<&BTreeMap<String, String>>,
+) -> Result<Vec<RenderedFile>> {
+    ctx.validate()?;
+    let env = environment(overrides)?;
+    let l = ctx.layout();
+    let mut plan: Vec<(String, &str, u32)> = vec![
+        (l.nginx_conf.clone(), "nginx.conf", 0o644),
+        (
+            format!("{}/{}", l.unit_dir, l.socket_unit),
+            "gunicorn.socket",
+            0o644,
+        ),
+        (
+            format!("{}/{}", l.unit_dir, l.service_unit),
+            "gunicorn.service",
+            0o644,
+        ),
+    ];
+    if ctx.celery() {
+        plan.push((
+            format!("{}/{}", l.unit_dir, l.celery_unit),
+            "celery.service",
+            0o644,
+        ));
+    }
+    plan.extend([
+        (l.control.clone(), "control.sh", 0o755),
+        (l.launcher.clone(), "launch.sh", 0o755),
+        (l.envfile.clone(), "envfile.py", 0o644),
+        (l.site_env.clone(), "site.env", 0o644),
+        (l.local_env_example.clone(), "local.env.example", 0o644),
+        (
+            format!("{}/index.html", l.maintenance_dir),
+            "maintenance.html",
+            0o644,
+        ),
+        ("DEBIAN/postinst".to_string(), "postinst", 0o755),
+        ("DEBIAN/prerm".to_string(), "prerm", 0o755),
+        ("DEBIAN/postrm".to_string(), "postrm", 0o755),
+    ]);
+    plan.into_iter()
+        .map(|(path, name, mode)| {
+            Ok(RenderedFile {
+                path,
+                mode,
+                contents: render_with(&env, ctx, name)?,
+                is_conffile: false,
+            })
+        })
+        .collect()
+}
+
+/// Debian packages the rendered scripts call at run time, beyond the env
+/// and src packages: the site package's Depends must include them.
+pub fn script_depends(ctx: &SiteContext) -> Vec<&'static str> {
+    let mut d = vec![
+        "adduser", // postinst: adduser --system
+        "nginx",   // the site; `nginx -t` in postinst (any nginx flavour)
+        "curl",    // postinst health check through gunicorn's unix socket
+        "systemd", // the units; systemctl in the control utility
+    ];
+    if ctx.database.is_some() {
+        d.push("postgresql-client"); // psql in postinst
+    }
+    d
+}

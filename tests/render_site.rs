@@ -1,0 +1,899 @@
+//! The site package's generated files: golden copies for two variants
+//! (DJDD_UPDATE_GOLDEN=1 rewrites tests/golden/), and the real parsers on
+//! them: `sh -n`, shellcheck, python's compiler, `nginx -t`,
+//! `systemd-analyze verify`; hostile values that must survive exactly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use djdd::render::{self, Broker, Database, EnvVar, Piece, RenderedFile, Secret, SiteContext};
+
+fn base(variant: &str, domain: &str) -> SiteContext {
+    let name = "demo";
+    let user = format!("{name}-{variant}");
+    SiteContext {
+        name: name.into(),
+        variant: variant.into(),
+        version: "1.20250101.3".into(),
+        domain: domain.into(),
+        env_hash: "0123456789abcdef".into(),
+        src_hash: "a1b2c3d4e5f6".into(),
+        python_version: "3.11".into(),
+        settings_module: "demo.settings".into(),
+        wsgi_callable: "demo.wsgi:application".into(),
+        celery_app: None,
+        workers: 3,
+        migrate: false,
+        health_path: "/".into(),
+        manage_py: "manage.py".into(),
+        static_url: "/static/".into(),
+        media_url: "/media/".into(),
+        max_body_mb: 64,
+        health_timeout: 60,
+        environment: vec![
+            EnvVar::new("DJANGO_SETTINGS_MODULE", "demo.settings"),
+            EnvVar::new("ALLOWED_HOSTS", format!("{domain},www.{domain}")),
+            EnvVar::new("DATABASE", user.clone()),
+            EnvVar::new(
+                "STATIC_ROOT",
+                format!("/usr/lib/{name}-site/{variant}/static"),
+            ),
+            EnvVar::new("STATIC_URL", "/static/"),
+            EnvVar::new(
+                "MEDIA_ROOT",
+                format!("/var/lib/{name}-site/{variant}/media"),
+            ),
+            EnvVar::new("MEDIA_URL", "/media/"),
+            EnvVar::new("CACHE_URL", "memcache://127.0.0.1:11211"),
+            EnvVar::new("LOG_DIR", format!("/var/log/{name}-site/{variant}")),
+            EnvVar::new("DJDD_VERSION", "1.20250101.3"),
+        ],
+        secrets: vec![
+            Secret::generated("SECRET_KEY", 48),
+            Secret::generated("DATABASE_PASSWORD", 24),
+            Secret::composed(
+                "DATABASE_URL",
+                vec![
+                    Piece::Text(format!("postgres://{user}:")),
+                    Piece::Secret("DATABASE_PASSWORD".into()),
+                    Piece::Text(format!("@localhost:5432/{user}")),
+                ],
+            ),
+        ],
+        database: Some(Database {
+            name: user.clone(),
+            user: user.clone(),
+            password_secret: "DATABASE_PASSWORD".into(),
+            override_key: "DATABASE_URL".into(),
+        }),
+        broker: None,
+    }
+}
+
+/// blue: no celery, no migrate.
+fn blue() -> SiteContext {
+    base("blue", "blue.example.org")
+}
+
+/// red: celery and migrate, another domain, manage.py in a subdirectory.
+fn red() -> SiteContext {
+    let mut c = base("red", "red.example.net");
+    c.celery_app = Some("demo.celery:app".into());
+    c.migrate = true;
+    c.workers = 5;
+    c.manage_py = "site/manage.py".into();
+    c.health_path = "/health/?full=1".into();
+    c.secrets.push(Secret::generated("BROKER_PASSWORD", 24));
+    c.secrets.push(Secret::composed(
+        "CELERY_BROKER_URL",
+        vec![
+            Piece::Text("amqp://demo-red:".into()),
+            Piece::Secret("BROKER_PASSWORD".into()),
+            Piece::Text("@localhost:5672/demo-red".into()),
+        ],
+    ));
+    c.broker = Some(Broker {
+        user: "demo-red".into(),
+        vhost: "demo-red".into(),
+        password_secret: "BROKER_PASSWORD".into(),
+        override_key: "CELERY_BROKER_URL".into(),
+    });
+    c
+}
+
+/// Values that must reach the scripts and site.env verbatim.
+const HOSTILE: &str =
+    "it's $(touch /tmp/djdd-pwned) `id` \"q\" \\n $HOME %i ; & | < > * ? [a] {b} ~ #x\ttab";
+
+fn hostile() -> SiteContext {
+    let mut c = red();
+    c.environment.push(EnvVar::new("HOSTILE", HOSTILE));
+    c.environment
+        .push(EnvVar::new("TRAILING_SPACE", "  spaced  "));
+    c.environment.push(EnvVar::new("EMPTY", ""));
+    c.secrets.push(Secret::composed(
+        "HOSTILE_SECRET",
+        vec![
+            Piece::Text(HOSTILE.into()),
+            Piece::Secret("SECRET_KEY".into()),
+            Piece::Text("'\"$x".into()),
+        ],
+    ));
+    c
+}
+
+fn golden_dir(variant: &str) -> PathBuf {
+    common::repo_root().join("tests/golden").join(variant)
+}
+
+fn rel(path: &str) -> &str {
+    path.trim_start_matches('/')
+}
+
+fn check_golden(variant: &str, files: &[RenderedFile]) {
+    let dir = golden_dir(variant);
+    let update = std::env::var_os("DJDD_UPDATE_GOLDEN").is_some();
+    let mut manifest = String::new();
+    for f in files {
+        manifest.push_str(&format!(
+            "{:o} {} {}\n",
+            f.mode,
+            if f.is_conffile { "conffile" } else { "-" },
+            f.path
+        ));
+    }
+    let mut expected: Vec<(PathBuf, String)> = files
+        .iter()
+        .map(|f| (dir.join(rel(&f.path)), f.contents.clone()))
+        .collect();
+    expected.push((dir.join("MANIFEST"), manifest));
+    if update {
+        let _ = fs::remove_dir_all(&dir);
+        for (p, text) in &expected {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        }
+        return;
+    }
+    let mut on_disk: Vec<PathBuf> = walkdir::WalkDir::new(&dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    on_disk.sort();
+    let mut want: Vec<PathBuf> = expected.iter().map(|(p, _)| p.clone()).collect();
+    want.sort();
+    assert_eq!(
+        on_disk, want,
+        "golden files of {variant} differ in names (DJDD_UPDATE_GOLDEN=1 rewrites them)"
+    );
+    for (p, text) in &expected {
+        let old = fs::read_to_string(p).unwrap();
+        assert!(
+            old == *text,
+            "{} differs from the rendered file (DJDD_UPDATE_GOLDEN=1 rewrites it)\n--- rendered:\n{text}",
+            p.display()
+        );
+    }
+}
+
+fn render(ctx: &SiteContext) -> Vec<RenderedFile> {
+    render::site_files(ctx, None).expect("render")
+}
+
+#[test]
+fn golden_blue() {
+    let files = render(&blue());
+    assert!(
+        !files.iter().any(|f| f.path.contains("celery")),
+        "blue has no celery unit"
+    );
+    check_golden("blue", &files);
+}
+
+#[test]
+fn golden_red() {
+    let files = render(&red());
+    assert!(
+        files
+            .iter()
+            .any(|f| f.path == "/lib/systemd/system/demo-red-celery.service")
+    );
+    check_golden("red", &files);
+}
+
+#[test]
+fn every_file_has_its_place_and_mode() {
+    let files = render(&red());
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    for p in [
+        "/usr/lib/demo-site/red/nginx.conf",
+        "/lib/systemd/system/demo-red.socket",
+        "/lib/systemd/system/demo-red.service",
+        "/lib/systemd/system/demo-red-celery.service",
+        "/usr/bin/demo-red",
+        "/usr/lib/demo-site/red/launch",
+        "/usr/lib/demo-site/red/envfile",
+        "/usr/lib/demo-site/red/site.env",
+        "/usr/lib/demo-site/red/local.env.example",
+        "/usr/lib/demo-site/red/maintenance/index.html",
+        "DEBIAN/postinst",
+        "DEBIAN/prerm",
+        "DEBIAN/postrm",
+    ] {
+        assert!(paths.contains(&p), "{p} missing from {paths:?}");
+    }
+    for f in &files {
+        let exec = f.contents.starts_with("#!");
+        assert_eq!(f.mode == 0o755, exec, "{}: mode {:o}", f.path, f.mode);
+        assert!(!f.is_conffile, "{} must not be a conffile", f.path);
+        assert!(
+            f.contents.ends_with('\n'),
+            "{} lacks a final newline",
+            f.path
+        );
+    }
+    // Secrets are made by the postinst, never shipped.
+    let all: String = files.iter().map(|f| f.contents.as_str()).collect();
+    assert!(!all.contains("SECRET_KEY=\""), "no secret value is shipped");
+}
+
+fn scripts(files: &[RenderedFile]) -> Vec<&RenderedFile> {
+    files
+        .iter()
+        .filter(|f| f.contents.starts_with("#!/bin/sh"))
+        .collect()
+}
+
+fn write_all(dir: &Path, files: &[RenderedFile]) {
+    for f in files {
+        let p = dir.join(rel(&f.path));
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, &f.contents).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(f.mode)).unwrap();
+    }
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn shell_checks(ctx: &SiteContext) {
+    let files = render(ctx);
+    let tmp = common::tempdir();
+    write_all(tmp.path(), &files);
+    let scripts = scripts(&files);
+    assert_eq!(scripts.len(), 5, "control, launch, postinst, prerm, postrm");
+    for f in scripts {
+        let p = tmp.path().join(rel(&f.path));
+        let (ok, out) = run(Command::new("sh").arg("-n").arg(&p));
+        assert!(ok, "sh -n {}: {out}", f.path);
+        if common::have("dash") {
+            let (ok, out) = run(Command::new("dash").arg("-n").arg(&p));
+            assert!(ok, "dash -n {}: {out}", f.path);
+        }
+        assert!(common::have("shellcheck"), "apt-get install shellcheck");
+        let (ok, out) = run(Command::new("shellcheck").arg("--shell=sh").arg(&p));
+        assert!(ok, "shellcheck {}:\n{out}", f.path);
+    }
+    let envfile = tmp
+        .path()
+        .join("usr/lib/demo-site")
+        .join(&ctx.variant)
+        .join("envfile");
+    let (ok, out) = run(Command::new("python3")
+        .args(["-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())"])
+        .arg(&envfile));
+    assert!(ok, "envfile does not parse as Python: {out}");
+}
+
+#[test]
+fn scripts_pass_sh_n_and_shellcheck() {
+    shell_checks(&blue());
+    shell_checks(&red());
+}
+
+#[test]
+fn scripts_with_hostile_values_pass_sh_n_and_shellcheck() {
+    shell_checks(&hostile());
+}
+
+fn nginx_test(ctx: &SiteContext) {
+    assert!(common::have("nginx"), "apt-get install nginx-light");
+    let files = render(ctx);
+    let conf = files
+        .iter()
+        .find(|f| f.path.ends_with("/nginx.conf"))
+        .unwrap();
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    // Logs go to the temp dir so the test writes nothing under /var/log.
+    let site = conf
+        .contents
+        .replace("/var/log/nginx/", &format!("{}/", t.display()));
+    fs::write(t.join("site.conf"), site).unwrap();
+    fs::write(
+        t.join("nginx.conf"),
+        format!(
+            "pid {t}/nginx.pid;\nerror_log {t}/error.log;\nevents {{}}\nhttp {{\n  include /etc/nginx/mime.types;\n  access_log off;\n  client_body_temp_path {t}/body;\n  proxy_temp_path {t}/proxy;\n  fastcgi_temp_path {t}/fastcgi;\n  uwsgi_temp_path {t}/uwsgi;\n  scgi_temp_path {t}/scgi;\n  include {t}/site.conf;\n}}\n",
+            t = t.display()
+        ),
+    )
+    .unwrap();
+    let (ok, out) = run(Command::new("nginx")
+        .arg("-t")
+        .arg("-c")
+        .arg(t.join("nginx.conf"))
+        .arg("-p")
+        .arg(t));
+    assert!(
+        ok,
+        "nginx -t failed for {}:\n{out}\n{}",
+        ctx.variant, conf.contents
+    );
+}
+
+#[test]
+fn nginx_accepts_the_site() {
+    nginx_test(&blue());
+    nginx_test(&red());
+}
+
+fn systemd_verify(ctx: &SiteContext) {
+    assert!(common::have("systemd-analyze"), "apt-get install systemd");
+    let files = render(ctx);
+    let tmp = common::tempdir();
+    let root = tmp.path();
+    write_all(root, &files);
+    // Stubs for the binaries the units reference (verify checks they exist).
+    {
+        let p = root.join("bin/kill");
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // The targets the units hang off, from the host's systemd.
+    let unit_dir = root.join("lib/systemd/system");
+    for e in fs::read_dir("/lib/systemd/system").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".target") && e.path().is_file() {
+            fs::copy(e.path(), unit_dir.join(&name)).unwrap();
+        }
+    }
+    let units: Vec<String> = files
+        .iter()
+        .filter(|f| f.path.starts_with("/lib/systemd/system/"))
+        .map(|f| root.join(rel(&f.path)).display().to_string())
+        .collect();
+    assert!(units.len() >= 2);
+    let (ok, out) = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", root.display()))
+        .args(&units)
+        .env("SYSTEMD_LOG_LEVEL", "notice"));
+    // verify prints problems but may still exit 0: any line naming our units is a failure.
+    let ours: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(&ctx.user()) || l.contains("demo-"))
+        .collect();
+    assert!(ok && ours.is_empty(), "systemd-analyze verify:\n{out}");
+
+    // The check has teeth: a missing launcher and an unknown setting fail.
+    let launcher = root.join(rel(&ctx.layout().launcher));
+    fs::remove_file(&launcher).unwrap();
+    let (ok, out) = run(Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(format!("--root={}", root.display()))
+        .arg(&units[1]));
+    assert!(
+        !ok && out.contains("launch"),
+        "missing launcher not noticed: {out}"
+    );
+}
+
+#[test]
+fn systemd_units_verify() {
+    systemd_verify(&blue());
+    systemd_verify(&red());
+    systemd_verify(&hostile());
+}
+
+/// site.env means the same to systemd's parser (envfile.py is a port of it)
+/// and to POSIX sh, for every value, hostile ones included.
+#[test]
+fn hostile_environment_values_survive_exactly() {
+    let ctx = hostile();
+    let files = render(&ctx);
+    let tmp = common::tempdir();
+    write_all(tmp.path(), &files);
+    let lib = tmp.path().join("usr/lib/demo-site/red");
+    let site_env = lib.join("site.env");
+    for var in ctx.effective_environment() {
+        let (ok, got) = run(Command::new("python3")
+            .arg("-I")
+            .arg(lib.join("envfile"))
+            .args(["--get", &var.key, "--file"])
+            .arg(&site_env));
+        assert!(ok, "envfile --get {}: {got}", var.key);
+        assert_eq!(got, var.value, "envfile reading {}", var.key);
+        let (ok, got) = run(Command::new("sh")
+            .arg("-c")
+            .arg("set -eu; . \"$1\"; eval \"printf %s \\\"\\$$2\\\"\"")
+            .arg("sh")
+            .arg(&site_env)
+            .arg(&var.key));
+        assert!(ok, "sh reading {}: {got}", var.key);
+        assert_eq!(got, var.value, "sh reading {}", var.key);
+    }
+    assert!(
+        !Path::new("/tmp/djdd-pwned").exists(),
+        "a value was executed"
+    );
+}
+
+/// envfile runs a command with exactly the environment of the files, in
+/// order, later files winning, optional files allowed to be missing.
+#[test]
+fn envfile_runs_a_command_with_the_files_environment() {
+    let files = render(&blue());
+    let tmp = common::tempdir();
+    write_all(tmp.path(), &files);
+    let envfile = tmp.path().join("usr/lib/demo-site/blue/envfile");
+    let a = tmp.path().join("a.env");
+    let b = tmp.path().join("b.env");
+    fs::write(
+        &a,
+        "A=\"one\"\nB=two # not a comment\n# C=x\n; D=y\nE='single $x'\\\n",
+    )
+    .unwrap();
+    fs::write(&b, "A=\"override\"\nexport BAD=1\n1X=2\n").unwrap();
+    let (ok, out) = run(Command::new("python3")
+        .arg("-I")
+        .arg(&envfile)
+        .arg("--file")
+        .arg(&a)
+        .arg("--file")
+        .arg(&b)
+        .arg("--optional")
+        .arg(tmp.path().join("missing.env"))
+        .args(["--", "env"])
+        .env("SECRET_FROM_CALLER", "leak"));
+    assert!(ok, "{out}");
+    let vars: BTreeMap<&str, &str> = out.lines().filter_map(|l| l.split_once('=')).collect();
+    assert_eq!(vars.get("A"), Some(&"override"));
+    assert_eq!(vars.get("B"), Some(&"two # not a comment"));
+    assert_eq!(vars.get("E"), Some(&"single $x"));
+    assert!(!vars.contains_key("C") && !vars.contains_key("D"));
+    assert!(
+        !vars.contains_key("SECRET_FROM_CALLER"),
+        "caller's environment leaked"
+    );
+    assert!(out.contains("ignoring invalid variable name"), "{out}");
+    // A required file that is missing is an error, not an empty environment.
+    let (ok, out) = run(Command::new("python3")
+        .arg("-I")
+        .arg(&envfile)
+        .arg("--file")
+        .arg(tmp.path().join("missing.env"))
+        .args(["--", "true"]));
+    assert!(!ok && out.contains("no such file"), "{out}");
+}
+
+fn section<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let a = text.find(start).unwrap_or_else(|| panic!("no {start}"));
+    let b = text.find(end).unwrap_or_else(|| panic!("no {end}"));
+    &text[a..b]
+}
+
+/// The postinst's secrets step, run for real on a temp dir: composed
+/// secrets with hostile text come out exactly, generated ones are kept on
+/// a rerun, and a rerun changes nothing.
+#[test]
+fn postinst_secrets_are_exact_and_kept() {
+    if unsafe_not_root() {
+        eprintln!("skipped: needs root (chown root:GROUP)");
+        return;
+    }
+    let ctx = hostile();
+    let files = render(&ctx);
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    write_all(t, &files);
+    let postinst = &files
+        .iter()
+        .find(|f| f.path == "DEBIAN/postinst")
+        .unwrap()
+        .contents;
+    let constants = section(postinst, "# --- constants", "# --- end of constants");
+    let functions = section(postinst, "# --- functions ---", "# --- end of functions");
+    let envfile = t.join("usr/lib/demo-site/red/envfile");
+    let script = format!(
+        "set -e\n{constants}\nSECRETS_ENV=$T/secrets.env\nLOCAL_ENV=$T/local.env\nPYTHON=python3\nENVFILE=$T/envfile\nSITE_USER=root\n{functions}\nensure_secrets\n"
+    );
+    fs::copy(&envfile, t.join("envfile")).unwrap();
+    let runit = || {
+        let (ok, out) = run(Command::new("sh").arg("-c").arg(&script).env("T", t));
+        assert!(ok, "ensure_secrets failed: {out}");
+    };
+    runit();
+    let secrets = t.join("secrets.env");
+    let first = fs::read(&secrets).unwrap();
+    let mode = fs::metadata(&secrets).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    let get = |k: &str| {
+        let (ok, v) = run(Command::new("python3")
+            .arg("-I")
+            .arg(t.join("envfile"))
+            .args(["--get", k, "--file"])
+            .arg(&secrets));
+        assert!(ok, "{k} missing: {v}");
+        v
+    };
+    let key = get("SECRET_KEY");
+    assert_eq!(key.len(), 96, "48 random bytes in hex");
+    assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
+    let pw = get("DATABASE_PASSWORD");
+    assert_eq!(
+        get("DATABASE_URL"),
+        format!("postgres://demo-red:{pw}@localhost:5432/demo-red")
+    );
+    assert_eq!(get("HOSTILE_SECRET"), format!("{HOSTILE}{key}'\"$x"));
+    let mtime = fs::metadata(&secrets).unwrap().modified().unwrap();
+    runit();
+    assert_eq!(
+        fs::read(&secrets).unwrap(),
+        first,
+        "a rerun changed secrets.env"
+    );
+    assert_eq!(
+        fs::metadata(&secrets).unwrap().modified().unwrap(),
+        mtime,
+        "a rerun rewrote secrets.env"
+    );
+    // An admin's edit of a generated secret is kept; composed values follow it.
+    let edited = String::from_utf8(first)
+        .unwrap()
+        .replace(&pw, "admin's $pw");
+    let edited = edited.replace(
+        "DATABASE_PASSWORD=\"admin's $pw\"",
+        "DATABASE_PASSWORD=\"admin's \\$pw\"",
+    );
+    fs::write(&secrets, edited).unwrap();
+    runit();
+    assert_eq!(get("DATABASE_PASSWORD"), "admin's $pw");
+    assert_eq!(
+        get("DATABASE_URL"),
+        "postgres://demo-red:admin's $pw@localhost:5432/demo-red"
+    );
+    assert!(
+        !Path::new("/tmp/djdd-pwned").exists(),
+        "a value was executed"
+    );
+}
+
+fn unsafe_not_root() -> bool {
+    let (ok, out) = run(Command::new("id").arg("-u"));
+    !(ok && out.trim() == "0")
+}
+
+/// The shell constants hold every value exactly (they are what all three
+/// maintainer scripts act on).
+#[test]
+fn postinst_constants_hold_the_values() {
+    let ctx = red();
+    let files = render(&ctx);
+    let postinst = &files
+        .iter()
+        .find(|f| f.path == "DEBIAN/postinst")
+        .unwrap()
+        .contents;
+    let constants = section(postinst, "# --- constants", "# --- end of constants");
+    let script = format!(
+        "{constants}\nprintf '%s|' \"$SITE_USER\" \"$VERSION\" \"$ENV_PATH\" \"$SRC_PATH\" \"$HEALTH_PATH\" \"$CELERY_UNIT\" \"$MIGRATE\" \"$DB_NAME\" \"$BROKER_VHOST\""
+    );
+    let (ok, out) = run(Command::new("sh").arg("-c").arg(script));
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "demo-red|1.20250101.3|/usr/lib/demo-env/0123456789abcdef|/usr/lib/demo-src/a1b2c3d4e5f6|/health/?full=1|demo-red-celery.service|yes|demo-red|demo-red|"
+    );
+}
+
+/// Every maintainer script refuses an argument dpkg never passes, and
+/// accepts (as a no-op) the ones that need no action.
+#[test]
+fn maintainer_scripts_handle_dpkg_arguments() {
+    let files = render(&blue());
+    let tmp = common::tempdir();
+    write_all(tmp.path(), &files);
+    let s = |name: &str| tmp.path().join("DEBIAN").join(name);
+    for (script, arg, ok_expected) in [
+        ("postinst", "bogus", false),
+        ("postinst", "triggered", true),
+        ("prerm", "bogus", false),
+        ("prerm", "upgrade", true),
+        ("prerm", "failed-upgrade", true),
+        ("postrm", "bogus", false),
+        ("postrm", "upgrade", true),
+        ("postrm", "abort-install", true),
+        ("postrm", "abort-upgrade", true),
+        ("postrm", "failed-upgrade", true),
+        ("postrm", "disappear", true),
+    ] {
+        let (ok, out) = run(Command::new("sh").arg(s(script)).arg(arg));
+        assert_eq!(ok, ok_expected, "{script} {arg}: {out}");
+        if !ok_expected {
+            assert!(out.contains("unknown argument"), "{script} {arg}: {out}");
+        }
+    }
+    // abort-upgrade with no release installed is a no-op.
+    let postinst = fs::read_to_string(s("postinst")).unwrap();
+    assert!(postinst.contains("abort-upgrade|abort-remove|abort-deconfigure)"));
+}
+
+#[test]
+fn control_utility_usage_and_exit_codes() {
+    let files = render(&red());
+    let tmp = common::tempdir();
+    write_all(tmp.path(), &files);
+    let ctl = tmp.path().join("usr/bin/demo-red");
+    let out = Command::new(&ctl).arg("--help").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for c in [
+        "status", "start", "restart", "reload", "offline", "online", "manage", "shell",
+    ] {
+        assert!(help.contains(&format!("  {c}")), "help lacks {c}: {help}");
+    }
+    assert!(help.contains("celery"), "red's help mentions celery");
+    let out = Command::new(&ctl).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "no command is a usage error");
+    let out = Command::new(&ctl).arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command 'frobnicate'"));
+    let out = Command::new(&ctl).arg("version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "none");
+}
+
+#[test]
+fn launcher_resolves_a_release_and_runs_manage_py() {
+    // A fake release: a virtualenv whose python is the host's, a source
+    // tree with a manage.py that prints its argv, cwd and PYTHONPATH.
+    let ctx = red();
+    let files = render(&ctx);
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    write_all(t, &files);
+    let venv = t.join("venv");
+    fs::create_dir_all(venv.join("bin")).unwrap();
+    let host_python = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v python3"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(host_python.trim(), venv.join("bin/python")).unwrap();
+    let src = t.join("src");
+    fs::create_dir_all(src.join("site")).unwrap();
+    fs::write(
+        src.join("site/manage.py"),
+        "import os, sys\nprint(repr(sys.argv[1:]), os.getcwd(), os.environ['PYTHONPATH'])\n",
+    )
+    .unwrap();
+    let release = t.join("releases/1");
+    fs::create_dir_all(&release).unwrap();
+    std::os::unix::fs::symlink(&venv, release.join("env")).unwrap();
+    std::os::unix::fs::symlink(&src, release.join("src")).unwrap();
+    let link = t.join("current");
+    std::os::unix::fs::symlink("releases/1", &link).unwrap();
+    let (ok, out) = run(Command::new(t.join("usr/lib/demo-site/red/launch"))
+        .arg("--release")
+        .arg(&link)
+        .args(["manage", "migrate", "--noinput", "it's $(x)"]));
+    assert!(ok, "{out}");
+    let real_app = fs::canonicalize(src.join("site")).unwrap();
+    assert_eq!(
+        out.trim(),
+        format!(
+            "['migrate', '--noinput', \"it's $(x)\"] {} {}",
+            real_app.display(),
+            real_app.display()
+        ),
+        "arguments exact, cwd and PYTHONPATH the resolved source"
+    );
+    let (ok, out) = run(Command::new(t.join("usr/lib/demo-site/red/launch"))
+        .arg("--release")
+        .arg(t.join("nowhere"))
+        .arg("manage"));
+    assert!(!ok && out.contains("launch:"), "{out}");
+}
+
+#[test]
+fn user_override_replaces_a_template() {
+    let mut o = BTreeMap::new();
+    o.insert(
+        "maintenance.html".to_string(),
+        "<p>{{ domain }} is resting</p>\n".to_string(),
+    );
+    let files = render::site_files(&blue(), Some(&o)).unwrap();
+    let page = files
+        .iter()
+        .find(|f| f.path.ends_with("maintenance/index.html"))
+        .unwrap();
+    assert_eq!(
+        page.contents,
+        "<p>blue.example.org</p>\n".replace("</p>", " is resting</p>")
+    );
+    // Other templates are the embedded ones.
+    assert_eq!(
+        files
+            .iter()
+            .find(|f| f.path == "DEBIAN/postinst")
+            .unwrap()
+            .contents,
+        render(&blue())
+            .iter()
+            .find(|f| f.path == "DEBIAN/postinst")
+            .unwrap()
+            .contents
+    );
+}
+
+#[test]
+fn override_with_an_unknown_name_or_undefined_value_is_refused() {
+    let mut o = BTreeMap::new();
+    o.insert("nginx.cnf".to_string(), "x".to_string());
+    let e = render::site_files(&blue(), Some(&o))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("template override 'nginx.cnf'") && e.contains("nginx.conf"),
+        "{e}"
+    );
+    let mut o = BTreeMap::new();
+    o.insert(
+        "site.env".to_string(),
+        "X={{ no_such_value }}\n".to_string(),
+    );
+    let e = render::site_files(&blue(), Some(&o))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("template 'site.env'") && e.contains("undefined"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_override_cannot_smuggle_a_domain_into_nginx_unquoted() {
+    // Validation refuses hostile domains before rendering; the nginx_token
+    // filter is the second line of defence for values that reach nginx.
+    let mut o = BTreeMap::new();
+    o.insert(
+        "nginx.conf".to_string(),
+        "server_name {{ (domain ~ ' x; }') | nginx_token }};\n".to_string(),
+    );
+    let e = render::site_files(&blue(), Some(&o))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nginx_token"), "{e}");
+}
+
+type Mutation = Box<dyn Fn(&mut SiteContext)>;
+
+#[test]
+fn hostile_context_values_are_refused_with_the_field_named() {
+    let cases: Vec<(Mutation, &str)> = vec![
+        (Box::new(|c| c.domain = "a b.org".into()), "domain"),
+        (Box::new(|c| c.domain = "a.org;".into()), "domain"),
+        (Box::new(|c| c.domain = "a{.org".into()), "domain"),
+        (Box::new(|c| c.domain = "Example.org".into()), "domain"),
+        (Box::new(|c| c.domain = "localhost".into()), "domain"),
+        (
+            Box::new(|c| c.settings_module = "demo/settings".into()),
+            "settings_module",
+        ),
+        (
+            Box::new(|c| c.settings_module = "demo.settings'".into()),
+            "settings_module",
+        ),
+        (
+            Box::new(|c| c.wsgi_callable = "demo.wsgi:app; rm".into()),
+            "wsgi_callable",
+        ),
+        (
+            Box::new(|c| c.celery_app = Some("$(x)".into())),
+            "celery_app",
+        ),
+        (Box::new(|c| c.workers = 0), "workers 0"),
+        (Box::new(|c| c.workers = 100_000), "workers 100000"),
+        (Box::new(|c| c.name = "Demo".into()), "name"),
+        (Box::new(|c| c.name = "-demo".into()), "name"),
+        (Box::new(|c| c.variant = "a_b".into()), "variant"),
+        (Box::new(|c| c.variant = "".into()), "variant"),
+        (Box::new(|c| c.version = "1.0 beta".into()), "version"),
+        (Box::new(|c| c.env_hash = "../x".into()), "env_hash"),
+        (
+            Box::new(|c| c.python_version = "3.11; x".into()),
+            "python_version",
+        ),
+        (
+            Box::new(|c| c.health_path = "no-slash".into()),
+            "health_path",
+        ),
+        (Box::new(|c| c.health_path = "/a b".into()), "health_path"),
+        (
+            Box::new(|c| c.manage_py = "../manage.py".into()),
+            "manage_py",
+        ),
+        (
+            Box::new(|c| c.manage_py = "/abs/manage.py".into()),
+            "manage_py",
+        ),
+        (Box::new(|c| c.static_url = "/".into()), "static_url"),
+        (
+            Box::new(|c| c.static_url = "https://cdn.example/".into()),
+            "static_url",
+        ),
+        (Box::new(|c| c.media_url = "/static/".into()), "static_url"),
+        (
+            Box::new(|c| c.environment.push(EnvVar::new("A-B", "x"))),
+            "A-B",
+        ),
+        (
+            Box::new(|c| c.environment.push(EnvVar::new("X", "a\nb"))),
+            "value of X",
+        ),
+        (
+            Box::new(|c| c.environment.push(EnvVar::new("ALLOWED_HOSTS", "x"))),
+            "given twice",
+        ),
+        (
+            Box::new(|c| {
+                c.secrets
+                    .push(Secret::composed("Z", vec![Piece::Secret("NOPE".into())]))
+            }),
+            "NOPE",
+        ),
+        (
+            Box::new(|c| c.secrets.push(Secret::generated("W", 2))),
+            "secret W",
+        ),
+    ];
+    for (i, (mutate, needle)) in cases.iter().enumerate() {
+        let mut c = blue();
+        mutate(&mut c);
+        let e = render::site_files(&c, None)
+            .err()
+            .unwrap_or_else(|| panic!("case {i} ({needle}) was accepted"))
+            .to_string();
+        assert!(e.contains(needle), "case {i}: {e:?} should name {needle:?}");
+    }
+}
+
+#[test]
+fn www_domain_gets_one_server_name() {
+    let mut c = blue();
+    c.domain = "www.example.org".into();
+    let files = render(&c);
+    let conf = &files
+        .iter()
+        .find(|f| f.path.ends_with("nginx.conf"))
+        .unwrap()
+        .contents;
+    assert!(conf.contains("server_name www.example.org;"), "{conf}");
+}
