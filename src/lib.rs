@@ -10,5 +10,6 @@ pub mod cli;
 pub mod deb;
 pub mod error;
 pub mod ops;
+pub mod repo;
 
 pub use error::{Error, Result};
