@@ -26,7 +26,7 @@ pub trait RepoStore {
     fn read(&self, rel: &str) -> Result<Option<Vec<u8>>>;
     /// Whether a file exists.
     fn exists(&self, rel: &str) -> Result<bool>;
-    /// Names in a directory, sorted (empty when it does not exist).
+    /// Names in a directory, sorted (empty when it does not exist or is a file).
     fn list(&self, rel_dir: &str) -> Result<Vec<String>>;
     /// Size and hashes of a file, or None when it does not exist.
     fn hash_file(&self, rel: &str) -> Result<Option<FileHashes>>;
@@ -43,9 +43,11 @@ pub trait RepoStore {
 
 /// A repository in a local directory, locked while this value lives.
 ///
-/// Test hook: when the environment variable `DJDD_TEST_PAUSE_AT` names a
-/// checkpoint, the store prints `djdd: test pause at POINT` to stderr and
-/// sleeps 60 s there, so a test can kill the publish at a known point.
+/// Test hook: when the environment variable `DJDD_TEST_PAUSE_AT` is
+/// `POINT` or `POINT:SECONDS` naming a checkpoint, the store prints
+/// `djdd: test pause at POINT` to stderr and sleeps there (60 s by default),
+/// holding the lock, so a test can kill the publish at a known point or
+/// start a second one while the first is inside.
 pub struct FsStore {
     root: PathBuf,
     _lock: File,
@@ -149,7 +151,14 @@ fn read_opt(p: &Path) -> Result<Option<Vec<u8>>> {
 fn list_dir(p: &Path) -> Result<Vec<String>> {
     let rd = match std::fs::read_dir(p) {
         Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Vec::new());
+        }
         Err(e) => return Err(Error::io(p, e)),
     };
     let mut v = Vec::new();
@@ -208,9 +217,16 @@ impl RepoStore for FsStore {
 
     fn checkpoint(&mut self, point: &str) {
         tracing::debug!("publish: {point}");
-        if std::env::var("DJDD_TEST_PAUSE_AT").is_ok_and(|p| p == point) {
+        let Ok(want) = std::env::var("DJDD_TEST_PAUSE_AT") else {
+            return;
+        };
+        let (name, secs) = match want.split_once(':') {
+            Some((n, s)) => (n, s.parse().unwrap_or(60)),
+            None => (want.as_str(), 60),
+        };
+        if name == point {
             eprintln!("djdd: test pause at {point}");
-            std::thread::sleep(std::time::Duration::from_secs(60));
+            std::thread::sleep(std::time::Duration::from_secs(secs));
         }
     }
 }
