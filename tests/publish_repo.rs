@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -538,34 +537,6 @@ fn prune_keeps_newest_sites_and_what_they_depend_on() {
     assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("is up to date"));
 }
 
-/// Spawns `djdd publish` with a pause at `point`, returns once it is there.
-fn spawn_paused(f: &Fixture, pause: &str, extra: &[&str]) -> std::process::Child {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("djdd"));
-    c.arg("--dir")
-        .arg(&f.dir)
-        .arg("publish")
-        .arg("--repo")
-        .arg(&f.repo)
-        .args(extra)
-        .env("DJDD_TEST_PAUSE_AT", pause)
-        .env_remove("DJDD_DIR")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let point = pause.split(':').next().unwrap();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains(&format!("djdd: test pause at {point}")) => break,
-            Some(_) => {}
-            None => panic!("publish ended before reaching {point}"),
-        }
-    }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    child
-}
-
 #[test]
 fn two_publishes_at_once_keep_both_sets() {
     let f = Fixture::new();
@@ -598,7 +569,7 @@ fn two_publishes_at_once_keep_both_sets() {
         .chain(a.iter().map(|p| p.display().to_string()))
         .collect();
     let a_refs: Vec<&str> = a_args.iter().map(String::as_str).collect();
-    let mut first = spawn_paused(&f, "after-pool:2", &a_refs);
+    let mut first = spawn_paused(&f.dir, &f.repo, "after-pool:2", &a_refs);
     let out = f.publish().arg("--unsigned").args(&b).assert().success();
     assert!(first.wait().unwrap().success());
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
@@ -658,7 +629,7 @@ fn killed_publish_leaves_a_valid_repository_and_a_rerun_completes() {
         .enumerate()
     {
         f.deb(&format!("demo-src-k{n}"), "1", "");
-        let mut child = spawn_paused(&f, point, &[]);
+        let mut child = spawn_paused(&f.dir, &f.repo, point, &[]);
         child.kill().unwrap();
         child.wait().unwrap();
         // Whatever apt holds (the old InRelease or the new one), every file

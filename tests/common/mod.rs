@@ -295,3 +295,40 @@ pub fn bookworm_minbase_tarball() -> PathBuf {
     std::fs::rename(&part, &tar).unwrap();
     tar
 }
+
+/// Spawns `djdd --dir DIR publish --repo REPO EXTRA..` with
+/// `DJDD_TEST_PAUSE_AT=PAUSE` (`POINT` or `POINT:SECONDS`); returns once it
+/// is paused at POINT.
+pub fn spawn_paused(dir: &Path, repo: &Path, pause: &str, extra: &[&str]) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("djdd"));
+    c.arg("--dir")
+        .arg(dir)
+        .arg("publish")
+        .arg("--repo")
+        .arg(repo)
+        .args(extra)
+        .env("DJDD_TEST_PAUSE_AT", pause)
+        .env_remove("DJDD_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let point = pause.split(':').next().unwrap();
+    let mut seen = String::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains(&format!("djdd: test pause at {point}")) => break,
+            Some(Ok(l)) => {
+                seen.push_str(&l);
+                seen.push('\n');
+            }
+            Some(Err(_)) => {}
+            None => panic!("publish ended before reaching {point}:\n{seen}"),
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
