@@ -69,7 +69,7 @@ pub struct PublishArgs {
     pub prune: bool,
 
     /// With --prune: how many versions of each site package to keep.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", requires = "prune", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub keep: u32,
 
     /// Print what would be written and removed; change nothing.

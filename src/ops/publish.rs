@@ -177,13 +177,8 @@ fn print_report(r: &PublishReport, repo: &Path, opts: &PublishOptions) {
     }
     if r.indices_written {
         println!(
-            "{}: {} {}/{} now lists {} package(s)",
+            "{}: updated {}/{}, which lists {} package(s)",
             repo.display(),
-            if r.pool_written.is_empty() && r.added.is_empty() && r.removed.is_empty() {
-                "rewrote"
-            } else {
-                "updated"
-            },
             opts.suite,
             opts.component,
             r.total

@@ -23,7 +23,7 @@ use crate::repo::index::{Entry, Key, gzip, parse_packages, render_packages, xz};
 use crate::repo::pool::{pool_path, source_name};
 use crate::repo::prune::prune;
 use crate::repo::release::{
-    ParsedRelease, ReleaseFields, by_hash_path, clearsigned_body, parse_release, release_text,
+    ReleaseFields, by_hash_path, clearsigned_body, parse_release, release_text,
 };
 use crate::repo::store::{RepoStore, TEMP_PREFIX};
 use crate::repo::version::compare_versions;
@@ -158,15 +158,15 @@ pub fn publish(
     let mut report = PublishReport::default();
 
     // What apt may hold now: the previous Release and InRelease.
-    let prev_release = match read_text(store, &format!("{dists}/Release"))? {
-        Some(t) => Some(parse_release(&t, &format!("{dists}/Release"))?),
+    let prev_release_text = read_text(store, &format!("{dists}/Release"))?;
+    let prev_release = match &prev_release_text {
+        Some(t) => Some(parse_release(t, &format!("{dists}/Release"))?),
         None => None,
     };
-    let prev_inrelease = match read_text(store, &format!("{dists}/InRelease"))? {
-        Some(t) => match clearsigned_body(&t) {
-            Some(body) => Some(parse_release(&body, &format!("{dists}/InRelease"))?),
-            None => None,
-        },
+    let prev_inrelease_body =
+        read_text(store, &format!("{dists}/InRelease"))?.and_then(|t| clearsigned_body(&t));
+    let prev_inrelease = match &prev_inrelease_body {
+        Some(body) => Some(parse_release(body, &format!("{dists}/InRelease"))?),
         None => None,
     };
     let has_release_gpg = store.exists(&format!("{dists}/Release.gpg"))?;
@@ -338,15 +338,36 @@ pub fn publish(
         }
     }
 
-    // Up to date already? (A rerun with nothing new, or a finished publish.)
-    let listed: BTreeMap<String, (u64, String)> = files
-        .iter()
-        .map(|(k, h)| (k.clone(), (h.size, h.sha256.clone())))
-        .collect();
-    let same = |r: &Option<ParsedRelease>| r.as_ref().is_some_and(|r| r.sha256 == listed);
+    // The new Release.
+    let fields = ReleaseFields {
+        origin: opts.origin.clone(),
+        label: opts.label.clone(),
+        suite: opts.suite.clone(),
+        codename: opts.codename.clone().unwrap_or_else(|| opts.suite.clone()),
+        description: opts.description.clone(),
+        date: opts.date,
+        valid_until: opts.valid_until,
+        architectures: archs.iter().cloned().collect(),
+        components: components.clone(),
+    };
+    let release = release_text(&fields, &files);
+
+    // Up to date already? (A rerun with nothing new, or a finished
+    // publish.) The same Release but for its Date, the same signatures
+    // state, and every by-hash file there.
+    let undated = |t: &str| -> String {
+        t.lines()
+            .filter(|l| !l.starts_with("Date:"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    };
+    let same = |t: &Option<String>| {
+        t.as_deref()
+            .is_some_and(|t| undated(t) == undated(&release))
+    };
     let signatures_match = match signer {
-        Some(_) => same(&prev_inrelease) && has_release_gpg,
-        None => prev_inrelease.is_none() && !has_release_gpg,
+        Some(_) => same(&prev_inrelease_body) && has_release_gpg,
+        None => prev_inrelease_body.is_none() && !has_release_gpg,
     };
     let mut by_hash_present = true;
     for (rel, h) in &files {
@@ -361,7 +382,7 @@ pub fn publish(
         && report.removed.is_empty()
         && to_copy.is_empty()
         && opts.valid_until.is_none()
-        && same(&prev_release)
+        && same(&prev_release_text)
         && signatures_match
         && by_hash_present
     {
@@ -380,18 +401,6 @@ pub fn publish(
     store.checkpoint("after-indices");
 
     // 3. Release, its signatures, InRelease last.
-    let fields = ReleaseFields {
-        origin: opts.origin.clone(),
-        label: opts.label.clone(),
-        suite: opts.suite.clone(),
-        codename: opts.codename.clone().unwrap_or_else(|| opts.suite.clone()),
-        description: opts.description.clone(),
-        date: opts.date,
-        valid_until: opts.valid_until,
-        architectures: archs.iter().cloned().collect(),
-        components: components.clone(),
-    };
-    let release = release_text(&fields, &files);
     match signer {
         Some(s) => {
             let detached = s.detach_sign(release.as_bytes())?;
@@ -466,4 +475,263 @@ pub fn publish(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deb::control::Paragraph;
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    /// A repository in memory that logs every change in order.
+    #[derive(Default)]
+    struct MemStore {
+        files: BTreeMap<String, Vec<u8>>,
+        log: RefCell<Vec<String>>,
+    }
+
+    impl RepoStore for MemStore {
+        fn read(&self, rel: &str) -> Result<Option<Vec<u8>>> {
+            Ok(self.files.get(rel).cloned())
+        }
+        fn exists(&self, rel: &str) -> Result<bool> {
+            Ok(self.files.contains_key(rel))
+        }
+        fn list(&self, rel_dir: &str) -> Result<Vec<String>> {
+            let prefix = format!("{rel_dir}/");
+            let mut names: Vec<String> = self
+                .files
+                .keys()
+                .filter_map(|k| k.strip_prefix(&prefix))
+                .map(|rest| rest.split('/').next().unwrap().to_string())
+                .collect();
+            names.dedup();
+            Ok(names)
+        }
+        fn hash_file(&self, rel: &str) -> Result<Option<FileHashes>> {
+            Ok(self.files.get(rel).map(|b| hash_bytes(b)))
+        }
+        fn copy_in(&mut self, rel: &str, src: &Path) -> Result<()> {
+            self.log.borrow_mut().push(format!("copy {rel}"));
+            self.files
+                .insert(rel.into(), src.display().to_string().into_bytes());
+            Ok(())
+        }
+        fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
+            self.log.borrow_mut().push(format!("write {rel}"));
+            self.files.insert(rel.into(), bytes.to_vec());
+            Ok(())
+        }
+        fn remove(&mut self, rel: &str) -> Result<()> {
+            if self.files.remove(rel).is_some() {
+                self.log.borrow_mut().push(format!("remove {rel}"));
+            }
+            Ok(())
+        }
+        fn checkpoint(&mut self, point: &str) {
+            self.log.borrow_mut().push(format!("-- {point}"));
+        }
+    }
+
+    struct FakeSigner;
+    impl Signer for FakeSigner {
+        fn clearsign(&self, text: &[u8]) -> Result<Vec<u8>> {
+            let mut v = b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n".to_vec();
+            v.extend_from_slice(text);
+            v.extend_from_slice(b"-----BEGIN PGP SIGNATURE-----\nx\n-----END PGP SIGNATURE-----\n");
+            Ok(v)
+        }
+        fn detach_sign(&self, _: &[u8]) -> Result<Vec<u8>> {
+            Ok(b"sig".to_vec())
+        }
+    }
+
+    /// A package whose "file" is its path: MemStore copies the path text.
+    fn pkg(name: &str, version: &str, depends: &str) -> NewPackage {
+        let path = PathBuf::from(format!("/b/{name}_{version}.deb"));
+        let mut text = format!("Package: {name}\nVersion: {version}\nArchitecture: all\n");
+        if !depends.is_empty() {
+            text.push_str(&format!("Depends: {depends}\n"));
+        }
+        let h = hash_bytes(path.display().to_string().as_bytes());
+        NewPackage {
+            info: DebInfo {
+                control: Paragraph::parse(&text, "t").unwrap(),
+                size: h.size,
+                md5: h.md5,
+                sha256: h.sha256,
+            },
+            path,
+        }
+    }
+
+    fn opts() -> PublishOptions {
+        PublishOptions {
+            suite: "stable".into(),
+            component: "main".into(),
+            codename: None,
+            origin: "djdd".into(),
+            label: "djdd".into(),
+            description: None,
+            architectures: vec!["amd64".into()],
+            date: 0,
+            valid_until: None,
+            prune_keep: None,
+        }
+    }
+
+    fn position(log: &[String], prefix: &str) -> Vec<usize> {
+        log.iter()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with(prefix))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    #[test]
+    fn writes_pool_then_indices_then_release_inrelease_last() {
+        let mut s = MemStore::default();
+        let new = [
+            pkg("demo-env-a", "1", ""),
+            pkg("demo-site-x", "1", "demo-env-a"),
+        ];
+        let r = publish(&mut s, &new, &opts(), Some(&FakeSigner)).unwrap();
+        assert_eq!(r.added.len(), 2);
+        let log = s.log.borrow().clone();
+        let pool = position(&log, "copy pool/");
+        let by_hash = position(&log, "write dists/stable/main/binary-amd64/by-hash/");
+        let plain = position(&log, "write dists/stable/main/binary-amd64/Packages");
+        let release = position(&log, "write dists/stable/Release");
+        let inrelease = position(&log, "write dists/stable/InRelease");
+        assert_eq!((pool.len(), by_hash.len(), plain.len()), (2, 3, 3));
+        assert!(pool.iter().max() < by_hash.iter().min(), "{log:#?}");
+        assert!(by_hash.iter().max() < plain.iter().min(), "{log:#?}");
+        assert!(plain.iter().max() < release.iter().min(), "{log:#?}");
+        assert_eq!(inrelease, [log.len() - 2], "{log:#?}"); // then `-- after-release`
+        assert!(
+            s.files
+                .contains_key("pool/main/d/demo-env-a/demo-env-a_1_all.deb")
+        );
+
+        // Nothing new: nothing written.
+        s.log.borrow_mut().clear();
+        let r = publish(&mut s, &new[..1], &opts(), Some(&FakeSigner)).unwrap();
+        assert!(!r.indices_written && r.already.len() == 1);
+        assert_eq!(s.log.borrow().as_slice(), ["-- after-pool"]);
+
+        // A changed Release field (or a tampered Release) is rewritten.
+        let o = PublishOptions {
+            label: "other".into(),
+            ..opts()
+        };
+        assert!(
+            publish(&mut s, &[], &o, Some(&FakeSigner))
+                .unwrap()
+                .indices_written
+        );
+        let release = String::from_utf8(s.files["dists/stable/Release"].clone()).unwrap();
+        assert!(release.contains("\nLabel: other\n"));
+        s.files
+            .insert("dists/stable/InRelease".into(), b"garbage".to_vec());
+        assert!(
+            publish(&mut s, &[], &o, Some(&FakeSigner))
+                .unwrap()
+                .indices_written
+        );
+        assert!(
+            !publish(&mut s, &[], &o, Some(&FakeSigner))
+                .unwrap()
+                .indices_written
+        );
+    }
+
+    #[test]
+    fn prune_removes_pool_files_after_release_and_old_by_hash_files() {
+        let mut s = MemStore::default();
+        let v1 = [
+            pkg("demo-src-a", "1", ""),
+            pkg("demo-site-x", "1", "demo-src-a"),
+        ];
+        publish(&mut s, &v1, &opts(), None).unwrap();
+        let v2 = [
+            pkg("demo-src-b", "1", ""),
+            pkg("demo-site-x", "2", "demo-src-b"),
+        ];
+        publish(&mut s, &v2, &opts(), None).unwrap();
+        let v3 = [
+            pkg("demo-src-c", "1", ""),
+            pkg("demo-site-x", "3", "demo-src-c"),
+        ];
+        publish(&mut s, &v3, &opts(), None).unwrap();
+        // Three Releases so far: by-hash keeps the current and previous ones.
+        let by_hash = s
+            .list("dists/stable/main/binary-amd64/by-hash/SHA256")
+            .unwrap();
+        assert_eq!(by_hash.len(), 6);
+
+        s.log.borrow_mut().clear();
+        let o = PublishOptions {
+            prune_keep: Some(1),
+            ..opts()
+        };
+        let r = publish(&mut s, &[], &o, None).unwrap();
+        let removed: Vec<String> = r.removed.iter().map(|k| k.to_string()).collect();
+        assert_eq!(
+            removed,
+            [
+                "demo-site-x 1 (all)",
+                "demo-site-x 2 (all)",
+                "demo-src-a 1 (all)",
+                "demo-src-b 1 (all)"
+            ]
+        );
+        let log = s.log.borrow().clone();
+        let release = position(&log, "write dists/stable/Release")[0];
+        let pool_rm = position(&log, "remove pool/");
+        assert_eq!(pool_rm.len(), 4);
+        assert!(pool_rm.iter().all(|&i| i > release), "{log:#?}");
+        assert_eq!(r.total, 2);
+    }
+
+    #[test]
+    fn conflicting_bytes_are_refused_before_anything_is_written() {
+        let mut s = MemStore::default();
+        publish(&mut s, &[pkg("demo-env-a", "1", "")], &opts(), None).unwrap();
+        s.log.borrow_mut().clear();
+        let mut other = pkg("demo-env-a", "1", "");
+        other.info.sha256 = "00".repeat(32);
+        let fresh = pkg("demo-env-b", "1", "");
+        let e = publish(&mut s, &[fresh, other], &opts(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("demo-env-a 1 (all)") && e.contains(&"00".repeat(32)),
+            "{e}"
+        );
+        assert!(s.log.borrow().is_empty(), "{:?}", s.log.borrow());
+    }
+
+    #[test]
+    fn bad_names_are_refused() {
+        let mut s = MemStore::default();
+        let mut p = pkg("demo-env-a", "1", "");
+        p.info.control.set("Source", "../../etc");
+        let e = publish(&mut s, &[p], &opts(), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("package name '../../etc'"), "{e}");
+        let e = publish(
+            &mut s,
+            &[],
+            &PublishOptions {
+                suite: "a/b".into(),
+                ..opts()
+            },
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("suite 'a/b'"), "{e}");
+    }
 }

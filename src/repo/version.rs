@@ -107,9 +107,9 @@ mod tests {
     use super::*;
     use Ordering::*;
 
-    /// Pairs checked against `dpkg --compare-versions` by the integration
-    /// test tests/publish_version.rs as well.
-    pub(crate) const CASES: &[(&str, &str, Ordering)] = &[
+    /// Results of `dpkg --compare-versions`; tests/publish_version.rs
+    /// checks many more pairs against dpkg itself.
+    const CASES: &[(&str, &str, Ordering)] = &[
         ("1.0", "1.0", Equal),
         ("1.0", "1.1", Less),
         ("1.0~rc1", "1.0", Less),
