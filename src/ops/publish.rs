@@ -194,7 +194,21 @@ fn print_report(r: &PublishReport, repo: &Path, opts: &PublishOptions) {
     }
 }
 
+/// This host's Debian architecture: known Rust targets directly, else
+/// `dpkg --print-architecture`.
 fn host_arch() -> anyhow::Result<String> {
+    let known = match (std::env::consts::ARCH, cfg!(target_endian = "little")) {
+        ("x86_64", _) => Some("amd64"),
+        ("aarch64", _) => Some("arm64"),
+        ("x86", _) => Some("i386"),
+        ("powerpc64", true) => Some("ppc64el"),
+        ("s390x", _) => Some("s390x"),
+        ("riscv64", _) => Some("riscv64"),
+        _ => None,
+    };
+    if let Some(a) = known {
+        return Ok(a.to_string());
+    }
     let out = Command::new("dpkg")
         .arg("--print-architecture")
         .output()
@@ -566,6 +580,14 @@ fn pick_signer(args: &PublishArgs, layout: &Layout) -> anyhow::Result<Gpg> {
 /// Writes the signing key's public part to REPO/KEY.gpg (binary, for
 /// `signed-by`) and REPO/KEY.asc (armored), when they differ.
 fn export_public_key(g: &Gpg, store: &mut FsStore) -> anyhow::Result<()> {
+    // Skip the two gpg runs when this key was exported last time.
+    const MARK: &str = ".djdd/exported-key";
+    if store.read(MARK)?.as_deref() == Some(g.key.as_bytes())
+        && store.exists("KEY.gpg")?
+        && store.exists("KEY.asc")?
+    {
+        return Ok(());
+    }
     for (name, armor) in [("KEY.gpg", false), ("KEY.asc", true)] {
         let mut c = gpg(g.home.as_deref());
         if armor {
@@ -580,6 +602,7 @@ fn export_public_key(g: &Gpg, store: &mut FsStore) -> anyhow::Result<()> {
             store.write(name, &bytes)?;
         }
     }
+    store.write(MARK, g.key.as_bytes())?;
     Ok(())
 }
 

@@ -56,7 +56,7 @@ pub struct NewPackage {
 }
 
 /// OpenPGP signatures of a Release file.
-pub trait Signer {
+pub trait Signer: Sync {
     /// The clearsigned message (InRelease).
     fn clearsign(&self, text: &[u8]) -> Result<Vec<u8>>;
     /// An armored detached signature (Release.gpg).
@@ -403,8 +403,11 @@ pub fn publish(
     // 3. Release, its signatures, InRelease last.
     match signer {
         Some(s) => {
-            let detached = s.detach_sign(release.as_bytes())?;
-            let clear = s.clearsign(release.as_bytes())?;
+            let (detached, clear) = rayon::join(
+                || s.detach_sign(release.as_bytes()),
+                || s.clearsign(release.as_bytes()),
+            );
+            let (detached, clear) = (detached?, clear?);
             store.write(&format!("{dists}/Release"), release.as_bytes())?;
             store.write(&format!("{dists}/Release.gpg"), &detached)?;
             store.write(&format!("{dists}/InRelease"), &clear)?;
