@@ -447,6 +447,21 @@ fn default_publishes_only_what_is_new_since_the_last_publish() {
 }
 
 #[test]
+fn init_key_before_any_build_makes_an_empty_signed_repository() {
+    let f = Fixture::new();
+    let out = f.publish().arg("--init-key").assert().success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(stdout.contains("lists 0 package(s)"), "{stdout}");
+    assert!(f.repo.join("KEY.gpg").is_file());
+    assert!(check_repo(&f.repo, "stable").is_empty());
+    // Without --init-key a missing DIR/packages is an error that says why.
+    let out = f.publish().assert().failure();
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("packages: does not exist"), "{stderr}");
+    assert!(stderr.contains("hint: run `djdd build` first"), "{stderr}");
+}
+
+#[test]
 fn dry_run_changes_nothing() {
     let f = Fixture::new();
     f.deb("demo-env-aaa", "1", "");

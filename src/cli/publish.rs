@@ -73,7 +73,7 @@ pub struct PublishArgs {
     pub keep: u32,
 
     /// Print what would be written and removed; change nothing.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "init_key")]
     pub dry_run: bool,
 
     /// .deb files to publish (default: those in DIR/packages not yet

@@ -95,8 +95,17 @@ pub fn run(args: &PublishArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let files: Vec<PathBuf> = if args.prune {
         Vec::new()
     } else if args.packages.is_empty() {
-        let record = Record::load(&record_path)?;
-        unpublished(&layout.packages, &record)?
+        if args.init_key && !layout.packages.exists() {
+            // Setting up before the first build: an empty, signed repository.
+            tracing::info!(
+                "{} does not exist yet: nothing to add",
+                layout.packages.display()
+            );
+            Vec::new()
+        } else {
+            let record = Record::load(&record_path)?;
+            unpublished(&layout.packages, &record)?
+        }
     } else {
         args.packages.clone()
     };
