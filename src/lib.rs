@@ -12,5 +12,6 @@ pub mod error;
 pub mod ops;
 pub mod plan;
 pub mod render;
+pub mod repo;
 
 pub use error::{Error, Result};

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub mod pack;
+pub mod publish;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,4 +33,6 @@ pub enum Command {
     /// Build a .deb from a dpkg-deb style tree (a deterministic, faster
     /// `dpkg-deb --build --root-owner-group`).
     Pack(pack::PackArgs),
+    /// Add packages to a signed apt repository (and prune old ones).
+    Publish(Box<publish::PublishArgs>),
 }

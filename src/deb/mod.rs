@@ -5,3 +5,4 @@
 //! (`ops::pack` does that) and never runs a process.
 
 pub mod control;
+pub mod read;

@@ -7,11 +7,13 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod pack;
+pub mod publish;
 
 /// Runs the parsed command line; the exit code is the command's own
 /// (`djdd check` returns 1 for problems found).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pack(args) => pack::run(&args),
+        Command::Publish(args) => publish::run(&args, &cli.dir),
     }
 }

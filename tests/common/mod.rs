@@ -48,3 +48,287 @@ pub fn list_dir(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+// ---------------------------------------------------------------------
+// Helpers for the publish tests: .debs made with dpkg-deb, repository
+// checks written independently of djdd's parsers, and a cached Debian root
+// for running the real apt.
+
+/// Builds NAME_VERSION_ARCH.deb in `out_dir` with `dpkg-deb --build` from a
+/// generated tree; `extra` is appended to the control file (e.g.
+/// "Depends: x\n"); `payload` makes the bytes differ between builds.
+pub fn make_deb(
+    out_dir: &Path,
+    name: &str,
+    version: &str,
+    arch: &str,
+    extra: &str,
+    payload: &str,
+) -> PathBuf {
+    let tmp = tempdir();
+    let tree = tmp.path().join("t");
+    let doc = tree.join("usr/share/doc").join(name);
+    std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(&doc).unwrap();
+    std::fs::write(
+        tree.join("DEBIAN/control"),
+        format!(
+            "Package: {name}\nVersion: {version}\nArchitecture: {arch}\n\
+             Maintainer: djdd tests <tests@example.org>\n{extra}\
+             Description: test package {name}\n built by the djdd publish tests\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(doc.join("payload"), payload).unwrap();
+    std::fs::create_dir_all(out_dir).unwrap();
+    let out = out_dir.join(format!(
+        "{name}_{}_{arch}.deb",
+        version.split_once(':').map_or(version, |(_, v)| v)
+    ));
+    let st = std::process::Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group", "-Zgzip", "-z1"])
+        .arg(&tree)
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("dpkg-deb");
+    assert!(st.success(), "dpkg-deb --build {name}");
+    out
+}
+
+/// Parses deb822 text into paragraphs of (field, value) with continuation
+/// lines joined by `\n` (an independent reader for checking djdd's output).
+pub fn deb822(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        } else if line.starts_with(' ') {
+            let last = cur.last_mut().expect("continuation after a field");
+            last.1.push('\n');
+            last.1.push_str(line);
+        } else {
+            let (k, v) = line.split_once(':').expect("a field line");
+            cur.push((k.to_string(), v.trim().to_string()));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The value of a field of a deb822 paragraph.
+pub fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Lower-case hex SHA-256 and MD5 of a file's bytes.
+pub fn sums(bytes: &[u8]) -> (String, String) {
+    use sha2::Digest;
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    (
+        hex(&sha2::Sha256::digest(bytes)),
+        hex(&md5::Md5::digest(bytes)),
+    )
+}
+
+/// Checks a suite of a repository the way apt would: every file the Release
+/// lists exists with that size, MD5 and SHA-256, and so does its by-hash
+/// copy; InRelease (when present) signs the same text; every package of
+/// every listed Packages index exists in the pool with its Size, MD5sum and
+/// SHA256. Returns the (Package, Version, Architecture) triples listed.
+pub fn check_repo(
+    repo: &Path,
+    suite: &str,
+) -> std::collections::BTreeSet<(String, String, String)> {
+    check_repo_inner(repo, suite, true)
+}
+
+/// Like [`check_repo`] but only as apt with `Acquire-By-Hash` sees the
+/// repository at any moment, mid-publish included: the files the Release
+/// (InRelease when present) lists are fetched by hash; the plain index
+/// names may already hold the next version.
+pub fn check_repo_as_apt(
+    repo: &Path,
+    suite: &str,
+) -> std::collections::BTreeSet<(String, String, String)> {
+    check_repo_inner(repo, suite, false)
+}
+
+fn check_repo_inner(
+    repo: &Path,
+    suite: &str,
+    settled: bool,
+) -> std::collections::BTreeSet<(String, String, String)> {
+    let dists = repo.join("dists").join(suite);
+    let mut release = std::fs::read_to_string(dists.join("Release")).expect("Release");
+    if let Ok(inrelease) = std::fs::read_to_string(dists.join("InRelease")) {
+        let body: String = inrelease
+            .split("\n\n")
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let body = body.split("-----BEGIN PGP SIGNATURE-----").next().unwrap();
+        if settled {
+            assert_eq!(body, release, "InRelease signs another text than Release");
+        }
+        // apt reads InRelease when there is one.
+        release = body.to_string();
+    }
+    let paras = deb822(&release);
+    let rel = &paras[0];
+    assert_eq!(field(rel, "Acquire-By-Hash"), Some("yes"));
+    assert_eq!(field(rel, "Suite"), Some(suite));
+    let mut triples = std::collections::BTreeSet::new();
+    let sha_lines = field(rel, "SHA256").expect("SHA256 section");
+    let md5_lines = field(rel, "MD5Sum").expect("MD5Sum section");
+    let md5_of: std::collections::BTreeMap<&str, &str> = md5_lines
+        .lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() == 3).then(|| (w[2], w[0]))
+        })
+        .collect();
+    let mut n_files = 0;
+    for line in sha_lines.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        if w.is_empty() {
+            continue;
+        }
+        let (hash, size, path) = (w[0], w[1], w[2]);
+        n_files += 1;
+        let dir = Path::new(path).parent().unwrap();
+        let by_hash = dists.join(dir).join("by-hash/SHA256").join(hash);
+        let bytes =
+            std::fs::read(&by_hash).unwrap_or_else(|e| panic!("{}: {e}", by_hash.display()));
+        let (sha, md5) = sums(&bytes);
+        assert_eq!(bytes.len().to_string(), size, "size of {path} (by hash)");
+        assert_eq!(sha, hash, "SHA256 of {path} (by hash)");
+        assert_eq!(
+            Some(md5.as_str()),
+            md5_of.get(path).copied(),
+            "MD5 of {path}"
+        );
+        if settled {
+            let plain = std::fs::read(dists.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(plain, bytes, "{path} differs from its by-hash copy");
+        }
+        if path.ends_with("/Packages") {
+            for p in deb822(std::str::from_utf8(&bytes).unwrap()) {
+                let filename = field(&p, "Filename").expect("Filename");
+                let deb = std::fs::read(repo.join(filename))
+                    .unwrap_or_else(|e| panic!("{filename}: {e}"));
+                let (sha, md5) = sums(&deb);
+                assert_eq!(
+                    field(&p, "Size"),
+                    Some(deb.len().to_string().as_str()),
+                    "{filename}"
+                );
+                assert_eq!(field(&p, "SHA256"), Some(sha.as_str()), "{filename}");
+                assert_eq!(field(&p, "MD5sum"), Some(md5.as_str()), "{filename}");
+                triples.insert((
+                    field(&p, "Package").unwrap().to_string(),
+                    field(&p, "Version").unwrap().to_string(),
+                    field(&p, "Architecture").unwrap().to_string(),
+                ));
+            }
+        }
+    }
+    assert!(n_files >= 3, "Release lists {n_files} files");
+    triples
+}
+
+/// Kills the gpg-agent a test's GNUPGHOME started (it would outlive the test).
+pub struct GpgAgentGuard(pub PathBuf);
+
+impl Drop for GpgAgentGuard {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&self.0)
+            .args(["--kill", "gpg-agent"])
+            .status();
+    }
+}
+
+/// A debootstrap `--variant=minbase bookworm` root as a tarball, made once
+/// (about a minute) under a lock in /var/cache/djdd/test-apt and reused.
+pub fn bookworm_minbase_tarball() -> PathBuf {
+    let dir = Path::new("/var/cache/djdd/test-apt");
+    std::fs::create_dir_all(dir).unwrap();
+    let tar = dir.join("bookworm-minbase.tar");
+    let lock = std::fs::File::create(dir.join("bookworm-minbase.lock")).unwrap();
+    lock.lock().unwrap();
+    if tar.is_file() {
+        return tar;
+    }
+    let work = tempfile::Builder::new()
+        .prefix("build.")
+        .tempdir_in(dir)
+        .unwrap();
+    let root = work.path().join("root");
+    let out = std::process::Command::new("debootstrap")
+        .args(["--variant=minbase", "bookworm"])
+        .arg(&root)
+        .arg("http://deb.debian.org/debian")
+        .output()
+        .expect("debootstrap");
+    assert!(
+        out.status.success(),
+        "debootstrap failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let part = work.path().join("out.tar");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&part)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::rename(&part, &tar).unwrap();
+    tar
+}
+
+/// Spawns `djdd --dir DIR publish --repo REPO EXTRA..` with
+/// `DJDD_TEST_PAUSE_AT=PAUSE` (`POINT` or `POINT:SECONDS`); returns once it
+/// is paused at POINT.
+pub fn spawn_paused(dir: &Path, repo: &Path, pause: &str, extra: &[&str]) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("djdd"));
+    c.arg("--dir")
+        .arg(dir)
+        .arg("publish")
+        .arg("--repo")
+        .arg(repo)
+        .args(extra)
+        .env("DJDD_TEST_PAUSE_AT", pause)
+        .env_remove("DJDD_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let point = pause.split(':').next().unwrap();
+    let mut seen = String::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains(&format!("djdd: test pause at {point}")) => break,
+            Some(Ok(l)) => {
+                seen.push_str(&l);
+                seen.push('\n');
+            }
+            Some(Err(_)) => {}
+            None => panic!("publish ended before reaching {point}:\n{seen}"),
+        }
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
