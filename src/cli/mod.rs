@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod check;
 pub mod pack;
 
 #[derive(Debug, Parser)]
@@ -32,4 +33,7 @@ pub enum Command {
     /// Build a .deb from a dpkg-deb style tree (a deterministic, faster
     /// `dpkg-deb --build --root-owner-group`).
     Pack(pack::PackArgs),
+    /// Check a Django project against the deploy contract (docs/contract.md):
+    /// lists every problem with its fix. Exit 0 clean, 1 problems, 2 usage.
+    Check(check::CheckArgs),
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod check;
 pub mod pack;
 
 /// Runs the parsed command line; the exit code is the command's own
@@ -13,5 +14,6 @@ pub mod pack;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pack(args) => pack::run(&args),
+        Command::Check(args) => check::run(&args, &cli.dir),
     }
 }
