@@ -116,25 +116,86 @@ pub struct Health {
     pub timeout: u32,
 }
 
-/// The defaults, for documentation and tests: (key, default).
-pub const DEFAULTS: &[(&str, &str)] = &[
-    ("contract", "1 (the current version)"),
-    ("manage", "\"manage.py\""),
-    (
-        "settings",
-        "the module manage.py's `os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", ...)` names",
-    ),
-    (
-        "wsgi",
-        "\"PKG.wsgi:application\", PKG being the settings module's first component",
-    ),
-    ("celery", "none: the project has no celery app"),
-    ("build.python_packages", "[]"),
-    ("build.collectstatic", "true"),
-    ("build.compilemessages", "\"auto\""),
-    ("build.commands", "[]"),
-    ("health.url", "\"/\""),
-    ("health.timeout", "30"),
+/// One key of `djdd.toml`, for the documentation (docs/contract.md's key
+/// table is generated from [`KEYS`]) and tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    /// Dotted: `health.url` is `url` in `[health]`.
+    pub name: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+    /// A valid TOML value for it (tests parse every key with it).
+    pub example: &'static str,
+}
+
+/// Every key of `djdd.toml`, in documentation order.
+pub const KEYS: &[Key] = &[
+    Key {
+        name: "contract",
+        default: "1 (the current version)",
+        meaning: "The contract version the project was written for. djdd refuses a version it does not implement.",
+        example: "1",
+    },
+    Key {
+        name: "manage",
+        default: "`\"manage.py\"`",
+        meaning: "manage.py's path from the repository root; its directory is the project directory.",
+        example: "\"src/manage.py\"",
+    },
+    Key {
+        name: "settings",
+        default: "what manage.py's `os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", ...)` names",
+        meaning: "The settings module (dotted name). A variant's `--settings` overrides it.",
+        example: "\"mysite.settings\"",
+    },
+    Key {
+        name: "wsgi",
+        default: "`\"PKG.wsgi:application\"`, PKG the settings module's first component",
+        meaning: "The WSGI callable, `MODULE:CALLABLE`.",
+        example: "\"mysite.wsgi:application\"",
+    },
+    Key {
+        name: "celery",
+        default: "none",
+        meaning: "The celery app, `MODULE` or `MODULE:APP`. Without it no variant can run a worker.",
+        example: "\"mysite.celery:app\"",
+    },
+    Key {
+        name: "build.python_packages",
+        default: "`[]`",
+        meaning: "Requirement lines installed only for the build steps, never into the env package.",
+        example: "[\"django-compressor==4.5\"]",
+    },
+    Key {
+        name: "build.collectstatic",
+        default: "`true`",
+        meaning: "Run `manage.py collectstatic --noinput`.",
+        example: "false",
+    },
+    Key {
+        name: "build.compilemessages",
+        default: "`\"auto\"`",
+        meaning: "`\"auto\"` (when a `locale` directory holds a `.po` file), `\"always\"` or `\"never\"`.",
+        example: "\"never\"",
+    },
+    Key {
+        name: "build.commands",
+        default: "`[]`",
+        meaning: "More manage.py commands run after collectstatic, each a list of arguments.",
+        example: "[[\"compress\", \"--force\"]]",
+    },
+    Key {
+        name: "health.url",
+        default: "`\"/\"`",
+        meaning: "The path postinst requests through gunicorn's socket after an upgrade.",
+        example: "\"/health/\"",
+    },
+    Key {
+        name: "health.timeout",
+        default: "`30`",
+        meaning: "Seconds postinst waits for a 2xx or 3xx answer (1 to 600).",
+        example: "10",
+    },
 ];
 
 /// Parses `djdd.toml` text; errors name the file, the key and the rule
@@ -524,6 +585,19 @@ timeout = 10
             vec![vec!["compress".to_string(), "--force".into()]]
         );
         assert_eq!(p.health.timeout, 10);
+    }
+
+    #[test]
+    fn every_documented_key_parses_and_applies() {
+        for k in KEYS {
+            let text = match k.name.split_once('.') {
+                Some((table, key)) => format!("[{table}]\n{key} = {}\n", k.example),
+                None => format!("{} = {}\n", k.name, k.example),
+            };
+            let f = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+            assert_ne!(f, ProjectFile::default(), "{} changed nothing", k.name);
+            resolve(Some(&f), None).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+        }
     }
 
     #[test]

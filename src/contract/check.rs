@@ -158,6 +158,7 @@ pub fn static_checks(tree: &dyn Tree) -> StaticReport {
     let (module_problems, wsgi_file_found) = modules_exist(tree, &project);
     problems.extend(module_problems);
     problems.extend(settings_read_variables(tree, &project));
+    problems.extend(settings_hardcoded(tree, &project));
     StaticReport {
         project,
         problems,
@@ -435,17 +436,11 @@ fn modules_exist(tree: &dyn Tree, project: &Project) -> (Vec<Problem>, bool) {
     (out, wsgi_found)
 }
 
-/// Best effort, warnings only: the settings sources (every .py file in the
-/// settings module's directory) mention each variable they must read, as
-/// a quoted name or through a helper that reads it (see
-/// `Variable::also_read_by`).
-pub fn settings_read_variables(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
-    let Some(settings) = &project.settings else {
-        return Vec::new();
-    };
-    let Some(file) = module_file(tree, &project.project_dir, settings) else {
-        return Vec::new();
-    };
+/// The settings module's file and the text of every .py file in its
+/// directory (settings are often split: `from .base import *`).
+fn settings_sources(tree: &dyn Tree, project: &Project) -> Option<(String, String)> {
+    let settings = project.settings.as_ref()?;
+    let file = module_file(tree, &project.project_dir, settings)?;
     let dir = match file.rfind('/') {
         Some(i) => file[..i].to_string(),
         None => String::new(),
@@ -458,19 +453,32 @@ pub fn settings_read_variables(tree: &dyn Tree, project: &Project) -> Vec<Proble
             .filter(|f| f.ends_with(".py"))
             .collect()
     };
-    let text: String = sources
+    let text = sources
         .iter()
         .filter_map(|f| read_text(tree, f))
         .collect::<Vec<_>>()
         .join("\n");
+    Some((file, text))
+}
+
+fn mentions(text: &str, name: &str) -> bool {
+    text.contains(&format!("\"{name}\"")) || text.contains(&format!("'{name}'"))
+}
+
+/// Best effort, warnings only: the settings sources (every .py file in the
+/// settings module's directory) mention each variable they must read, as
+/// a quoted name or through a helper that reads it (see
+/// `Variable::also_read_by`).
+pub fn settings_read_variables(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
+    let Some((file, text)) = settings_sources(tree, project) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for v in VARIABLES.iter().filter(|v| v.reads == Reads::Must) {
         if v.when == super::When::Celery && project.celery.is_none() {
             continue;
         }
-        let quoted = [format!("\"{}\"", v.name), format!("'{}'", v.name)];
-        let read = quoted.iter().any(|q| text.contains(q.as_str()))
-            || v.also_read_by.iter().any(|s| text.contains(s));
+        let read = mentions(&text, v.name) || v.also_read_by.iter().any(|s| text.contains(s));
         if !read {
             out.push(Problem::warning(
                 "settings-reads",
@@ -487,6 +495,86 @@ pub fn settings_read_variables(tree: &dyn Tree, project: &Project) -> Vec<Proble
         }
     }
     out
+}
+
+/// Top-level assignments `NAME = ...` in a source (lines that start with
+/// the name), with their line numbers and right-hand sides.
+fn top_level_assignments<'a>(text: &'a str, name: &str) -> Vec<(usize, &'a str)> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let rest = line.strip_prefix(name)?.trim_start();
+            let rest = rest.strip_prefix('=')?;
+            if rest.starts_with('=') {
+                return None;
+            }
+            Some((i + 1, rest.trim()))
+        })
+        .collect()
+}
+
+/// Settings that hard-code what the contract provides, found in the
+/// settings module's own file: `DEBUG = True` as the last top-level
+/// assignment of DEBUG, and `SECRET_KEY = "..."` as the last assignment
+/// of SECRET_KEY when no settings file reads the SECRET_KEY variable.
+/// These need no Python, so they are reported even when the settings do
+/// not import.
+pub fn settings_hardcoded(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
+    let Some((file, all_text)) = settings_sources(tree, project) else {
+        return Vec::new();
+    };
+    let Some(own) = read_text(tree, &file) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some((line, rhs)) = top_level_assignments(&own, "DEBUG").last()
+        && (*rhs == "True" || rhs.starts_with("True ") || rhs.starts_with("True#"))
+    {
+        out.push(Problem::error(
+            "settings-hardcoded",
+            format!("{file}:{line}"),
+            "DEBUG = True: the site would run with DEBUG on (tracebacks to every visitor, memory growth)",
+            "turn DEBUG off at run time: djdd never sets a variable that turns it on (e.g. DEBUG = os.environ.get(\"DJANGO_DEBUG\") == \"1\")",
+        ));
+    }
+    if !mentions(&all_text, "SECRET_KEY")
+        && let Some((line, rhs)) = top_level_assignments(&own, "SECRET_KEY").last()
+        && rhs
+            .trim_start_matches(['r', 'b', 'u', 'f', 'R', 'B', 'U', 'F'])
+            .starts_with(['"', '\''])
+    {
+        out.push(Problem::error(
+            "settings-hardcoded",
+            format!("{file}:{line}"),
+            "SECRET_KEY is a string literal: every site would share one key, and it is in the repository",
+            "SECRET_KEY = os.environ[\"SECRET_KEY\"]: djdd generates the site's key on the target and gives a fake one at build time",
+        ));
+    }
+    out
+}
+
+/// Drops the reports that repeat a static finding: a hard-coded DEBUG
+/// also shows as `security.W018`, a hard-coded SECRET_KEY as a wrong
+/// `settings.SECRET_KEY`, `security.W009` and an unread variable.
+pub fn dedupe(problems: Vec<Problem>) -> Vec<Problem> {
+    let hard = |word: &str| {
+        problems
+            .iter()
+            .any(|p| p.check == "settings-hardcoded" && p.problem.starts_with(word))
+    };
+    let (debug, key) = (hard("DEBUG"), hard("SECRET_KEY"));
+    problems
+        .into_iter()
+        .filter(|p| {
+            let repeats_debug =
+                debug && p.check == "deploy-check" && p.problem.starts_with("security.W018");
+            let repeats_key = key
+                && ((p.check == "deploy-check" && p.problem.starts_with("security.W009"))
+                    || (p.check == "settings-value" && p.what == "settings.SECRET_KEY")
+                    || (p.check == "settings-reads" && p.problem.contains(" SECRET_KEY ")));
+            !repeats_debug && !repeats_key
+        })
+        .collect()
 }
 
 /// One record of the probe's output.
@@ -778,10 +866,11 @@ pub fn interpret_run(
                 hint,
                 obj,
             } => {
-                let mut fix = if hint.is_empty() {
-                    String::new()
-                } else {
-                    format!("{hint} ")
+                let mut fix = match (id.as_str(), hint.is_empty()) {
+                    ("security.W018", _) => "turn DEBUG off at run time: djdd never sets a variable that turns it on (e.g. DEBUG = os.environ.get(\"DJANGO_DEBUG\") == \"1\") ".to_string(),
+                    ("security.W009", _) => "SECRET_KEY = os.environ[\"SECRET_KEY\"]: djdd generates a long random key on the target ".to_string(),
+                    (_, true) => "fix the setting the message names ".to_string(),
+                    (_, false) => format!("{hint} "),
                 };
                 fix.push_str(&format!(
                     "(or, if deliberate, add \"{id}\" to SILENCED_SYSTEM_CHECKS)"

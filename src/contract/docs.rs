@@ -15,6 +15,7 @@ use super::{
 /// The generated blocks, by marker name, in document order.
 pub const BLOCKS: &[&str] = &[
     "contract-version",
+    "contract-project-keys",
     "contract-variables",
     "contract-placeholders",
     "contract-paths",
@@ -27,6 +28,7 @@ pub fn block(name: &str, vars: &[Variable]) -> Option<String> {
         "contract-version" => format!(
             "This is version **{VERSION}** of the contract. A project declares it with `contract = {VERSION}` in `djdd.toml`.\n"
         ),
+        "contract-project-keys" => project_keys_table(),
         "contract-variables" => variables_table(vars),
         "contract-placeholders" => placeholders_table(),
         "contract-paths" => paths_table(),
@@ -67,6 +69,17 @@ pub fn variables_table(vars: &[Variable]) -> String {
     out
 }
 
+fn project_keys_table() -> String {
+    let mut out = String::from("| Key | Default | Meaning |\n|---|---|---|\n");
+    for k in crate::config::project::KEYS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            k.name, k.default, k.meaning
+        ));
+    }
+    out
+}
+
 fn placeholders_table() -> String {
     let mut out = String::from("| Placeholder | Stands for |\n|---|---|\n");
     for (p, meaning) in PLACEHOLDERS {
@@ -95,12 +108,12 @@ fn paths_table() -> String {
         ),
         (
             &p.state_dir,
-            "NAME-VARIANT, 0750",
+            "NAME-VARIANT, 0755",
             "state; the site user's HOME",
         ),
         (
             &p.media_root,
-            "NAME-VARIANT, 0750",
+            "NAME-VARIANT, 0755 (nginx reads it)",
             "MEDIA_ROOT: uploads, served by nginx; never removed",
         ),
         (&p.etc_dir, "root:NAME-VARIANT 0750", "configuration"),

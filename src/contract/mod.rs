@@ -833,7 +833,8 @@ pub fn env_file(vars: &[(String, String)]) -> Result<String, EnvFileError> {
 /// directory. The socket comes from the `.socket` unit (gunicorn takes it
 /// from `LISTEN_FDS`); `--bind` names the same path. Workers come from
 /// WEB_CONCURRENCY; logs go to the journal. Only options gunicorn 20 and
-/// later all understand.
+/// later all understand. gunicorn trusts X-Forwarded-* from unix-socket
+/// peers (nginx), so no `--forwarded-allow-ips` is needed.
 pub fn gunicorn_args(site: &Site, project_dir: &str, wsgi: &str) -> Vec<String> {
     let paths = site.paths();
     vec![
@@ -847,8 +848,6 @@ pub fn gunicorn_args(site: &Site, project_dir: &str, wsgi: &str) -> Vec<String> 
         "-".into(),
         "--error-logfile".into(),
         "-".into(),
-        "--forwarded-allow-ips".into(),
-        "127.0.0.1".into(),
         wsgi.into(),
     ]
 }

@@ -59,8 +59,13 @@ def summary(exc):
 
 
 def fail(stage, exc):
-    tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-    out("fail", stage, summary(exc), "".join(tb)[-3000:])
+    te = traceback.TracebackException(type(exc), exc, exc.__traceback__)
+    # Keep the project's frames and the libraries', not the import
+    # machinery's (<frozen ...>) or this probe's (<string>).
+    te.stack = traceback.StackSummary.from_list(
+        [f for f in te.stack if not f.filename.startswith("<")]
+    )
+    out("fail", stage, summary(exc), "".join(te.format())[-3000:])
 
 
 def load(spec, default_attrs):

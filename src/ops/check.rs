@@ -182,6 +182,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
         }
     }
 
+    let problems = checks::dedupe(problems);
     print_report(&problems, &notes);
     let errors = problems
         .iter()

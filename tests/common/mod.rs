@@ -23,7 +23,10 @@ pub fn fixtures() -> PathBuf {
 
 /// A fresh temporary directory, removed when dropped.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("djdd-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("djdd-test-")
+        .tempdir()
+        .expect("tempdir")
 }
 
 /// Whether a program is on PATH.
