@@ -848,6 +848,11 @@ pub fn interpret_run(
                         format!("the celery app does not load under the run-time environment: {summary}"),
                         format!("set `celery` in {DJDD_TOML} to the celery app"),
                     ),
+                    "checks" => (
+                        "deploy-check",
+                        format!("manage.py check --deploy could not run under the run-time environment: {summary}"),
+                        "fix the import the traceback names (often the URL configuration importing a package missing from requirements.txt, or a --python without the project's requirements)".to_string(),
+                    ),
                     _ => (
                         "deploy-check",
                         format!("{stage} failed under the run-time environment: {summary}"),
