@@ -59,8 +59,7 @@ fn error_count(text: &str) -> usize {
 fn no_requirements(root: &Path) {
     std::fs::remove_file(root.join("requirements.txt")).unwrap();
 }
-const NO_REQUIREMENTS: &str =
-    "error[required-file]: requirements.txt: missing: djdd builds the virtualenv from it";
+const NO_REQUIREMENTS: &str = "error[required-file]: requirements.txt: missing (or a symlink leaving the repository): djdd builds the virtualenv from it";
 
 fn missing_include(root: &Path) {
     edit(
@@ -488,4 +487,17 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "clap range");
+}
+
+#[test]
+fn a_symlink_leaving_the_tree_is_not_followed() {
+    let c = copy();
+    let outside = c._tmp.path().join("outside.txt");
+    std::fs::write(&outside, "Django==5.2.19\n").unwrap();
+    std::fs::remove_file(c.root.join("requirements.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, c.root.join("requirements.txt")).unwrap();
+    let out = common::djdd().arg("check").arg(&c.root).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(NO_REQUIREMENTS), "{text}");
 }

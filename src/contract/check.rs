@@ -238,7 +238,7 @@ fn required_files(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
         out.push(Problem::error(
             "required-file",
             REQUIREMENTS,
-            "missing: djdd builds the virtualenv from it",
+            "missing (or a symlink leaving the repository): djdd builds the virtualenv from it",
             "add requirements.txt at the repository root, listing the project's Python packages with pinned versions (pip's -r syntax)",
         ));
     }
@@ -246,7 +246,7 @@ fn required_files(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
         out.push(Problem::error(
             "required-file",
             project.manage.clone(),
-            "missing: djdd runs collectstatic, migrate and the control utility's `manage` through it",
+            "missing (or a symlink leaving the repository): djdd runs collectstatic, migrate and the control utility's `manage` through it",
             format!("add {} or set `manage = \"PATH\"` in {DJDD_TOML}", project.manage),
         ));
     }

@@ -286,6 +286,10 @@ fn target(
     let commit = resolve_rev(&mirror, &rev)?;
     let root = tmp.join("src");
     mkdir(&root).map_err(Err)?;
+    let root = root
+        .canonicalize()
+        .context("resolving the temp dir")
+        .map_err(Err)?;
     export(&mirror, &commit, &root).map_err(Err)?;
     notes.push(format!("checked {name} at commit {commit} ({rev})"));
     Ok((root, name, variant))
@@ -433,15 +437,23 @@ fn run_python(
     })
 }
 
-/// The checked tree on disk. Paths never leave the root textually (the
-/// pure checks refuse `..`); symlinks are followed, read-only.
+/// The checked tree on disk (`root` canonical). Paths never leave the root
+/// textually (the pure checks refuse `..`), and a symlink is followed only
+/// when its target is inside the root: a file outside counts as missing.
 struct DirTree {
     root: PathBuf,
 }
 
+impl DirTree {
+    fn inside(&self, path: &str) -> Option<PathBuf> {
+        let real = self.root.join(path).canonicalize().ok()?;
+        real.starts_with(&self.root).then_some(real)
+    }
+}
+
 impl Tree for DirTree {
     fn read(&self, path: &str) -> Option<Vec<u8>> {
-        let p = self.root.join(path);
+        let p = self.inside(path)?;
         if !p.is_file() {
             return None;
         }
@@ -449,7 +461,7 @@ impl Tree for DirTree {
     }
 
     fn is_dir(&self, path: &str) -> bool {
-        self.root.join(path).is_dir()
+        self.inside(path).is_some_and(|p| p.is_dir())
     }
 
     fn files_under(&self, dir: &str) -> Vec<String> {
