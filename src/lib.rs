@@ -7,6 +7,8 @@
 //! that calls several stages. `cli` turns arguments into option structs.
 
 pub mod cli;
+pub mod config;
+pub mod contract;
 pub mod deb;
 pub mod error;
 pub mod ops;

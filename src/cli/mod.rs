@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod check;
 pub mod pack;
 pub mod publish;
 
@@ -35,4 +36,7 @@ pub enum Command {
     Pack(pack::PackArgs),
     /// Add packages to a signed apt repository (and prune old ones).
     Publish(Box<publish::PublishArgs>),
+    /// Check a Django project against the deploy contract (docs/contract.md):
+    /// lists every problem with its fix. Exit 0 clean, 1 problems, 2 usage.
+    Check(check::CheckArgs),
 }

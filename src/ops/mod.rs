@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod check;
 pub mod pack;
 pub mod publish;
 
@@ -15,5 +16,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pack(args) => pack::run(&args),
         Command::Publish(args) => publish::run(&args, &cli.dir),
+        Command::Check(args) => check::run(&args, &cli.dir),
     }
 }

@@ -1,0 +1,257 @@
+//! The generated parts of `docs/contract.md`: tables of the variables, the
+//! placeholders, the paths and the command lines, made from the contract's
+//! definition in code, and the function that puts them between the
+//! document's `<!-- BEGIN x -->` / `<!-- END x -->` markers.
+//!
+//! Pure: takes and returns text. The test `tests/contract_docs.rs` compares
+//! the committed document with a regenerated one (`DJDD_UPDATE_DOCS=1`
+//! rewrites it).
+
+use super::{
+    PLACEHOLDERS, Paths, Reads, Site, VARIABLES, VERSION, Variable, When, celery_args,
+    gunicorn_args,
+};
+
+/// The generated blocks, by marker name, in document order.
+pub const BLOCKS: &[&str] = &[
+    "contract-version",
+    "contract-project-keys",
+    "contract-variables",
+    "contract-placeholders",
+    "contract-paths",
+    "contract-commands",
+];
+
+/// The text of one generated block (without markers).
+pub fn block(name: &str, vars: &[Variable]) -> Option<String> {
+    Some(match name {
+        "contract-version" => format!(
+            "This is version **{VERSION}** of the contract. A project declares it with `contract = {VERSION}` in `djdd.toml`.\n"
+        ),
+        "contract-project-keys" => project_keys_table(),
+        "contract-variables" => variables_table(vars),
+        "contract-placeholders" => placeholders_table(),
+        "contract-paths" => paths_table(),
+        "contract-commands" => commands_block(),
+        _ => return None,
+    })
+}
+
+fn code(s: &str) -> String {
+    format!("`{s}`")
+}
+
+/// The table of variables: name, build-time value, run-time value, whether
+/// settings must read it, meaning.
+pub fn variables_table(vars: &[Variable]) -> String {
+    let mut out = String::from(
+        "| Variable | Build time | Run time | Settings | Meaning |\n|---|---|---|---|---|\n",
+    );
+    for v in vars {
+        let build = v.build.map(code).unwrap_or_else(|| "unset".into());
+        let mut run = v.run.map(code).unwrap_or_else(|| "unset".into());
+        if v.secret {
+            run.push_str(" (secret)");
+        }
+        if v.when == When::Celery {
+            run.push_str(" (celery only)");
+        }
+        let reads = match v.reads {
+            Reads::Must => "must read",
+            Reads::May => "may read",
+            Reads::No => "-",
+        };
+        out.push_str(&format!(
+            "| `{}` | {build} | {run} | {reads} | {} |\n",
+            v.name, v.meaning
+        ));
+    }
+    out
+}
+
+fn project_keys_table() -> String {
+    let mut out = String::from("| Key | Default | Meaning |\n|---|---|---|\n");
+    for k in crate::config::project::KEYS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            k.name, k.default, k.meaning
+        ));
+    }
+    out
+}
+
+fn placeholders_table() -> String {
+    let mut out = String::from("| Placeholder | Stands for |\n|---|---|\n");
+    for (p, meaning) in PLACEHOLDERS {
+        out.push_str(&format!("| `{{{p}}}` | {meaning} |\n"));
+    }
+    out
+}
+
+fn paths_table() -> String {
+    let p = Paths::new("NAME", "VARIANT");
+    let rows: [(&str, &str, &str); 13] = [
+        (
+            &p.site_lib,
+            "root:root, read-only",
+            "the site package's files",
+        ),
+        (
+            &p.static_root,
+            "root:root, read-only",
+            "STATIC_ROOT: collected at build time, served by nginx",
+        ),
+        (
+            &p.environment_file,
+            "root:root 0644",
+            "the non-secret run-time variables (generated, shipped, not a conffile)",
+        ),
+        (
+            &p.state_dir,
+            "NAME-VARIANT, 0755",
+            "state; the site user's HOME",
+        ),
+        (
+            &p.media_root,
+            "NAME-VARIANT, 0755 (nginx reads it)",
+            "MEDIA_ROOT: uploads, served by nginx; never removed",
+        ),
+        (&p.etc_dir, "root:NAME-VARIANT 0750", "configuration"),
+        (
+            &p.secret_env_file,
+            "root:NAME-VARIANT 0640",
+            "the secret variables (made by postinst, kept on upgrade, removed on purge)",
+        ),
+        (
+            &p.local_env_file,
+            "root:NAME-VARIANT 0640",
+            "the admin's overrides, read last (never shipped or overwritten)",
+        ),
+        (
+            &p.log_dir,
+            "NAME-VARIANT, 0750",
+            "LOG_DIR: the project's log files",
+        ),
+        (
+            &p.srv_dir,
+            "root:root",
+            "links: log, etc, src, env, static, media",
+        ),
+        (
+            &p.run_dir,
+            "NAME-VARIANT (systemd RuntimeDirectory)",
+            "runtime files",
+        ),
+        (
+            &p.socket,
+            "socket unit, www-data may connect",
+            "gunicorn's socket, nginx proxies to it",
+        ),
+        (
+            "/usr/lib/NAME-env/HASH, /usr/lib/NAME-src/HASH",
+            "root:root, read-only",
+            "the virtualenv and the source (separate packages)",
+        ),
+    ];
+    let mut out = String::from("| Path | Owner, mode | What |\n|---|---|---|\n");
+    for (path, owner, what) in rows {
+        out.push_str(&format!("| `{path}` | {owner} | {what} |\n"));
+    }
+    out
+}
+
+fn commands_block() -> String {
+    let site = Site {
+        name: "NAME".into(),
+        variant: "VARIANT".into(),
+        domain: "DOMAIN".into(),
+        settings: "SETTINGS".into(),
+        workers: 1,
+        celery: true,
+        https_only: false,
+        version: "VERSION".into(),
+        commit: "COMMIT".into(),
+    };
+    let g = gunicorn_args(&site, "PROJECT_DIR", "WSGI");
+    let c = celery_args("CELERY_APP");
+    format!(
+        "```\nENV_DIR/bin/gunicorn {}\nENV_DIR/bin/celery {}\n```\n",
+        g.join(" "),
+        c.join(" ")
+    )
+}
+
+/// A document whose generated blocks are wrong or missing markers.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MarkerError(pub String);
+
+impl std::fmt::Display for MarkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "docs/contract.md: {}", self.0)
+    }
+}
+
+impl std::error::Error for MarkerError {}
+
+/// Returns `doc` with every generated block replaced by what the given
+/// variables (normally [`VARIABLES`]) produce. Errors when a marker pair
+/// is missing or out of order.
+pub fn update_with(doc: &str, vars: &[Variable]) -> Result<String, MarkerError> {
+    let mut out = doc.to_string();
+    for name in BLOCKS {
+        let begin = format!("<!-- BEGIN {name} -->\n");
+        let end = format!("<!-- END {name} -->");
+        let b = out
+            .find(&begin)
+            .ok_or_else(|| MarkerError(format!("missing the line `<!-- BEGIN {name} -->`")))?;
+        let start = b + begin.len();
+        let e = out[start..]
+            .find(&end)
+            .map(|i| i + start)
+            .ok_or_else(|| MarkerError(format!("missing `{end}` after its BEGIN line")))?;
+        let text = block(name, vars).expect("known block");
+        out.replace_range(start..e, &text);
+    }
+    Ok(out)
+}
+
+/// [`update_with`] the contract's own variables.
+pub fn update(doc: &str) -> Result<String, MarkerError> {
+    update_with(doc, VARIABLES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn update_fills_blocks_and_is_idempotent() {
+        let mut doc = String::from("# title\n");
+        for b in BLOCKS {
+            doc.push_str(&format!("<!-- BEGIN {b} -->\nstale\n<!-- END {b} -->\n"));
+        }
+        let once = update(&doc).unwrap();
+        assert!(!once.contains("stale"));
+        assert!(once.contains("| `SECRET_KEY` |"));
+        assert_eq!(update(&once).unwrap(), once);
+    }
+
+    #[test]
+    fn missing_marker_is_named() {
+        let e = update("# nothing\n").unwrap_err();
+        assert!(e.0.contains("contract-version"), "{e}");
+    }
+
+    #[test]
+    fn secret_and_celery_marked() {
+        let t = variables_table(VARIABLES);
+        let line = t
+            .lines()
+            .find(|l| l.starts_with("| `CELERY_BROKER_URL`"))
+            .unwrap();
+        assert!(
+            line.contains("(secret)") && line.contains("(celery only)"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,1135 @@
+//! The djdd deploy contract, in code: the one definition of what a Django
+//! project gets from djdd (the environment variables at build time and at
+//! run time, the paths, the users and names, the gunicorn and celery
+//! command lines) and its version. The site package's environment file,
+//! systemd units, maintainer scripts and control utility take their values
+//! from here; `docs/contract.md` carries tables generated from here (see
+//! [`docs`]), and a test fails when the two disagree. `djdd check` (see
+//! [`check`]) validates a project against it.
+//!
+//! Pure: never touches the disk or runs a process. The paths follow the
+//! Filesystem Hierarchy Standard as Debian Policy §9.1 applies it; the
+//! environment files are read by both systemd (`EnvironmentFile=`,
+//! systemd.exec(5)) and POSIX sh, so values are restricted to what both
+//! read the same way.
+
+use std::fmt;
+
+pub mod check;
+pub mod docs;
+
+/// The version of the contract this djdd implements. A project declares
+/// the version it was written for with `contract = N` in its `djdd.toml`.
+///
+/// The rules (also in docs/contract.md): removing or renaming a variable,
+/// changing a value's meaning or format, moving a path, changing a command
+/// line incompatibly, or requiring a new file of projects bumps it. Adding
+/// a variable or an optional `djdd.toml` key with a default that keeps old
+/// projects working does not.
+pub const VERSION: u32 = 1;
+
+/// Whether a project's settings must read a variable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reads {
+    /// The settings must read it; `djdd check` warns when they seem not to.
+    Must,
+    /// Offered for settings that want it.
+    May,
+    /// Read by something else (Django itself, gunicorn, Python).
+    No,
+}
+
+/// When a variable is set at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum When {
+    Always,
+    /// Only for variants that run a celery worker.
+    Celery,
+}
+
+/// One environment variable of the contract.
+///
+/// `build` and `run` are templates: `{placeholder}`s are replaced by
+/// [`expand`] (the list is in [`PLACEHOLDERS`]); `None` means the variable
+/// is not set in that phase.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    pub meaning: &'static str,
+    /// Its value during build steps (collectstatic, compilemessages, ...).
+    pub build: Option<&'static str>,
+    /// Its value for gunicorn, celery, `manage` and `shell` on the target.
+    pub run: Option<&'static str>,
+    /// A secret: generated on the target by postinst, kept in
+    /// `/etc/NAME-site/VARIANT/secret.env`, never in a package.
+    pub secret: bool,
+    pub reads: Reads,
+    pub when: When,
+    /// Other text in a settings file that counts as reading the variable
+    /// (for the best-effort `djdd check` warning), e.g. a helper that
+    /// reads it implicitly.
+    pub also_read_by: &'static [&'static str],
+}
+
+const fn var(
+    name: &'static str,
+    meaning: &'static str,
+    build: Option<&'static str>,
+    run: Option<&'static str>,
+    reads: Reads,
+) -> Variable {
+    Variable {
+        name,
+        meaning,
+        build,
+        run,
+        secret: false,
+        reads,
+        when: When::Always,
+        also_read_by: &[],
+    }
+}
+
+/// The fake SECRET_KEY every build step gets: clearly not a secret, long
+/// and varied enough that Django's `security.W009` does not fire.
+pub const BUILD_SECRET_KEY: &str =
+    "djdd-build-time-fake-secret-key-not-secret-do-not-use-0123456789";
+
+/// The variables of the contract, in the order they are written.
+pub const VARIABLES: &[Variable] = &[
+    var(
+        "DJANGO_SETTINGS_MODULE",
+        "The settings module (the variant's `--settings`, else `settings` in djdd.toml).",
+        Some("{settings}"),
+        Some("{settings}"),
+        Reads::No,
+    ),
+    Variable {
+        secret: true,
+        ..var(
+            "SECRET_KEY",
+            "Django's SECRET_KEY: 64 random letters and digits made by postinst on first install and kept across upgrades; a fixed fake one at build time.",
+            Some(BUILD_SECRET_KEY),
+            Some("{secret_key}"),
+            Reads::Must,
+        )
+    },
+    var(
+        "DATABASE",
+        "The PostgreSQL database name (also its owner role): NAME-VARIANT. Unset at build time: there is no database.",
+        None,
+        Some("{site}"),
+        Reads::May,
+    ),
+    Variable {
+        secret: true,
+        also_read_by: &[
+            "\"DATABASE\"",
+            "'DATABASE'",
+            "dj_database_url.config(",
+            "env.db(",
+            "env.db_url(",
+        ],
+        ..var(
+            "DATABASE_URL",
+            "The database as a dj-database-url URL (password included). Unset at build time: settings must then configure no database (`{}`, Django's dummy backend).",
+            None,
+            Some("postgres://{site}:{database_password}@127.0.0.1:5432/{site}"),
+            Reads::Must,
+        )
+    },
+    var(
+        "DATABASE_USER",
+        "The PostgreSQL role, for settings that do not use DATABASE_URL.",
+        None,
+        Some("{site}"),
+        Reads::May,
+    ),
+    Variable {
+        secret: true,
+        ..var(
+            "DATABASE_PASSWORD",
+            "The role's password (32 random letters and digits, made by postinst).",
+            None,
+            Some("{database_password}"),
+            Reads::May,
+        )
+    },
+    var(
+        "DATABASE_HOST",
+        "Where PostgreSQL listens (local TCP, so password authentication applies).",
+        None,
+        Some("127.0.0.1"),
+        Reads::May,
+    ),
+    var(
+        "DATABASE_PORT",
+        "PostgreSQL's port.",
+        None,
+        Some("5432"),
+        Reads::May,
+    ),
+    var(
+        "ALLOWED_HOSTS",
+        "Comma-separated host names the site answers to: the variant's domain and its www. name.",
+        Some("localhost"),
+        Some("{domain},www.{domain}"),
+        Reads::Must,
+    ),
+    var(
+        "HTTPS_ONLY",
+        "`true` when the site is reached over HTTPS only (an admin set up TLS in front): settings should then redirect to HTTPS and mark cookies secure. djdd's nginx site serves plain HTTP, so the default is `false`.",
+        Some("false"),
+        Some("{https_only}"),
+        Reads::May,
+    ),
+    var(
+        "STATIC_ROOT",
+        "Where collectstatic writes (build) and what nginx serves at STATIC_URL (run time; read-only there).",
+        Some("{build_static_root}"),
+        Some("{static_root}"),
+        Reads::Must,
+    ),
+    var(
+        "STATIC_URL",
+        "The URL prefix nginx serves STATIC_ROOT at.",
+        Some("/static/"),
+        Some("/static/"),
+        Reads::May,
+    ),
+    var(
+        "MEDIA_ROOT",
+        "Uploaded files: writable by the site user, served by nginx at MEDIA_URL, never removed by djdd. An empty scratch directory at build time.",
+        Some("{scratch}/media"),
+        Some("{media_root}"),
+        Reads::Must,
+    ),
+    var(
+        "MEDIA_URL",
+        "The URL prefix nginx serves MEDIA_ROOT at.",
+        Some("/media/"),
+        Some("/media/"),
+        Reads::May,
+    ),
+    Variable {
+        secret: true,
+        when: When::Celery,
+        ..var(
+            "CELERY_BROKER_URL",
+            "The RabbitMQ broker: user and vhost NAME-VARIANT with a password made by postinst. Set only for variants with celery; `memory://` at build time.",
+            Some("memory://"),
+            Some("amqp://{site}:{broker_password}@127.0.0.1:5672/{site}"),
+            Reads::Must,
+        )
+    },
+    Variable {
+        secret: true,
+        when: When::Celery,
+        ..var(
+            "BROKER_PASSWORD",
+            "The RabbitMQ user's password (24 random letters and digits), as in CELERY_BROKER_URL.",
+            None,
+            Some("{broker_password}"),
+            Reads::No,
+        )
+    },
+    var(
+        "CACHE_URL",
+        "The cache, django-environ style: the local memcached (`pymemcache://`; Django's PyMemcacheCache needs the pymemcache package). `dummy://` at build time.",
+        Some("dummy://"),
+        Some("pymemcache://127.0.0.1:11211"),
+        Reads::Must,
+    ),
+    var(
+        "CACHE_KEY_PREFIX",
+        "A key prefix unique to the site, because every variant on the host shares one memcached.",
+        Some("{site}"),
+        Some("{site}"),
+        Reads::May,
+    ),
+    var(
+        "LOG_DIR",
+        "A directory for the project's own log files, writable by the site user (open them with logging.handlers.WatchedFileHandler). A scratch directory at build time.",
+        Some("{scratch}/log"),
+        Some("{log_dir}"),
+        Reads::Must,
+    ),
+    var(
+        "WEB_CONCURRENCY",
+        "gunicorn's number of worker processes (the variant's `--workers`); gunicorn reads it itself.",
+        Some("1"),
+        Some("{workers}"),
+        Reads::No,
+    ),
+    var(
+        "DJDD_VERSION",
+        "The deployed version: the Debian version of the site package (NAME-site-VARIANT) that was built from this source.",
+        Some("{version}"),
+        Some("{version}"),
+        Reads::May,
+    ),
+    var(
+        "DJDD_COMMIT",
+        "The full git commit the source package was built from.",
+        Some("{commit}"),
+        Some("{commit}"),
+        Reads::May,
+    ),
+    var(
+        "DJDD_CONTRACT",
+        "The contract version djdd implements (this document's).",
+        Some("{contract}"),
+        Some("{contract}"),
+        Reads::May,
+    ),
+    var(
+        "DJDD_PHASE",
+        "`build` during build steps, `run` on the target: for the rare setting that must differ.",
+        Some("build"),
+        Some("run"),
+        Reads::May,
+    ),
+    var(
+        "HOME",
+        "The site user's home (its state directory); a scratch directory at build time.",
+        Some("{scratch}/home"),
+        Some("{state_dir}"),
+        Reads::No,
+    ),
+    var(
+        "PATH",
+        "The virtualenv's bin first. At run time the units start the env's programs by full path; the control utility's `shell` puts them first too.",
+        Some("{env_dir}/bin:/usr/bin:/bin"),
+        None,
+        Reads::No,
+    ),
+    var(
+        "LANG",
+        "A UTF-8 locale present on every Debian system.",
+        Some("C.UTF-8"),
+        Some("C.UTF-8"),
+        Reads::No,
+    ),
+    var(
+        "PYTHONDONTWRITEBYTECODE",
+        "Python writes no .pyc files: the trees under /usr/lib are read-only and their .pyc files ship in the packages.",
+        Some("1"),
+        Some("1"),
+        Reads::No,
+    ),
+];
+
+/// Looks a variable up by name.
+pub fn variable(name: &str) -> Option<&'static Variable> {
+    VARIABLES.iter().find(|v| v.name == name)
+}
+
+/// The placeholders templates may use, each with what it stands for (the
+/// documentation lists these).
+pub const PLACEHOLDERS: &[(&str, &str)] = &[
+    ("name", "NAME, the source's name (`djdd src NAME`)"),
+    ("variant", "VARIANT, the variant's name"),
+    (
+        "site",
+        "NAME-VARIANT: the site user, group, database, role, vhost",
+    ),
+    ("domain", "the variant's domain"),
+    ("settings", "the settings module"),
+    ("workers", "the variant's number of gunicorn workers"),
+    ("https_only", "`true` or `false` (the variant's setting)"),
+    ("version", "the site package's Debian version"),
+    ("commit", "the full git commit of the source"),
+    ("contract", "the contract version (1)"),
+    ("static_root", "/usr/lib/NAME-site/VARIANT/static"),
+    ("media_root", "/var/lib/NAME-site/VARIANT/media"),
+    ("log_dir", "/var/log/NAME-site/VARIANT"),
+    ("state_dir", "/var/lib/NAME-site/VARIANT"),
+    (
+        "build_static_root",
+        "build time: the directory collectstatic fills, packaged as static_root",
+    ),
+    (
+        "scratch",
+        "build time: an empty directory, thrown away after the build",
+    ),
+    ("env_dir", "/usr/lib/NAME-env/HASH, the virtualenv"),
+    (
+        "secret_key",
+        "secret: 64 random letters and digits (postinst)",
+    ),
+    (
+        "database_password",
+        "secret: 32 random letters and digits (postinst)",
+    ),
+    (
+        "broker_password",
+        "secret: 24 random letters and digits (postinst)",
+    ),
+];
+
+/// The secrets postinst generates on the target when they are missing and
+/// keeps across upgrades (they live in `secret.env`, never in a package).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Secret {
+    SecretKey,
+    DatabasePassword,
+    BrokerPassword,
+}
+
+impl Secret {
+    pub const ALL: [Secret; 3] = [
+        Secret::SecretKey,
+        Secret::DatabasePassword,
+        Secret::BrokerPassword,
+    ];
+
+    /// The placeholder that stands for it in templates.
+    pub fn placeholder(self) -> &'static str {
+        match self {
+            Secret::SecretKey => "secret_key",
+            Secret::DatabasePassword => "database_password",
+            Secret::BrokerPassword => "broker_password",
+        }
+    }
+
+    /// The variable that holds it in `secret.env` (so postinst can read an
+    /// existing one back and keep it).
+    pub fn variable(self) -> &'static str {
+        match self {
+            Secret::SecretKey => "SECRET_KEY",
+            Secret::DatabasePassword => "DATABASE_PASSWORD",
+            Secret::BrokerPassword => "BROKER_PASSWORD",
+        }
+    }
+
+    /// Its length; the alphabet is always `[A-Za-z0-9]` (safe in URLs,
+    /// shell and environment files without quoting).
+    pub fn length(self) -> usize {
+        match self {
+            Secret::SecretKey => 64,
+            Secret::DatabasePassword => 32,
+            Secret::BrokerPassword => 24,
+        }
+    }
+
+    /// Whether a value is one postinst could have made (right length and
+    /// alphabet); postinst regenerates a value that is not.
+    pub fn is_valid(self, value: &str) -> bool {
+        value.len() == self.length() && value.bytes().all(|b| b.is_ascii_alphanumeric())
+    }
+
+    fn from_placeholder(p: &str) -> Option<Secret> {
+        Secret::ALL.into_iter().find(|s| s.placeholder() == p)
+    }
+}
+
+/// The values of the secrets, for code that knows them (tests, `djdd
+/// check` with fake ones). postinst uses [`secret_env_parts`] instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Secrets {
+    pub secret_key: String,
+    pub database_password: String,
+    pub broker_password: String,
+}
+
+impl Secrets {
+    /// Obviously fake secrets of the right shape (for `djdd check`).
+    pub fn fake() -> Secrets {
+        let fill = |prefix: &str, s: Secret| {
+            let mut v: String = prefix.to_string();
+            let digits = "0123456789";
+            while v.len() < s.length() {
+                v.push_str(digits);
+            }
+            v.truncate(s.length());
+            v
+        };
+        Secrets {
+            secret_key: fill("djddcheckfakesecretkeynotsecret", Secret::SecretKey),
+            database_password: fill("djddcheckfakedbpassword", Secret::DatabasePassword),
+            broker_password: fill("djddcheckfakebroker", Secret::BrokerPassword),
+        }
+    }
+
+    fn get(&self, s: Secret) -> &str {
+        match s {
+            Secret::SecretKey => &self.secret_key,
+            Secret::DatabasePassword => &self.database_password,
+            Secret::BrokerPassword => &self.broker_password,
+        }
+    }
+}
+
+/// One deployed site (NAME-VARIANT) and the build it runs: what the
+/// run-time templates need. Values come from validated config (NAME and
+/// VARIANT match `^[a-z][a-z0-9-]*$`, the domain is a host name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Site {
+    pub name: String,
+    pub variant: String,
+    pub domain: String,
+    pub settings: String,
+    pub workers: u32,
+    pub celery: bool,
+    pub https_only: bool,
+    /// The site package's Debian version (DJDD_VERSION).
+    pub version: String,
+    /// The full git commit of the source (DJDD_COMMIT).
+    pub commit: String,
+}
+
+impl Site {
+    /// NAME-VARIANT: the user, group, database, role and vhost.
+    pub fn site(&self) -> String {
+        format!("{}-{}", self.name, self.variant)
+    }
+
+    /// The site's fixed paths on the target.
+    pub fn paths(&self) -> Paths {
+        Paths::new(&self.name, &self.variant)
+    }
+}
+
+/// What a build step's environment needs besides the site.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildContext<'a> {
+    pub site: &'a Site,
+    /// The virtualenv the step runs with, at its final path
+    /// (`/usr/lib/NAME-env/HASH`).
+    pub env_dir: String,
+    /// Where collectstatic writes (inside the build root); its content is
+    /// packaged at the site's `static_root`.
+    pub static_root: String,
+    /// An empty directory, thrown away after the build (MEDIA_ROOT,
+    /// LOG_DIR and HOME point below it).
+    pub scratch: String,
+}
+
+/// The paths of one site on the target host (see docs/contract.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    /// `/usr/lib/NAME-site/VARIANT`: the site package's own files.
+    pub site_lib: String,
+    /// `/usr/lib/NAME-site/VARIANT/static`: collected static files.
+    pub static_root: String,
+    /// `/usr/lib/NAME-site/VARIANT/environment`: the generated,
+    /// non-secret run-time variables (shipped, not a conffile).
+    pub environment_file: String,
+    /// `/var/lib/NAME-site/VARIANT`: state; the site user's home.
+    pub state_dir: String,
+    /// `/var/lib/NAME-site/VARIANT/media`: MEDIA_ROOT.
+    pub media_root: String,
+    /// `/etc/NAME-site/VARIANT`: configuration and secrets.
+    pub etc_dir: String,
+    /// `/etc/NAME-site/VARIANT/secret.env`: secrets (postinst, 0640
+    /// root:NAME-VARIANT).
+    pub secret_env_file: String,
+    /// `/etc/NAME-site/VARIANT/local.env`: the admin's overrides, read
+    /// last (optional; never shipped, never overwritten).
+    pub local_env_file: String,
+    /// `/var/log/NAME-site/VARIANT`: LOG_DIR.
+    pub log_dir: String,
+    /// `/srv/NAME-site/VARIANT`: convenience links.
+    pub srv_dir: String,
+    /// `/run/NAME-VARIANT`: runtime directory (systemd RuntimeDirectory).
+    pub run_dir: String,
+    /// `/run/NAME-VARIANT/gunicorn.sock`: the socket gunicorn is given by
+    /// its `.socket` unit and nginx proxies to.
+    pub socket: String,
+}
+
+impl Paths {
+    pub fn new(name: &str, variant: &str) -> Paths {
+        let site_lib = format!("/usr/lib/{name}-site/{variant}");
+        let state_dir = format!("/var/lib/{name}-site/{variant}");
+        let etc_dir = format!("/etc/{name}-site/{variant}");
+        let run_dir = format!("/run/{name}-{variant}");
+        Paths {
+            static_root: format!("{site_lib}/static"),
+            environment_file: format!("{site_lib}/environment"),
+            site_lib,
+            media_root: format!("{state_dir}/media"),
+            state_dir,
+            secret_env_file: format!("{etc_dir}/secret.env"),
+            local_env_file: format!("{etc_dir}/local.env"),
+            etc_dir,
+            log_dir: format!("/var/log/{name}-site/{variant}"),
+            srv_dir: format!("/srv/{name}-site/{variant}"),
+            socket: format!("{run_dir}/gunicorn.sock"),
+            run_dir,
+        }
+    }
+
+    /// The directories the site user may write to (and nothing else:
+    /// the units' `ReadWritePaths=`).
+    pub fn writable(&self) -> Vec<String> {
+        vec![
+            self.state_dir.clone(),
+            self.media_root.clone(),
+            self.log_dir.clone(),
+            self.run_dir.clone(),
+        ]
+    }
+
+    /// The convenience links under `/srv/NAME-site/VARIANT/`: (link name,
+    /// target). `src` and `env` point at the running version's trees.
+    pub fn srv_links(&self, env_dir: &str, src_dir: &str) -> Vec<(String, String)> {
+        [
+            ("log", self.log_dir.as_str()),
+            ("etc", self.etc_dir.as_str()),
+            ("src", src_dir),
+            ("env", env_dir),
+            ("static", self.static_root.as_str()),
+            ("media", self.media_root.as_str()),
+        ]
+        .into_iter()
+        .map(|(l, t)| (format!("{}/{l}", self.srv_dir), t.to_string()))
+        .collect()
+    }
+}
+
+/// `/usr/lib/NAME-env/HASH`: the virtualenv of the env package.
+pub fn env_dir(name: &str, hash: &str) -> String {
+    format!("/usr/lib/{name}-env/{hash}")
+}
+
+/// `/usr/lib/NAME-src/HASH`: the source tree of the src package.
+pub fn src_dir(name: &str, hash: &str) -> String {
+    format!("/usr/lib/{name}-src/{hash}")
+}
+
+/// Expands `{placeholder}`s in a template. `lookup` gives a placeholder's
+/// value, or `None` when it is unknown, which is a bug in the template
+/// table (a test expands every template), so this panics.
+pub fn expand(template: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    for part in split_template(template) {
+        match part {
+            TemplatePart::Text(t) => out.push_str(t),
+            TemplatePart::Placeholder(p) => match lookup(p) {
+                Some(v) => out.push_str(&v),
+                None => panic!("contract template {template:?}: unknown placeholder {{{p}}}"),
+            },
+        }
+    }
+    out
+}
+
+enum TemplatePart<'a> {
+    Text(&'a str),
+    Placeholder(&'a str),
+}
+
+fn split_template(template: &str) -> Vec<TemplatePart<'_>> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        // `{}` (no name) is literal text: it appears in meanings only.
+        let Some(len) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + len];
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            parts.push(TemplatePart::Text(&rest[..start + 1]));
+            rest = &rest[start + 1..];
+            continue;
+        }
+        if start > 0 {
+            parts.push(TemplatePart::Text(&rest[..start]));
+        }
+        parts.push(TemplatePart::Placeholder(name));
+        rest = &rest[start + len + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(TemplatePart::Text(rest));
+    }
+    parts
+}
+
+fn site_value(site: &Site, p: &str) -> Option<String> {
+    let paths = site.paths();
+    Some(match p {
+        "name" => site.name.clone(),
+        "variant" => site.variant.clone(),
+        "site" => site.site(),
+        "domain" => site.domain.clone(),
+        "settings" => site.settings.clone(),
+        "workers" => site.workers.to_string(),
+        "https_only" => site.https_only.to_string(),
+        "version" => site.version.clone(),
+        "commit" => site.commit.clone(),
+        "contract" => VERSION.to_string(),
+        "static_root" => paths.static_root,
+        "media_root" => paths.media_root,
+        "log_dir" => paths.log_dir,
+        "state_dir" => paths.state_dir,
+        _ => return None,
+    })
+}
+
+fn applies(v: &Variable, site: &Site) -> bool {
+    match v.when {
+        When::Always => true,
+        When::Celery => site.celery,
+    }
+}
+
+/// The environment of every build step (collectstatic, compilemessages,
+/// the project's extra commands): exactly these variables, nothing
+/// inherited. No secrets, a fake SECRET_KEY, no database.
+pub fn build_env(ctx: &BuildContext) -> Vec<(String, String)> {
+    let lookup = |p: &str| match p {
+        "build_static_root" => Some(ctx.static_root.clone()),
+        "scratch" => Some(ctx.scratch.clone()),
+        "env_dir" => Some(ctx.env_dir.clone()),
+        _ => site_value(ctx.site, p),
+    };
+    VARIABLES
+        .iter()
+        .filter_map(|v| Some((v.name.to_string(), expand(v.build?, &lookup))))
+        .collect()
+}
+
+/// The non-secret run-time variables, in order: the content of the site
+/// package's environment file (`Paths::environment_file`).
+pub fn runtime_env(site: &Site) -> Vec<(String, String)> {
+    let lookup = |p: &str| site_value(site, p);
+    VARIABLES
+        .iter()
+        .filter(|v| !v.secret && applies(v, site))
+        .filter_map(|v| Some((v.name.to_string(), expand(v.run?, &lookup))))
+        .collect()
+}
+
+/// The secret run-time variables with the given secrets' values: what
+/// `secret.env` holds.
+pub fn secret_env(site: &Site, secrets: &Secrets) -> Vec<(String, String)> {
+    secret_env_parts(site)
+        .into_iter()
+        .map(|(name, parts)| {
+            let value = parts
+                .iter()
+                .map(|p| match p {
+                    Part::Text(t) => t.as_str(),
+                    Part::Secret(s) => secrets.get(*s),
+                })
+                .collect();
+            (name, value)
+        })
+        .collect()
+}
+
+/// A piece of a secret variable's value: literal text, or a secret that
+/// only the target host knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    Text(String),
+    Secret(Secret),
+}
+
+/// The secret variables as pieces, so postinst can write `secret.env`:
+/// each [`Part::Text`] is literal (quote it in generated shell), each
+/// [`Part::Secret`] is the shell variable holding that secret
+/// (`Secret::variable`). Only the variables that apply to the site.
+pub fn secret_env_parts(site: &Site) -> Vec<(String, Vec<Part>)> {
+    VARIABLES
+        .iter()
+        .filter(|v| v.secret && applies(v, site))
+        .filter_map(|v| {
+            let template = v.run?;
+            let mut parts: Vec<Part> = Vec::new();
+            for p in split_template(template) {
+                let part = match p {
+                    TemplatePart::Text(t) => Part::Text(t.to_string()),
+                    TemplatePart::Placeholder(name) => match Secret::from_placeholder(name) {
+                        Some(s) => Part::Secret(s),
+                        None => {
+                            Part::Text(expand(&format!("{{{name}}}"), &|p| site_value(site, p)))
+                        }
+                    },
+                };
+                // Adjacent text is one piece.
+                match (parts.last_mut(), part) {
+                    (Some(Part::Text(prev)), Part::Text(t)) => prev.push_str(&t),
+                    (_, part) => parts.push(part),
+                }
+            }
+            Some((v.name.to_string(), parts))
+        })
+        .collect()
+}
+
+/// The secrets a site needs (the broker password only with celery).
+pub fn secrets_needed(site: &Site) -> Vec<Secret> {
+    let mut out: Vec<Secret> = Vec::new();
+    for (_, parts) in secret_env_parts(site) {
+        for p in parts {
+            if let Part::Secret(s) = p
+                && !out.contains(&s)
+            {
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// The full run-time environment (the environment file, then
+/// `secret.env`), as the processes see it before any `local.env`.
+pub fn full_runtime_env(site: &Site, secrets: &Secrets) -> Vec<(String, String)> {
+    let mut env = runtime_env(site);
+    env.extend(secret_env(site, secrets));
+    env
+}
+
+/// A value an environment file cannot carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvFileError {
+    pub name: String,
+    pub value: String,
+}
+
+impl fmt::Display for EnvFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "environment variable {}: value {:?} contains a quote, backslash or control character, which an environment file cannot carry the same way for systemd and sh",
+            self.name, self.value
+        )
+    }
+}
+
+impl std::error::Error for EnvFileError {}
+
+/// Writes variables as an environment file that systemd's
+/// `EnvironmentFile=` and sh's `set -a; . FILE` read identically: one
+/// `NAME='value'` a line. Refuses values with `'`, `\` or control
+/// characters (contract values never have them) and names that are not
+/// `[A-Z_][A-Z0-9_]*`.
+pub fn env_file(vars: &[(String, String)]) -> Result<String, EnvFileError> {
+    let mut out = String::new();
+    for (name, value) in vars {
+        let name_ok = !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        let value_ok = !value
+            .chars()
+            .any(|c| c == '\'' || c == '\\' || c.is_control());
+        if !name_ok || !value_ok {
+            return Err(EnvFileError {
+                name: name.clone(),
+                value: value.clone(),
+            });
+        }
+        out.push_str(&format!("{name}='{value}'\n"));
+    }
+    Ok(out)
+}
+
+/// The arguments of gunicorn (after the program,
+/// `ENV_DIR/bin/gunicorn`), run with the project directory as working
+/// directory. The socket comes from the `.socket` unit (gunicorn takes it
+/// from `LISTEN_FDS`); `--bind` names the same path. Workers come from
+/// WEB_CONCURRENCY; logs go to the journal. Only options gunicorn 20 and
+/// later all understand. gunicorn trusts X-Forwarded-* from unix-socket
+/// peers (nginx), so no `--forwarded-allow-ips` is needed.
+pub fn gunicorn_args(site: &Site, project_dir: &str, wsgi: &str) -> Vec<String> {
+    let paths = site.paths();
+    vec![
+        "--chdir".into(),
+        project_dir.into(),
+        "--bind".into(),
+        format!("unix:{}", paths.socket),
+        "--name".into(),
+        site.site(),
+        "--access-logfile".into(),
+        "-".into(),
+        "--error-logfile".into(),
+        "-".into(),
+        wsgi.into(),
+    ]
+}
+
+/// The arguments of the celery worker (after `ENV_DIR/bin/celery`), run
+/// with the project directory as working directory.
+pub fn celery_args(celery_app: &str) -> Vec<String> {
+    vec![
+        "--app".into(),
+        celery_app.into(),
+        "worker".into(),
+        "--loglevel".into(),
+        "INFO".into(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blue() -> Site {
+        Site {
+            name: "demo".into(),
+            variant: "blue".into(),
+            domain: "blue.example.org".into(),
+            settings: "demo.settings".into(),
+            workers: 3,
+            celery: true,
+            https_only: false,
+            version: "1.20250101.1".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        }
+    }
+
+    fn get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn runtime_env_values_for_demo_blue() {
+        let env = runtime_env(&blue());
+        assert_eq!(get(&env, "DJANGO_SETTINGS_MODULE"), Some("demo.settings"));
+        assert_eq!(get(&env, "DATABASE"), Some("demo-blue"));
+        assert_eq!(get(&env, "DATABASE_USER"), Some("demo-blue"));
+        assert_eq!(
+            get(&env, "ALLOWED_HOSTS"),
+            Some("blue.example.org,www.blue.example.org")
+        );
+        assert_eq!(
+            get(&env, "STATIC_ROOT"),
+            Some("/usr/lib/demo-site/blue/static")
+        );
+        assert_eq!(get(&env, "STATIC_URL"), Some("/static/"));
+        assert_eq!(
+            get(&env, "MEDIA_ROOT"),
+            Some("/var/lib/demo-site/blue/media")
+        );
+        assert_eq!(get(&env, "MEDIA_URL"), Some("/media/"));
+        assert_eq!(get(&env, "LOG_DIR"), Some("/var/log/demo-site/blue"));
+        assert_eq!(get(&env, "CACHE_URL"), Some("pymemcache://127.0.0.1:11211"));
+        assert_eq!(get(&env, "CACHE_KEY_PREFIX"), Some("demo-blue"));
+        assert_eq!(get(&env, "WEB_CONCURRENCY"), Some("3"));
+        assert_eq!(get(&env, "DJDD_VERSION"), Some("1.20250101.1"));
+        assert_eq!(get(&env, "HTTPS_ONLY"), Some("false"));
+        assert_eq!(get(&env, "HOME"), Some("/var/lib/demo-site/blue"));
+        // Secrets and build-only variables are not in the packaged file.
+        for n in [
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "DATABASE_PASSWORD",
+            "CELERY_BROKER_URL",
+            "PATH",
+        ] {
+            assert_eq!(get(&env, n), None, "{n} must not be in the packaged env");
+        }
+    }
+
+    #[test]
+    fn secret_env_composes_urls_from_secrets() {
+        let secrets = Secrets {
+            secret_key: "k".repeat(64),
+            database_password: "p".repeat(32),
+            broker_password: "b".repeat(24),
+        };
+        let env = secret_env(&blue(), &secrets);
+        let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "SECRET_KEY",
+                "DATABASE_URL",
+                "DATABASE_PASSWORD",
+                "CELERY_BROKER_URL",
+                "BROKER_PASSWORD"
+            ]
+        );
+        assert_eq!(
+            get(&env, "DATABASE_URL").unwrap(),
+            format!(
+                "postgres://demo-blue:{}@127.0.0.1:5432/demo-blue",
+                "p".repeat(32)
+            )
+        );
+        assert_eq!(
+            get(&env, "CELERY_BROKER_URL").unwrap(),
+            format!(
+                "amqp://demo-blue:{}@127.0.0.1:5672/demo-blue",
+                "b".repeat(24)
+            )
+        );
+    }
+
+    #[test]
+    fn no_broker_without_celery() {
+        let site = Site {
+            celery: false,
+            ..blue()
+        };
+        let env = full_runtime_env(&site, &Secrets::fake());
+        assert_eq!(get(&env, "CELERY_BROKER_URL"), None);
+        assert_eq!(get(&env, "BROKER_PASSWORD"), None);
+        assert_eq!(
+            secrets_needed(&site),
+            [Secret::SecretKey, Secret::DatabasePassword]
+        );
+        assert_eq!(secrets_needed(&blue()).len(), 3);
+    }
+
+    #[test]
+    fn secret_parts_keep_secrets_symbolic() {
+        let parts = secret_env_parts(&blue());
+        let (_, db) = parts.iter().find(|(n, _)| n == "DATABASE_URL").unwrap();
+        assert_eq!(
+            db,
+            &vec![
+                Part::Text("postgres://demo-blue:".into()),
+                Part::Secret(Secret::DatabasePassword),
+                Part::Text("@127.0.0.1:5432/demo-blue".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn build_env_has_no_secret_and_no_database() {
+        let site = blue();
+        let ctx = BuildContext {
+            site: &site,
+            env_dir: "/usr/lib/demo-env/abc".into(),
+            static_root: "/build/static".into(),
+            scratch: "/build/scratch".into(),
+        };
+        let env = build_env(&ctx);
+        assert_eq!(get(&env, "SECRET_KEY"), Some(BUILD_SECRET_KEY));
+        assert!(BUILD_SECRET_KEY.len() >= 50);
+        assert_eq!(get(&env, "DATABASE_URL"), None);
+        assert_eq!(get(&env, "DATABASE"), None);
+        assert_eq!(get(&env, "STATIC_ROOT"), Some("/build/static"));
+        assert_eq!(get(&env, "MEDIA_ROOT"), Some("/build/scratch/media"));
+        assert_eq!(get(&env, "LOG_DIR"), Some("/build/scratch/log"));
+        assert_eq!(get(&env, "CELERY_BROKER_URL"), Some("memory://"));
+        assert_eq!(
+            get(&env, "PATH"),
+            Some("/usr/lib/demo-env/abc/bin:/usr/bin:/bin")
+        );
+        assert_eq!(get(&env, "DJDD_PHASE"), Some("build"));
+        // No value anywhere comes from a secret placeholder.
+        for v in VARIABLES.iter().filter(|v| v.secret) {
+            if let Some(b) = v.build {
+                assert!(
+                    !b.contains("password") && !b.contains("{secret"),
+                    "{}",
+                    v.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_template_expands() {
+        let site = blue();
+        let ctx = BuildContext {
+            site: &site,
+            env_dir: "/e".into(),
+            static_root: "/s".into(),
+            scratch: "/t".into(),
+        };
+        // build_env and full_runtime_env panic on an unknown placeholder.
+        assert!(!build_env(&ctx).is_empty());
+        let env = full_runtime_env(&site, &Secrets::fake());
+        for (n, v) in &env {
+            assert!(!v.contains('{'), "{n}={v} left a placeholder");
+        }
+        // Every placeholder used is documented.
+        for v in VARIABLES {
+            for t in [v.build, v.run].into_iter().flatten() {
+                for p in split_template(t) {
+                    if let TemplatePart::Placeholder(p) = p {
+                        assert!(
+                            PLACEHOLDERS.iter().any(|(n, _)| *n == p),
+                            "{}: placeholder {p} not in PLACEHOLDERS",
+                            v.name
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_env_file_safe() {
+        let mut names: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+        names.sort();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(n, names.len(), "duplicate variable");
+        let env = full_runtime_env(&blue(), &Secrets::fake());
+        let text = env_file(&env).unwrap();
+        assert!(text.contains("DATABASE='demo-blue'\n"));
+        assert_eq!(text.lines().count(), env.len());
+    }
+
+    #[test]
+    fn env_file_refuses_what_sh_and_systemd_read_differently() {
+        for bad in ["it's", "a\\b", "a\nb"] {
+            let e = env_file(&[("X".into(), bad.into())]).unwrap_err();
+            assert_eq!(e.name, "X");
+        }
+        assert!(env_file(&[("lower".into(), "v".into())]).is_err());
+        assert!(env_file(&[("1X".into(), "v".into())]).is_err());
+        assert_eq!(
+            env_file(&[("A".into(), "x y $z".into())]).unwrap(),
+            "A='x y $z'\n"
+        );
+    }
+
+    #[test]
+    fn paths_for_demo_blue() {
+        let p = Paths::new("demo", "blue");
+        assert_eq!(p.site_lib, "/usr/lib/demo-site/blue");
+        assert_eq!(p.static_root, "/usr/lib/demo-site/blue/static");
+        assert_eq!(p.media_root, "/var/lib/demo-site/blue/media");
+        assert_eq!(p.etc_dir, "/etc/demo-site/blue");
+        assert_eq!(p.log_dir, "/var/log/demo-site/blue");
+        assert_eq!(p.srv_dir, "/srv/demo-site/blue");
+        assert_eq!(p.socket, "/run/demo-blue/gunicorn.sock");
+        assert_eq!(p.local_env_file, "/etc/demo-site/blue/local.env");
+        assert_eq!(env_dir("demo", "f9e8d7"), "/usr/lib/demo-env/f9e8d7");
+        assert_eq!(src_dir("demo", "a1b2c3"), "/usr/lib/demo-src/a1b2c3");
+        let links = p.srv_links("/usr/lib/demo-env/f9", "/usr/lib/demo-src/a1");
+        assert!(links.contains(&(
+            "/srv/demo-site/blue/media".into(),
+            "/var/lib/demo-site/blue/media".into()
+        )));
+        assert!(links.contains(&(
+            "/srv/demo-site/blue/src".into(),
+            "/usr/lib/demo-src/a1".into()
+        )));
+        assert_eq!(links.len(), 6);
+    }
+
+    #[test]
+    fn command_lines() {
+        let g = gunicorn_args(&blue(), "/usr/lib/demo-src/a1", "demo.wsgi:application");
+        assert_eq!(g.last().unwrap(), "demo.wsgi:application");
+        assert!(
+            g.windows(2)
+                .any(|w| w[0] == "--bind" && w[1] == "unix:/run/demo-blue/gunicorn.sock")
+        );
+        assert!(
+            g.windows(2)
+                .any(|w| w[0] == "--chdir" && w[1] == "/usr/lib/demo-src/a1")
+        );
+        let c = celery_args("demo.celery:app");
+        assert_eq!(&c[..3], ["--app", "demo.celery:app", "worker"]);
+    }
+
+    #[test]
+    fn fake_secrets_have_the_right_shape() {
+        let s = Secrets::fake();
+        assert!(Secret::SecretKey.is_valid(&s.secret_key));
+        assert!(Secret::DatabasePassword.is_valid(&s.database_password));
+        assert!(Secret::BrokerPassword.is_valid(&s.broker_password));
+        assert!(!Secret::SecretKey.is_valid("short"));
+    }
+}

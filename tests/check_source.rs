@@ -1,0 +1,117 @@
+//! `djdd check NAME [VARIANT]`: a source added with `djdd src` (a mirror in
+//! D/src/NAME.git, made here with `git clone --mirror` of the fixture
+//! repository) is exported with `git archive` and checked.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+const V2: &str = "b50e9180371d229033d5ad5e9b4e25950b63e915";
+const V3: &str = "7ed1c71ffa95c0b3a1de5b84f612175942b846dc";
+
+fn build_dir(tmp: &Path) -> PathBuf {
+    let repo = tmp.join("repo");
+    let out = std::process::Command::new("sh")
+        .arg(common::fixtures().join("make-repo.sh"))
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d = tmp.join("d");
+    std::fs::create_dir_all(d.join("src")).unwrap();
+    let out = std::process::Command::new("git")
+        .args(["clone", "-q", "--mirror"])
+        .arg(&repo)
+        .arg(d.join("src/demo.git"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d
+}
+
+fn run(d: &Path, args: &[&str]) -> (i32, String) {
+    let out = common::djdd()
+        .arg("--dir")
+        .arg(d)
+        .arg("check")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_source_at_a_tag_is_checked_with_python() {
+    if !common::have("git") {
+        panic!("git is required (apt-get install git)");
+    }
+    let tmp = common::tempdir();
+    let d = build_dir(tmp.path());
+    let python = common::demo_venv_python();
+    let py = python.to_str().unwrap();
+    let (code, text) = run(&d, &["demo", "blue", "--rev", "v2", "--python", py]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("checked demo at commit {V2} (v2)")),
+        "{text}"
+    );
+    assert!(text.contains("site demo-blue"), "{text}");
+
+    // v3 needs humanize, which the v1 virtualenv lacks: the import fails.
+    let (code, text) = run(&d, &["demo", "--rev", "v3", "--python", py]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("No module named 'humanize'"), "{text}");
+}
+
+#[test]
+fn a_source_defaults_to_head_and_says_so_for_a_variant() {
+    let tmp = common::tempdir();
+    let d = build_dir(tmp.path());
+    let (code, text) = run(&d, &["demo", "blue"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("checked demo at commit {V3} (HEAD)")),
+        "{text}"
+    );
+    assert!(
+        text.contains("variant blue's branch is not looked up yet"),
+        "{text}"
+    );
+    assert!(text.contains("were skipped"), "{text}");
+}
+
+#[test]
+fn bad_names_and_revisions_are_usage_errors() {
+    let tmp = common::tempdir();
+    let d = build_dir(tmp.path());
+    for (args, expected) in [
+        (
+            vec!["demo", "--rev", "nope"],
+            "--rev \"nope\": not a commit, tag or branch",
+        ),
+        (
+            vec!["demo", "--rev=--output=/tmp/djdd-pwned"],
+            "not a commit, tag or branch",
+        ),
+        (vec!["Demo"], "NAME 'Demo': must match"),
+        (vec!["demo", "Blue"], "VARIANT 'Blue': must match"),
+        (vec!["other"], "unknown NAME 'other'"),
+    ] {
+        let (code, text) = run(&d, &args);
+        assert_eq!(code, 2, "{args:?}: {text}");
+        assert!(text.contains(expected), "{args:?}: {text}");
+    }
+}
