@@ -6,7 +6,10 @@
 //! repository). `ops` holds one function per subcommand and is the only glue
 //! that calls several stages. `cli` turns arguments into option structs.
 
+pub mod builddir;
+pub mod buildroot;
 pub mod cli;
+pub mod config;
 pub mod deb;
 pub mod error;
 pub mod ops;

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod init;
 pub mod pack;
+pub mod src;
+pub mod status;
+pub mod variant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,4 +36,13 @@ pub enum Command {
     /// Build a .deb from a dpkg-deb style tree (a deterministic, faster
     /// `dpkg-deb --build --root-owner-group`).
     Pack(pack::PackArgs),
+    /// Make the build root (debootstrap, schroot, build user, build
+    /// packages); resumable and idempotent.
+    Init(init::InitArgs),
+    /// Clone a project's repository as a mirror (or fetch it again).
+    Src(src::SrcArgs),
+    /// Record (or change, or list) a deployment of a project.
+    Variant(variant::VariantArgs),
+    /// Show the build root, sources, variants, cached packages and last builds.
+    Status(status::StatusArgs),
 }

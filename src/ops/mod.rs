@@ -6,12 +6,20 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod init;
 pub mod pack;
+pub mod src;
+pub mod status;
+pub mod variant;
 
 /// Runs the parsed command line; the exit code is the command's own
 /// (`djdd check` returns 1 for problems found).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pack(args) => pack::run(&args),
+        Command::Init(args) => init::run(&args, &cli.dir),
+        Command::Src(args) => src::run(&args, &cli.dir),
+        Command::Variant(args) => variant::run(&args, &cli.dir),
+        Command::Status(args) => status::run(&args, &cli.dir),
     }
 }

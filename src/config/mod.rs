@@ -1,0 +1,9 @@
+//! Validated configuration: the rules for names, the variant files, and the
+//! project's djdd.toml, turned into typed values.
+//!
+//! Pure: never touches the disk or runs a process; `ops` reads the bytes and
+//! hands them in, so every rule is tested without a file system. Each error
+//! names the file (or option), the key and the rule broken.
+
+pub mod names;
+pub mod variant;
