@@ -59,7 +59,17 @@ pub const SYSTEM_USERS: &[&str] = &[
 /// Shows a user-supplied value with control characters and quotes escaped,
 /// so that an error message never carries raw newlines or escape codes.
 pub fn shown(value: &str) -> String {
-    format!("'{}'", value.escape_debug())
+    let mut s = String::from("'");
+    for c in value.chars() {
+        match c {
+            '\'' => s.push_str("\\'"),
+            '\\' => s.push_str("\\\\"),
+            c if c.is_control() => s.extend(c.escape_default()),
+            c => s.push(c),
+        }
+    }
+    s.push('\'');
+    s
 }
 
 /// Checks one NAME or VARIANT (`kind` is "NAME" or "VARIANT") against

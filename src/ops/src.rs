@@ -157,6 +157,9 @@ pub fn run(args: &SrcArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let bd = BuildDir::open(dir)?;
+    if kind.is_none() && !bd.source_repo(name).is_dir() {
+        return Err(unknown_name(&bd, name).into());
+    }
     let _shared = bd.lock_shared()?;
     let _src = bd.lock_named(
         &format!("src-{name}"),
