@@ -436,6 +436,69 @@ mod tests {
         assert!(debootstrap_progress("E: Failed getting release file"));
     }
 
+    /// Answers every command with one exit code and output.
+    struct Answer(i32, &'static str);
+
+    impl Runner for Answer {
+        fn run_io(
+            &self,
+            _cmd: &Cmd,
+            _i: Option<&mut (dyn std::io::Read + Send)>,
+            _o: Option<&mut (dyn std::io::Write + Send)>,
+        ) -> Result<crate::buildroot::runner::Output> {
+            Ok(crate::buildroot::runner::Output::fake(self.0, "", self.1))
+        }
+    }
+
+    #[test]
+    fn debootstrap_failures_name_the_suite() {
+        let t = tempfile::tempdir().unwrap();
+        let g = t.path().join("g");
+        let e = debootstrap(
+            &Answer(1, "I: Retrieving InRelease\nE: Failed getting release file http://m/debian/dists/xyz/Release"),
+            "xyz",
+            "amd64",
+            "http://m/debian",
+            t.path(),
+            &g,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("unknown suite 'xyz': the mirror http://m/debian has no release file"),
+            "{e}"
+        );
+        let e = debootstrap(
+            &Answer(1, "E: No such script: /x/xyz"),
+            "xyz",
+            "amd64",
+            "http://m",
+            t.path(),
+            &g,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("unknown suite 'xyz': debootstrap has no script"),
+            "{e}"
+        );
+        let e = debootstrap(
+            &Answer(1, "E: Couldn't download packages: libc6"),
+            "bookworm",
+            "amd64",
+            "http://m",
+            t.path(),
+            &g,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`debootstrap --variant=minbase --arch=amd64 bookworm"),
+            "{e}"
+        );
+        assert!(e.contains("| E: Couldn't download packages: libc6"), "{e}");
+    }
+
     #[test]
     fn passwd_lookup() {
         let t = tempfile::tempdir().unwrap();

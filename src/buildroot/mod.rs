@@ -94,12 +94,14 @@ impl InitState {
         }
     }
 
-    /// Writes it atomically.
+    /// Writes it atomically (not at all when the file already says so).
     pub fn write(&self, dir: &BuildDir) -> Result<()> {
-        crate::builddir::write_atomic(
-            &dir.init_state_file(),
-            toml::to_string(self).expect("state serialises").as_bytes(),
-        )
+        let path = dir.init_state_file();
+        let text = toml::to_string(self).expect("state serialises");
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        crate::builddir::write_atomic(&path, text.as_bytes())
     }
 
     /// Whether a step is recorded as done.
