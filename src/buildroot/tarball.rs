@@ -50,14 +50,27 @@ pub fn path(dir: &Path, suite: &str, arch: &str, key: &str) -> PathBuf {
 }
 
 /// Archives the root at `root` into the tarball `dest` (temp name, then
-/// renamed).
+/// renamed). The caller holds the key's lock (`KEY.lock` in the cache dir).
 pub fn create(runner: &dyn Runner, root: &Path, dest: &Path) -> Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let start = Instant::now();
     tracing::info!("saving the base tarball {}", dest.display());
+    // Temp files of this tarball left by a killed djdd (the caller holds
+    // this key's lock, so none is being written).
+    let prefix = format!(
+        ".tmp-{}-",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    );
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.filter_map(|e| e.ok()) {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&prefix)
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, e))?;
     let file = tmp.reopen().map_err(|e| Error::io(tmp.path(), e))?;
@@ -181,6 +194,9 @@ mod tests {
         .unwrap();
         std::os::unix::fs::symlink("tool", root.join("usr/bin/link")).unwrap();
         let tb = dir.path().join("cache/x.tar.zst");
+        // A temp file of a killed run is cleaned up.
+        std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+        std::fs::write(dir.path().join("cache/.tmp-x.tar.zst-dead"), "partial").unwrap();
         create(&RealRunner, &root, &tb).unwrap();
         let out = dir.path().join("out");
         extract(&RealRunner, &tb, &out, None).unwrap();
