@@ -6,6 +6,8 @@
 //! repository). `ops` holds one function per subcommand and is the only glue
 //! that calls several stages. `cli` turns arguments into option structs.
 
+pub mod builddir;
+pub mod buildroot;
 pub mod cli;
 pub mod config;
 pub mod contract;

@@ -7,8 +7,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 pub mod check;
+pub mod init;
 pub mod pack;
 pub mod publish;
+pub mod src;
+pub mod status;
+pub mod variant;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -39,4 +43,13 @@ pub enum Command {
     /// Check a Django project against the deploy contract (docs/contract.md):
     /// lists every problem with its fix. Exit 0 clean, 1 problems, 2 usage.
     Check(check::CheckArgs),
+    /// Make the build root (debootstrap, schroot, build user, build
+    /// packages); resumable and idempotent.
+    Init(init::InitArgs),
+    /// Clone a project's repository as a mirror (or fetch it again).
+    Src(src::SrcArgs),
+    /// Record (or change, or list) a deployment of a project.
+    Variant(variant::VariantArgs),
+    /// Show the build root, sources, variants, cached packages and last builds.
+    Status(status::StatusArgs),
 }

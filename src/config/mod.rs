@@ -1,4 +1,10 @@
-//! Typed, validated configuration: files and options in, values out.
-//! Pure: takes text, never reads the disk or runs a process.
+//! Validated configuration: the rules for names, the variant files, and the
+//! project's djdd.toml, turned into typed values.
+//!
+//! Pure: never touches the disk or runs a process; `ops` reads the bytes and
+//! hands them in, so every rule is tested without a file system. Each error
+//! names the file (or option), the key and the rule broken.
 
+pub mod names;
 pub mod project;
+pub mod variant;

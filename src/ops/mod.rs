@@ -7,8 +7,12 @@ use std::process::ExitCode;
 use crate::cli::{Cli, Command};
 
 pub mod check;
+pub mod init;
 pub mod pack;
 pub mod publish;
+pub mod src;
+pub mod status;
+pub mod variant;
 
 /// Runs the parsed command line; the exit code is the command's own
 /// (`djdd check` returns 1 for problems found).
@@ -17,5 +21,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pack(args) => pack::run(&args),
         Command::Publish(args) => publish::run(&args, &cli.dir),
         Command::Check(args) => check::run(&args, &cli.dir),
+        Command::Init(args) => init::run(&args, &cli.dir),
+        Command::Src(args) => src::run(&args, &cli.dir),
+        Command::Variant(args) => variant::run(&args, &cli.dir),
+        Command::Status(args) => status::run(&args, &cli.dir),
     }
 }

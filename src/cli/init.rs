@@ -1,0 +1,19 @@
+//! `djdd init` arguments.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Debian suite (codename) of the build root, e.g. bookworm or trixie
+    /// [default: the host's, from /etc/os-release; or the existing root's].
+    #[arg(long, value_name = "SUITE")]
+    pub suite: Option<String>,
+    /// Debian architecture of the build root
+    /// [default: the host's, from `dpkg --print-architecture`].
+    #[arg(long, value_name = "ARCH")]
+    pub arch: Option<String>,
+    /// Debian mirror for debootstrap and apt
+    /// [default: the one the host's apt sources use].
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+}

@@ -1,0 +1,10 @@
+//! `djdd status` arguments.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Show only this project.
+    #[arg(allow_hyphen_values = true)]
+    pub name: Option<String>,
+}

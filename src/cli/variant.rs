@@ -1,0 +1,61 @@
+//! `djdd variant` arguments.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct VariantArgs {
+    /// The project's NAME (added with `djdd src`).
+    #[arg(allow_hyphen_values = true)]
+    pub name: String,
+    /// The VARIANT: ^[a-z][a-z0-9-]*$; NAME-VARIANT (the site's user) at
+    /// most 32 characters.
+    #[arg(allow_hyphen_values = true, required_unless_present = "list")]
+    pub variant: Option<String>,
+    /// List NAME's variants.
+    #[arg(long, conflicts_with = "variant")]
+    pub list: bool,
+    /// The branch built by default, as BRANCH or REMOTE:BRANCH (REMOTE is
+    /// NAME or origin) [default: main].
+    #[arg(long, value_name = "[REMOTE:]BRANCH", allow_hyphen_values = true)]
+    pub branch: Option<String>,
+    /// The site's host name; nginx serves DOMAIN and www.DOMAIN
+    /// [default: NAME-VARIANT.localhost].
+    #[arg(long, value_name = "DOMAIN", allow_hyphen_values = true)]
+    pub domain: Option<String>,
+    /// DJANGO_SETTINGS_MODULE [default: the project's djdd.toml].
+    #[arg(long, value_name = "MODULE", allow_hyphen_values = true)]
+    pub settings: Option<String>,
+    /// Forget --settings: use the project's djdd.toml again.
+    #[arg(long, conflicts_with = "settings")]
+    pub project_settings: bool,
+    /// gunicorn worker processes, 1 to 64 [default: 3].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub workers: Option<i64>,
+    /// Run a celery worker (and recommend rabbitmq-server).
+    #[arg(long, overrides_with = "no_celery")]
+    pub celery: bool,
+    /// No celery worker [default].
+    #[arg(long, overrides_with = "celery")]
+    pub no_celery: bool,
+    /// Run `manage.py migrate` in postinst.
+    #[arg(long, overrides_with = "no_migrate")]
+    pub migrate: bool,
+    /// Do not migrate in postinst [default].
+    #[arg(long, overrides_with = "migrate")]
+    pub no_migrate: bool,
+    /// The site uses memcached (recommend it).
+    #[arg(long, overrides_with = "no_memcached")]
+    pub memcached: bool,
+    /// No memcached [default].
+    #[arg(long, overrides_with = "memcached")]
+    pub no_memcached: bool,
+    /// The path postinst requests after an upgrade [default: /].
+    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
+    pub health_url: Option<String>,
+    /// Set an environment variable of the site's processes (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", allow_hyphen_values = true)]
+    pub env: Vec<String>,
+    /// Remove an environment variable (repeatable).
+    #[arg(long = "unset-env", value_name = "KEY")]
+    pub unset_env: Vec<String>,
+}

@@ -1,0 +1,628 @@
+//! One deployment of a project: the variant file `D/variants/NAME/VARIANT.toml`.
+//!
+//! Responsible for the variant file's format (TOML, every key optional with a
+//! documented default, unknown keys refused), for the defaults a site gets,
+//! and for the rules every value must follow before it can reach a generated
+//! nginx config, systemd unit, shell script or control file (Debian Policy
+//! §5.6.1 names, git-check-ref-format(1) branches, RFC 1123 host names).
+//! Validated on every load, so a hand edit that breaks a rule is reported
+//! with the file, the key and the rule. Pure: never touches the disk; `ops`
+//! reads and writes the file. The format is documented in docs/host.md.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::names::{check_pair, shown};
+use crate::error::{Error, Result};
+
+/// Default branch built when none is given (`refs/heads/main` of the mirror).
+pub const DEFAULT_BRANCH: &str = "main";
+/// Default number of gunicorn workers: a fixed number, because the build
+/// host's cores say nothing about the target's.
+pub const DEFAULT_WORKERS: i64 = 3;
+/// The most gunicorn workers a variant may ask for.
+pub const MAX_WORKERS: i64 = 64;
+/// Default health URL the site's postinst requests after an upgrade.
+pub const DEFAULT_HEALTH_URL: &str = "/";
+
+/// A validated variant: everything a site package needs to know about one
+/// deployment of NAME.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    /// The project NAME (from the file's directory).
+    pub name: String,
+    /// The VARIANT (from the file's name).
+    pub variant: String,
+    /// The branch built by default: looked up as `refs/heads/BRANCH` in the
+    /// mirror clone `D/src/NAME.git`.
+    pub branch: String,
+    /// The site's host name; nginx serves DOMAIN and www.DOMAIN.
+    /// Default `NAME-VARIANT.localhost`.
+    pub domain: String,
+    /// `DJANGO_SETTINGS_MODULE`; `None`: taken from the project's djdd.toml
+    /// at build time.
+    pub settings: Option<String>,
+    /// gunicorn worker processes, 1..=64. Default 3.
+    pub workers: u32,
+    /// Whether the site runs a celery worker (and Recommends rabbitmq-server).
+    pub celery: bool,
+    /// Whether postinst runs `manage.py migrate` (default off).
+    pub migrate: bool,
+    /// Whether the site uses memcached (Recommends memcached).
+    pub memcached: bool,
+    /// Path (with optional query) requested through gunicorn's socket after
+    /// an upgrade; the upgrade is rolled back unless it answers.
+    pub health_url: String,
+    /// Extra environment of the site's processes (keys `[A-Z_][A-Z0-9_]*`,
+    /// not one of the deploy contract's reserved names).
+    pub env: BTreeMap<String, String>,
+}
+
+/// The file as written: every key optional, unknown keys refused.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    branch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settings: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workers: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    celery: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    migrate: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memcached: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    health_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<BTreeMap<String, String>>,
+}
+
+/// Changes asked for on the command line; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct VariantUpdate {
+    pub branch: Option<String>,
+    pub domain: Option<String>,
+    pub settings: Option<String>,
+    /// Forget the settings module (use the project's djdd.toml).
+    pub clear_settings: bool,
+    pub workers: Option<i64>,
+    pub celery: Option<bool>,
+    pub migrate: Option<bool>,
+    pub memcached: Option<bool>,
+    pub health_url: Option<String>,
+    /// `KEY=VALUE` pairs to set.
+    pub env_set: Vec<(String, String)>,
+    /// Keys to remove.
+    pub env_unset: Vec<String>,
+}
+
+impl Variant {
+    /// A variant with every default. NAME and VARIANT must pass
+    /// [`check_pair`].
+    pub fn new(name: &str, variant: &str) -> Result<Variant> {
+        check_pair(name, variant)?;
+        Ok(Variant {
+            name: name.to_string(),
+            variant: variant.to_string(),
+            branch: DEFAULT_BRANCH.to_string(),
+            domain: default_domain(name, variant),
+            settings: None,
+            workers: DEFAULT_WORKERS as u32,
+            celery: false,
+            migrate: false,
+            memcached: false,
+            health_url: DEFAULT_HEALTH_URL.to_string(),
+            env: BTreeMap::new(),
+        })
+    }
+
+    /// The site's system user and group, also its database name.
+    pub fn user(&self) -> String {
+        format!("{}-{}", self.name, self.variant)
+    }
+
+    /// Parses and validates a variant file. `origin` names the file in
+    /// messages; `reserved` lists the environment names the deploy contract
+    /// sets itself (refused in `[env]`).
+    pub fn parse(
+        name: &str,
+        variant: &str,
+        text: &str,
+        origin: &str,
+        reserved: &[&str],
+    ) -> Result<Variant> {
+        let file: VariantFile = toml::from_str(text).map_err(|e| {
+            Error::invalid_hint(
+                origin,
+                format!("not a valid variant file: {}", e.to_string().trim_end()),
+                "fix the file by hand (keys: docs/host.md), or delete it and run `djdd variant NAME VARIANT` again",
+            )
+        })?;
+        let mut v = Variant::new(name, variant)?;
+        let key = |k: &str| format!("{origin}: key `{k}`");
+        if let Some(b) = file.branch {
+            check_branch(&b).map_err(|p| Error::invalid(key("branch"), p))?;
+            v.branch = b;
+        }
+        if let Some(d) = file.domain {
+            check_domain(&d).map_err(|p| Error::invalid(key("domain"), p))?;
+            v.domain = d;
+        }
+        if let Some(s) = file.settings {
+            check_settings(&s).map_err(|p| Error::invalid(key("settings"), p))?;
+            v.settings = Some(s);
+        }
+        if let Some(w) = file.workers {
+            v.workers = check_workers(w).map_err(|p| Error::invalid(key("workers"), p))?;
+        }
+        v.celery = file.celery.unwrap_or(v.celery);
+        v.migrate = file.migrate.unwrap_or(v.migrate);
+        v.memcached = file.memcached.unwrap_or(v.memcached);
+        if let Some(h) = file.health_url {
+            check_health_url(&h).map_err(|p| Error::invalid(key("health_url"), p))?;
+            v.health_url = h;
+        }
+        for (k, val) in file.env.unwrap_or_default() {
+            check_env_key(&k, reserved)
+                .map_err(|p| Error::invalid(format!("{origin}: key `env.{k}`"), p))?;
+            check_env_value(&val)
+                .map_err(|p| Error::invalid(format!("{origin}: key `env.{k}`"), p))?;
+            v.env.insert(k, val);
+        }
+        Ok(v)
+    }
+
+    /// Applies command-line changes, checking each new value; on error the
+    /// variant is left unchanged.
+    pub fn apply(&self, u: &VariantUpdate, reserved: &[&str]) -> Result<Variant> {
+        let mut v = self.clone();
+        let opt = |o: &str| format!("--{o}");
+        if let Some(b) = &u.branch {
+            check_branch(b).map_err(|p| Error::invalid(opt("branch"), p))?;
+            v.branch = b.clone();
+        }
+        if let Some(d) = &u.domain {
+            check_domain(d).map_err(|p| Error::invalid(opt("domain"), p))?;
+            v.domain = d.clone();
+        }
+        if u.clear_settings {
+            v.settings = None;
+        }
+        if let Some(s) = &u.settings {
+            check_settings(s).map_err(|p| Error::invalid(opt("settings"), p))?;
+            v.settings = Some(s.clone());
+        }
+        if let Some(w) = u.workers {
+            v.workers = check_workers(w).map_err(|p| Error::invalid(opt("workers"), p))?;
+        }
+        v.celery = u.celery.unwrap_or(v.celery);
+        v.migrate = u.migrate.unwrap_or(v.migrate);
+        v.memcached = u.memcached.unwrap_or(v.memcached);
+        if let Some(h) = &u.health_url {
+            check_health_url(h).map_err(|p| Error::invalid(opt("health-url"), p))?;
+            v.health_url = h.clone();
+        }
+        for k in &u.env_unset {
+            v.env.remove(k);
+        }
+        for (k, val) in &u.env_set {
+            check_env_key(k, reserved).map_err(|p| Error::invalid(format!("--env {k}"), p))?;
+            check_env_value(val).map_err(|p| Error::invalid(format!("--env {k}"), p))?;
+            v.env.insert(k.clone(), val.clone());
+        }
+        Ok(v)
+    }
+
+    /// The variant file's text: a comment header, then every key (defaults
+    /// written out, so the file shows what will be built).
+    pub fn to_toml(&self) -> String {
+        let file = VariantFile {
+            branch: Some(self.branch.clone()),
+            domain: Some(self.domain.clone()),
+            settings: self.settings.clone(),
+            workers: Some(self.workers as i64),
+            celery: Some(self.celery),
+            migrate: Some(self.migrate),
+            memcached: Some(self.memcached),
+            health_url: Some(self.health_url.clone()),
+            env: (!self.env.is_empty()).then(|| self.env.clone()),
+        };
+        let body = toml::to_string(&file).expect("a variant always serialises");
+        let mut s = format!(
+            "# djdd variant {} {}: one deployment of {}.\n\
+             # Written by `djdd variant`; may be edited by hand: it is checked on every load.\n\
+             # Keys, rules and defaults: docs/host.md.\n",
+            self.name, self.variant, self.name
+        );
+        if self.settings.is_none() {
+            s.push_str("# settings: not set, taken from the project's djdd.toml\n");
+        }
+        s.push_str(&body);
+        s
+    }
+}
+
+/// The default domain of a variant: `NAME-VARIANT.localhost` (resolves to
+/// the loopback on most systems, so a fresh site answers without DNS).
+pub fn default_domain(name: &str, variant: &str) -> String {
+    format!("{name}-{variant}.localhost")
+}
+
+/// A branch djdd may build: git-check-ref-format(1) `--branch` rules, and
+/// only the characters `A-Z a-z 0-9 . _ / - + @` (no shell metacharacters).
+pub fn check_branch(b: &str) -> std::result::Result<(), String> {
+    let s = shown(b);
+    const RULE: &str =
+        "a branch uses only letters, digits and . _ / - + @, and follows git-check-ref-format(1)";
+    if b.is_empty() {
+        return Err(format!("branch is empty: {RULE}"));
+    }
+    if b.starts_with('-') {
+        return Err(format!(
+            "branch {s} starts with '-' (it would read as an option): {RULE}"
+        ));
+    }
+    if let Some(c) = b
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "._/-+@".contains(*c)))
+    {
+        return Err(format!(
+            "branch {s} contains {}: {RULE}",
+            shown(&c.to_string())
+        ));
+    }
+    let problem = if b.contains("..") {
+        Some("contains '..'")
+    } else if b.contains("//") {
+        Some("contains '//'")
+    } else if b.starts_with('/') || b.ends_with('/') {
+        Some("starts or ends with '/'")
+    } else if b.ends_with('.') {
+        Some("ends with '.'")
+    } else if b == "@" {
+        Some("is '@'")
+    } else if b == "HEAD" {
+        Some("is 'HEAD'")
+    } else if b
+        .split('/')
+        .any(|c| c.starts_with('.') || c.ends_with(".lock"))
+    {
+        Some("has a component starting with '.' or ending with '.lock'")
+    } else if b.len() > 200 {
+        Some("is longer than 200 characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(format!("branch {s} {p}: {RULE}")),
+        None => Ok(()),
+    }
+}
+
+/// A host name: dot-separated labels of `a-z 0-9 -` (1 to 63 characters, not
+/// starting or ending with '-'), at most 253 characters in all (RFC 1123).
+pub fn check_domain(d: &str) -> std::result::Result<(), String> {
+    let s = shown(d);
+    const RULE: &str = "a domain is a host name: dot-separated labels of lowercase letters, digits and '-' (1-63 characters, no '-' at either end), at most 253 characters";
+    if d.is_empty() {
+        return Err(format!("domain is empty: {RULE}"));
+    }
+    if let Some(c) = d
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
+        let extra = if c.is_ascii_uppercase() {
+            " (write it in lowercase)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "domain {s} contains {}{extra}: {RULE}",
+            shown(&c.to_string())
+        ));
+    }
+    if d.len() > 253 {
+        return Err(format!("domain {s} is {} characters long: {RULE}", d.len()));
+    }
+    for label in d.split('.') {
+        if label.is_empty() {
+            return Err(format!("domain {s} has an empty label: {RULE}"));
+        }
+        if label.len() > 63 {
+            return Err(format!(
+                "domain {s} has a label longer than 63 characters: {RULE}"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(format!(
+                "domain {s} has a label starting or ending with '-': {RULE}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A dotted Python module path (`project.settings.prod`).
+pub fn check_settings(m: &str) -> std::result::Result<(), String> {
+    const RULE: &str =
+        "settings is a dotted Python module path: identifiers [A-Za-z_][A-Za-z0-9_]* joined by '.'";
+    let s = shown(m);
+    if m.is_empty() {
+        return Err(format!("settings module is empty: {RULE}"));
+    }
+    if m.len() > 200 {
+        return Err(format!(
+            "settings module {s} is longer than 200 characters: {RULE}"
+        ));
+    }
+    for part in m.split('.') {
+        let ok = part
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Err(format!("settings module {s} is not a module path: {RULE}"));
+        }
+    }
+    Ok(())
+}
+
+/// gunicorn workers: 1..=64.
+pub fn check_workers(w: i64) -> std::result::Result<u32, String> {
+    if (1..=MAX_WORKERS).contains(&w) {
+        Ok(w as u32)
+    } else {
+        Err(format!(
+            "workers = {w} is out of range: must be 1 to {MAX_WORKERS}"
+        ))
+    }
+}
+
+/// A health URL: a path starting with '/', of URL-safe characters only.
+pub fn check_health_url(h: &str) -> std::result::Result<(), String> {
+    const RULE: &str = "health_url is a path starting with '/' (letters, digits and - . _ ~ / ? = & % + , : @ only)";
+    let s = shown(h);
+    if !h.starts_with('/') {
+        return Err(format!("health_url {s} does not start with '/': {RULE}"));
+    }
+    if h.len() > 512 {
+        return Err(format!(
+            "health_url {s} is longer than 512 characters: {RULE}"
+        ));
+    }
+    if let Some(c) = h
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~/?=&%+,:@".contains(*c)))
+    {
+        return Err(format!(
+            "health_url {s} contains {}: {RULE}",
+            shown(&c.to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// An environment key: `[A-Z_][A-Z0-9_]*`, at most 128 characters, and not
+/// a name the deploy contract sets itself (`reserved`: names, or prefixes
+/// written `PREFIX*`).
+pub fn check_env_key(k: &str, reserved: &[&str]) -> std::result::Result<(), String> {
+    const RULE: &str = "environment names match [A-Z_][A-Z0-9_]*";
+    let s = shown(k);
+    let ok = k
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !ok {
+        return Err(format!("environment name {s} is not allowed: {RULE}"));
+    }
+    if k.len() > 128 {
+        return Err(format!(
+            "environment name {s} is longer than 128 characters"
+        ));
+    }
+    let is_reserved = reserved.iter().any(|r| match r.strip_suffix('*') {
+        Some(prefix) => k.starts_with(prefix),
+        None => *r == k,
+    });
+    if is_reserved {
+        return Err(format!(
+            "environment name {s} is set by djdd itself (deploy contract) and cannot be overridden"
+        ));
+    }
+    Ok(())
+}
+
+/// An environment value: at most 4096 characters, no control characters
+/// (a newline would split an EnvironmentFile line).
+pub fn check_env_value(v: &str) -> std::result::Result<(), String> {
+    if v.len() > 4096 {
+        return Err("value is longer than 4096 characters".to_string());
+    }
+    if let Some(c) = v.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "value contains the control character {}: values are one line of printable text",
+            shown(&c.to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// Splits `KEY=VALUE` (from `--env`).
+pub fn split_env(arg: &str) -> Result<(String, String)> {
+    match arg.split_once('=') {
+        Some((k, v)) => Ok((k.to_string(), v.to_string())),
+        None => Err(Error::invalid(
+            format!("--env {}", shown(arg)),
+            "has no '=': write KEY=VALUE",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RESERVED: &[&str] = &["DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DJDD_*"];
+
+    fn parse(text: &str) -> Result<Variant> {
+        Variant::parse("demo", "blue", text, "variants/demo/blue.toml", RESERVED)
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let v = parse("").unwrap();
+        assert_eq!(v, Variant::new("demo", "blue").unwrap());
+        assert_eq!(v.domain, "demo-blue.localhost");
+        assert_eq!(v.branch, "main");
+        assert_eq!(v.workers, 3);
+        assert!(!v.celery && !v.migrate && !v.memcached);
+        assert_eq!(v.health_url, "/");
+        assert_eq!(v.user(), "demo-blue");
+    }
+
+    #[test]
+    fn round_trip_keeps_every_value() {
+        let mut v = Variant::new("demo", "red").unwrap();
+        v.branch = "release/2.x".into();
+        v.domain = "red.example.org".into();
+        v.settings = Some("demo.settings.prod".into());
+        v.workers = 9;
+        v.celery = true;
+        v.migrate = true;
+        v.memcached = true;
+        v.health_url = "/health/?full=1".into();
+        v.env
+            .insert("FEATURE_X".into(), "on \"quoted\" $HOME".into());
+        let text = v.to_toml();
+        let back = Variant::parse("demo", "red", &text, "x", RESERVED).unwrap();
+        assert_eq!(back, v);
+        assert!(text.starts_with("# djdd variant demo red"));
+        assert!(text.contains("domain = \"red.example.org\""), "{text}");
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let e = parse("colour = \"blue\"\n").unwrap_err().to_string();
+        assert!(e.contains("variants/demo/blue.toml"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+        assert!(e.contains("hint:"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let e = parse("workers = \"many\"\n").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+        assert!(e.contains("workers"), "{e}");
+    }
+
+    #[test]
+    fn broken_values_name_the_key_and_rule() {
+        for (text, key, needle) in [
+            ("domain = \"a b\"", "`domain`", "contains ' '"),
+            ("domain = \"a;b\"", "`domain`", "contains ';'"),
+            ("domain = \"a{b\"", "`domain`", "contains '{'"),
+            ("domain = \"Example.com\"", "`domain`", "lowercase"),
+            ("domain = \"-a.com\"", "`domain`", "'-'"),
+            ("domain = \"a..com\"", "`domain`", "empty label"),
+            ("settings = \"a/b\"", "`settings`", "module path"),
+            ("settings = \"a.'b'\"", "`settings`", "module path"),
+            ("workers = 0", "`workers`", "1 to 64"),
+            ("workers = -1", "`workers`", "1 to 64"),
+            ("workers = 100000", "`workers`", "1 to 64"),
+            (
+                "branch = \"$(touch /tmp/pwned)\"",
+                "`branch`",
+                "contains '$'",
+            ),
+            ("branch = \"a`b`\"", "`branch`", "contains '`'"),
+            ("branch = \"a'b\"", "`branch`", "contains '\\''"),
+            ("branch = \"a..b\"", "`branch`", "'..'"),
+            (
+                "branch = \"--upload-pack=x\"",
+                "`branch`",
+                "starts with '-'",
+            ),
+            ("branch = \"x.lock\"", "`branch`", ".lock"),
+            ("health_url = \"health\"", "`health_url`", "start with '/'"),
+            ("health_url = \"/a b\"", "`health_url`", "contains ' '"),
+            ("[env]\nlower = \"x\"", "`env.lower`", "[A-Z_][A-Z0-9_]*"),
+            (
+                "[env]\nSECRET_KEY = \"x\"",
+                "`env.SECRET_KEY`",
+                "set by djdd",
+            ),
+            ("[env]\nA = \"x\\ny\"", "`env.A`", "control character"),
+            (
+                "[env]\nDJDD_VERSION = \"x\"",
+                "`env.DJDD_VERSION`",
+                "set by djdd",
+            ),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains("variants/demo/blue.toml: key "), "{text}: {e}");
+            assert!(e.contains(key), "{text}: {e}");
+            assert!(e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn apply_updates_only_given_values() {
+        let v = Variant::new("demo", "blue").unwrap();
+        let u = VariantUpdate {
+            workers: Some(5),
+            celery: Some(true),
+            env_set: vec![("A".into(), "1".into())],
+            ..Default::default()
+        };
+        let w = v.apply(&u, RESERVED).unwrap();
+        assert_eq!(w.workers, 5);
+        assert!(w.celery);
+        assert_eq!(w.domain, v.domain);
+        assert_eq!(w.env.get("A").map(String::as_str), Some("1"));
+        let u2 = VariantUpdate {
+            env_unset: vec!["A".into()],
+            domain: Some("x.org".into()),
+            ..Default::default()
+        };
+        let x = w.apply(&u2, RESERVED).unwrap();
+        assert!(x.env.is_empty());
+        assert_eq!(x.workers, 5);
+        assert_eq!(x.domain, "x.org");
+        let bad = VariantUpdate {
+            workers: Some(0),
+            ..Default::default()
+        };
+        let e = x.apply(&bad, RESERVED).unwrap_err().to_string();
+        assert!(e.starts_with("--workers: workers = 0"), "{e}");
+    }
+
+    #[test]
+    fn good_values_pass() {
+        for b in ["main", "release/2.x", "feature/a+b", "v1.2", "user@x"] {
+            check_branch(b).unwrap();
+        }
+        for d in ["localhost", "example.com", "a-b.c0.example.org"] {
+            check_domain(d).unwrap();
+        }
+        for s in ["settings", "demo.settings.prod", "_x.y1"] {
+            check_settings(s).unwrap();
+        }
+        check_env_key("_X1", RESERVED).unwrap();
+        check_env_value("anything \"goes\" $here; {}").unwrap();
+    }
+
+    #[test]
+    fn split_env_needs_equals() {
+        assert_eq!(split_env("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert!(split_env("A").is_err());
+    }
+}

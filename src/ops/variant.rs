@@ -1,0 +1,229 @@
+//! `djdd variant NAME VARIANT [flags]` and `djdd variant NAME --list`:
+//! create, update or list the variant files `D/variants/NAME/VARIANT.toml`
+//! (format in `config::variant`, documented in docs/host.md). Reads and
+//! writes the files (atomically); the rules are the pure config module's.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::builddir::{BuildDir, write_atomic};
+use crate::cli::variant::VariantArgs;
+use crate::config::names::{check_name, check_pair, shown};
+use crate::config::variant::{Variant, VariantUpdate, split_env};
+use crate::error::{Error, Result};
+use crate::ops::src::{branches, unknown_name};
+
+/// Environment names a variant may not set because djdd's deploy contract
+/// sets them for every site (entries ending in `*` are prefixes). The
+/// contract module's list replaces this one when it lands.
+pub const RESERVED_ENV: &[&str] = &[
+    "DJANGO_SETTINGS_MODULE",
+    "PYTHONPATH",
+    "PATH",
+    "HOME",
+    "DJDD_*",
+];
+
+/// Reads and validates one variant file.
+pub fn load(bd: &BuildDir, name: &str, variant: &str) -> Result<Option<Variant>> {
+    let path = bd.variant_file(name, variant);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(&path, e)),
+    };
+    Variant::parse(
+        name,
+        variant,
+        &text,
+        &path.display().to_string(),
+        RESERVED_ENV,
+    )
+    .map(Some)
+}
+
+/// The variants of NAME (file stems of D/variants/NAME/*.toml), sorted.
+pub fn list_names(bd: &BuildDir, name: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(bd.variants_dir().join(name))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    let stem = n.strip_suffix(".toml")?;
+                    (!stem.starts_with('.')).then(|| stem.to_string())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A one-line summary of a variant.
+pub fn summary(v: &Variant) -> String {
+    let yn = |b: bool| if b { "yes" } else { "no" };
+    format!(
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}",
+        v.branch,
+        v.domain,
+        v.settings.as_deref().unwrap_or("(djdd.toml)"),
+        v.workers,
+        yn(v.celery),
+        yn(v.migrate),
+        yn(v.memcached),
+        v.health_url,
+        if v.env.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", env {}",
+                v.env.keys().cloned().collect::<Vec<_>>().join(" ")
+            )
+        }
+    )
+}
+
+/// `--branch [REMOTE:]BRANCH` -> BRANCH; REMOTE must be NAME or origin.
+pub fn parse_branch_arg(name: &str, arg: &str) -> Result<String> {
+    match arg.split_once(':') {
+        Some((remote, branch)) => {
+            if remote != name && remote != "origin" {
+                return Err(Error::invalid_hint(
+                    format!("--branch {}", shown(arg)),
+                    format!(
+                        "names the remote {}, but the only remote of {name} is its source",
+                        shown(remote)
+                    ),
+                    format!("write {name}:BRANCH, origin:BRANCH or just BRANCH"),
+                ));
+            }
+            Ok(branch.to_string())
+        }
+        None => Ok(arg.to_string()),
+    }
+}
+
+pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+    let name = args.name.as_str();
+    check_name("NAME", name)?;
+    if let Some(v) = &args.variant {
+        check_pair(name, v)?;
+    }
+    let bd = BuildDir::open(dir)?;
+    let _shared = bd.lock_shared()?;
+    if !bd.source_repo(name).is_dir() {
+        return Err(unknown_name(&bd, name).into());
+    }
+    if args.list {
+        let mut bad = 0;
+        let names = list_names(&bd, name);
+        if names.is_empty() {
+            println!("{name}: no variants (add one with `djdd variant {name} VARIANT`)");
+        }
+        for v in names {
+            match load(&bd, name, &v) {
+                Ok(Some(var)) => println!("{v}: {}", summary(&var)),
+                Ok(None) => {}
+                Err(e) => {
+                    bad += 1;
+                    eprintln!("djdd: error: {e}");
+                }
+            }
+        }
+        return Ok(if bad == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let variant = args
+        .variant
+        .as_deref()
+        .expect("clap requires VARIANT without --list");
+    let _lock = bd.lock_named(
+        &format!("variant-{name}-{variant}"),
+        &format!("another djdd changing variant {name} {variant}"),
+    )?;
+    let path = bd.variant_file(name, variant);
+    let current = match load(&bd, name, variant)? {
+        Some(v) => v,
+        None => Variant::new(name, variant)?,
+    };
+    let flag = |on: bool, off: bool| {
+        if on {
+            Some(true)
+        } else if off {
+            Some(false)
+        } else {
+            None
+        }
+    };
+    let mut update = VariantUpdate {
+        branch: args
+            .branch
+            .as_deref()
+            .map(|b| parse_branch_arg(name, b))
+            .transpose()?,
+        domain: args.domain.clone(),
+        settings: args.settings.clone(),
+        clear_settings: args.project_settings,
+        workers: args.workers,
+        celery: flag(args.celery, args.no_celery),
+        migrate: flag(args.migrate, args.no_migrate),
+        memcached: flag(args.memcached, args.no_memcached),
+        health_url: args.health_url.clone(),
+        env_set: Vec::new(),
+        env_unset: args.unset_env.clone(),
+    };
+    for e in &args.env {
+        update.env_set.push(split_env(e)?);
+    }
+    let new = current.apply(&update, RESERVED_ENV)?;
+    let text = new.to_toml();
+    let existed = path.is_file();
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        let parent = path.parent().expect("variant file has a directory");
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        write_atomic(&path, text.as_bytes())?;
+        println!(
+            "{} {}: {}",
+            if existed { "updated" } else { "created" },
+            path.display(),
+            summary(&new)
+        );
+    } else {
+        println!("unchanged {}: {}", path.display(), summary(&new));
+    }
+    let known = branches(&bd.source_repo(name))?;
+    if !known.iter().any(|(b, _)| *b == new.branch) {
+        tracing::warn!(
+            "{name} has no branch {} yet (branches: {}); `djdd build` needs it or --version",
+            new.branch,
+            known
+                .iter()
+                .map(|(b, _)| b.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_argument_forms() {
+        assert_eq!(parse_branch_arg("demo", "main").unwrap(), "main");
+        assert_eq!(
+            parse_branch_arg("demo", "demo:release/1").unwrap(),
+            "release/1"
+        );
+        assert_eq!(parse_branch_arg("demo", "origin:dev").unwrap(), "dev");
+        let e = parse_branch_arg("demo", "other:main")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("names the remote 'other'"), "{e}");
+    }
+}
