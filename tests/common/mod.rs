@@ -331,12 +331,16 @@ pub fn spawn_paused(dir: &Path, repo: &Path, pause: &str, extra: &[&str]) -> std
     // Keep draining stderr so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     child
+}
+
 /// Copies a directory tree (files, directories, symlinks as links), skipping
 /// `__pycache__`.
 pub fn copy_tree(src: &Path, dst: &Path) {
     for entry in walkdir::WalkDir::new(src).sort_by_file_name() {
         let entry = entry.expect("walk");
         if entry.file_name() == "__pycache__" {
+            continue;
+        }
         let rel = entry.path().strip_prefix(src).unwrap();
         let to = dst.join(rel);
         let ft = entry.file_type();
@@ -345,7 +349,12 @@ pub fn copy_tree(src: &Path, dst: &Path) {
         } else if ft.is_symlink() {
             let target = std::fs::read_link(entry.path()).unwrap();
             std::os::unix::fs::symlink(target, &to).unwrap();
+        } else {
             std::fs::copy(entry.path(), &to).unwrap();
+        }
+    }
+}
+
 /// The python of a virtualenv holding fixtures/demo's requirements, made
 /// once with the host's python3 in /var/cache/djdd/test-venv/KEY/ (KEY: a
 /// hash of the Python version and the requirement files), under a lock so
@@ -355,6 +364,7 @@ pub fn demo_venv_python() -> PathBuf {
     let project = fixtures().join("demo");
     let version = std::process::Command::new("python3")
         .arg("--version")
+        .output()
         .expect("python3 on PATH");
     let mut h = Sha256::new();
     h.update(&version.stdout);
@@ -366,9 +376,11 @@ pub fn demo_venv_python() -> PathBuf {
     ] {
         h.update(f.as_bytes());
         h.update(std::fs::read(project.join(f)).expect("fixture requirements"));
+    }
     let key: String = h.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
+        .collect();
     let cache = PathBuf::from("/var/cache/djdd/test-venv");
     std::fs::create_dir_all(&cache).expect("create /var/cache/djdd/test-venv");
     let venv = cache.join(&key);
@@ -395,30 +407,49 @@ pub fn demo_venv_python() -> PathBuf {
             .args(["install", "--quiet", "--no-input", "-r", "requirements.txt"])
             .current_dir(&project));
         std::fs::write(&done, b"").expect("mark the venv complete");
+    }
     drop(lock);
     python
+}
+
 /// A build dir for host tests: removed with its schroot config when dropped.
 pub struct TestBuildDir {
     pub tmp: tempfile::TempDir,
+}
+
 impl TestBuildDir {
     /// A new, empty directory to use as `--dir` (not yet a build dir).
     pub fn new() -> TestBuildDir {
         TestBuildDir { tmp: tempdir() }
+    }
+
     /// A new directory laid out as a build dir (no build root).
     pub fn layout() -> TestBuildDir {
         let t = TestBuildDir::new();
         djdd::builddir::BuildDir::create(t.path()).expect("build dir layout");
         t
+    }
+
     pub fn path(&self) -> &Path {
         self.tmp.path()
+    }
+
     /// `djdd --dir THIS ARGS...`.
     pub fn djdd(&self, args: &[&str]) -> assert_cmd::Command {
         let mut c = djdd();
         c.arg("--dir").arg(self.path()).args(args);
         c
+    }
+}
+
 impl Drop for TestBuildDir {
+    fn drop(&mut self) {
         if let Ok(d) = djdd::builddir::BuildDir::open(self.path()) {
             let _ = djdd::buildroot::schroot::remove_config(&d.schroot_name());
+        }
+    }
+}
+
 /// Every file and directory below `dir` with its size and modification
 /// time: two snapshots differ when anything was added, removed or written.
 /// Skips the build root and the lock files of state/locks (empty files that
@@ -432,8 +463,12 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, u64, std::time::SystemTime)> {
         .filter_map(|e| {
             let m = e.metadata().ok()?;
             Some((e.path().to_path_buf(), m.len(), m.modified().ok()?))
+        })
+        .collect();
     v.sort();
     v
+}
+
 /// Runs git with arguments in `dir`, panicking on failure; returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
@@ -443,10 +478,16 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_AUTHOR_EMAIL", "test@example.org")
         .env("GIT_COMMITTER_NAME", "Test")
         .env("GIT_COMMITTER_EMAIL", "test@example.org")
+        .output()
         .expect("git runs");
+    assert!(
+        out.status.success(),
         "git {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// A git repository in a new temp dir with one commit on `main`.
 pub fn upstream_repo() -> tempfile::TempDir {
     let t = tempdir();
