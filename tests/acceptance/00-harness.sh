@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016 # dpkg-query formats are literal
 # Scenario 00: the harness itself. A booted container runs systemd with
 # PostgreSQL, nginx, RabbitMQ and memcached answering; a package installed
 # with apt from a signed local repository starts its unit, upgrades, and
@@ -8,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 
 boot_container harness
 
-# --- systemd and the services
+step "systemd and the services"
 assert_eq running "$(in_ct systemctl is-system-running || true)" "systemctl is-system-running"
 assert_eq 1 "$(in_ct runuser -u postgres -- psql -tAc 'select 1')" "psql -c 'select 1' as postgres"
 assert_http 200 http://127.0.0.1/ localhost
@@ -20,7 +21,7 @@ assert_contains "$stats" "STAT curr_connections" "memcached stats"
 # Private network: the container has only its own loopback.
 assert_eq "lo" "$(in_ct ls /sys/class/net | tr '\n' ' ' | sed 's/ $//')" "network interfaces in the container"
 
-# --- a package from a signed local repository: install, upgrade, purge
+step "a package from a signed local repository: install, upgrade, purge"
 work="$CT_DIR/work"
 mkdir -p "$work"
 chmod 0755 "$work"
@@ -34,6 +35,7 @@ assert_http 200 http://127.0.0.1:8081/
 assert_eq "hello 1.0" "$HTTP_BODY" "the hello page after install"
 assert_eq "$(in_ct cat /etc/apt/keyrings/djdd.asc)" "$(cat "$work/key.asc")" "the repository key in the container"
 
+step "upgrade to 2.0 from the republished repository"
 deb2="$(make_hello_deb "$work" 2.0)"
 make_repo_by_hand "$work" acc "$deb2"
 ct_use_repo "$work/repo" "$work/key.asc"
@@ -41,6 +43,7 @@ ct_apt install --only-upgrade djdd-acc-hello || fail "apt-get upgrade of djdd-ac
 assert_eq "2.0" "$(in_ct dpkg-query -W -f '${Version}' djdd-acc-hello)" "installed version after upgrade"
 wait_for "djdd-acc-hello 2.0 to answer" 20 in_ct sh -c 'curl -sf http://127.0.0.1:8081/ | grep -qx "hello 2.0"'
 
+step "purge"
 ct_apt purge djdd-acc-hello || fail "apt-get purge djdd-acc-hello failed: $APT_OUT"
 assert_eq "" "$(in_ct dpkg-query -W -f '${db:Status-Status}' djdd-acc-hello 2>/dev/null || true)" "dpkg status after purge"
 assert_eq "inactive" "$(in_ct systemctl is-active djdd-acc-hello.service || true)" "unit after purge"
@@ -48,7 +51,7 @@ http_get http://127.0.0.1:8081/
 assert_eq 000 "$HTTP_STATUS" "port 8081 after purge"
 assert_eq "" "$(in_ct find /etc/systemd/system /var/lib/systemd/deb-systemd-helper-enabled -name 'djdd-acc-hello*')" "unit links left after purge"
 
-# --- the load loop: counts, pacing, versions, and it sees failures
+step "the load loop: counts, pacing, versions, and it sees failures"
 in_ct sh -c 'echo "version: 1" > /var/www/html/index.html'
 load_loop "$CT_DIR/load-plain.log" localhost http://127.0.0.1/ 1000 10
 assert_load 1000 10 "1"

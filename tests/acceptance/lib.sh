@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2016
 # tests/acceptance/lib.sh: the harness the acceptance scenarios run on.
 #
 # Responsible for: a cached, booted Debian container (systemd-nspawn, real
@@ -49,6 +49,10 @@ fi
 
 acc_log() { printf '[acc %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
+# step MSG...: mark a step of a scenario in its log, with the seconds since
+# the scenario started.
+step() { printf -- '--- [%4d s] %s\n' "$SECONDS" "$*" >&2; }
+
 # fail MSG...: print what broke and end the scenario (the EXIT trap cleans up).
 # Call it at the top level of a scenario, not inside $(...).
 fail() {
@@ -60,10 +64,10 @@ fail() {
 
 # acc_need_host_packages: install what the harness runs on the host.
 acc_need_host_packages() {
-    local -a want=(systemd-container debootstrap zstd util-linux apt-utils gnupg dpkg-dev curl)
+    local -a host_pkgs=(systemd-container debootstrap zstd util-linux apt-utils gnupg dpkg-dev curl)
     local -a missing=()
     local p
-    for p in "$@" "${want[@]}"; do
+    for p in "$@" "${host_pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
@@ -258,8 +262,7 @@ boot_container() {
     CT_NSPAWN=$!
     echo "$CT_NSPAWN" >"$dir/nspawn.pid"
     # PID 1 of the container is the child of systemd-nspawn.
-    local i
-    for i in $(seq 1 200); do
+    for _ in $(seq 1 200); do
         CT_PID="$(ps -o pid= --ppid "$CT_NSPAWN" 2>/dev/null | head -n1 | tr -d ' ' || true)"
         if [ -n "$CT_PID" ] && [ "$(cat "/proc/$CT_PID/comm" 2>/dev/null)" = systemd ]; then break; fi
         kill -0 "$CT_NSPAWN" 2>/dev/null || { tail -n 30 "$dir/console.log" >&2; fail "boot_container $name: systemd-nspawn exited (console above)"; }
@@ -315,17 +318,16 @@ stop_container() {
     CT_NAME="" CT_PID=""
     if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
         [ -z "$pid1" ] || nsenter -t "$pid1" -a -- /usr/bin/env -i PATH="$ACC_PATH" timeout 10 systemctl poweroff --no-block >/dev/null 2>&1 || true
-        local i
-        for i in $(seq 1 300); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
+        for _ in $(seq 1 300); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
         if kill -0 "$nspawn" 2>/dev/null; then
             acc_log "container $name did not power off in 30 s; terminating systemd-nspawn"
             kill -TERM "$nspawn" 2>/dev/null || true
-            for i in $(seq 1 100); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
+            for _ in $(seq 1 100); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
         fi
         if kill -0 "$nspawn" 2>/dev/null; then
             acc_log "killing container $name"
             kill -KILL "$pid1" "$nspawn" 2>/dev/null || true
-            for i in $(seq 1 50); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
+            for _ in $(seq 1 50); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
         fi
     fi
     wait "$nspawn" 2>/dev/null || true
@@ -495,10 +497,12 @@ ct_apt_update_repo() {
     fi
 }
 
-# ct_apt_install ARGS...: apt-get install -y ARGS in the container; prints the
-# output and fails with it when apt fails. Sets APT_OUT.
+# ct_apt ARGS...: apt-get -y ARGS in the container (conffiles: keep the
+# admin's); its output goes to APT_OUT; returns apt-get's status, so:
+#   ct_apt install X || fail "apt-get install X failed: $APT_OUT"
 ct_apt() {
     local rc=0
+    # shellcheck disable=SC2034 # read by the caller
     APT_OUT="$(in_ct apt-get -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" 2>&1)" || rc=$?
     return "$rc"
 }
@@ -717,7 +721,7 @@ ensure_piuparts_base() {
         d="$(mktemp -d)"
         local deb
         deb="$(make_hello_deb "$d" 0.1)"
-        if ! piuparts -q -d "$ACC_SUITE" -m "$ACC_MIRROR" --save="$tmp" --no-upgrade-test \
+        if ! piuparts -d "$ACC_SUITE" -m "$ACC_MIRROR" --save="$tmp" --no-upgrade-test \
             "$deb" >"$d/piuparts.log" 2>&1; then
             tail -n 40 "$d/piuparts.log" >&2
             rm -rf "$d" "$tmp"
@@ -737,9 +741,9 @@ ensure_piuparts_base() {
 # repository (bind-mounted read-only, Signed-By KEY_FILE) so dependencies
 # and previous versions come from it; with --apt the arguments are package
 # names taken from the repositories. The piuparts log goes to FILE (default
-# $ACC_RUNDIR/piuparts-PID.log); its last lines are printed on failure.
+# $ACC_RUNDIR/logs/piuparts-PID.log); its last lines are printed on failure.
 run_piuparts() {
-    local repo="" key="" log="$ACC_RUNDIR/piuparts-$$.log"
+    local repo="" key="" log="$ACC_RUNDIR/logs/piuparts-$$.log"
     local -a extra=()
     while [ $# -gt 0 ]; do
         case "$1" in
@@ -752,13 +756,22 @@ run_piuparts() {
     mkdir -p "$(dirname "$log")"
     if [ -n "$repo" ]; then
         repo="$(cd "$repo" && pwd)"
-        key="$(cd "$(dirname "$key")" && pwd)/$(basename "$key")"
         local suites comps
-        suites="$(cd "$repo/dists" && ls | head -n1)"
+        suites="$(find "$repo/dists" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | head -n1)"
         comps="$(sed -n 's/^Components: *//p' "$repo/dists/$suites/Release" | head -n1)"
-        # apt reads the key inside the chroot: the key's directory is bind-mounted too.
-        extra+=(--bindmount="$repo" --bindmount="$(dirname "$key")"
-            --extra-repo="deb [signed-by=$key] file:$repo $suites $comps")
+        # apt reads the key inside the chroot: a copy in a directory of its
+        # own is bind-mounted too (nothing piuparts writes may be under a
+        # bind mount, or its lsof check sees itself "running in the chroot").
+        local keydir="$ACC_RUNDIR/piuparts-key-$$"
+        rm -rf "$keydir"
+        mkdir -p "$keydir"
+        local ext=gpg
+        grep -q 'BEGIN PGP PUBLIC KEY BLOCK' "$key" && ext=asc
+        cp "$key" "$keydir/djdd.$ext"
+        chmod -R a+rX "$keydir" "$repo"
+        on_exit "rm -rf '$keydir'"
+        extra+=(--bindmount="$repo" --bindmount="$keydir"
+            --extra-repo="deb [signed-by=$keydir/djdd.$ext] file:$repo $suites $comps")
     fi
     local start=$SECONDS rc=0
     piuparts -d "$ACC_SUITE" -m "$ACC_MIRROR" -b "$ACC_PIUPARTS_BASE" \

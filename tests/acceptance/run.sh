@@ -49,15 +49,15 @@ shared=""
 for i in "${!scenarios[@]}"; do
     f="${scenarios[$i]}"
     name="$(basename "$f" .sh)"
-    want="$(sed -n 's/^# acc-container: *\([a-z0-9-]*\).*/\1/p' "$f" | head -n1)"
-    [ -n "$want" ] || want=own
-    if [ "$want" != own ]; then
-        if [ "$shared" != "$want" ]; then
+    ctname="$(sed -n 's/^# acc-container: *\([a-z0-9-]*\).*/\1/p' "$f" | head -n1)"
+    [ -n "$ctname" ] || ctname=own
+    if [ "$ctname" != own ]; then
+        if [ "$shared" != "$ctname" ]; then
             [ -z "$shared" ] || stop_container
-            boot_container "$want"
-            shared="$want"
+            boot_container "$ctname"
+            shared="$ctname"
         fi
-        export ACC_ATTACH="$want"
+        export ACC_ATTACH="$ctname"
     else
         [ -z "$shared" ] || { stop_container; shared=""; }
         unset ACC_ATTACH
