@@ -310,6 +310,21 @@ attach_container() {
     acc_log "attached to the shared container $name (PID 1 = $CT_PID)"
 }
 
+# acc_unmount_under DIR: unmount everything mounted below DIR, deepest first.
+acc_unmount_under() {
+    local m
+    while read -r m; do
+        [ -z "$m" ] || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done < <(acc_mounts_under "$1" | sort -r)
+    if [ -n "$(acc_mounts_under "$1")" ]; then
+        fail "still mounted under $1: $(acc_mounts_under "$1")"
+    fi
+}
+
+acc_mounts_under() {
+    findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' || true
+}
+
 # stop_container: power the container off (bounded), kill it if it does not
 # stop, then remove its directory (ACC_KEEP=1 keeps the directory).
 stop_container() {
@@ -331,14 +346,8 @@ stop_container() {
         fi
     fi
     wait "$nspawn" 2>/dev/null || true
-    # nspawn mounts in its own namespace; unmount anything left on the host side.
-    local m
-    while read -r m; do
-        [ -z "$m" ] || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-    done < <(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r || true)
-    if findmnt -rn -o TARGET | grep -qF "$dir/"; then
-        fail "stop_container $name: still mounted under $dir: $(findmnt -rn -o TARGET | grep -F "$dir/")"
-    fi
+    # nspawn mounts in its own namespace; the overlay root is on the host side.
+    acc_unmount_under "$dir"
     if [ "${ACC_KEEP:-0}" = 1 ]; then
         acc_log "container $name stopped; kept $dir (ACC_KEEP=1)"
     else
@@ -774,8 +783,14 @@ run_piuparts() {
             --extra-repo="deb [signed-by=$keydir/djdd.$ext] file:$repo $suites $comps")
     fi
     local start=$SECONDS rc=0
-    piuparts -d "$ACC_SUITE" -m "$ACC_MIRROR" -b "$ACC_PIUPARTS_BASE" \
+    # A tmpdir of its own: when piuparts fails it can leave its chroot
+    # mounted (proc, dev, the bind mounts); unmount and remove it after.
+    local tmp="$ACC_RUNDIR/piuparts-tmp-$$"
+    mkdir -p "$tmp"
+    piuparts -d "$ACC_SUITE" -m "$ACC_MIRROR" -b "$ACC_PIUPARTS_BASE" --tmpdir="$tmp" \
         "${extra[@]}" "$@" >"$log" 2>&1 || rc=$?
+    acc_unmount_under "$tmp"
+    rm -rf --one-file-system "$tmp"
     if [ "$rc" != 0 ]; then
         grep -E '^[0-9:]+ (ERROR|FAIL)' "$log" | tail -n 20 >&2 || true
         tail -n 30 "$log" >&2

@@ -83,4 +83,4 @@ printf '\n'
 printf '%s\n' "${results[@]}"
 printf 'total %s s\n' "$((SECONDS - t_all))"
 printf '%s passed, %s failed\n' "$passed" "$failed"
-[ "$failed" = 0 ]
+if [ "$failed" != 0 ]; then exit 1; fi
