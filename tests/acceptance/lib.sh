@@ -238,6 +238,7 @@ boot_container() {
             fail "boot_container $name: $dir is in use by a running container (pid $(cat "$dir/nspawn.pid"))"
         fi
         acc_log "removing the stale $dir"
+        acc_unmount_under "$dir"
         rm -rf --one-file-system "$dir"
     fi
     mkdir -p "$dir/root"
@@ -331,6 +332,7 @@ stop_container() {
     [ -n "$CT_NAME" ] || return 0
     local name="$CT_NAME" dir="$CT_DIR" nspawn="$CT_NSPAWN" pid1="$CT_PID"
     CT_NAME="" CT_PID=""
+    local t0=$SECONDS
     if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
         [ -z "$pid1" ] || nsenter -t "$pid1" -a -- /usr/bin/env -i PATH="$ACC_PATH" timeout 10 systemctl poweroff --no-block >/dev/null 2>&1 || true
         for _ in $(seq 1 300); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
@@ -349,10 +351,10 @@ stop_container() {
     # nspawn mounts in its own namespace; the overlay root is on the host side.
     acc_unmount_under "$dir"
     if [ "${ACC_KEEP:-0}" = 1 ]; then
-        acc_log "container $name stopped; kept $dir (ACC_KEEP=1)"
+        acc_log "container $name stopped in $((SECONDS - t0)) s; kept $dir (ACC_KEEP=1)"
     else
         rm -rf --one-file-system "$dir"
-        acc_log "container $name stopped and removed"
+        acc_log "container $name stopped and removed in $((SECONDS - t0)) s"
     fi
     CT_DIR="" CT_ROOT="" CT_NSPAWN="" CT_OWNED=0
 }
@@ -796,5 +798,5 @@ run_piuparts() {
         tail -n 30 "$log" >&2
         fail "piuparts $* failed after $((SECONDS - start)) s (log $log)"
     fi
-    acc_log "piuparts passed in $((SECONDS - start)) s: $(grep -E 'PASS:' "$log" | tail -n1 | sed 's/^[0-9:. ]*//')"
+    acc_log "piuparts passed in $((SECONDS - start)) s: $(grep -E 'PASS:' "$log" | tail -n1 | sed 's/^[0-9]*m[0-9.]*s INFO: //')"
 }
