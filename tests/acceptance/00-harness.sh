@@ -11,7 +11,7 @@ boot_container harness
 
 step "systemd and the services"
 assert_eq running "$(in_ct systemctl is-system-running || true)" "systemctl is-system-running"
-assert_eq 1 "$(in_ct runuser -u postgres -- psql -tAc 'select 1')" "psql -c 'select 1' as postgres"
+assert_eq 1 "$(ct_psql 'select 1')" "psql -c 'select 1' as postgres"
 assert_http 200 http://127.0.0.1/ localhost
 assert_contains "$HTTP_BODY" "Welcome to nginx" "nginx's default page"
 status="$(in_ct rabbitmqctl status 2>&1)" || fail "rabbitmqctl status failed: $status"
@@ -41,11 +41,12 @@ make_repo_by_hand "$work" acc "$deb2"
 ct_use_repo "$work/repo" "$work/key.asc"
 ct_apt install --only-upgrade djdd-acc-hello || fail "apt-get upgrade of djdd-acc-hello failed: $APT_OUT"
 assert_eq "2.0" "$(in_ct dpkg-query -W -f '${Version}' djdd-acc-hello)" "installed version after upgrade"
+assert_eq ii "$(ct_pkg_status djdd-acc-hello)" "dpkg status after upgrade"
 wait_for "djdd-acc-hello 2.0 to answer" 20 in_ct sh -c 'curl -sf http://127.0.0.1:8081/ | grep -qx "hello 2.0"'
 
 step "purge"
 ct_apt purge djdd-acc-hello || fail "apt-get purge djdd-acc-hello failed: $APT_OUT"
-assert_eq "" "$(in_ct dpkg-query -W -f '${db:Status-Status}' djdd-acc-hello 2>/dev/null || true)" "dpkg status after purge"
+assert_eq "" "$(ct_pkg_status djdd-acc-hello)" "dpkg status after purge"
 assert_eq "inactive" "$(in_ct systemctl is-active djdd-acc-hello.service || true)" "unit after purge"
 http_get http://127.0.0.1:8081/
 assert_eq 000 "$HTTP_STATUS" "port 8081 after purge"

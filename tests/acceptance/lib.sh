@@ -390,6 +390,20 @@ ct_copy_in() {
 # ct_copy_out SRC DEST: copy a file from the container to the host.
 ct_copy_out() { in_ct cat "$1" >"$2"; }
 
+# ct_psql SQL [DB=postgres]: run SQL as the postgres user in the container;
+# prints the rows unaligned, tuples only (psql -tA), fails on an SQL error.
+ct_psql() { in_ct runuser -u postgres -- psql -v ON_ERROR_STOP=1 -tAq -d "${2:-postgres}" -c "$1"; }
+
+# ct_pkg_status PKG: dpkg's abbreviated status of PKG in the container
+# ("ii", "iF" half-configured, "rc" removed with config), "" if unknown.
+ct_pkg_status() {
+    in_ct dpkg-query -W -f '${db:Status-Abbrev}' "$1" 2>/dev/null | tr -d ' ' || true
+}
+
+# ct_logs UNIT [N=50]: print the last N journal lines of UNIT (to stderr),
+# for a failure message's context.
+ct_logs() { in_ct journalctl -u "$1" -n "${2:-50}" --no-pager >&2 || true; }
+
 # wait_for WHAT SECONDS CMD...: retry CMD (quietly) until it succeeds or fail.
 wait_for() {
     local what="$1" secs="$2"
