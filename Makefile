@@ -20,3 +20,9 @@ example: deps build
 	mkdir -p target/example
 	./target/release/djdd pack fixtures/pack/hello target/example/
 	dpkg-deb --info target/example/hello-djdd_1.0-1_all.deb
+
+# Acceptance scenarios in a booted systemd container (root; see docs/acceptance.md).
+# `make acceptance SCENARIOS="00 01"` runs only those.
+.PHONY: acceptance
+acceptance: deps
+	bash tests/acceptance/run.sh $(SCENARIOS)
