@@ -396,11 +396,11 @@ fn resolve_hard_links(plan: &mut [Planned], by_path: &HashMap<Vec<u8>, &Entry>) 
         .collect();
     // group: index of the entry holding the data -> members in plan order
     let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
-    for i in 0..plan.len() {
-        if !matches!(plan[i].kind, PKind::HardLink(_)) {
+    for (i, item) in plan.iter().enumerate() {
+        if !matches!(item.kind, PKind::HardLink(_)) {
             continue;
         }
-        let mut cur = plan[i].path.clone();
+        let mut cur = item.path.clone();
         let mut steps = 0;
         let data = loop {
             let e = by_path[&cur];
