@@ -39,11 +39,7 @@ pub fn run(args: &PackArgs) -> anyhow::Result<ExitCode> {
     pkg.check()
         .with_context(|| format!("{} is not a valid package tree", args.tree.display()))?;
     let out = output_path(&args.tree, args.out.as_deref(), &pkg)?;
-    tracing::info!(
-        "building package '{}' in '{}'",
-        pkg.name(),
-        out.display()
-    );
+    tracing::info!("building package '{}' in '{}'", pkg.name(), out.display());
     let written = write_deb_to_path(&pkg, &opts, &out)
         .with_context(|| format!("cannot write {}", out.display()))?;
     tracing::debug!(
@@ -162,9 +158,8 @@ pub fn read_tree(dir: &Path) -> Result<Package> {
         }
         let data = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
         if name == "control" {
-            let text = String::from_utf8(data).map_err(|_| {
-                Error::invalid(path.display().to_string(), "is not UTF-8 text")
-            })?;
+            let text = String::from_utf8(data)
+                .map_err(|_| Error::invalid(path.display().to_string(), "is not UTF-8 text"))?;
             control = Some(Paragraph::parse(&text, &path.display().to_string())?);
         } else {
             control_files.push(ControlFile {
@@ -193,7 +188,11 @@ pub fn read_tree(dir: &Path) -> Result<Package> {
     for item in walk {
         let item = item.map_err(|e| {
             let p = e.path().unwrap_or(dir).to_path_buf();
-            Error::io(p, e.into_io_error().unwrap_or_else(|| std::io::Error::other("walk failed")))
+            Error::io(
+                p,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            )
         })?;
         let path = item.path();
         let rel = path
@@ -203,7 +202,11 @@ pub fn read_tree(dir: &Path) -> Result<Package> {
             .as_bytes()
             .to_vec();
         let m = item.metadata().map_err(|e| {
-            Error::io(path, e.into_io_error().unwrap_or_else(|| std::io::Error::other("stat failed")))
+            Error::io(
+                path,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("stat failed")),
+            )
         })?;
         let ft = m.file_type();
         let mode = m.mode() & 0o7777;
@@ -240,7 +243,9 @@ pub fn read_tree(dir: &Path) -> Result<Package> {
             };
             return Err(Error::invalid_hint(
                 path.display().to_string(),
-                format!("is {kind}; djdd pack writes only directories, regular files, symlinks and hard links"),
+                format!(
+                    "is {kind}; djdd pack writes only directories, regular files, symlinks and hard links"
+                ),
                 "remove it from the tree and create it in postinst if it is needed",
             ));
         };
