@@ -237,7 +237,10 @@ enum Obj {
     Link(Vec<u8>),
 }
 
-fn snapshot(root: &Path) -> (BTreeMap<Vec<u8>, Obj>, BTreeSet<Vec<Vec<u8>>>) {
+/// Objects by path, and the groups of paths sharing an inode.
+type Snapshot = (BTreeMap<Vec<u8>, Obj>, BTreeSet<Vec<Vec<u8>>>);
+
+fn snapshot(root: &Path) -> Snapshot {
     let mut objs = BTreeMap::new();
     let mut inodes: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
     for e in walkdir::WalkDir::new(root).sort_by_file_name() {
