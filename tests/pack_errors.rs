@@ -72,7 +72,8 @@ fn control_without(field: &str) -> String {
     control_text("djdd-test-err", "1.0-1")
         .lines()
         .filter(|l| {
-            !l.starts_with(&format!("{field}:")) && !(field == "Description" && l.starts_with(' '))
+            let continuation = field == "Description" && l.starts_with(' ');
+            !(l.starts_with(&format!("{field}:")) || continuation)
         })
         .map(|l| format!("{l}\n"))
         .collect()
