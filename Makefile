@@ -15,3 +15,8 @@ test: deps
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# Times djdd pack against dpkg-deb, nfpm and the raw compressors on a real
+# virtualenv tree (cached under /var/cache/djdd/bench) and writes BENCHMARKS.md.
+bench: deps
+	bash bench/run.sh
