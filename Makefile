@@ -20,3 +20,8 @@ example: deps build
 	mkdir -p target/example
 	./target/release/djdd pack fixtures/pack/hello target/example/
 	dpkg-deb --info target/example/hello-djdd_1.0-1_all.deb
+
+# Times djdd pack against dpkg-deb, nfpm and the raw compressors on a real
+# virtualenv tree (cached under /var/cache/djdd/bench) and writes BENCHMARKS.md.
+bench: deps
+	bash bench/run.sh
