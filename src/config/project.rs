@@ -244,10 +244,7 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
     };
     let wsgi = match &f.wsgi {
         Some(w) => Some(check_callable("wsgi", w, true)?.to_string()),
-        None => settings.as_deref().map(|s| {
-            let top = s.split('.').next().unwrap_or(s);
-            format!("{top}.wsgi:application")
-        }),
+        None => settings.as_deref().map(default_wsgi),
     };
     let celery = match &f.celery {
         Some(c) => Some(check_callable("celery", c, false)?.to_string()),
@@ -333,6 +330,14 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         },
         health: Health { url, timeout },
     })
+}
+
+/// The WSGI callable a project gets when `djdd.toml` names none:
+/// `PKG.wsgi:application`, PKG the settings module's first component (what
+/// `django-admin startproject` makes).
+pub fn default_wsgi(settings: &str) -> String {
+    let top = settings.split('.').next().unwrap_or(settings);
+    format!("{top}.wsgi:application")
 }
 
 impl Project {
