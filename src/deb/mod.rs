@@ -6,3 +6,4 @@
 
 pub mod control;
 pub mod read;
+pub mod version;
