@@ -22,6 +22,7 @@ pub mod control;
 pub mod entry;
 pub mod read;
 pub mod tar;
+pub mod version;
 pub mod writer;
 
 pub use compress::Compression;

@@ -10,7 +10,7 @@
 //! against its allowed prefixes before it is written.
 
 pub mod git;
-pub mod package;
+mod package;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,7 +34,7 @@ use package::{
 };
 
 pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
-    crate::config::names::check_name(&args.name)?;
+    crate::config::names::check_name("NAME", &args.name)?;
     let bd = BuildDir::open(dir)?;
     let repo = bd.source_repo(&args.name);
     if !repo.is_dir() {
@@ -147,7 +147,13 @@ fn load_inputs(
                 format!("djdd variant {name} {variant_name} --settings PROJECT.settings"),
             )
         })?;
-    project::check_module("--settings", &settings)?;
+    if !project::is_module(&settings) {
+        return Err(Error::invalid(
+            format!("settings module '{}'", settings.escape_debug()),
+            "must be a dotted Python module path (letters, digits, '_', '.')",
+        )
+        .into());
+    }
 
     let python_version = root.python_version()?;
     let existing = existing_packages(&bd.packages_dir(), name)?;

@@ -248,7 +248,7 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
             ));
         }
     }
-    let static_dest = contract::Paths::new(&site.name, &site.variant).static_root;
+    let static_dest = contract::Layout::new(&site.name, &site.variant).static_dir;
     for e in entries_from_dir(static_host, &static_dest)? {
         pkg.add(e);
     }
