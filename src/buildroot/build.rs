@@ -54,7 +54,8 @@ pub fn run_step(
     for (k, v) in env {
         full.push(format!("{k}={v}"));
     }
-    full.push("--".into());
+    // No `--` here: env(1) takes the first word without '=' as the
+    // program; argv[0] is always a path djdd chose.
     full.extend(argv.iter().map(|s| s.to_string()));
     let refs: Vec<&str> = full.iter().map(String::as_str).collect();
     root.run(user, cwd, &[], &refs)
@@ -84,11 +85,59 @@ pub struct EnvBuild<'a> {
     pub python_version: &'a str,
 }
 
-/// Builds the virtualenv at its final path inside the root. Any earlier,
-/// unfinished tree at that path is removed first.
+/// The build user inside the root (made by `djdd init`).
+pub const BUILD_USER: &str = "djdd";
+
+/// The build user's (uid, gid) in the root.
+pub fn build_user_ids(root: &BuildRoot) -> Result<(u32, u32)> {
+    crate::buildroot::init::passwd_entry(&root.path(), "etc/passwd", BUILD_USER).ok_or_else(|| {
+        Error::invalid_hint(
+            format!("build root {}", root.path().display()),
+            format!("has no user '{BUILD_USER}'"),
+            "rerun `djdd init` to finish the build root",
+        )
+    })
+}
+
+/// Makes `inside` (a directory of the root) and gives it to the build user.
+pub fn make_build_dir(root: &BuildRoot, inside: &str) -> Result<()> {
+    let (uid, gid) = build_user_ids(root)?;
+    let p = host_path(root, inside);
+    std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+    std::os::unix::fs::chown(&p, Some(uid), Some(gid)).map_err(|e| Error::io(&p, e))?;
+    Ok(())
+}
+
+/// Where the host's CA bundle is copied inside the root, so pip reaches
+/// its index through whatever TLS-inspecting proxy the host trusts.
+pub const HOST_CA_IN_ROOT: &str = "/etc/ssl/certs/djdd-host-ca.crt";
+
+/// Copies the host's CA bundle into the root (when the host has one) and
+/// returns its path inside the root.
+pub fn host_ca(root: &BuildRoot) -> Result<Option<&'static str>> {
+    let host = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    match std::fs::read(host) {
+        Ok(bytes) => {
+            let dest = host_path(root, HOST_CA_IN_ROOT);
+            if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+                if let Some(p) = dest.parent() {
+                    std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
+                }
+                crate::builddir::write_atomic(&dest, &bytes)?;
+            }
+            Ok(Some(HOST_CA_IN_ROOT))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Builds the virtualenv at its final path inside the root, as the build
+/// user (no project code runs as root). Any earlier, unfinished tree at
+/// that path is removed first.
 pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
     remove_in_root(root, b.env_dir)?;
     remove_in_root(root, b.share_dir)?;
+    make_build_dir(root, b.env_dir)?;
     for (rel, bytes) in &b.files {
         let dest = host_path(root, &format!("{}/{rel}", b.share_dir));
         if let Some(parent) = dest.parent() {
@@ -96,9 +145,10 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         }
         std::fs::write(&dest, bytes).map_err(|e| Error::io(&dest, e))?;
     }
+    make_build_dir(root, b.share_dir)?;
     let python = format!("/usr/bin/python{}", b.python_version);
     let epoch = ENV_EPOCH.to_string();
-    let env = vec![
+    let mut env = vec![
         ("PATH".to_string(), "/usr/bin:/bin".to_string()),
         ("HOME".into(), "/tmp".into()),
         ("LC_ALL".into(), "C.UTF-8".into()),
@@ -112,13 +162,24 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         ("CFLAGS".into(), "-g0".into()),
         ("CXXFLAGS".into(), "-g0".into()),
     ];
+    if let Some(ca) = host_ca(root)? {
+        env.push(("PIP_CERT".into(), ca.into()));
+    }
+    let user = Some(BUILD_USER);
     tracing::info!("creating the virtualenv {} with {python}", b.env_dir);
-    run_step(root, None, "/", &env, 300, &[&python, "-m", "venv", b.env_dir])?;
+    run_step(
+        root,
+        user,
+        "/",
+        &env,
+        300,
+        &[&python, "-m", "venv", b.env_dir],
+    )?;
     let pip = format!("{}/bin/pip", b.env_dir);
     tracing::info!("pip install -r {}/{}", b.share_dir, b.root_file);
     run_step(
         root,
-        None,
+        user,
         b.share_dir,
         &env,
         PIP_TIMEOUT,
@@ -144,7 +205,7 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
     remove_bytecode(&host_path(root, b.env_dir))?;
     run_step(
         root,
-        None,
+        user,
         "/",
         &env,
         PIP_TIMEOUT,
@@ -224,16 +285,23 @@ pub fn unpack_tree(root: &BuildRoot, dest: &str, tar_bytes: &[u8]) -> Result<usi
     remove_in_root(root, dest)?;
     let base = host_path(root, dest);
     std::fs::create_dir_all(&base).map_err(|e| Error::io(&base, e))?;
-    unpack_tar(&base, tar_bytes)
+    let n = unpack_tar(&base, tar_bytes)?;
+    // The build user runs the project's build steps (compilemessages
+    // writes .mo files here); the package's owners are root regardless.
+    let (uid, gid) = build_user_ids(root)?;
+    for e in walkdir::WalkDir::new(&base) {
+        let e = e.map_err(|e| Error::io(&base, std::io::Error::other(e.to_string())))?;
+        std::os::unix::fs::lchown(e.path(), Some(uid), Some(gid))
+            .map_err(|err| Error::io(e.path(), err))?;
+    }
+    Ok(n)
 }
 
 /// As [`unpack_tree`], into a host directory (exists, empty).
 pub fn unpack_tar(base: &Path, tar_bytes: &[u8]) -> Result<usize> {
     let mut archive = tar::Archive::new(tar_bytes);
     let mut count = 0;
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::io(base, e))?;
+    let entries = archive.entries().map_err(|e| Error::io(base, e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::io(base, e))?;
         let raw = entry.path_bytes().into_owned();
@@ -280,7 +348,9 @@ pub fn unpack_tar(base: &Path, tar_bytes: &[u8]) -> Result<usize> {
             other => {
                 return Err(Error::invalid(
                     format!("source file '{}'", name.escape_debug()),
-                    format!("is a {other:?} member; a source package holds files, directories and symlinks only"),
+                    format!(
+                        "is a {other:?} member; a source package holds files, directories and symlinks only"
+                    ),
                 ));
             }
         }
@@ -307,7 +377,10 @@ fn check_member(name: &str) -> Result<PathBuf> {
             Component::Normal(s) => out.push(s),
             Component::CurDir => {}
             _ => {
-                return Err(Error::invalid(what(), "leaves the source tree ('..' or an absolute path)"));
+                return Err(Error::invalid(
+                    what(),
+                    "leaves the source tree ('..' or an absolute path)",
+                ));
             }
         }
     }
@@ -316,7 +389,13 @@ fn check_member(name: &str) -> Result<PathBuf> {
 
 /// A symlink of the source tree must point inside it, relatively.
 fn check_link(name: &str, rel: &Path, target: &str) -> Result<()> {
-    let what = || format!("symlink '{}' -> '{}'", name.escape_debug(), target.escape_debug());
+    let what = || {
+        format!(
+            "symlink '{}' -> '{}'",
+            name.escape_debug(),
+            target.escape_debug()
+        )
+    };
     if target.starts_with('/') {
         return Err(Error::invalid_hint(
             what(),
@@ -350,17 +429,37 @@ mod tests {
     fn member_names_stay_inside() {
         assert_eq!(check_member("a/b.py").unwrap(), PathBuf::from("a/b.py"));
         assert_eq!(check_member("./a/").unwrap(), PathBuf::from("a"));
-        assert!(check_member("../x").unwrap_err().to_string().contains("leaves the source tree"));
+        assert!(
+            check_member("../x")
+                .unwrap_err()
+                .to_string()
+                .contains("leaves the source tree")
+        );
         assert!(check_member("/etc/passwd").is_err());
-        assert!(check_member("a\nb").unwrap_err().to_string().contains("newline"));
+        assert!(
+            check_member("a\nb")
+                .unwrap_err()
+                .to_string()
+                .contains("newline")
+        );
     }
 
     #[test]
     fn links_stay_inside() {
         check_link("a/l", Path::new("a/l"), "../b").unwrap();
         check_link("l", Path::new("l"), "a/b").unwrap();
-        assert!(check_link("l", Path::new("l"), "/etc/passwd").unwrap_err().to_string().contains("absolute"));
-        assert!(check_link("a/l", Path::new("a/l"), "../../x").unwrap_err().to_string().contains("outside"));
+        assert!(
+            check_link("l", Path::new("l"), "/etc/passwd")
+                .unwrap_err()
+                .to_string()
+                .contains("absolute")
+        );
+        assert!(
+            check_link("a/l", Path::new("a/l"), "../../x")
+                .unwrap_err()
+                .to_string()
+                .contains("outside")
+        );
         assert!(check_link("l", Path::new("l"), "a/../../x").is_err());
     }
 
@@ -376,7 +475,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(unpack_tar(dir.path(), &ok).unwrap(), 1);
         use std::os::unix::fs::PermissionsExt;
-        let m = std::fs::metadata(dir.path().join("bin/run")).unwrap().permissions().mode();
+        let m = std::fs::metadata(dir.path().join("bin/run"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(m & 0o777, 0o755);
 
         let mut b = tar::Builder::new(Vec::new());

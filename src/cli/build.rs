@@ -23,6 +23,11 @@ pub struct BuildArgs {
     pub force: bool,
     /// Compression of the packages written (zstd: fast, and read by dpkg
     /// since Debian 12; xz: smaller, and read by every dpkg).
-    #[arg(short = 'Z', long, default_value = "zstd", value_name = "zstd|xz|gzip|none")]
+    #[arg(
+        short = 'Z',
+        long,
+        default_value = "zstd",
+        value_name = "zstd|xz|gzip|none"
+    )]
     pub compression: String,
 }

@@ -95,9 +95,7 @@ fn ref_exists(repo: &Path, full_ref: &str) -> bool {
 /// A symlink, directory or submodule at `path` is an error naming it (a
 /// symlink's "content" would be its target).
 pub fn read_file(repo: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
-    let out = run(git(repo)
-        .args(["ls-tree", "-z", commit, "--"])
-        .arg(path))?;
+    let out = run(git(repo).args(["ls-tree", "-z", commit, "--"]).arg(path))?;
     let entry = out.split(|b| *b == 0).find(|e| !e.is_empty());
     let Some(entry) = entry else {
         return Ok(None);

@@ -48,7 +48,10 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                 return Err(Error::invalid_hint(
                     format!("source '{}'", args.name),
                     "has no variant to build",
-                    format!("add one: djdd variant {} blue --domain example.org", args.name),
+                    format!(
+                        "add one: djdd variant {} blue --domain example.org",
+                        args.name
+                    ),
                 )
                 .into());
             }
@@ -89,7 +92,10 @@ fn load_inputs(
     let variant = crate::ops::variant::load(bd, name, variant_name)?.ok_or_else(|| {
         Error::invalid_hint(
             format!("variant '{variant_name}' of '{name}'"),
-            format!("does not exist (no {})", bd.variant_file(name, variant_name).display()),
+            format!(
+                "does not exist (no {})",
+                bd.variant_file(name, variant_name).display()
+            ),
             format!("create it: djdd variant {name} {variant_name}"),
         )
     })?;
@@ -115,7 +121,10 @@ fn load_inputs(
     };
     let mut project = project::resolve(
         project_file.as_ref(),
-        manage_py.as_deref().map(|b| String::from_utf8_lossy(b).into_owned()).as_deref(),
+        manage_py
+            .as_deref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .as_deref(),
     )?;
     if project.manage != "manage.py" {
         let text = read(&project.manage)?.ok_or_else(|| {
@@ -198,9 +207,13 @@ fn existing_packages(dir: &Path, name: &str) -> anyhow::Result<BTreeMap<String, 
     for e in rd {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let file = e.file_name().to_string_lossy().into_owned();
-        let Some(stem) = file.strip_suffix(".deb") else { continue };
+        let Some(stem) = file.strip_suffix(".deb") else {
+            continue;
+        };
         let parts: Vec<&str> = stem.split('_').collect();
-        let [pkg, version, _arch] = parts.as_slice() else { continue };
+        let [pkg, version, _arch] = parts.as_slice() else {
+            continue;
+        };
         if !pkg.starts_with(&format!("{name}-")) {
             continue;
         }
@@ -251,7 +264,10 @@ fn build_variant(
     if !plan.build_packages.is_empty() {
         let installed = root.install_packages(lock, &plan.build_packages)?;
         if !installed.is_empty() {
-            log.line(&format!("installed build packages: {}", installed.join(" ")));
+            log.line(&format!(
+                "installed build packages: {}",
+                installed.join(" ")
+            ));
         }
     }
     let opts = WriteOptions {
@@ -267,7 +283,10 @@ fn build_variant(
     //    tree stays in the root for collectstatic of later builds.
     let env_dir = contract::env_dir(&args.name, &plan.env.id);
     {
-        let _env_lock = bd.lock_named(&format!("env-{}", plan.env.full_id), &format!("building {}", plan.env.name))?;
+        let _env_lock = bd.lock_named(
+            &format!("env-{}", plan.env.full_id),
+            &format!("building {}", plan.env.name),
+        )?;
         let env_file = packages_dir.join(plan.env.file_name());
         let marker = bd.state_dir().join("envs").join(&plan.env.full_id);
         if !env_file.exists() {
@@ -285,33 +304,43 @@ fn build_variant(
                 },
             )?;
             let shlibs = steps::shlib_packages(root, &env_dir)?;
-            log.line(&format!("env {}: shared libraries {shlibs:?}", plan.env.name));
+            log.line(&format!(
+                "env {}: shared libraries {shlibs:?}",
+                plan.env.name
+            ));
             let pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
             write_package(&pkg, &plan.env.allowed, &opts, Some(ENV_EPOCH), &env_file)?;
-            builddir::write_atomic(&marker, b"complete\n")?;
+            mark_complete(&marker)?;
             tracing::info!("wrote {}", env_file.display());
         } else if !marker.exists() || !steps::host_path(root, &env_dir).is_dir() {
             // Reused package, tree missing from this root: unpack it.
             tracing::info!("unpacking {} into the build root", plan.env.file_name());
             unpack_deb(&env_file, &root.path())?;
-            builddir::write_atomic(&marker, b"complete\n")?;
+            mark_complete(&marker)?;
         } else {
             tracing::info!("reusing {}", plan.env.file_name());
         }
     }
 
     let site = contract_site(&args.name, variant_name, &inputs);
-    let scratch = format!(
-        "/var/tmp/djdd-build/{}-{}-{}",
-        args.name,
-        variant_name,
-        std::process::id()
-    );
+    let scratch = Scratch {
+        root,
+        inside: format!(
+            "/var/tmp/djdd-build/{}-{}-{}",
+            args.name,
+            variant_name,
+            std::process::id()
+        ),
+    };
+    let scratch_dir = scratch.inside.as_str();
 
     // 2. src: the commit's tree (and compiled messages), shared by variants.
     let src_dir = contract::src_dir(&args.name, &plan.src.id);
     {
-        let _src_lock = bd.lock_named(&format!("src-{}", plan.src.full_id), &format!("building {}", plan.src.name))?;
+        let _src_lock = bd.lock_named(
+            &format!("src-{}", plan.src.full_id),
+            &format!("building {}", plan.src.name),
+        )?;
         let src_file = packages_dir.join(plan.src.file_name());
         let marker = bd.state_dir().join("srcs").join(&plan.src.full_id);
         if !src_file.exists() || !marker.exists() || !steps::host_path(root, &src_dir).is_dir() {
@@ -319,29 +348,53 @@ fn build_variant(
             let tar = git::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
             let n = steps::unpack_tree(root, &src_dir, &tar)?;
             log.line(&format!("src {}: {n} members", plan.src.name));
-            compilemessages(root, &inputs, &site, &env_dir, &src_dir, &scratch, &mut log)?;
+            compilemessages(
+                root,
+                &inputs,
+                &site,
+                &env_dir,
+                &src_dir,
+                scratch_dir,
+                &mut log,
+            )?;
             if !src_file.exists() {
                 let pkg = src_package(root, &inputs, &src_dir)?;
-                write_package(&pkg, &plan.src.allowed, &opts, Some(plan.commit.time as u64), &src_file)?;
+                write_package(
+                    &pkg,
+                    &plan.src.allowed,
+                    &opts,
+                    Some(plan.commit.time as u64),
+                    &src_file,
+                )?;
                 tracing::info!("wrote {}", src_file.display());
             }
-            builddir::write_atomic(&marker, b"complete\n")?;
+            mark_complete(&marker)?;
         } else {
             tracing::info!("reusing {}", plan.src.file_name());
         }
     }
 
     // 3. collectstatic, then the site package.
-    let static_dir = collectstatic(root, &inputs, &site, &env_dir, &src_dir, &scratch, &mut log);
-    let result = static_dir.and_then(|static_host| {
-        let pkg = site_package(&inputs, &site, &static_host)?;
-        let site_file = packages_dir.join(plan.site.file_name());
-        write_package(&pkg, &plan.site.allowed, &opts, Some(plan.commit.time as u64), &site_file)?;
-        tracing::info!("wrote {}", site_file.display());
-        Ok(())
-    });
-    let _ = steps::remove_in_root(root, &scratch);
-    result?;
+    let static_host = collectstatic(
+        root,
+        &inputs,
+        &site,
+        &env_dir,
+        &src_dir,
+        scratch_dir,
+        &mut log,
+    )?;
+    let pkg = site_package(&inputs, &site, &static_host)?;
+    let site_file = packages_dir.join(plan.site.file_name());
+    write_package(
+        &pkg,
+        &plan.site.allowed,
+        &opts,
+        Some(plan.commit.time as u64),
+        &site_file,
+    )?;
+    tracing::info!("wrote {}", site_file.display());
+    drop(scratch);
 
     bd.write_last_build(
         &args.name,
@@ -360,6 +413,28 @@ fn build_variant(
         },
     )?;
     log.line("done");
+    Ok(())
+}
+
+/// A scratch directory in the build root, removed when the build ends
+/// (successfully or not).
+struct Scratch<'a> {
+    root: &'a BuildRoot,
+    inside: String,
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        let _ = steps::remove_in_root(self.root, &self.inside);
+    }
+}
+
+/// Records that a tree in the build root is complete (its marker file).
+fn mark_complete(marker: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    builddir::write_atomic(marker, b"complete\n")?;
     Ok(())
 }
 

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::Inputs;
 use crate::builddir::BuildDir;
-use crate::buildroot::build::{self as steps, PROJECT_TIMEOUT};
 use crate::buildroot::BuildRoot;
+use crate::buildroot::build::{self as steps, PROJECT_TIMEOUT};
 use crate::config::project::Compilemessages;
 use crate::contract;
 use crate::deb::control::Paragraph;
@@ -43,9 +43,15 @@ pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Si
 pub fn entries_from_dir(host: &Path, dest: &str) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
     let dest = dest.trim_matches('/');
-    for item in walkdir::WalkDir::new(host).follow_links(false).sort_by_file_name() {
+    for item in walkdir::WalkDir::new(host)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
         let item = item.map_err(|e| Error::io(host, std::io::Error::other(e.to_string())))?;
-        let rel = item.path().strip_prefix(host).expect("below the walk's root");
+        let rel = item
+            .path()
+            .strip_prefix(host)
+            .expect("below the walk's root");
         let rel = rel.to_string_lossy();
         let path = if rel.is_empty() {
             dest.to_string()
@@ -60,8 +66,14 @@ pub fn entries_from_dir(host: &Path, dest: &str) -> Result<Vec<Entry>> {
             out.push(Entry::symlink(path, target.to_string_lossy().into_owned()));
         } else if ft.is_file() {
             use std::os::unix::fs::PermissionsExt;
-            let meta = item.metadata().map_err(|e| Error::io(item.path(), std::io::Error::other(e.to_string())))?;
-            let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+            let meta = item
+                .metadata()
+                .map_err(|e| Error::io(item.path(), std::io::Error::other(e.to_string())))?;
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
             out.push(Entry::file_from_path(path, mode, item.path()));
         } else {
             return Err(Error::invalid(
@@ -121,7 +133,10 @@ pub fn env_package(
     let libs = if libs.is_empty() {
         " No compiled module links to a shared library outside the virtualenv.".to_string()
     } else {
-        format!(" Shared libraries its compiled modules link to:\n{}", libs.join("\n"))
+        format!(
+            " Shared libraries its compiled modules link to:\n{}",
+            libs.join("\n")
+        )
     };
     c.set(
         "Description",
@@ -210,7 +225,10 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
     let mut c = control(&p.name, &p.version, &p.arch, "web");
     let mut depends: Vec<String> = p.depends.clone();
     for d in render::script_depends(&ctx) {
-        if !depends.iter().any(|x| x == d || x.starts_with(&format!("{d} "))) {
+        if !depends
+            .iter()
+            .any(|x| x == d || x.starts_with(&format!("{d} ")))
+        {
             depends.push(d.to_string());
         }
     }
@@ -266,7 +284,12 @@ pub fn write_package(
     dest: &Path,
 ) -> Result<()> {
     for e in &pkg.entries {
-        let mut path = format!("/{}", String::from_utf8_lossy(&e.path).trim_start_matches("./").trim_start_matches('/'));
+        let mut path = format!(
+            "/{}",
+            String::from_utf8_lossy(&e.path)
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+        );
         if matches!(e.kind, EntryKind::Dir) && !path.ends_with('/') {
             path.push('/');
         }
@@ -357,7 +380,7 @@ pub fn compilemessages(
     tracing::info!("manage.py compilemessages");
     let out = steps::run_step(
         root,
-        None,
+        Some(steps::BUILD_USER),
         &project_cwd(inputs, src_dir),
         &env,
         PROJECT_TIMEOUT,
@@ -387,12 +410,14 @@ fn build_env(
     env_dir: &str,
     scratch: &str,
 ) -> Result<Vec<(String, String)>> {
-    let host = steps::host_path(root, scratch);
-    std::fs::create_dir_all(host.join("static")).map_err(|e| Error::io(&host, e))?;
-    if let Some((uid, gid)) = crate::buildroot::init::passwd_entry(&root.path(), "etc/passwd", "djdd") {
-        for d in [host.clone(), host.join("static")] {
-            std::os::unix::fs::chown(&d, Some(uid), Some(gid)).map_err(|e| Error::io(&d, e))?;
-        }
+    // The directories the contract's build-time values point into.
+    for sub in ["", "static", "media", "log", "home"] {
+        let inside = if sub.is_empty() {
+            scratch.to_string()
+        } else {
+            format!("{scratch}/{sub}")
+        };
+        steps::make_build_dir(root, &inside)?;
     }
     Ok(contract::build_env(&contract::BuildContext {
         site,
@@ -422,7 +447,7 @@ pub fn collectstatic(
         tracing::info!("manage.py collectstatic");
         let out = steps::run_step(
             root,
-            Some("djdd"),
+            Some(steps::BUILD_USER),
             &cwd,
             &env,
             PROJECT_TIMEOUT,
@@ -434,8 +459,15 @@ pub fn collectstatic(
     for cmd in &inputs.project.build.commands {
         let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
         tracing::info!("build command {argv:?}");
-        let out = steps::run_step(root, Some("djdd"), &cwd, &env, PROJECT_TIMEOUT, &argv)
-            .map_err(|e| step_error(&format!("build command {argv:?} (djdd.toml)"), e))?;
+        let out = steps::run_step(
+            root,
+            Some(steps::BUILD_USER),
+            &cwd,
+            &env,
+            PROJECT_TIMEOUT,
+            &argv,
+        )
+        .map_err(|e| step_error(&format!("build command {argv:?} (djdd.toml)"), e))?;
         log.output("build command", &out.tail);
     }
     Ok(steps::host_path(root, &format!("{scratch}/static")))
@@ -450,7 +482,10 @@ impl BuildLog {
     pub fn open(bd: &BuildDir, name: &str, variant: &str) -> Result<BuildLog> {
         let dir = bd.logs_dir();
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let path = dir.join(format!("build-{name}-{variant}-{}.log", crate::builddir::now_secs()));
+        let path = dir.join(format!(
+            "build-{name}-{variant}-{}.log",
+            crate::builddir::now_secs()
+        ));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
