@@ -533,7 +533,10 @@ pub struct BuildContext<'a> {
 
 /// The fixed paths and names of site NAME-VARIANT on the target host: the
 /// one definition the site package's files, the maintainer scripts and
-/// docs/contract.md (its paths table) all take them from.
+/// docs/contract.md (its paths table) all take them from. They follow the
+/// FHS as Debian Policy ch. 9 applies it: files shipped by dpkg under
+/// /usr/lib, state under /var/lib, configuration under /etc, logs under
+/// /var/log.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Layout {
     /// `NAME-VARIANT`: user, group, unit base name, control utility.
