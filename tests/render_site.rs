@@ -38,6 +38,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
         src_hash: "a1b2c3d4e5f6".into(),
         python_version: "3.11".into(),
         migrate: false,
+        health_url: None,
         extra_env: vec![],
     }
 }

@@ -324,6 +324,31 @@ pub fn variable(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
 }
 
+/// Variables the site's launcher sets itself (besides the contract's).
+pub const LAUNCHER_VARIABLES: &[&str] = &["PATH", "PYTHONPATH"];
+
+/// Prefixes of names reserved for djdd's own variables.
+pub const RESERVED_PREFIXES: &[&str] = &["DJDD_"];
+
+/// Whether a variant's extra environment may not set `name`: a variable of
+/// the contract, one the launcher sets, or a name with a reserved prefix.
+pub fn is_reserved(name: &str) -> bool {
+    variable(name).is_some()
+        || LAUNCHER_VARIABLES.contains(&name)
+        || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The reserved names in the form `config::variant` takes (`PREFIX*` for a
+/// prefix): what `djdd variant --env` refuses.
+pub fn reserved_env() -> Vec<String> {
+    VARIABLES
+        .iter()
+        .map(|v| v.name.to_string())
+        .chain(LAUNCHER_VARIABLES.iter().map(|n| n.to_string()))
+        .chain(RESERVED_PREFIXES.iter().map(|p| format!("{p}*")))
+        .collect()
+}
+
 /// The placeholders templates may use, each with what it stands for (the
 /// documentation lists these).
 pub const PLACEHOLDERS: &[(&str, &str)] = &[
@@ -508,7 +533,10 @@ pub struct BuildContext<'a> {
 
 /// The fixed paths and names of site NAME-VARIANT on the target host: the
 /// one definition the site package's files, the maintainer scripts and
-/// docs/contract.md (its paths table) all take them from.
+/// docs/contract.md (its paths table) all take them from. They follow the
+/// FHS as Debian Policy ch. 9 applies it: files shipped by dpkg under
+/// /usr/lib, state under /var/lib, configuration under /etc, logs under
+/// /var/log.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Layout {
     /// `NAME-VARIANT`: user, group, unit base name, control utility.
@@ -1231,6 +1259,24 @@ mod tests {
             let v = variable(s.variable()).unwrap();
             assert!(v.meaning.contains(&want), "{}: {}", v.name, v.meaning);
         }
+    }
+
+    #[test]
+    fn reserved_names() {
+        for n in [
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "HOME",
+            "PATH",
+            "PYTHONPATH",
+            "DJDD_X",
+        ] {
+            assert!(is_reserved(n), "{n}");
+        }
+        assert!(!is_reserved("SENTRY_DSN"));
+        let list = reserved_env();
+        assert!(list.contains(&"DJDD_*".to_string()));
+        assert!(list.contains(&"CELERY_BROKER_URL".to_string()));
     }
 
     #[test]

@@ -1,13 +1,13 @@
-//! The values the site package's templates are rendered from, the fixed
-//! file-system layout of a site, and the rules every value must pass before
-//! it may reach a shell script, a systemd unit or an nginx configuration.
+//! The values the site package's templates are rendered from, and the rules
+//! every value must pass before it may reach a shell script, a systemd unit
+//! or an nginx configuration. The site's paths are the deploy contract's
+//! (`contract::Layout`); `render::site_context` fills a context from the
+//! contract.
 //!
 //! Pure: no disk, no processes. Values that reach generated files are either
 //! refused here (names, domain, paths, modules: strict character sets) or
 //! quoted by the filters in `render::filters` (environment values, secret
-//! texts). The layout follows the Filesystem Hierarchy Standard as Debian
-//! Policy ch. 9 applies it: code and data shipped by dpkg under /usr/lib,
-//! state under /var/lib, configuration under /etc, logs under /var/log.
+//! texts).
 
 use serde::Serialize;
 

@@ -18,10 +18,6 @@ use super::{Broker, Database, EnvVar, Piece, Secret, SiteContext};
 /// upload (or other request body) the site accepts.
 pub const MAX_BODY_MB: u32 = 64;
 
-/// Variables a variant's extra environment may not set, besides the
-/// contract's: the launcher sets them itself.
-const LAUNCHER_VARIABLES: &[&str] = &["PATH", "PYTHONPATH"];
-
 /// What a site package is built from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteInput {
@@ -38,6 +34,9 @@ pub struct SiteInput {
     pub python_version: String,
     /// Run `manage.py migrate` in postinst (the variant's setting).
     pub migrate: bool,
+    /// The variant's health URL, when it sets one: it replaces the
+    /// project's `health.url` (djdd.toml); the timeout stays the project's.
+    pub health_url: Option<String>,
     /// The variant's extra run-time variables, given by the admin of the
     /// build host; written to site.env after the contract's. A variable
     /// the contract defines (or the launcher sets) is refused.
@@ -50,8 +49,8 @@ pub struct SiteInput {
 /// Defaults when the project leaves a value out:
 /// - the WSGI callable: `PKG.wsgi:application`, PKG the first component of
 ///   the site's settings module ([`project::default_wsgi`]);
-/// - the health check: `project.health` already carries its defaults
-///   (`/`, 30 seconds);
+/// - the health check: the variant's URL, else `project.health`, which
+///   already carries the defaults (`/`, 30 seconds);
 /// - request bodies up to [`MAX_BODY_MB`] MiB.
 ///
 /// Errors: a variant with celery whose project names no celery app; an
@@ -85,13 +84,13 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         .map(|(k, v)| EnvVar::new(k.clone(), v.clone()))
         .collect();
     for (key, value) in &input.extra_env {
-        if contract::variable(key).is_some() || LAUNCHER_VARIABLES.contains(&key.as_str()) {
+        if contract::is_reserved(key) {
             return Err(Error::invalid_hint(
                 format!(
                     "extra environment variable {key} of variant {}",
                     site.variant
                 ),
-                "is set by the deploy contract (docs/contract.md) or the site's launcher",
+                "is reserved by the deploy contract (docs/contract.md): djdd or the site's launcher sets it",
                 "use the variant's own option for it, or set it on the host in local.env",
             ));
         }
@@ -139,7 +138,10 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         celery_app,
         workers: site.workers,
         migrate: input.migrate,
-        health_path: p.health.url.clone(),
+        health_path: input
+            .health_url
+            .clone()
+            .unwrap_or_else(|| p.health.url.clone()),
         manage_py: p.manage.clone(),
         static_url: get("STATIC_URL")?,
         media_url: get("MEDIA_URL")?,
@@ -223,6 +225,7 @@ mod tests {
             src_hash: "a1b2c3d4e5f6".into(),
             python_version: "3.11".into(),
             migrate: false,
+            health_url: None,
             extra_env: vec![("SENTRY_ENVIRONMENT".into(), "blue".into())],
         }
     }
@@ -245,6 +248,9 @@ mod tests {
         assert_eq!(ctx.static_url, "/static/");
         assert_eq!(ctx.wsgi_callable, "demo.wsgi:application");
         assert_eq!(ctx.health_path, "/health/");
+        let mut j = i.clone();
+        j.health_url = Some("/ping/".into());
+        assert_eq!(site_context(&j).unwrap().health_path, "/ping/");
         assert_eq!(ctx.health_timeout, 30);
         assert_eq!(ctx.gunicorn_args, contract::gunicorn_args(&i.site));
         assert!(ctx.celery_args.is_empty() && ctx.celery_app.is_none());
@@ -307,7 +313,13 @@ mod tests {
 
     #[test]
     fn reserved_extra_variables_are_refused() {
-        for key in ["SECRET_KEY", "DATABASE_URL", "STATIC_ROOT", "PYTHONPATH"] {
+        for key in [
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "STATIC_ROOT",
+            "PYTHONPATH",
+            "DJDD_X",
+        ] {
             let mut i = input(false);
             i.extra_env.push((key.into(), "x".into()));
             let e = site_context(&i).unwrap_err().to_string();
