@@ -16,13 +16,31 @@ for top, dirs, files in os.walk(venv):
             if os.path.isfile(p) and not os.path.islink(p):
                 objects.append(p)
 
+def needed(obj):
+    """The object's own NEEDED entries (as dpkg-shlibdeps, not ldd's
+    transitive closure); None when readelf is missing."""
+    try:
+        r = subprocess.run(["readelf", "-d", obj], capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
+    names = set()
+    for line in r.stdout.splitlines():
+        if "(NEEDED)" in line and "[" in line:
+            names.add(line.rsplit("[", 1)[1].rstrip("]"))
+    return names
+
+
 libs = set()
 for obj in objects:
     r = subprocess.run(["ldd", obj], capture_output=True, text=True)
     if r.returncode != 0:
         continue
+    direct = needed(obj)
     for line in r.stdout.splitlines():
         if "=>" not in line:
+            continue
+        soname = line.split("=>", 1)[0].strip()
+        if direct is not None and soname not in direct:
             continue
         target = line.split("=>", 1)[1].strip().split(" (", 1)[0].strip()
         if not target.startswith("/"):

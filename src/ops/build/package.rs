@@ -214,6 +214,10 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
         src_hash: inputs.plan.src.id.clone(),
         python_version: inputs.plan.python_version.clone(),
         migrate: inputs.variant.migrate,
+        // The variant's health URL wins when its admin set one; the
+        // default "/" leaves the project's djdd.toml `health.url` in force.
+        health_url: (inputs.variant.health_url != crate::config::variant::DEFAULT_HEALTH_URL)
+            .then(|| inputs.variant.health_url.clone()),
         extra_env: inputs
             .variant
             .env
