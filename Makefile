@@ -26,3 +26,8 @@ example: deps build
 .PHONY: acceptance
 acceptance: deps
 	bash tests/acceptance/run.sh $(SCENARIOS)
+
+# Times djdd pack against dpkg-deb, nfpm and the raw compressors on a real
+# virtualenv tree (cached under /var/cache/djdd/bench) and writes BENCHMARKS.md.
+bench: deps
+	bash bench/run.sh

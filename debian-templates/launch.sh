@@ -38,17 +38,13 @@ shift
 case $cmd in
 gunicorn)
     # Workers: WEB_CONCURRENCY (gunicorn reads it); more options: GUNICORN_CMD_ARGS.
-    exec "$venv/bin/gunicorn" \
-        --name {{ user | shell_quote }} \
-        --bind {{ ("unix:" ~ layout.socket) | shell_quote }} \
-        --forwarded-allow-ips '*' \
-        --chdir "$app" \
-        "$@" \
-        {{ wsgi_callable | shell_quote }}
+    # The options are the deploy contract's (docs/contract.md, Processes).
+    exec "$venv/bin/gunicorn" --chdir "$app"{% for arg in gunicorn_args %} {{ arg | shell_word }}{% endfor %} \
+        "$@" {{ wsgi_callable | shell_quote }}
     ;;
 celery)
 {% if celery %}
-    exec "$venv/bin/celery" --app {{ celery_app | shell_quote }} worker --loglevel INFO "$@"
+    exec "$venv/bin/celery"{% for arg in celery_args %} {{ arg | shell_word }}{% endfor %} "$@"
 {% else %}
     echo "launch: this variant has no celery worker" >&2
     exit 2

@@ -69,7 +69,7 @@ fn missing_include(root: &Path) {
         "-r requirements/common.txt",
     );
 }
-const MISSING_INCLUDE: &str = "error[requirements-include]: requirements.txt:5: `-r requirements/common.txt`: requirements/common.txt does not exist";
+const MISSING_INCLUDE: &str = "error[requirements-include]: requirements.txt:5: '-r requirements/common.txt': the included file requirements/common.txt does not exist in the project tree";
 
 fn settings_syntax_error(root: &Path) {
     edit(
@@ -308,8 +308,10 @@ fn every_defect_together_without_requirements() {
     assert_eq!(error_count(&text), 5, "{text}");
 }
 
+/// A line pip cannot parse: djdd's own parser (the build's) names the
+/// included file and the line.
 #[test]
-fn requirement_pip_cannot_parse() {
+fn requirement_line_that_cannot_be_parsed() {
     let c = copy();
     edit(
         &c.root,
@@ -322,10 +324,36 @@ fn requirement_pip_cannot_parse() {
     assert_reports(
         &text,
         &[
-            "error[requirements-syntax]: requirements.txt: pip cannot parse it:",
-            "pymemcache==4.0.0 extra words",
+            "error[requirements-line]: requirements/base.txt:8: 'pymemcache==4.0.0 extra words': not a valid requirement",
+            "fix: fix the line",
         ],
     );
+}
+
+/// Every requirements problem at once, each with its file and line: a
+/// line no parser accepts, an include leaving the repository, an include
+/// loop, a missing include.
+#[test]
+fn every_requirements_problem_at_once() {
+    let c = copy();
+    edit(
+        &c.root,
+        "requirements/base.txt",
+        "Django==5.2.19",
+        "Django==5.2.19\n-r ../../outside.txt\n-r ../requirements.txt\n-c missing.txt\nnot a requirement!",
+    );
+    let (code, text) = check(&c.root, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert_reports(
+        &text,
+        &[
+            "error[requirements-include]: requirements/base.txt:3: '-r ../../outside.txt'",
+            "error[requirements-include]: requirements/base.txt:4: '-r ../requirements.txt': includes itself: requirements.txt -> requirements/base.txt -> requirements.txt",
+            "error[requirements-include]: requirements/base.txt:5: '-c missing.txt': the included file requirements/missing.txt does not exist",
+            "error[requirements-line]: requirements/base.txt:6: 'not a requirement!'",
+        ],
+    );
+    assert_eq!(error_count(&text), 4, "{text}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::process::Command;
 use djdd::plan::requirements::{logical_lines, normalise};
 use djdd::plan::{
     DebianRequirements, EnvInputs, PackageKind, Requirements, allowed_prefixes, check_path,
-    compare_versions, env_hash, load_requirements, next_site_version, parse_debian_requirements,
+    compare_versions, env_hash, load_requirements, next_site_version,
 };
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -231,7 +231,7 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
         let _ = normalise("requirements.txt", &bytes);
         let _ = logical_lines("requirements.txt", &bytes);
-        let _ = parse_debian_requirements("venv-debian-requirements.txt", &bytes);
+        let _ = DebianRequirements::parse("venv-debian-requirements.txt", &bytes);
     }
 
     /// Text made of the characters that matter to the parser, as a tree of

@@ -11,99 +11,65 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use djdd::render::{self, Broker, Database, EnvVar, Piece, RenderedFile, Secret, SiteContext};
+use djdd::config::project;
+use djdd::contract::{self, Site};
+use djdd::render::{self, EnvVar, Piece, RenderedFile, Secret, SiteContext, SiteInput};
 
-fn base(variant: &str, domain: &str) -> SiteContext {
-    let name = "demo";
-    let user = format!("{name}-{variant}");
-    SiteContext {
-        name: name.into(),
-        variant: variant.into(),
-        version: "1.20250101.3".into(),
-        domain: domain.into(),
+/// The fixture's project as djdd.toml and manage.py describe it.
+fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
+    let file = project::parse(toml).expect("djdd.toml");
+    let project = project::resolve(Some(&file), None).expect("project");
+    let settings = project.settings.clone().expect("settings in djdd.toml");
+    assert_eq!(project.manage, manage);
+    SiteInput {
+        site: Site {
+            name: "demo".into(),
+            variant: variant.into(),
+            domain: domain.into(),
+            settings,
+            workers: 3,
+            celery: false,
+            https_only: false,
+            version: "1.20250101.3".into(),
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+        },
+        project,
         env_hash: "0123456789abcdef".into(),
         src_hash: "a1b2c3d4e5f6".into(),
         python_version: "3.11".into(),
-        settings_module: "demo.settings".into(),
-        wsgi_callable: "demo.wsgi:application".into(),
-        celery_app: None,
-        workers: 3,
         migrate: false,
-        health_path: "/".into(),
-        manage_py: "manage.py".into(),
-        static_url: "/static/".into(),
-        media_url: "/media/".into(),
-        max_body_mb: 64,
-        health_timeout: 60,
-        environment: vec![
-            EnvVar::new("DJANGO_SETTINGS_MODULE", "demo.settings"),
-            EnvVar::new("ALLOWED_HOSTS", format!("{domain},www.{domain}")),
-            EnvVar::new("DATABASE", user.clone()),
-            EnvVar::new(
-                "STATIC_ROOT",
-                format!("/usr/lib/{name}-site/{variant}/static"),
-            ),
-            EnvVar::new("STATIC_URL", "/static/"),
-            EnvVar::new(
-                "MEDIA_ROOT",
-                format!("/var/lib/{name}-site/{variant}/media"),
-            ),
-            EnvVar::new("MEDIA_URL", "/media/"),
-            EnvVar::new("CACHE_URL", "memcache://127.0.0.1:11211"),
-            EnvVar::new("LOG_DIR", format!("/var/log/{name}-site/{variant}")),
-            EnvVar::new("DJDD_VERSION", "1.20250101.3"),
-        ],
-        secrets: vec![
-            Secret::generated("SECRET_KEY", 48),
-            Secret::generated("DATABASE_PASSWORD", 24),
-            Secret::composed(
-                "DATABASE_URL",
-                vec![
-                    Piece::Text(format!("postgres://{user}:")),
-                    Piece::Secret("DATABASE_PASSWORD".into()),
-                    Piece::Text(format!("@localhost:5432/{user}")),
-                ],
-            ),
-        ],
-        database: Some(Database {
-            name: user.clone(),
-            user: user.clone(),
-            password_secret: "DATABASE_PASSWORD".into(),
-            override_key: "DATABASE_URL".into(),
-        }),
-        broker: None,
+        health_url: None,
+        extra_env: vec![],
     }
 }
 
-/// blue: no celery, no migrate.
-fn blue() -> SiteContext {
-    base("blue", "blue.example.org")
+/// blue: the fixture's own djdd.toml; no celery, no migrate.
+fn blue_input() -> SiteInput {
+    let toml = fs::read_to_string(common::repo_root().join("fixtures/demo/djdd.toml")).unwrap();
+    input("blue", "blue.example.org", &toml, "manage.py")
 }
 
-/// red: celery and migrate, another domain, manage.py in a subdirectory.
+/// red: celery and migrate, another domain, manage.py in a subdirectory,
+/// a health URL with a query.
+fn red_input() -> SiteInput {
+    let mut i = input(
+        "red",
+        "red.example.net",
+        "manage = \"site/manage.py\"\nsettings = \"demo.settings\"\ncelery = \"demo.celery:app\"\n[health]\nurl = \"/health/?full=1\"\ntimeout = 60\n",
+        "site/manage.py",
+    );
+    i.site.celery = true;
+    i.site.workers = 5;
+    i.migrate = true;
+    i
+}
+
+fn blue() -> SiteContext {
+    render::site_context(&blue_input()).expect("blue context")
+}
+
 fn red() -> SiteContext {
-    let mut c = base("red", "red.example.net");
-    c.celery_app = Some("demo.celery:app".into());
-    c.migrate = true;
-    c.workers = 5;
-    c.manage_py = "site/manage.py".into();
-    c.health_path = "/health/?full=1".into();
-    c.secrets.push(Secret::generated("BROKER_PASSWORD", 24));
-    c.secrets.push(Secret::composed(
-        "CELERY_BROKER_URL",
-        vec![
-            Piece::Text("amqp://demo-red:".into()),
-            Piece::Secret("BROKER_PASSWORD".into()),
-            Piece::Text("@localhost:5672/demo-red".into()),
-        ],
-    ));
-    c.broker = Some(Broker {
-        user: "demo-red".into(),
-        vhost: "demo-red".into(),
-        password_secret: "BROKER_PASSWORD".into(),
-        override_key: "CELERY_BROKER_URL".into(),
-    });
-    c
+    render::site_context(&red_input()).expect("red context")
 }
 
 /// Values that must reach the scripts and site.env verbatim.
@@ -111,11 +77,13 @@ const HOSTILE: &str =
     "it's $(touch /tmp/djdd-pwned) `id` \"q\" \\n $HOME %i ; & | < > * ? [a] {b} ~ #x\ttab";
 
 fn hostile() -> SiteContext {
-    let mut c = red();
-    c.environment.push(EnvVar::new("HOSTILE", HOSTILE));
-    c.environment
-        .push(EnvVar::new("TRAILING_SPACE", "  spaced  "));
-    c.environment.push(EnvVar::new("EMPTY", ""));
+    let mut i = red_input();
+    i.extra_env = vec![
+        ("HOSTILE".into(), HOSTILE.into()),
+        ("TRAILING_SPACE".into(), "  spaced  ".into()),
+        ("EMPTY".into(), "".into()),
+    ];
+    let mut c = render::site_context(&i).expect("hostile context");
     c.secrets.push(Secret::composed(
         "HOSTILE_SECRET",
         vec![
@@ -420,7 +388,7 @@ fn hostile_environment_values_survive_exactly() {
     write_all(tmp.path(), &files);
     let lib = tmp.path().join("usr/lib/demo-site/red");
     let site_env = lib.join("site.env");
-    for var in ctx.effective_environment() {
+    for var in &ctx.environment {
         let (ok, got) = run(Command::new("python3")
             .arg("-I")
             .arg(lib.join("envfile"))
@@ -542,12 +510,16 @@ fn postinst_secrets_are_exact_and_kept() {
         v
     };
     let key = get("SECRET_KEY");
-    assert_eq!(key.len(), 96, "48 random bytes in hex");
+    assert_eq!(
+        key.len(),
+        contract::Secret::SecretKey.length(),
+        "the contract's length, in hex"
+    );
     assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
     let pw = get("DATABASE_PASSWORD");
     assert_eq!(
         get("DATABASE_URL"),
-        format!("postgres://demo-red:{pw}@localhost:5432/demo-red")
+        format!("postgres://demo-red:{pw}@127.0.0.1:5432/demo-red")
     );
     assert_eq!(get("HOSTILE_SECRET"), format!("{HOSTILE}{key}'\"$x"));
     let mtime = fs::metadata(&secrets).unwrap().modified().unwrap();
@@ -575,7 +547,7 @@ fn postinst_secrets_are_exact_and_kept() {
     assert_eq!(get("DATABASE_PASSWORD"), "admin's $pw");
     assert_eq!(
         get("DATABASE_URL"),
-        "postgres://demo-red:admin's $pw@localhost:5432/demo-red"
+        "postgres://demo-red:admin's $pw@127.0.0.1:5432/demo-red"
     );
     assert!(
         !Path::new("/tmp/djdd-pwned").exists(),
@@ -896,4 +868,37 @@ fn www_domain_gets_one_server_name() {
         .unwrap()
         .contents;
     assert!(conf.contains("server_name www.example.org;"), "{conf}");
+}
+
+/// launch runs exactly the command lines docs/contract.md shows (both come
+/// from `contract::gunicorn_args` / `celery_args`; this checks the template
+/// puts them where the document says).
+#[test]
+fn launcher_runs_the_contracts_command_lines() {
+    let ctx = red();
+    let launch = render::render_template(&ctx, "launch.sh", None).unwrap();
+    let joined = launch.replace(" \\\n        ", " ");
+    let doc = fs::read_to_string(common::repo_root().join("docs/contract.md")).unwrap();
+    let line = |prefix: &str| {
+        doc.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("docs/contract.md has no line {prefix}"))
+            .replace("NAME-VARIANT", "demo-red")
+    };
+    let gunicorn = line("ENV_DIR/bin/gunicorn ")
+        .replace("ENV_DIR/bin/gunicorn", "exec \"$venv/bin/gunicorn\"")
+        .replace("PROJECT_DIR", "\"$app\"")
+        .replace(" WSGI", " \"$@\" 'demo.wsgi:application'");
+    assert!(
+        joined.lines().any(|l| l.trim() == gunicorn),
+        "launch does not run `{gunicorn}`:\n{launch}"
+    );
+    let celery = line("ENV_DIR/bin/celery ")
+        .replace("ENV_DIR/bin/celery", "exec \"$venv/bin/celery\"")
+        .replace("CELERY_APP", "demo.celery:app")
+        + " \"$@\"";
+    assert!(
+        joined.lines().any(|l| l.trim() == celery),
+        "launch does not run `{celery}`:\n{launch}"
+    );
 }

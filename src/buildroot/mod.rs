@@ -20,6 +20,7 @@ use crate::builddir::{BuildDir, DirLock};
 use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
 
+pub mod build;
 pub mod dpkg;
 pub mod host;
 pub mod init;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod build;
 pub mod check;
 pub mod init;
 pub mod pack;
@@ -38,6 +39,9 @@ pub enum Command {
     /// Build a .deb from a dpkg-deb style tree (a deterministic, faster
     /// `dpkg-deb --build --root-owner-group`).
     Pack(pack::PackArgs),
+    /// Build the env, src and site packages of one commit of a source, for
+    /// one variant (or all): only what changed is rebuilt.
+    Build(build::BuildArgs),
     /// Add packages to a signed apt repository (and prune old ones).
     Publish(Box<publish::PublishArgs>),
     /// Check a Django project against the deploy contract (docs/contract.md):

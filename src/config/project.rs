@@ -244,10 +244,7 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
     };
     let wsgi = match &f.wsgi {
         Some(w) => Some(check_callable("wsgi", w, true)?.to_string()),
-        None => settings.as_deref().map(|s| {
-            let top = s.split('.').next().unwrap_or(s);
-            format!("{top}.wsgi:application")
-        }),
+        None => settings.as_deref().map(default_wsgi),
     };
     let celery = match &f.celery {
         Some(c) => Some(check_callable("celery", c, false)?.to_string()),
@@ -333,6 +330,14 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         },
         health: Health { url, timeout },
     })
+}
+
+/// The WSGI callable a project gets when `djdd.toml` names none:
+/// `PKG.wsgi:application`, PKG the settings module's first component (what
+/// `django-admin startproject` makes).
+pub fn default_wsgi(settings: &str) -> String {
+    let top = settings.split('.').next().unwrap_or(settings);
+    format!("{top}.wsgi:application")
 }
 
 impl Project {
@@ -452,9 +457,12 @@ pub struct DebianRequirement {
 }
 
 /// Parses a `venv-debian-requirements.txt` or `src-debian-requirements.txt`
-/// (`file` names it in messages). Syntax: one package a line, then `build`,
-/// `run`, or both (either order; neither means both); `#` starts a
-/// comment; blank lines are ignored. Returns every bad line's error.
+/// (`file` names it in messages): the one parser of these files (the build
+/// plan and `djdd check` both use it). Syntax: one package a line, then
+/// `build`, `run`, or both (either order; `both`, or neither, means both);
+/// `#` starts a comment; blank lines are ignored; a package is listed
+/// once; no version relations or alternatives. Returns every bad line's
+/// error.
 pub fn parse_debian_requirements(
     file: &str,
     text: &str,
@@ -482,12 +490,21 @@ pub fn parse_debian_requirements(
             ));
             continue;
         }
+        if line[package.len()..].contains(['(', ')', '|', ',', '[', '<', '>', '=']) {
+            errors.push(Error::invalid_hint(
+                what,
+                format!("{line:?}: version relations and alternatives are not supported"),
+                "name one package a line; the versions come from the build root's Debian release",
+            ));
+            continue;
+        }
         let (mut build, mut run) = (false, false);
         let mut bad = None;
         for w in words {
             match w {
                 "build" => build = true,
                 "run" => run = true,
+                "both" => (build, run) = (true, true),
                 other => {
                     bad = Some(other.to_string());
                     break;
@@ -660,10 +677,11 @@ timeout = 10
     fn debian_requirements_syntax() {
         let r = parse_debian_requirements(
             "venv-debian-requirements.txt",
-            "# c\nlibpq-dev  build   # headers\nlibpq5 run\n\ngettext\ncurl run build\n",
+            "# c\nlibpq-dev  build   # headers\nlibpq5 run\n\ngettext\ncurl run build\nmake both\r\n",
         )
         .unwrap();
-        assert_eq!(r.len(), 4);
+        assert_eq!(r.len(), 5);
+        assert_eq!((r[4].build, r[4].run), (true, true));
         assert_eq!(
             (r[0].package.as_str(), r[0].build, r[0].run, r[0].line),
             ("libpq-dev", true, false, 2)
@@ -677,11 +695,16 @@ timeout = 10
     fn debian_requirements_errors_all_reported() {
         let errs = parse_debian_requirements(
             "src-debian-requirements.txt",
-            "LibPQ build\nlibpq5 runtime\nlibpq5 run\nlibpq5 build\n",
+            "LibPQ build\nlibpq5 runtime\nlibpq5 run\nlibpq5 build\nlibpq4 (>= 15)\n",
         )
         .unwrap_err();
         let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
-        assert_eq!(msgs.len(), 3, "{msgs:?}");
+        assert_eq!(msgs.len(), 4, "{msgs:?}");
+        assert!(
+            msgs[3].contains(":5: \"libpq4 (>= 15)\": version relations"),
+            "{}",
+            msgs[3]
+        );
         assert!(
             msgs[0].starts_with("src-debian-requirements.txt:1: \"LibPQ\""),
             "{}",

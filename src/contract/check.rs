@@ -8,7 +8,6 @@
 //! probe's output are handed in. Follows docs/contract.md (the project's
 //! side of the contract) and Debian Policy §5.6.1 for package names.
 
-use std::collections::BTreeSet;
 use std::fmt;
 
 use super::{Reads, Secrets, Site, VARIABLES, full_runtime_env};
@@ -140,8 +139,9 @@ pub struct StaticReport {
     /// imports it; when it does not, the probe skips it, so one defect is
     /// reported once).
     pub wsgi_file_found: bool,
-    /// Whether every `-r`/`-c` include exists (pip's parser then checks the
-    /// syntax).
+    /// Whether djdd's parser read requirements.txt and its includes without
+    /// a problem (pip's own parser then checks them too; after a problem it
+    /// would only repeat it).
     pub includes_complete: bool,
 }
 
@@ -151,9 +151,9 @@ pub fn static_checks(tree: &dyn Tree) -> StaticReport {
     let mut notes = Vec::new();
     let project = djdd_toml(tree, &mut problems, &mut notes);
     problems.extend(required_files(tree, &project));
-    let include_problems = requirements_includes_exist_minimal(tree, REQUIREMENTS);
-    let includes_complete = include_problems.is_empty() && tree.read(REQUIREMENTS).is_some();
-    problems.extend(include_problems);
+    let requirement_problems = requirements_files(tree);
+    let includes_complete = requirement_problems.is_empty() && tree.read(REQUIREMENTS).is_some();
+    problems.extend(requirement_problems);
     problems.extend(debian_requirements(tree));
     let (module_problems, wsgi_file_found) = modules_exist(tree, &project);
     problems.extend(module_problems);
@@ -253,100 +253,46 @@ fn required_files(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
     out
 }
 
-/// The `-r`/`-c` include files of a requirements file, recursively: each
-/// must exist inside the repository. A MINIMAL check (it recognises only
-/// the include options, not requirement syntax): the shared requirements
-/// parser (`plan::requirements`) should replace it when it lands.
-pub fn requirements_includes_exist_minimal(tree: &dyn Tree, root: &str) -> Vec<Problem> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut queue = vec![root.to_string()];
-    while let Some(file) = queue.pop() {
-        if !seen.insert(file.clone()) {
-            continue;
-        }
-        let Some(text) = read_text(tree, &file) else {
-            continue;
-        };
-        let dir = match file.rfind('/') {
-            Some(i) => &file[..i],
-            None => "",
-        };
-        for (i, raw) in text.lines().enumerate() {
-            let Some((option, target)) = include_of(raw) else {
-                continue;
-            };
-            let what = format!("{file}:{}", i + 1);
-            if target.contains("://") {
-                continue;
-            }
-            let Some(path) = normalize(dir, target) else {
-                out.push(Problem::error(
-                    "requirements-include",
-                    what,
-                    format!("`{option} {target}` points outside the repository"),
-                    "keep included requirement files inside the repository and give their path relative to the including file",
-                ));
-                continue;
-            };
-            if tree.read(&path).is_none() {
-                out.push(Problem::error(
-                    "requirements-include",
-                    what,
-                    format!("`{option} {target}`: {path} does not exist"),
-                    format!(
-                        "create {path}, or correct the path (it is relative to {file}'s directory)"
-                    ),
-                ));
-                continue;
-            }
-            queue.push(path);
-        }
+/// `requirements.txt` and every file it includes, read with djdd's own
+/// requirements parser (`plan::check_requirements`, the one the build
+/// uses): every line it cannot parse, and every include that is missing,
+/// leaves the repository or closes a loop, each with file:line. Nothing
+/// when requirements.txt itself is missing ([`required_files`] says so).
+pub fn requirements_files(tree: &dyn Tree) -> Vec<Problem> {
+    if tree.read(REQUIREMENTS).is_none() {
+        return Vec::new();
     }
-    out
+    let mut read = |path: &str| Ok(tree.read(path));
+    crate::plan::check_requirements(REQUIREMENTS, &mut read)
+        .into_iter()
+        .map(|e| {
+            let check = if is_include_problem(&e) {
+                "requirements-include"
+            } else {
+                "requirements-line"
+            };
+            error_to_problem(
+                check,
+                REQUIREMENTS,
+                e,
+                "fix the line (one requirement specifier or pip option a line)",
+            )
+        })
+        .collect()
 }
 
-/// `-r FILE`, `-rFILE`, `--requirement FILE`, `--requirement=FILE` (and
-/// the same for `-c`/`--constraint`): the option and the file.
-fn include_of(line: &str) -> Option<(&'static str, &str)> {
-    let line = match line.find(" #") {
-        Some(i) => &line[..i],
-        None => line,
-    }
-    .trim();
-    for (long, short, name) in [("--requirement", "-r", "-r"), ("--constraint", "-c", "-c")] {
-        let rest = if let Some(r) = line.strip_prefix(long) {
-            r.strip_prefix('=').unwrap_or(r)
-        } else if let Some(r) = line.strip_prefix(short) {
-            r
-        } else {
-            continue;
-        };
-        let target = rest.trim();
-        if !target.is_empty() {
-            return Some((name, target));
-        }
-    }
-    None
-}
-
-/// `dir/rel` with `.` and `..` resolved; `None` when it leaves the root or
-/// is absolute.
-fn normalize(dir: &str, rel: &str) -> Option<String> {
-    if rel.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
-    for p in rel.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            other => parts.push(other),
-        }
-    }
-    Some(parts.join("/"))
+/// Whether the parser's error is about a `-r`/`-c` line (its `what` is
+/// `FILE:LINE: 'LINE TEXT'`).
+fn is_include_problem(e: &Error) -> bool {
+    let Error::Invalid { what, .. } = e else {
+        return false;
+    };
+    let Some((_, text)) = what.split_once(": '") else {
+        return false;
+    };
+    ["-r", "-c", "--requirement", "--constraint"]
+        .iter()
+        .any(|o| text.starts_with(o))
 }
 
 /// `venv-debian-requirements.txt` and `src-debian-requirements.txt`
@@ -1079,12 +1025,12 @@ mod tests {
     }
 
     #[test]
-    fn missing_and_escaping_includes() {
+    fn requirement_problems_are_all_reported_with_file_and_line() {
         let mut files = good();
         files.retain(|(k, _)| *k != "more.txt");
         files.push((
             "req/c.txt",
-            "-c ../../outside.txt\n-r/etc/passwd\n-r https://example.com/r.txt\n",
+            "-c ../../outside.txt\n-r/etc/passwd\nnot a requirement!\n-r ../req/c.txt\n",
         ));
         let t = MapTree(
             files
@@ -1092,35 +1038,44 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         );
-        let p = requirements_includes_exist_minimal(&t, "requirements.txt");
+        let p = requirements_files(&t);
         let msgs: Vec<String> = p
             .iter()
-            .map(|p| format!("{}: {}", p.what, p.problem))
+            .map(|p| format!("{} {}: {}", p.check, p.what, p.problem))
             .collect();
-        assert_eq!(msgs.len(), 3, "{msgs:?}");
-        assert!(
-            msgs.iter()
-                .any(|m| m == "req/base.txt:2: `-r ../more.txt`: more.txt does not exist"),
-            "{msgs:?}"
+        assert_eq!(msgs.len(), 5, "{msgs:#?}");
+        let has = |check: &str, prefix: &str| {
+            assert!(
+                msgs.iter()
+                    .any(|m| m.starts_with(&format!("{check} {prefix}"))),
+                "no {check} {prefix} in {msgs:#?}"
+            )
+        };
+        has("requirements-include", "req/base.txt:2: '-r ../more.txt'");
+        has(
+            "requirements-include",
+            "req/c.txt:1: '-c ../../outside.txt'",
         );
-        assert!(
-            msgs.iter()
-                .any(|m| m.starts_with("req/c.txt:1: `-c ../../outside.txt` points outside")),
-            "{msgs:?}"
-        );
-        assert!(
-            msgs.iter()
-                .any(|m| m.starts_with("req/c.txt:2: `-r /etc/passwd` points outside")),
-            "{msgs:?}"
-        );
+        has("requirements-include", "req/c.txt:2: '-r/etc/passwd'");
+        has("requirements-line", "req/c.txt:3: 'not a requirement!'");
+        has("requirements-include", "req/c.txt:4: '-r ../req/c.txt'");
+        let r = static_checks(&t);
+        assert!(!r.includes_complete);
     }
 
     #[test]
-    fn self_include_terminates() {
-        let t = tree(&[("requirements.txt", "-r requirements.txt\n")]);
+    fn no_requirements_file_is_reported_once() {
+        let t = tree(&[("manage.py", "")]);
+        assert_eq!(requirements_files(&t), vec![]);
+        let r = static_checks(&t);
         assert_eq!(
-            requirements_includes_exist_minimal(&t, "requirements.txt"),
-            vec![]
+            r.problems
+                .iter()
+                .filter(|p| p.what == "requirements.txt")
+                .count(),
+            1,
+            "{:#?}",
+            r.problems
         );
     }
 

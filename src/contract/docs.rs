@@ -8,7 +8,7 @@
 //! rewrites it).
 
 use super::{
-    PLACEHOLDERS, Paths, Reads, Site, VARIABLES, VERSION, Variable, When, celery_args,
+    Layout, PLACEHOLDERS, Reads, Site, VARIABLES, VERSION, Variable, When, celery_args,
     gunicorn_args,
 };
 
@@ -18,6 +18,7 @@ pub const BLOCKS: &[&str] = &[
     "contract-project-keys",
     "contract-variables",
     "contract-placeholders",
+    "contract-env-files",
     "contract-paths",
     "contract-commands",
 ];
@@ -31,6 +32,7 @@ pub fn block(name: &str, vars: &[Variable]) -> Option<String> {
         "contract-project-keys" => project_keys_table(),
         "contract-variables" => variables_table(vars),
         "contract-placeholders" => placeholders_table(),
+        "contract-env-files" => env_files_list(),
         "contract-paths" => paths_table(),
         "contract-commands" => commands_block(),
         _ => return None,
@@ -88,65 +90,129 @@ fn placeholders_table() -> String {
     out
 }
 
+/// The environment files in the order the processes read them.
+fn env_files_list() -> String {
+    let l = Layout::new("NAME", "VARIANT");
+    let what = |path: &str| {
+        if path == l.current_site_env {
+            format!(
+                "the non-secret variables (the running release's copy of `{}`, generated at build time and shipped in the site package, not a conffile)",
+                l.site_env
+            )
+        } else if path == l.secrets_env {
+            "the *secret* variables, written by postinst on the target (generated secrets are made when missing and kept across upgrades, composed ones rebuilt from them; only root and the site user can read it)".to_string()
+        } else {
+            "the administrator's overrides (section 4)".to_string()
+        }
+    };
+    let mut out = String::new();
+    for (i, (path, optional)) in l.env_files().into_iter().enumerate() {
+        let when = if optional { ", if it exists" } else { "" };
+        out.push_str(&format!("{}. `{path}`{when}: {}.\n", i + 1, what(path)));
+    }
+    out
+}
+
 fn paths_table() -> String {
-    let p = Paths::new("NAME", "VARIANT");
-    let rows: [(&str, &str, &str); 13] = [
+    let l = Layout::new("NAME", "VARIANT");
+    let links: Vec<String> = l
+        .srv_links()
+        .iter()
+        .map(|(link, target)| {
+            let name = link.rsplit('/').next().unwrap_or(link);
+            format!("`{name}` -> `{target}`")
+        })
+        .collect();
+    let links = format!("convenience links: {}", links.join(", "));
+    let units = format!(
+        "{}/{{{}, {}, {}}}",
+        l.unit_dir, l.socket_unit, l.service_unit, l.celery_unit
+    );
+    let rows: Vec<(&str, &str, &str)> = vec![
         (
-            &p.site_lib,
+            &l.lib_dir,
             "root:root, read-only",
             "the site package's files",
         ),
         (
-            &p.static_root,
+            &l.static_dir,
             "root:root, read-only",
             "STATIC_ROOT: collected at build time, served by nginx",
         ),
         (
-            &p.environment_file,
+            &l.site_env,
             "root:root 0644",
             "the non-secret run-time variables (generated, shipped, not a conffile)",
         ),
         (
-            &p.state_dir,
-            "NAME-VARIANT, 0755",
-            "state; the site user's HOME",
+            &l.launcher,
+            "root:root 0755",
+            "starts gunicorn, the celery worker, manage.py and the shell from a release",
         ),
         (
-            &p.media_root,
-            "NAME-VARIANT, 0755 (nginx reads it)",
+            &l.state_dir,
+            "root:root 0755",
+            "state; the site user's HOME (not writable by it)",
+        ),
+        (
+            &l.releases_dir,
+            "root:root 0755",
+            "one directory a version: `env` and `src` links to the env and src trees, a copy of site.env",
+        ),
+        (
+            &l.current,
+            "root:root",
+            "link to the running release, switched atomically by postinst",
+        ),
+        (
+            &l.offline_flag,
+            "root:root",
+            "while it exists, nginx answers 503 with the maintenance page",
+        ),
+        (
+            &l.media_dir,
+            "NAME-VARIANT 0755 (nginx reads it)",
             "MEDIA_ROOT: uploads, served by nginx; never removed",
         ),
-        (&p.etc_dir, "root:NAME-VARIANT 0750", "configuration"),
+        (&l.etc_dir, "root:NAME-VARIANT 0750", "configuration"),
         (
-            &p.secret_env_file,
+            &l.secrets_env,
             "root:NAME-VARIANT 0640",
             "the secret variables (made by postinst, kept on upgrade, removed on purge)",
         ),
         (
-            &p.local_env_file,
+            &l.local_env,
             "root:NAME-VARIANT 0640",
-            "the admin's overrides, read last (never shipped or overwritten)",
+            "the admin's overrides, read last (made from the package's example when missing, never overwritten)",
         ),
         (
-            &p.log_dir,
-            "NAME-VARIANT, 0750",
+            &l.nginx_dropins,
+            "root:root 0750",
+            "the admin's nginx additions, included in the site's server block",
+        ),
+        (
+            &l.log_dir,
+            "NAME-VARIANT 0750",
             "LOG_DIR: the project's log files",
         ),
+        (&l.srv_dir, "root:root", &links),
         (
-            &p.srv_dir,
-            "root:root",
-            "links: log, etc, src, env, static, media",
+            &l.run_dir,
+            "root 0755 (made by the socket unit)",
+            "runtime files; `gunicorn/` below it is the site user's (systemd RuntimeDirectory)",
         ),
         (
-            &p.run_dir,
-            "NAME-VARIANT (systemd RuntimeDirectory)",
-            "runtime files",
-        ),
-        (
-            &p.socket,
-            "socket unit, www-data may connect",
+            &l.socket,
+            "www-data 0660 (the socket unit's)",
             "gunicorn's socket, nginx proxies to it",
         ),
+        (
+            &units,
+            "root:root 0644",
+            "the systemd units (celery only with a worker)",
+        ),
+        (&l.control, "root:root 0755", "the control utility"),
+        (&l.nginx_link, "root:root", "link to the site's nginx.conf"),
         (
             "/usr/lib/NAME-env/HASH, /usr/lib/NAME-src/HASH",
             "root:root, read-only",
@@ -160,6 +226,8 @@ fn paths_table() -> String {
     out
 }
 
+/// The command lines as the launcher runs them (the same functions give
+/// launch.sh its arguments).
 fn commands_block() -> String {
     let site = Site {
         name: "NAME".into(),
@@ -172,12 +240,16 @@ fn commands_block() -> String {
         version: "VERSION".into(),
         commit: "COMMIT".into(),
     };
-    let g = gunicorn_args(&site, "PROJECT_DIR", "WSGI");
-    let c = celery_args("CELERY_APP");
+    let words = |args: Vec<String>| {
+        args.iter()
+            .map(|a| crate::render::filters::shell_word(a))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     format!(
-        "```\nENV_DIR/bin/gunicorn {}\nENV_DIR/bin/celery {}\n```\n",
-        g.join(" "),
-        c.join(" ")
+        "```\nENV_DIR/bin/gunicorn --chdir PROJECT_DIR {} WSGI\nENV_DIR/bin/celery {}\n```\n",
+        words(gunicorn_args(&site)),
+        words(celery_args("CELERY_APP"))
     )
 }
 

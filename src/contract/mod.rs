@@ -61,7 +61,7 @@ pub struct Variable {
     /// Its value for gunicorn, celery, `manage` and `shell` on the target.
     pub run: Option<&'static str>,
     /// A secret: generated on the target by postinst, kept in
-    /// `/etc/NAME-site/VARIANT/secret.env`, never in a package.
+    /// `/etc/NAME-site/VARIANT/secrets.env`, never in a package.
     pub secret: bool,
     pub reads: Reads,
     pub when: When,
@@ -108,7 +108,7 @@ pub const VARIABLES: &[Variable] = &[
         secret: true,
         ..var(
             "SECRET_KEY",
-            "Django's SECRET_KEY: 64 random letters and digits made by postinst on first install and kept across upgrades; a fixed fake one at build time.",
+            "Django's SECRET_KEY: 64 random hexadecimal digits made by postinst on first install and kept across upgrades; a fixed fake one at build time.",
             Some(BUILD_SECRET_KEY),
             Some("{secret_key}"),
             Reads::Must,
@@ -149,7 +149,7 @@ pub const VARIABLES: &[Variable] = &[
         secret: true,
         ..var(
             "DATABASE_PASSWORD",
-            "The role's password (32 random letters and digits, made by postinst).",
+            "The role's password (32 random hexadecimal digits, made by postinst).",
             None,
             Some("{database_password}"),
             Reads::May,
@@ -227,7 +227,7 @@ pub const VARIABLES: &[Variable] = &[
         when: When::Celery,
         ..var(
             "BROKER_PASSWORD",
-            "The RabbitMQ user's password (24 random letters and digits), as in CELERY_BROKER_URL.",
+            "The RabbitMQ user's password (32 random hexadecimal digits), as in CELERY_BROKER_URL.",
             None,
             Some("{broker_password}"),
             Reads::No,
@@ -291,7 +291,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "HOME",
-        "The site user's home (its state directory); a scratch directory at build time.",
+        "The site user's home: its state directory, which it cannot write to (root's: it holds the releases). A scratch directory at build time.",
         Some("{scratch}/home"),
         Some("{state_dir}"),
         Reads::No,
@@ -322,6 +322,31 @@ pub const VARIABLES: &[Variable] = &[
 /// Looks a variable up by name.
 pub fn variable(name: &str) -> Option<&'static Variable> {
     VARIABLES.iter().find(|v| v.name == name)
+}
+
+/// Variables the site's launcher sets itself (besides the contract's).
+pub const LAUNCHER_VARIABLES: &[&str] = &["PATH", "PYTHONPATH"];
+
+/// Prefixes of names reserved for djdd's own variables.
+pub const RESERVED_PREFIXES: &[&str] = &["DJDD_"];
+
+/// Whether a variant's extra environment may not set `name`: a variable of
+/// the contract, one the launcher sets, or a name with a reserved prefix.
+pub fn is_reserved(name: &str) -> bool {
+    variable(name).is_some()
+        || LAUNCHER_VARIABLES.contains(&name)
+        || RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// The reserved names in the form `config::variant` takes (`PREFIX*` for a
+/// prefix): what `djdd variant --env` refuses.
+pub fn reserved_env() -> Vec<String> {
+    VARIABLES
+        .iter()
+        .map(|v| v.name.to_string())
+        .chain(LAUNCHER_VARIABLES.iter().map(|n| n.to_string()))
+        .chain(RESERVED_PREFIXES.iter().map(|p| format!("{p}*")))
+        .collect()
 }
 
 /// The placeholders templates may use, each with what it stands for (the
@@ -355,20 +380,20 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("env_dir", "/usr/lib/NAME-env/HASH, the virtualenv"),
     (
         "secret_key",
-        "secret: 64 random letters and digits (postinst)",
+        "secret: 64 random hexadecimal digits (postinst)",
     ),
     (
         "database_password",
-        "secret: 32 random letters and digits (postinst)",
+        "secret: 32 random hexadecimal digits (postinst)",
     ),
     (
         "broker_password",
-        "secret: 24 random letters and digits (postinst)",
+        "secret: 32 random hexadecimal digits (postinst)",
     ),
 ];
 
 /// The secrets postinst generates on the target when they are missing and
-/// keeps across upgrades (they live in `secret.env`, never in a package).
+/// keeps across upgrades (they live in `secrets.env`, never in a package).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Secret {
     SecretKey,
@@ -392,7 +417,7 @@ impl Secret {
         }
     }
 
-    /// The variable that holds it in `secret.env` (so postinst can read an
+    /// The variable that holds it in `secrets.env` (so postinst can read an
     /// existing one back and keep it).
     pub fn variable(self) -> &'static str {
         match self {
@@ -402,20 +427,21 @@ impl Secret {
         }
     }
 
-    /// Its length; the alphabet is always `[A-Za-z0-9]` (safe in URLs,
-    /// shell and environment files without quoting).
-    pub fn length(self) -> usize {
+    /// How many random bytes postinst reads from /dev/urandom for it.
+    pub fn bytes(self) -> usize {
         match self {
-            Secret::SecretKey => 64,
-            Secret::DatabasePassword => 32,
-            Secret::BrokerPassword => 24,
+            Secret::SecretKey => 32,
+            Secret::DatabasePassword => 16,
+            Secret::BrokerPassword => 16,
         }
     }
 
-    /// Whether a value is one postinst could have made (right length and
-    /// alphabet); postinst regenerates a value that is not.
-    pub fn is_valid(self, value: &str) -> bool {
-        value.len() == self.length() && value.bytes().all(|b| b.is_ascii_alphanumeric())
+    /// Its length: postinst writes the bytes as lowercase hexadecimal
+    /// (safe in URLs, shell and environment files without quoting). An
+    /// administrator may replace a value in `secrets.env`; postinst keeps
+    /// whatever is there.
+    pub fn length(self) -> usize {
+        2 * self.bytes()
     }
 
     fn from_placeholder(p: &str) -> Option<Secret> {
@@ -485,8 +511,8 @@ impl Site {
     }
 
     /// The site's fixed paths on the target.
-    pub fn paths(&self) -> Paths {
-        Paths::new(&self.name, &self.variant)
+    pub fn layout(&self) -> Layout {
+        Layout::new(&self.name, &self.variant)
     }
 }
 
@@ -505,85 +531,159 @@ pub struct BuildContext<'a> {
     pub scratch: String,
 }
 
-/// The paths of one site on the target host (see docs/contract.md).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Paths {
-    /// `/usr/lib/NAME-site/VARIANT`: the site package's own files.
-    pub site_lib: String,
-    /// `/usr/lib/NAME-site/VARIANT/static`: collected static files.
-    pub static_root: String,
-    /// `/usr/lib/NAME-site/VARIANT/environment`: the generated,
-    /// non-secret run-time variables (shipped, not a conffile).
-    pub environment_file: String,
-    /// `/var/lib/NAME-site/VARIANT`: state; the site user's home.
+/// The fixed paths and names of site NAME-VARIANT on the target host: the
+/// one definition the site package's files, the maintainer scripts and
+/// docs/contract.md (its paths table) all take them from. They follow the
+/// FHS as Debian Policy ch. 9 applies it: files shipped by dpkg under
+/// /usr/lib, state under /var/lib, configuration under /etc, logs under
+/// /var/log.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Layout {
+    /// `NAME-VARIANT`: user, group, unit base name, control utility.
+    pub unit: String,
+    /// `/usr/lib/NAME-site/VARIANT`: files shipped by the site package.
+    pub lib_dir: String,
+    /// `lib_dir/static`: collectstatic output (STATIC_ROOT), served by nginx.
+    pub static_dir: String,
+    /// `lib_dir/site.env`: the shipped, non-secret run-time environment
+    /// (not a conffile); postinst copies it into each release.
+    pub site_env: String,
+    /// `lib_dir/launch`: starts gunicorn, celery, manage.py from a release.
+    pub launcher: String,
+    /// `lib_dir/envfile`: reads systemd environment files, runs a command.
+    pub envfile: String,
+    /// `lib_dir/nginx.conf`: the nginx server block.
+    pub nginx_conf: String,
+    /// `lib_dir/maintenance`: holds the 503 page (index.html).
+    pub maintenance_dir: String,
+    /// `lib_dir/local.env.example`: copied to local_env when missing.
+    pub local_env_example: String,
+    /// `/var/lib/NAME-site/VARIANT`: state made by postinst (root's); the
+    /// site user's HOME.
     pub state_dir: String,
-    /// `/var/lib/NAME-site/VARIANT/media`: MEDIA_ROOT.
-    pub media_root: String,
-    /// `/etc/NAME-site/VARIANT`: configuration and secrets.
+    /// `state_dir/media`: MEDIA_ROOT, writable by the site user.
+    pub media_dir: String,
+    /// `state_dir/releases`: one directory a version, holding `env` and
+    /// `src` links and a copy of site.env.
+    pub releases_dir: String,
+    /// `state_dir/current` -> `releases/VERSION`: the running release.
+    pub current: String,
+    /// `current/site.env`: the environment file the processes read (the
+    /// running release's copy of site_env).
+    pub current_site_env: String,
+    /// `state_dir/offline`: while it exists nginx answers 503.
+    pub offline_flag: String,
+    /// `/etc/NAME-site/VARIANT`: configuration.
     pub etc_dir: String,
-    /// `/etc/NAME-site/VARIANT/secret.env`: secrets (postinst, 0640
-    /// root:NAME-VARIANT).
-    pub secret_env_file: String,
-    /// `/etc/NAME-site/VARIANT/local.env`: the admin's overrides, read
-    /// last (optional; never shipped, never overwritten).
-    pub local_env_file: String,
+    /// `etc_dir/secrets.env`: the secret variables (made by postinst,
+    /// 0640 root:NAME-VARIANT).
+    pub secrets_env: String,
+    /// `etc_dir/local.env`: the admin's overrides, read last (made from
+    /// the example when missing, never overwritten).
+    pub local_env: String,
+    /// `etc_dir/nginx.d`: the admin's nginx additions, included in the
+    /// server block.
+    pub nginx_dropins: String,
     /// `/var/log/NAME-site/VARIANT`: LOG_DIR.
     pub log_dir: String,
     /// `/srv/NAME-site/VARIANT`: convenience links.
     pub srv_dir: String,
-    /// `/run/NAME-VARIANT`: runtime directory (systemd RuntimeDirectory).
+    /// `/run/NAME-VARIANT`: runtime directory (made by the socket unit).
     pub run_dir: String,
-    /// `/run/NAME-VARIANT/gunicorn.sock`: the socket gunicorn is given by
-    /// its `.socket` unit and nginx proxies to.
+    /// `run_dir/gunicorn.sock`: the socket gunicorn is given by its
+    /// `.socket` unit and nginx proxies to.
     pub socket: String,
+    /// `/etc/nginx/sites-enabled/NAME-VARIANT.conf` -> nginx_conf.
+    pub nginx_link: String,
+    /// `/usr/bin/NAME-VARIANT`: the control utility.
+    pub control: String,
+    /// `/lib/systemd/system`.
+    pub unit_dir: String,
+    /// `NAME-VARIANT.socket`.
+    pub socket_unit: String,
+    /// `NAME-VARIANT.service`: gunicorn.
+    pub service_unit: String,
+    /// `NAME-VARIANT-celery.service`: the celery worker.
+    pub celery_unit: String,
 }
 
-impl Paths {
-    pub fn new(name: &str, variant: &str) -> Paths {
-        let site_lib = format!("/usr/lib/{name}-site/{variant}");
+impl Layout {
+    pub fn new(name: &str, variant: &str) -> Layout {
+        let unit = format!("{name}-{variant}");
+        let lib_dir = format!("/usr/lib/{name}-site/{variant}");
         let state_dir = format!("/var/lib/{name}-site/{variant}");
         let etc_dir = format!("/etc/{name}-site/{variant}");
-        let run_dir = format!("/run/{name}-{variant}");
-        Paths {
-            static_root: format!("{site_lib}/static"),
-            environment_file: format!("{site_lib}/environment"),
-            site_lib,
-            media_root: format!("{state_dir}/media"),
-            state_dir,
-            secret_env_file: format!("{etc_dir}/secret.env"),
-            local_env_file: format!("{etc_dir}/local.env"),
-            etc_dir,
+        let run_dir = format!("/run/{unit}");
+        let current = format!("{state_dir}/current");
+        Layout {
+            static_dir: format!("{lib_dir}/static"),
+            site_env: format!("{lib_dir}/site.env"),
+            launcher: format!("{lib_dir}/launch"),
+            envfile: format!("{lib_dir}/envfile"),
+            nginx_conf: format!("{lib_dir}/nginx.conf"),
+            maintenance_dir: format!("{lib_dir}/maintenance"),
+            local_env_example: format!("{lib_dir}/local.env.example"),
+            media_dir: format!("{state_dir}/media"),
+            releases_dir: format!("{state_dir}/releases"),
+            current_site_env: format!("{current}/site.env"),
+            current,
+            offline_flag: format!("{state_dir}/offline"),
+            secrets_env: format!("{etc_dir}/secrets.env"),
+            local_env: format!("{etc_dir}/local.env"),
+            nginx_dropins: format!("{etc_dir}/nginx.d"),
             log_dir: format!("/var/log/{name}-site/{variant}"),
             srv_dir: format!("/srv/{name}-site/{variant}"),
             socket: format!("{run_dir}/gunicorn.sock"),
+            nginx_link: format!("/etc/nginx/sites-enabled/{unit}.conf"),
+            control: format!("/usr/bin/{unit}"),
+            unit_dir: "/lib/systemd/system".to_string(),
+            socket_unit: format!("{unit}.socket"),
+            service_unit: format!("{unit}.service"),
+            celery_unit: format!("{unit}-celery.service"),
+            unit,
+            lib_dir,
+            state_dir,
+            etc_dir,
             run_dir,
         }
     }
 
-    /// The directories the site user may write to (and nothing else:
-    /// the units' `ReadWritePaths=`).
-    pub fn writable(&self) -> Vec<String> {
-        vec![
-            self.state_dir.clone(),
-            self.media_root.clone(),
-            self.log_dir.clone(),
-            self.run_dir.clone(),
+    /// The environment files gunicorn, the celery worker and the control
+    /// utility read, in order (a later value wins), each with whether it
+    /// may be missing.
+    pub fn env_files(&self) -> [(&str, bool); 3] {
+        [
+            (self.current_site_env.as_str(), false),
+            (self.secrets_env.as_str(), false),
+            (self.local_env.as_str(), true),
         ]
     }
 
-    /// The convenience links under `/srv/NAME-site/VARIANT/`: (link name,
-    /// target). `src` and `env` point at the running version's trees.
-    pub fn srv_links(&self, env_dir: &str, src_dir: &str) -> Vec<(String, String)> {
+    /// The directories the site's processes may write to, and nothing
+    /// else (the units' `ReadWritePaths=`), each with whether it may be
+    /// missing when a unit starts (the run directory is made by systemd).
+    pub fn writable(&self) -> Vec<(String, bool)> {
+        vec![
+            (self.media_dir.clone(), false),
+            (self.log_dir.clone(), false),
+            (self.run_dir.clone(), true),
+        ]
+    }
+
+    /// The convenience links under `/srv/NAME-site/VARIANT/`: (link,
+    /// target). `src` and `env` go through `current`, so they follow an
+    /// upgrade.
+    pub fn srv_links(&self) -> Vec<(String, String)> {
         [
-            ("log", self.log_dir.as_str()),
-            ("etc", self.etc_dir.as_str()),
-            ("src", src_dir),
-            ("env", env_dir),
-            ("static", self.static_root.as_str()),
-            ("media", self.media_root.as_str()),
+            ("logs", self.log_dir.clone()),
+            ("config", self.etc_dir.clone()),
+            ("src", format!("{}/src", self.current)),
+            ("env", format!("{}/env", self.current)),
+            ("static", self.static_dir.clone()),
+            ("media", self.media_dir.clone()),
         ]
         .into_iter()
-        .map(|(l, t)| (format!("{}/{l}", self.srv_dir), t.to_string()))
+        .map(|(l, t)| (format!("{}/{l}", self.srv_dir), t))
         .collect()
     }
 }
@@ -647,7 +747,7 @@ fn split_template(template: &str) -> Vec<TemplatePart<'_>> {
 }
 
 fn site_value(site: &Site, p: &str) -> Option<String> {
-    let paths = site.paths();
+    let layout = site.layout();
     Some(match p {
         "name" => site.name.clone(),
         "variant" => site.variant.clone(),
@@ -659,10 +759,10 @@ fn site_value(site: &Site, p: &str) -> Option<String> {
         "version" => site.version.clone(),
         "commit" => site.commit.clone(),
         "contract" => VERSION.to_string(),
-        "static_root" => paths.static_root,
-        "media_root" => paths.media_root,
-        "log_dir" => paths.log_dir,
-        "state_dir" => paths.state_dir,
+        "static_root" => layout.static_dir,
+        "media_root" => layout.media_dir,
+        "log_dir" => layout.log_dir,
+        "state_dir" => layout.state_dir,
         _ => return None,
     })
 }
@@ -691,7 +791,7 @@ pub fn build_env(ctx: &BuildContext) -> Vec<(String, String)> {
 }
 
 /// The non-secret run-time variables, in order: the content of the site
-/// package's environment file (`Paths::environment_file`).
+/// package's environment file (`Layout::site_env`).
 pub fn runtime_env(site: &Site) -> Vec<(String, String)> {
     let lookup = |p: &str| site_value(site, p);
     VARIABLES
@@ -702,7 +802,7 @@ pub fn runtime_env(site: &Site) -> Vec<(String, String)> {
 }
 
 /// The secret run-time variables with the given secrets' values: what
-/// `secret.env` holds.
+/// `secrets.env` holds.
 pub fn secret_env(site: &Site, secrets: &Secrets) -> Vec<(String, String)> {
     secret_env_parts(site)
         .into_iter()
@@ -727,7 +827,7 @@ pub enum Part {
     Secret(Secret),
 }
 
-/// The secret variables as pieces, so postinst can write `secret.env`:
+/// The secret variables as pieces, so postinst can write `secrets.env`:
 /// each [`Part::Text`] is literal (quote it in generated shell), each
 /// [`Part::Secret`] is the shell variable holding that secret
 /// (`Secret::variable`). Only the variables that apply to the site.
@@ -775,7 +875,7 @@ pub fn secrets_needed(site: &Site) -> Vec<Secret> {
 }
 
 /// The full run-time environment (the environment file, then
-/// `secret.env`), as the processes see it before any `local.env`.
+/// `secrets.env`), as the processes see it before any `local.env`.
 pub fn full_runtime_env(site: &Site, secrets: &Secrets) -> Vec<(String, String)> {
     let mut env = runtime_env(site);
     env.extend(secret_env(site, secrets));
@@ -793,7 +893,7 @@ impl fmt::Display for EnvFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "environment variable {}: value {:?} contains a quote, backslash or control character, which an environment file cannot carry the same way for systemd and sh",
+            "environment variable {:?}: a name must match [A-Za-z_][A-Za-z0-9_]* and a value may hold no line break or other control character but tab (value {:?})",
             self.name, self.value
         )
     }
@@ -801,59 +901,72 @@ impl fmt::Display for EnvFileError {
 
 impl std::error::Error for EnvFileError {}
 
+/// A value as an environment file writes it: `"…"` with each of
+/// `\`, `"`, `$` and `` ` `` backslash-escaped. systemd's `EnvironmentFile=` (systemd.exec(5))
+/// unescapes exactly these four inside double quotes, and so does POSIX
+/// sh, so the line means the same to both. `None` for a value with a line
+/// break or another control character (tab is allowed).
+pub fn env_quote(value: &str) -> Option<String> {
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return None;
+    }
+    let mut s = String::with_capacity(value.len() + 2);
+    s.push('"');
+    for c in value.chars() {
+        if matches!(c, '\\' | '"' | '$' | '`') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('"');
+    Some(s)
+}
+
 /// Writes variables as an environment file that systemd's
 /// `EnvironmentFile=` and sh's `set -a; . FILE` read identically: one
-/// `NAME='value'` a line. Refuses values with `'`, `\` or control
-/// characters (contract values never have them) and names that are not
-/// `[A-Z_][A-Z0-9_]*`.
+/// `NAME="value"` a line, the value quoted by [`env_quote`].
 pub fn env_file(vars: &[(String, String)]) -> Result<String, EnvFileError> {
     let mut out = String::new();
     for (name, value) in vars {
-        let name_ok = !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
-        let value_ok = !value
-            .chars()
-            .any(|c| c == '\'' || c == '\\' || c.is_control());
-        if !name_ok || !value_ok {
+        let name_ok = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let quoted = env_quote(value).filter(|_| name_ok);
+        let Some(quoted) = quoted else {
             return Err(EnvFileError {
                 name: name.clone(),
                 value: value.clone(),
             });
-        }
-        out.push_str(&format!("{name}='{value}'\n"));
+        };
+        out.push_str(&format!("{name}={quoted}\n"));
     }
     Ok(out)
 }
 
-/// The arguments of gunicorn (after the program,
-/// `ENV_DIR/bin/gunicorn`), run with the project directory as working
-/// directory. The socket comes from the `.socket` unit (gunicorn takes it
-/// from `LISTEN_FDS`); `--bind` names the same path. Workers come from
-/// WEB_CONCURRENCY; logs go to the journal. Only options gunicorn 20 and
-/// later all understand. gunicorn trusts X-Forwarded-* from unix-socket
-/// peers (nginx), so no `--forwarded-allow-ips` is needed.
-pub fn gunicorn_args(site: &Site, project_dir: &str, wsgi: &str) -> Vec<String> {
-    let paths = site.paths();
+/// gunicorn's options as the site's launcher runs it: `ENV_DIR/bin/gunicorn
+/// --chdir PROJECT_DIR OPTIONS... [ARG...] WSGI`, PROJECT_DIR the running
+/// release's project directory (its links resolved), ARG anything given to
+/// `launch gunicorn` (the unit gives nothing; GUNICORN_CMD_ARGS in
+/// local.env adds options). The socket comes from the `.socket` unit
+/// (gunicorn takes it from `LISTEN_FDS`); `--bind` names the same path.
+/// Workers come from WEB_CONCURRENCY; the error log goes to stderr (the
+/// journal), the access log is nginx's. X-Forwarded-* headers are trusted
+/// (only nginx can reach the socket). The site's launch.sh renders exactly
+/// these (`SiteContext::gunicorn_args`).
+pub fn gunicorn_args(site: &Site) -> Vec<String> {
+    let layout = site.layout();
     vec![
-        "--chdir".into(),
-        project_dir.into(),
-        "--bind".into(),
-        format!("unix:{}", paths.socket),
         "--name".into(),
         site.site(),
-        "--access-logfile".into(),
-        "-".into(),
-        "--error-logfile".into(),
-        "-".into(),
-        wsgi.into(),
+        "--bind".into(),
+        format!("unix:{}", layout.socket),
+        "--forwarded-allow-ips".into(),
+        "*".into(),
     ]
 }
 
-/// The arguments of the celery worker (after `ENV_DIR/bin/celery`), run
-/// with the project directory as working directory.
+/// The celery worker's arguments as the launcher runs it:
+/// `ENV_DIR/bin/celery ARGS... [ARG...]` with the project directory as
+/// working directory (`SiteContext::celery_args`).
 pub fn celery_args(celery_app: &str) -> Vec<String> {
     vec![
         "--app".into(),
@@ -1065,71 +1178,117 @@ mod tests {
         assert_eq!(n, names.len(), "duplicate variable");
         let env = full_runtime_env(&blue(), &Secrets::fake());
         let text = env_file(&env).unwrap();
-        assert!(text.contains("DATABASE='demo-blue'\n"));
+        assert!(text.contains("DATABASE=\"demo-blue\"\n"));
         assert_eq!(text.lines().count(), env.len());
     }
 
     #[test]
-    fn env_file_refuses_what_sh_and_systemd_read_differently() {
-        for bad in ["it's", "a\\b", "a\nb"] {
-            let e = env_file(&[("X".into(), bad.into())]).unwrap_err();
-            assert_eq!(e.name, "X");
-        }
-        assert!(env_file(&[("lower".into(), "v".into())]).is_err());
+    fn env_file_quotes_what_sh_and_systemd_would_read_differently() {
+        assert!(env_file(&[("X".into(), "a\nb".into())]).is_err());
         assert!(env_file(&[("1X".into(), "v".into())]).is_err());
+        assert!(env_file(&[("A-B".into(), "v".into())]).is_err());
         assert_eq!(
-            env_file(&[("A".into(), "x y $z".into())]).unwrap(),
-            "A='x y $z'\n"
+            env_file(&[("A".into(), r#"it's "x" $z \ `id`"#.into())]).unwrap(),
+            "A=\"it's \\\"x\\\" \\$z \\\\ \\`id\\`\"\n"
         );
+        assert_eq!(env_quote("a\tb").unwrap(), "\"a\tb\"");
     }
 
     #[test]
-    fn paths_for_demo_blue() {
-        let p = Paths::new("demo", "blue");
-        assert_eq!(p.site_lib, "/usr/lib/demo-site/blue");
-        assert_eq!(p.static_root, "/usr/lib/demo-site/blue/static");
-        assert_eq!(p.media_root, "/var/lib/demo-site/blue/media");
+    fn layout_for_demo_blue() {
+        let p = Layout::new("demo", "blue");
+        assert_eq!(p.lib_dir, "/usr/lib/demo-site/blue");
+        assert_eq!(p.static_dir, "/usr/lib/demo-site/blue/static");
+        assert_eq!(p.site_env, "/usr/lib/demo-site/blue/site.env");
+        assert_eq!(p.media_dir, "/var/lib/demo-site/blue/media");
+        assert_eq!(
+            p.current_site_env,
+            "/var/lib/demo-site/blue/current/site.env"
+        );
         assert_eq!(p.etc_dir, "/etc/demo-site/blue");
+        assert_eq!(p.secrets_env, "/etc/demo-site/blue/secrets.env");
+        assert_eq!(p.local_env, "/etc/demo-site/blue/local.env");
         assert_eq!(p.log_dir, "/var/log/demo-site/blue");
         assert_eq!(p.srv_dir, "/srv/demo-site/blue");
         assert_eq!(p.socket, "/run/demo-blue/gunicorn.sock");
-        assert_eq!(p.local_env_file, "/etc/demo-site/blue/local.env");
+        assert_eq!(p.celery_unit, "demo-blue-celery.service");
         assert_eq!(env_dir("demo", "f9e8d7"), "/usr/lib/demo-env/f9e8d7");
         assert_eq!(src_dir("demo", "a1b2c3"), "/usr/lib/demo-src/a1b2c3");
-        let links = p.srv_links("/usr/lib/demo-env/f9", "/usr/lib/demo-src/a1");
+        let links = p.srv_links();
         assert!(links.contains(&(
             "/srv/demo-site/blue/media".into(),
             "/var/lib/demo-site/blue/media".into()
         )));
         assert!(links.contains(&(
             "/srv/demo-site/blue/src".into(),
-            "/usr/lib/demo-src/a1".into()
+            "/var/lib/demo-site/blue/current/src".into()
         )));
         assert_eq!(links.len(), 6);
+        // The runtime values of the contract's variables are the layout's.
+        let env = runtime_env(&blue());
+        assert_eq!(get(&env, "STATIC_ROOT"), Some(p.static_dir.as_str()));
+        assert_eq!(get(&env, "MEDIA_ROOT"), Some(p.media_dir.as_str()));
+        assert_eq!(get(&env, "LOG_DIR"), Some(p.log_dir.as_str()));
+        assert_eq!(get(&env, "HOME"), Some(p.state_dir.as_str()));
     }
 
     #[test]
     fn command_lines() {
-        let g = gunicorn_args(&blue(), "/usr/lib/demo-src/a1", "demo.wsgi:application");
-        assert_eq!(g.last().unwrap(), "demo.wsgi:application");
+        let g = gunicorn_args(&blue());
         assert!(
             g.windows(2)
                 .any(|w| w[0] == "--bind" && w[1] == "unix:/run/demo-blue/gunicorn.sock")
         );
         assert!(
             g.windows(2)
-                .any(|w| w[0] == "--chdir" && w[1] == "/usr/lib/demo-src/a1")
+                .any(|w| w[0] == "--name" && w[1] == "demo-blue")
         );
         let c = celery_args("demo.celery:app");
         assert_eq!(&c[..3], ["--app", "demo.celery:app", "worker"]);
     }
 
     #[test]
+    fn secret_meanings_state_their_lengths() {
+        for s in Secret::ALL {
+            let want = format!("{} random hexadecimal digits", s.length());
+            let (_, meaning) = PLACEHOLDERS
+                .iter()
+                .find(|(p, _)| *p == s.placeholder())
+                .unwrap();
+            assert!(meaning.contains(&want), "{}: {meaning}", s.placeholder());
+            let v = variable(s.variable()).unwrap();
+            assert!(v.meaning.contains(&want), "{}: {}", v.name, v.meaning);
+        }
+    }
+
+    #[test]
+    fn reserved_names() {
+        for n in [
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "HOME",
+            "PATH",
+            "PYTHONPATH",
+            "DJDD_X",
+        ] {
+            assert!(is_reserved(n), "{n}");
+        }
+        assert!(!is_reserved("SENTRY_DSN"));
+        let list = reserved_env();
+        assert!(list.contains(&"DJDD_*".to_string()));
+        assert!(list.contains(&"CELERY_BROKER_URL".to_string()));
+    }
+
+    #[test]
     fn fake_secrets_have_the_right_shape() {
         let s = Secrets::fake();
-        assert!(Secret::SecretKey.is_valid(&s.secret_key));
-        assert!(Secret::DatabasePassword.is_valid(&s.database_password));
-        assert!(Secret::BrokerPassword.is_valid(&s.broker_password));
-        assert!(!Secret::SecretKey.is_valid("short"));
+        for (s, v) in [
+            (Secret::SecretKey, &s.secret_key),
+            (Secret::DatabasePassword, &s.database_password),
+            (Secret::BrokerPassword, &s.broker_password),
+        ] {
+            assert_eq!(v.len(), s.length());
+            assert!(v.bytes().all(|b| b.is_ascii_alphanumeric()));
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod build;
 pub mod check;
 pub mod init;
 pub mod pack;
@@ -19,6 +20,7 @@ pub mod variant;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Pack(args) => pack::run(&args),
+        Command::Build(args) => build::run(&args, &cli.dir),
         Command::Publish(args) => publish::run(&args, &cli.dir),
         Command::Check(args) => check::run(&args, &cli.dir),
         Command::Init(args) => init::run(&args, &cli.dir),

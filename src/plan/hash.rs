@@ -138,7 +138,6 @@ pub fn src_hash(commit: &str) -> Result<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::debian_requirements::parse_debian_requirements;
     use crate::plan::requirements::load_requirements;
     use std::collections::BTreeMap;
 
@@ -150,7 +149,7 @@ mod tests {
         let reqs =
             load_requirements("requirements.txt", &mut |p: &str| Ok(map.get(p).cloned())).unwrap();
         let deb =
-            parse_debian_requirements("venv-debian-requirements.txt", debian.as_bytes()).unwrap();
+            DebianRequirements::parse("venv-debian-requirements.txt", debian.as_bytes()).unwrap();
         env_hash(&EnvInputs {
             requirements: &reqs,
             venv_debian: &deb,
@@ -305,7 +304,7 @@ mod tests {
                 .map(|(_, v)| v.as_bytes().to_vec()))
         })
         .unwrap();
-        let deb = parse_debian_requirements("v", DEB.as_bytes()).unwrap();
+        let deb = DebianRequirements::parse("v", DEB.as_bytes()).unwrap();
         let on = |arch| {
             env_hash(&EnvInputs {
                 requirements: &reqs,
@@ -331,7 +330,7 @@ mod tests {
         .into();
         let reqs =
             load_requirements("requirements.txt", &mut |p: &str| Ok(map.get(p).cloned())).unwrap();
-        let deb = parse_debian_requirements("v", b"libpq-dev build\nlibpq5\n").unwrap();
+        let deb = DebianRequirements::parse("v", b"libpq-dev build\nlibpq5\n").unwrap();
         let text = env_canonical(&EnvInputs {
             requirements: &reqs,
             venv_debian: &deb,

@@ -21,7 +21,7 @@ use std::fmt;
 
 use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
-pub use debian_requirements::{DebianRequirements, parse_debian_requirements};
+pub use debian_requirements::DebianRequirements;
 pub use hash::{ENV_FORMAT, EnvInputs, HASH_LEN, Hash, env_canonical, env_hash, src_hash};
 pub use prefixes::{allowed_prefixes, check_path};
 pub use requirements::{ReadFile, Requirements, check_requirements, load_requirements};
@@ -81,7 +81,7 @@ pub fn load_project(read: &mut ReadFile<'_>) -> Result<ProjectInputs> {
     let requirements = load_requirements(REQUIREMENTS, read)?;
     let mut debian = |path: &str| -> Result<DebianRequirements> {
         match read(path)? {
-            Some(bytes) => parse_debian_requirements(path, &bytes),
+            Some(bytes) => DebianRequirements::parse(path, &bytes),
             None => Ok(DebianRequirements::default()),
         }
     };
@@ -97,11 +97,20 @@ pub fn check_project(read: &mut ReadFile<'_>) -> Vec<Error> {
     let mut problems = check_requirements(REQUIREMENTS, read);
     for path in [VENV_DEBIAN_REQUIREMENTS, SRC_DEBIAN_REQUIREMENTS] {
         match read(path) {
-            Ok(Some(bytes)) => {
-                if let Err(e) = parse_debian_requirements(path, &bytes) {
-                    problems.push(e);
+            Ok(Some(bytes)) => match std::str::from_utf8(&bytes) {
+                Ok(text) => {
+                    if let Err(errors) =
+                        crate::config::project::parse_debian_requirements(path, text)
+                    {
+                        problems.extend(errors);
+                    }
                 }
-            }
+                Err(_) => problems.push(Error::invalid_hint(
+                    path,
+                    "is not valid UTF-8",
+                    "save the file as UTF-8",
+                )),
+            },
             Ok(None) => {}
             Err(e) => problems.push(e),
         }

@@ -156,7 +156,10 @@ fn walk(root: &str, read: &mut ReadFile<'_>, problems: &mut Vec<Error>) -> Resul
                     "the included file {} does not exist in the project tree",
                     inc.path
                 ),
-                "includes are resolved relative to the including file's directory",
+                format!(
+                    "create {}, or correct the path (it is relative to {from}'s directory)",
+                    inc.path
+                ),
             )),
             Some(bytes) => {
                 let parsed = parse_file(&inc.path, &bytes, problems);

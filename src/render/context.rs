@@ -1,16 +1,17 @@
-//! The values the site package's templates are rendered from, the fixed
-//! file-system layout of a site, and the rules every value must pass before
-//! it may reach a shell script, a systemd unit or an nginx configuration.
+//! The values the site package's templates are rendered from, and the rules
+//! every value must pass before it may reach a shell script, a systemd unit
+//! or an nginx configuration. The site's paths are the deploy contract's
+//! (`contract::Layout`); `render::site_context` fills a context from the
+//! contract.
 //!
 //! Pure: no disk, no processes. Values that reach generated files are either
 //! refused here (names, domain, paths, modules: strict character sets) or
 //! quoted by the filters in `render::filters` (environment values, secret
-//! texts). The layout follows the Filesystem Hierarchy Standard as Debian
-//! Policy ch. 9 applies it: code and data shipped by dpkg under /usr/lib,
-//! state under /var/lib, configuration under /etc, logs under /var/log.
+//! texts).
 
 use serde::Serialize;
 
+use crate::contract::{self, Layout};
 use crate::error::{Error, Result};
 
 /// One run-time environment variable shipped in the site package
@@ -129,6 +130,12 @@ pub struct SiteContext {
     pub wsgi_callable: String,
     /// Celery app (`-A` argument) when the variant runs a worker.
     pub celery_app: Option<String>,
+    /// gunicorn's options, between `--chdir PROJECT_DIR` and the WSGI
+    /// callable (`contract::gunicorn_args`); each is shell-quoted.
+    pub gunicorn_args: Vec<String>,
+    /// The celery worker's arguments (`contract::celery_args`); empty
+    /// without a worker.
+    pub celery_args: Vec<String>,
     /// gunicorn workers (WEB_CONCURRENCY default), 1..=256.
     pub workers: u32,
     /// Run `manage.py migrate` in the postinst.
@@ -146,7 +153,7 @@ pub struct SiteContext {
     /// Seconds the postinst waits for the health URL to answer.
     pub health_timeout: u32,
     /// The run-time environment shipped in site.env, in order (the deploy
-    /// contract's variables; no secrets).
+    /// contract's variables, then the variant's extra ones; no secrets).
     pub environment: Vec<EnvVar>,
     /// Variables created by the postinst into secrets.env, in order.
     pub secrets: Vec<Secret>,
@@ -180,12 +187,12 @@ impl SiteContext {
 
     /// `/usr/lib/NAME-env/HASH`.
     pub fn env_path(&self) -> String {
-        format!("/usr/lib/{}-env/{}", self.name, self.env_hash)
+        contract::env_dir(&self.name, &self.env_hash)
     }
 
     /// `/usr/lib/NAME-src/HASH`.
     pub fn src_path(&self) -> String {
-        format!("/usr/lib/{}-src/{}", self.name, self.src_hash)
+        contract::src_dir(&self.name, &self.src_hash)
     }
 
     /// DOMAIN and www.DOMAIN (DOMAIN alone when it already starts with www.).
@@ -214,25 +221,6 @@ impl SiteContext {
     /// The site's fixed paths.
     pub fn layout(&self) -> Layout {
         Layout::new(&self.name, &self.variant)
-    }
-
-    /// The environment site.env holds: DJANGO_SETTINGS_MODULE and
-    /// WEB_CONCURRENCY from the context when [`Self::environment`] lacks them,
-    /// then `environment` in its order.
-    pub fn effective_environment(&self) -> Vec<EnvVar> {
-        let mut out = Vec::new();
-        let has = |k: &str| self.environment.iter().any(|v| v.key == k);
-        if !has("DJANGO_SETTINGS_MODULE") {
-            out.push(EnvVar::new(
-                "DJANGO_SETTINGS_MODULE",
-                self.settings_module.clone(),
-            ));
-        }
-        if !has("WEB_CONCURRENCY") {
-            out.push(EnvVar::new("WEB_CONCURRENCY", self.workers.to_string()));
-        }
-        out.extend(self.environment.iter().cloned());
-        out
     }
 
     /// Checks every value against the rule for where it ends up. The first
@@ -376,104 +364,6 @@ impl SiteContext {
             }
         }
         Ok(())
-    }
-}
-
-/// The fixed paths of site NAME-VARIANT (see docs/site-package.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Layout {
-    /// `NAME-VARIANT`: user, group, unit base name, control utility.
-    pub unit: String,
-    /// /usr/lib/NAME-site/VARIANT: files shipped by the package.
-    pub lib_dir: String,
-    /// lib_dir/static: collectstatic output (STATIC_ROOT).
-    pub static_dir: String,
-    /// lib_dir/site.env: the shipped run-time environment.
-    pub site_env: String,
-    /// lib_dir/launch: starts gunicorn/celery/manage.py from a release.
-    pub launcher: String,
-    /// lib_dir/envfile: reads systemd environment files, runs a command.
-    pub envfile: String,
-    /// lib_dir/nginx.conf: the nginx server block.
-    pub nginx_conf: String,
-    /// lib_dir/maintenance/index.html: the 503 page.
-    pub maintenance_dir: String,
-    /// lib_dir/local.env.example: copied to local_env when missing.
-    pub local_env_example: String,
-    /// /var/lib/NAME-site/VARIANT: state created by the postinst.
-    pub state_dir: String,
-    /// state_dir/media (MEDIA_ROOT), writable by the site user.
-    pub media_dir: String,
-    /// state_dir/releases/VERSION: env, src symlinks and site.env.
-    pub releases_dir: String,
-    /// state_dir/current -> releases/VERSION.
-    pub current: String,
-    /// state_dir/offline: while it exists nginx answers 503.
-    pub offline_flag: String,
-    /// /etc/NAME-site/VARIANT.
-    pub etc_dir: String,
-    /// etc_dir/secrets.env (0640 root:NAME-VARIANT, made by the postinst).
-    pub secrets_env: String,
-    /// etc_dir/local.env: the admin's overrides (made when missing).
-    pub local_env: String,
-    /// etc_dir/nginx.d: admin's nginx additions, included in the server block.
-    pub nginx_dropins: String,
-    /// /var/log/NAME-site/VARIANT (LOG_DIR).
-    pub log_dir: String,
-    /// /srv/NAME-site/VARIANT: convenience symlinks.
-    pub srv_dir: String,
-    /// /run/NAME-VARIANT (made by the socket unit).
-    pub run_dir: String,
-    /// /run/NAME-VARIANT/gunicorn.sock.
-    pub socket: String,
-    /// /etc/nginx/sites-enabled/NAME-VARIANT.conf -> nginx_conf.
-    pub nginx_link: String,
-    /// /usr/bin/NAME-VARIANT.
-    pub control: String,
-    /// /lib/systemd/system.
-    pub unit_dir: String,
-    pub socket_unit: String,
-    pub service_unit: String,
-    pub celery_unit: String,
-}
-
-impl Layout {
-    pub fn new(name: &str, variant: &str) -> Self {
-        let unit = format!("{name}-{variant}");
-        let lib_dir = format!("/usr/lib/{name}-site/{variant}");
-        let state_dir = format!("/var/lib/{name}-site/{variant}");
-        let etc_dir = format!("/etc/{name}-site/{variant}");
-        let run_dir = format!("/run/{unit}");
-        Layout {
-            static_dir: format!("{lib_dir}/static"),
-            site_env: format!("{lib_dir}/site.env"),
-            launcher: format!("{lib_dir}/launch"),
-            envfile: format!("{lib_dir}/envfile"),
-            nginx_conf: format!("{lib_dir}/nginx.conf"),
-            maintenance_dir: format!("{lib_dir}/maintenance"),
-            local_env_example: format!("{lib_dir}/local.env.example"),
-            media_dir: format!("{state_dir}/media"),
-            releases_dir: format!("{state_dir}/releases"),
-            current: format!("{state_dir}/current"),
-            offline_flag: format!("{state_dir}/offline"),
-            secrets_env: format!("{etc_dir}/secrets.env"),
-            local_env: format!("{etc_dir}/local.env"),
-            nginx_dropins: format!("{etc_dir}/nginx.d"),
-            log_dir: format!("/var/log/{name}-site/{variant}"),
-            srv_dir: format!("/srv/{name}-site/{variant}"),
-            socket: format!("{run_dir}/gunicorn.sock"),
-            nginx_link: format!("/etc/nginx/sites-enabled/{unit}.conf"),
-            control: format!("/usr/bin/{unit}"),
-            unit_dir: "/lib/systemd/system".to_string(),
-            socket_unit: format!("{unit}.socket"),
-            service_unit: format!("{unit}.service"),
-            celery_unit: format!("{unit}-celery.service"),
-            unit,
-            lib_dir,
-            state_dir,
-            etc_dir,
-            run_dir,
-        }
     }
 }
 

@@ -25,27 +25,31 @@ pub fn shell_quote(value: &str) -> String {
     s
 }
 
-/// systemd EnvironmentFile value: `"…"` with `\ " $ \`` backslash-escaped.
-/// systemd unescapes exactly these four inside double quotes (and keeps
-/// other backslashes), and so does POSIX sh: the line means the same to
-/// both. Line breaks and other control characters are refused.
+/// POSIX sh, for text people read: a word of plain characters stays as
+/// it is, anything else goes through [`shell_quote`].
+pub fn shell_word(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain {
+        value.to_string()
+    } else {
+        shell_quote(value)
+    }
+}
+
+/// systemd EnvironmentFile value, as the deploy contract writes one
+/// (`contract::env_quote`: `"…"` with `\ " $ \`` backslash-escaped, the
+/// same to systemd and POSIX sh). Line breaks and other control characters
+/// are refused.
 pub fn env_quote(value: &str) -> Result<String, Error> {
-    if let Some(c) = value.chars().find(|&c| c.is_control() && c != '\t') {
-        return Err(Error::new(
+    crate::contract::env_quote(value).ok_or_else(|| {
+        Error::new(
             ErrorKind::InvalidOperation,
-            format!("env_quote: value contains control character {c:?}"),
-        ));
-    }
-    let mut s = String::with_capacity(value.len() + 2);
-    s.push('"');
-    for c in value.chars() {
-        if matches!(c, '\\' | '"' | '$' | '`') {
-            s.push('\\');
-        }
-        s.push(c);
-    }
-    s.push('"');
-    Ok(s)
+            format!("env_quote: value {value:?} contains a control character"),
+        )
+    })
 }
 
 /// A word in a systemd unit setting (an ExecStart= argument, a path list
@@ -104,6 +108,15 @@ mod tests {
         assert_eq!(shell_quote(""), "''");
         assert_eq!(shell_quote("a b"), "'a b'");
         assert_eq!(shell_quote("it's $(x)"), r#"'it'\''s $(x)'"#);
+    }
+
+    #[test]
+    fn shell_word_quotes_only_what_needs_it() {
+        assert_eq!(shell_word("unix:/run/a-b/g.sock"), "unix:/run/a-b/g.sock");
+        assert_eq!(shell_word("*"), "'*'");
+        assert_eq!(shell_word(""), "''");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("~x"), "'~x'");
     }
 
     #[test]

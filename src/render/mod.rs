@@ -14,6 +14,7 @@
 
 mod context;
 pub mod filters;
+mod site;
 
 use std::collections::BTreeMap;
 
@@ -21,9 +22,13 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, Layout, Piece, Secret, SecretValue, SiteContext, check_domain,
-    check_env_key, check_env_value,
+    Broker, Database, EnvVar, Piece, Secret, SecretValue, SiteContext, check_domain, check_env_key,
+    check_env_value,
 };
+pub use site::{SiteInput, site_context};
+
+/// The site's paths: the deploy contract's definition.
+pub use crate::contract::Layout;
 
 use crate::error::{Error, Result};
 
@@ -117,9 +122,11 @@ struct View<'a> {
     server_names: Vec<String>,
     celery: bool,
     app_subdir: String,
-    site_environment: Vec<EnvVar>,
     python: String,
     layout: Layout,
+    srv_links: Vec<(String, String)>,
+    layout_env_files: Vec<(String, bool)>,
+    writable: Vec<(String, bool)>,
 }
 
 fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environment<'static>> {
@@ -157,6 +164,7 @@ fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environme
             .map(|(_, t)| t.to_string()))
     });
     env.add_filter("shell_quote", |v: String| filters::shell_quote(&v));
+    env.add_filter("shell_word", |v: String| filters::shell_word(&v));
     env.add_filter("env_quote", |v: String| filters::env_quote(&v));
     env.add_filter("unit_word", |v: String| filters::unit_word(&v));
     env.add_filter("nginx_token", |v: String| filters::nginx_token(&v));
@@ -164,6 +172,7 @@ fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environme
 }
 
 fn view(ctx: &SiteContext) -> View<'_> {
+    let layout = ctx.layout();
     View {
         ctx,
         user: ctx.user(),
@@ -175,9 +184,15 @@ fn view(ctx: &SiteContext) -> View<'_> {
         server_names: ctx.server_names(),
         celery: ctx.celery(),
         app_subdir: ctx.app_subdir(),
-        site_environment: ctx.effective_environment(),
         python: format!("/usr/bin/python{}", ctx.python_version),
-        layout: ctx.layout(),
+        layout: layout.clone(),
+        srv_links: layout.srv_links(),
+        layout_env_files: layout
+            .env_files()
+            .iter()
+            .map(|(f, o)| (f.to_string(), *o))
+            .collect(),
+        writable: layout.writable(),
     }
 }
 

@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::deb::version::{compare_versions, satisfies};
 use crate::repo::index::{Entry, Key};
-use crate::repo::version::{compare_versions, satisfies};
 
 /// The three kinds of package djdd builds, read from a package name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 use crate::deb::control::{check_package_name, check_version};
 use crate::deb::read::{DebInfo, FileHashes, hash_bytes};
+use crate::deb::version::compare_versions;
 use crate::error::{Error, Result};
 use crate::repo::index::{Entry, Key, gzip, parse_packages, render_packages, xz};
 use crate::repo::pool::{pool_path, source_name};
@@ -26,7 +27,6 @@ use crate::repo::release::{
     ReleaseFields, by_hash_path, clearsigned_body, parse_release, release_text,
 };
 use crate::repo::store::{RepoStore, TEMP_PREFIX};
-use crate::repo::version::compare_versions;
 
 /// Where and how to publish.
 #[derive(Debug, Clone)]

@@ -497,3 +497,42 @@ pub fn upstream_repo() -> tempfile::TempDir {
     git(t.path(), &["commit", "--quiet", "-m", "first"]);
     t
 }
+
+/// Writes `data` to `path` (creating parent directories) and sets `mode`.
+pub fn write_mode(path: &Path, data: impl AsRef<[u8]>, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).expect("create parent dirs");
+    }
+    std::fs::write(path, data).expect("write file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Creates a directory (and parents) and sets its mode.
+pub fn mkdir_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(path).expect("mkdir");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A control paragraph with the five required fields.
+pub fn control_text(package: &str, version: &str) -> String {
+    format!(
+        "Package: {package}\nVersion: {version}\nArchitecture: all\n\
+         Maintainer: djdd tests <tests@example.org>\nPriority: optional\nSection: misc\n\
+         Description: test package {package}\n a package built by djdd's tests.\n"
+    )
+}
+
+/// Runs a command, panics with its output unless it succeeds, returns stdout.
+pub fn run_ok(cmd: &mut std::process::Command) -> Vec<u8> {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}

@@ -1,0 +1,494 @@
+//! The build steps that run inside the build root: the virtualenv (created
+//! at its final path with the root's own `/usr/bin/python3.X`, pip with the
+//! build dir's wheel cache, bytecode compiled once, deterministically), the
+//! shared-library dependencies of its compiled modules, the source tree
+//! unpacked from `git archive`, compilemessages and collectstatic.
+//!
+//! Effects only: what to build comes from `plan`, which environment the
+//! project's code sees comes from `contract`. Every process runs through
+//! [`BuildRoot::run`] as an argument array under `env -i` with exactly the
+//! variables given, bounded by `timeout`. Never writes outside the build root.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use crate::buildroot::BuildRoot;
+use crate::error::{Error, Result};
+
+/// mtime and SOURCE_DATE_EPOCH of everything in an env package: the env's
+/// content depends on its requirements only, not on the commit it was first
+/// built for, so its time is fixed too (2024-01-01; zip, which pip uses for
+/// wheels, cannot store times before 1980).
+pub const ENV_EPOCH: u64 = 1_704_067_200;
+
+/// Upper bound of one pip run (downloads and compiles), in seconds.
+pub const PIP_TIMEOUT: u32 = 3600;
+/// Upper bound of one project command (collectstatic, compilemessages).
+pub const PROJECT_TIMEOUT: u32 = 600;
+
+/// Where the build dir's pip cache is mounted inside the root.
+pub const PIP_CACHE_IN_ROOT: &str = "/djdd/cache/pip";
+
+/// The root's path of `inside` (an absolute path inside the root).
+pub fn host_path(root: &BuildRoot, inside: &str) -> PathBuf {
+    root.path().join(inside.trim_start_matches('/'))
+}
+
+/// Runs `argv` in the root under `env -i` with exactly `env`, bounded by
+/// `timeout` seconds; `what` names the step in errors.
+pub fn run_step(
+    root: &BuildRoot,
+    user: Option<&str>,
+    cwd: &str,
+    env: &[(String, String)],
+    timeout: u32,
+    argv: &[&str],
+) -> Result<crate::buildroot::runner::Output> {
+    let mut full: Vec<String> = vec![
+        "timeout".into(),
+        "--kill-after=10".into(),
+        timeout.to_string(),
+        "env".into(),
+        "-i".into(),
+    ];
+    for (k, v) in env {
+        full.push(format!("{k}={v}"));
+    }
+    // No `--` here: env(1) takes the first word without '=' as the
+    // program; argv[0] is always a path djdd chose.
+    full.extend(argv.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    root.run(user, cwd, &[], &refs)
+}
+
+/// Removes a directory of the root if it exists.
+pub fn remove_in_root(root: &BuildRoot, inside: &str) -> Result<()> {
+    let p = host_path(root, inside);
+    match std::fs::remove_dir_all(&p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(p, e)),
+    }
+}
+
+/// What an env build needs.
+pub struct EnvBuild<'a> {
+    /// `/usr/lib/NAME-env/HASH`.
+    pub env_dir: &'a str,
+    /// `/usr/share/NAME-env/HASH`: the requirement files, as in the repository.
+    pub share_dir: &'a str,
+    /// Requirement files: repository-relative path -> bytes.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The root file (`requirements.txt`).
+    pub root_file: &'a str,
+    /// `3.X`.
+    pub python_version: &'a str,
+}
+
+/// The build user inside the root (made by `djdd init`).
+pub const BUILD_USER: &str = "djdd";
+
+/// The build user's (uid, gid) in the root.
+pub fn build_user_ids(root: &BuildRoot) -> Result<(u32, u32)> {
+    crate::buildroot::init::passwd_entry(&root.path(), "etc/passwd", BUILD_USER).ok_or_else(|| {
+        Error::invalid_hint(
+            format!("build root {}", root.path().display()),
+            format!("has no user '{BUILD_USER}'"),
+            "rerun `djdd init` to finish the build root",
+        )
+    })
+}
+
+/// Makes `inside` (a directory of the root) and gives it to the build user.
+pub fn make_build_dir(root: &BuildRoot, inside: &str) -> Result<()> {
+    let (uid, gid) = build_user_ids(root)?;
+    let p = host_path(root, inside);
+    std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+    std::os::unix::fs::chown(&p, Some(uid), Some(gid)).map_err(|e| Error::io(&p, e))?;
+    Ok(())
+}
+
+/// Where the host's CA bundle is copied inside the root, so pip reaches
+/// its index through whatever TLS-inspecting proxy the host trusts.
+pub const HOST_CA_IN_ROOT: &str = "/etc/ssl/certs/djdd-host-ca.crt";
+
+/// Copies the host's CA bundle into the root (when the host has one) and
+/// returns its path inside the root.
+pub fn host_ca(root: &BuildRoot) -> Result<Option<&'static str>> {
+    let host = Path::new("/etc/ssl/certs/ca-certificates.crt");
+    match std::fs::read(host) {
+        Ok(bytes) => {
+            let dest = host_path(root, HOST_CA_IN_ROOT);
+            if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+                if let Some(p) = dest.parent() {
+                    std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
+                }
+                crate::builddir::write_atomic(&dest, &bytes)?;
+            }
+            Ok(Some(HOST_CA_IN_ROOT))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+/// Builds the virtualenv at its final path inside the root, as the build
+/// user (no project code runs as root). Any earlier, unfinished tree at
+/// that path is removed first.
+pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
+    remove_in_root(root, b.env_dir)?;
+    remove_in_root(root, b.share_dir)?;
+    make_build_dir(root, b.env_dir)?;
+    for (rel, bytes) in &b.files {
+        let dest = host_path(root, &format!("{}/{rel}", b.share_dir));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::write(&dest, bytes).map_err(|e| Error::io(&dest, e))?;
+    }
+    make_build_dir(root, b.share_dir)?;
+    let python = format!("/usr/bin/python{}", b.python_version);
+    let epoch = ENV_EPOCH.to_string();
+    let mut env = vec![
+        ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+        ("HOME".into(), "/tmp".into()),
+        ("LC_ALL".into(), "C.UTF-8".into()),
+        ("SOURCE_DATE_EPOCH".into(), epoch),
+        ("PYTHONHASHSEED".into(), "0".into()),
+        ("PIP_CACHE_DIR".into(), PIP_CACHE_IN_ROOT.into()),
+        ("PIP_NO_INPUT".into(), "1".into()),
+        ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
+        ("PIP_ROOT_USER_ACTION".into(), "ignore".into()),
+        // No debug info: it embeds pip's random build directory.
+        ("CFLAGS".into(), "-g0".into()),
+        ("CXXFLAGS".into(), "-g0".into()),
+    ];
+    if let Some(ca) = host_ca(root)? {
+        env.push(("PIP_CERT".into(), ca.into()));
+    }
+    let user = Some(BUILD_USER);
+    tracing::info!("creating the virtualenv {} with {python}", b.env_dir);
+    run_step(
+        root,
+        user,
+        "/",
+        &env,
+        300,
+        &[&python, "-m", "venv", b.env_dir],
+    )?;
+    let pip = format!("{}/bin/pip", b.env_dir);
+    tracing::info!("pip install -r {}/{}", b.share_dir, b.root_file);
+    run_step(
+        root,
+        user,
+        b.share_dir,
+        &env,
+        PIP_TIMEOUT,
+        &[
+            &pip,
+            "install",
+            "--no-warn-script-location",
+            "--requirement",
+            b.root_file,
+        ],
+    )
+    .map_err(|e| match e {
+        Error::Command { status, output, .. } => Error::Command {
+            command: format!("pip install -r {} (in the build root)", b.root_file),
+            status,
+            output,
+        },
+        other => other,
+    })?;
+    // pip compiled bytecode package by package; drop it and compile the
+    // whole env once, in sorted order, in one process (checked-hash pycs
+    // because SOURCE_DATE_EPOCH is set): byte-identical on every build.
+    remove_bytecode(&host_path(root, b.env_dir))?;
+    run_step(
+        root,
+        user,
+        "/",
+        &env,
+        PIP_TIMEOUT,
+        &[
+            &format!("{}/bin/python", b.env_dir),
+            "-m",
+            "compileall",
+            "-q",
+            "-j",
+            "1",
+            "--invalidation-mode",
+            "checked-hash",
+            b.env_dir,
+        ],
+    )?;
+    Ok(())
+}
+
+/// Removes every `__pycache__` directory below `dir` (on the host side).
+pub fn remove_bytecode(dir: &Path) -> Result<()> {
+    let mut caches = Vec::new();
+    for e in walkdir::WalkDir::new(dir).follow_links(false) {
+        let e = e.map_err(|e| Error::io(dir, std::io::Error::other(e.to_string())))?;
+        if e.file_type().is_dir() && e.file_name() == "__pycache__" {
+            caches.push(e.path().to_path_buf());
+        }
+    }
+    for c in caches {
+        std::fs::remove_dir_all(&c).map_err(|e| Error::io(&c, e))?;
+    }
+    Ok(())
+}
+
+/// The Debian packages providing the shared libraries the env's compiled
+/// modules link to: (package, library) pairs, sorted; libraries dpkg knows
+/// no owner of are an error naming them.
+pub fn shlib_packages(root: &BuildRoot, env_dir: &str) -> Result<Vec<(String, String)>> {
+    let script = include_str!("scripts/shlibdeps.py");
+    let out = run_step(
+        root,
+        None,
+        "/",
+        &[("PATH".into(), "/usr/bin:/bin:/usr/sbin:/sbin".into())],
+        600,
+        &["/usr/bin/python3", "-c", script, env_dir],
+    )?;
+    let mut pairs = Vec::new();
+    let mut unowned = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some((pkg, lib)) = line.split_once('\t') {
+            if pkg == "unowned" {
+                unowned.push(lib.to_string());
+            } else {
+                pairs.push((pkg.to_string(), lib.to_string()));
+            }
+        }
+    }
+    if !unowned.is_empty() {
+        return Err(Error::invalid_hint(
+            format!("virtualenv {env_dir}"),
+            format!(
+                "its compiled modules link to libraries no Debian package owns: {}",
+                unowned.join(", ")
+            ),
+            "build those libraries as part of a wheel, or install them from a Debian package listed in venv-debian-requirements.txt",
+        ));
+    }
+    Ok(pairs)
+}
+
+/// Unpacks a `git archive` tar into `dest` (a directory inside the root,
+/// removed first). Refuses members a package must not carry: paths that
+/// leave the tree, names with a newline (dpkg's file lists are line based),
+/// symlinks pointing outside the tree, and anything but files, directories
+/// and symlinks. Returns the number of members.
+pub fn unpack_tree(root: &BuildRoot, dest: &str, tar_bytes: &[u8]) -> Result<usize> {
+    remove_in_root(root, dest)?;
+    let base = host_path(root, dest);
+    std::fs::create_dir_all(&base).map_err(|e| Error::io(&base, e))?;
+    let n = unpack_tar(&base, tar_bytes)?;
+    // The build user runs the project's build steps (compilemessages
+    // writes .mo files here); the package's owners are root regardless.
+    let (uid, gid) = build_user_ids(root)?;
+    for e in walkdir::WalkDir::new(&base) {
+        let e = e.map_err(|e| Error::io(&base, std::io::Error::other(e.to_string())))?;
+        std::os::unix::fs::lchown(e.path(), Some(uid), Some(gid))
+            .map_err(|err| Error::io(e.path(), err))?;
+    }
+    Ok(n)
+}
+
+/// As [`unpack_tree`], into a host directory (exists, empty).
+pub fn unpack_tar(base: &Path, tar_bytes: &[u8]) -> Result<usize> {
+    let mut archive = tar::Archive::new(tar_bytes);
+    let mut count = 0;
+    let entries = archive.entries().map_err(|e| Error::io(base, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Error::io(base, e))?;
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        let kind = entry.header().entry_type();
+        if kind == tar::EntryType::XGlobalHeader {
+            continue; // git archive's pax comment with the commit id
+        }
+        let rel = check_member(&name)?;
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let dest = base.join(&rel);
+        match kind {
+            tar::EntryType::Directory => {
+                std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+            }
+            tar::EntryType::Regular => {
+                let mode = entry.header().mode().map_err(|e| Error::io(&dest, e))?;
+                let mut bytes = Vec::new();
+                entry
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| Error::io(&dest, e))?;
+                if let Some(p) = dest.parent() {
+                    std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
+                }
+                std::fs::write(&dest, &bytes).map_err(|e| Error::io(&dest, e))?;
+                use std::os::unix::fs::PermissionsExt;
+                let m = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+                std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(m))
+                    .map_err(|e| Error::io(&dest, e))?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| String::from_utf8_lossy(&t).into_owned())
+                    .unwrap_or_default();
+                check_link(&name, &rel, &target)?;
+                if let Some(p) = dest.parent() {
+                    std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
+                }
+                std::os::unix::fs::symlink(&target, &dest).map_err(|e| Error::io(&dest, e))?;
+            }
+            other => {
+                return Err(Error::invalid(
+                    format!("source file '{}'", name.escape_debug()),
+                    format!(
+                        "is a {other:?} member; a source package holds files, directories and symlinks only"
+                    ),
+                ));
+            }
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+/// A member name of the source tree as a relative path, refusing what a
+/// package cannot carry.
+fn check_member(name: &str) -> Result<PathBuf> {
+    let what = || format!("source file '{}'", name.escape_debug());
+    if name.contains(['\n', '\r']) {
+        return Err(Error::invalid_hint(
+            what(),
+            "has a newline in its name; dpkg's file lists are one path a line, so no package can hold it",
+            "rename the file in the repository",
+        ));
+    }
+    let p = Path::new(name);
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir => {}
+            _ => {
+                return Err(Error::invalid(
+                    what(),
+                    "leaves the source tree ('..' or an absolute path)",
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A symlink of the source tree must point inside it, relatively.
+fn check_link(name: &str, rel: &Path, target: &str) -> Result<()> {
+    let what = || {
+        format!(
+            "symlink '{}' -> '{}'",
+            name.escape_debug(),
+            target.escape_debug()
+        )
+    };
+    if target.starts_with('/') {
+        return Err(Error::invalid_hint(
+            what(),
+            "points to an absolute path outside the source tree; the installed package would follow it on the target host",
+            "make it a relative link inside the repository, or copy the file",
+        ));
+    }
+    let mut depth: i64 = rel.components().count() as i64 - 1;
+    for c in Path::new(target).components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return Err(Error::invalid_hint(
+                what(),
+                "points outside the source tree",
+                "make it point inside the repository, or copy the file",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_names_stay_inside() {
+        assert_eq!(check_member("a/b.py").unwrap(), PathBuf::from("a/b.py"));
+        assert_eq!(check_member("./a/").unwrap(), PathBuf::from("a"));
+        assert!(
+            check_member("../x")
+                .unwrap_err()
+                .to_string()
+                .contains("leaves the source tree")
+        );
+        assert!(check_member("/etc/passwd").is_err());
+        assert!(
+            check_member("a\nb")
+                .unwrap_err()
+                .to_string()
+                .contains("newline")
+        );
+    }
+
+    #[test]
+    fn links_stay_inside() {
+        check_link("a/l", Path::new("a/l"), "../b").unwrap();
+        check_link("l", Path::new("l"), "a/b").unwrap();
+        assert!(
+            check_link("l", Path::new("l"), "/etc/passwd")
+                .unwrap_err()
+                .to_string()
+                .contains("absolute")
+        );
+        assert!(
+            check_link("a/l", Path::new("a/l"), "../../x")
+                .unwrap_err()
+                .to_string()
+                .contains("outside")
+        );
+        assert!(check_link("l", Path::new("l"), "a/../../x").is_err());
+    }
+
+    #[test]
+    fn unpack_refuses_escaping_symlink_and_writes_modes() {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        h.set_mode(0o755);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, "bin/run", &b"hi\n"[..]).unwrap();
+        let ok = b.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(unpack_tar(dir.path(), &ok).unwrap(), 1);
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(dir.path().join("bin/run"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(m & 0o777, 0o755);
+
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, "evil", "../../etc/shadow").unwrap();
+        let bad = b.into_inner().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let e = unpack_tar(dir.path(), &bad).unwrap_err().to_string();
+        assert!(e.contains("points outside the source tree"), "{e}");
+    }
+}

@@ -1,0 +1,33 @@
+//! `djdd build` arguments.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The source NAME (as given to `djdd src`).
+    pub name: String,
+    /// The VARIANT to build; default: every variant of NAME.
+    pub variant: Option<String>,
+    /// The revision to build: a commit, tag or branch of the source
+    /// (default: the variant's branch).
+    #[arg(long = "version", value_name = "REV")]
+    pub rev: Option<String>,
+    /// The Django settings module, instead of the variant's or the project's.
+    #[arg(long, value_name = "MODULE")]
+    pub settings: Option<String>,
+    /// Print what would be built or reused, and build nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Build the site package even when its inputs equal the last build's.
+    #[arg(long)]
+    pub force: bool,
+    /// Compression of the packages written (zstd: fast, and read by dpkg
+    /// since Debian 12; xz: smaller, and read by every dpkg).
+    #[arg(
+        short = 'Z',
+        long,
+        default_value = "zstd",
+        value_name = "zstd|xz|gzip|none"
+    )]
+    pub compression: String,
+}

@@ -1,0 +1,452 @@
+//! `djdd build NAME [VARIANT]`: one commit of a Django project becomes the
+//! packages `apt-get install NAME-site-VARIANT` needs, rebuilding only what
+//! changed (see docs/build.md).
+//!
+//! The glue of config -> plan -> buildroot -> render -> deb: reads the
+//! variant and the project's files at the commit, asks `plan` what to build
+//! or reuse, runs the build steps in the build root, renders the site
+//! package and writes each .deb to a temp name in `D/packages/` that is
+//! renamed in only when complete. Every package's members are checked
+//! against its allowed prefixes before it is written.
+
+pub mod git;
+mod package;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+
+use crate::builddir::{self, BuildDir, DirLock};
+use crate::buildroot::BuildRoot;
+use crate::buildroot::build::{self as steps, ENV_EPOCH, EnvBuild};
+use crate::cli::build::BuildArgs;
+use crate::config::project::{self, Project};
+use crate::config::variant::Variant;
+use crate::contract;
+use crate::deb::{Compression, WriteOptions};
+use crate::error::Error;
+use crate::plan::{self, BuildInputs, BuildPlan};
+use package::{
+    BuildLog, collectstatic, compilemessages, contract_site, env_package, site_package,
+    src_package, unpack_deb, write_package,
+};
+
+pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+    crate::config::names::check_name("NAME", &args.name)?;
+    let bd = BuildDir::open(dir)?;
+    let repo = bd.source_repo(&args.name);
+    if !repo.is_dir() {
+        return Err(crate::ops::src::unknown_name(&bd, &args.name).into());
+    }
+    let variants = match &args.variant {
+        Some(v) => vec![v.clone()],
+        None => {
+            let all = crate::ops::variant::list_names(&bd, &args.name);
+            if all.is_empty() {
+                return Err(Error::invalid_hint(
+                    format!("source '{}'", args.name),
+                    "has no variant to build",
+                    format!(
+                        "add one: djdd variant {} blue --domain example.org",
+                        args.name
+                    ),
+                )
+                .into());
+            }
+            all
+        }
+    };
+    let compression = Compression::parse(&args.compression)?;
+    let mut lock = bd.lock_shared()?;
+    let root = BuildRoot::open(&bd)?;
+    {
+        let _fetch = bd.lock_named(&format!("src-{}", args.name), "fetching the source")?;
+        crate::ops::src::fetch(&repo).with_context(|| format!("fetching {}", repo.display()))?;
+    }
+    for v in &variants {
+        build_variant(&bd, &root, &mut lock, args, v, compression)
+            .with_context(|| format!("building {}-site-{v}", args.name))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Everything read about one variant's build before anything is built.
+struct Inputs {
+    variant: Variant,
+    project_inputs: plan::ProjectInputs,
+    project: Project,
+    settings: String,
+    plan: BuildPlan,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+fn load_inputs(
+    bd: &BuildDir,
+    root: &BuildRoot,
+    args: &BuildArgs,
+    variant_name: &str,
+) -> anyhow::Result<Inputs> {
+    let name = &args.name;
+    let variant = crate::ops::variant::load(bd, name, variant_name)?.ok_or_else(|| {
+        Error::invalid_hint(
+            format!("variant '{variant_name}' of '{name}'"),
+            format!(
+                "does not exist (no {})",
+                bd.variant_file(name, variant_name).display()
+            ),
+            format!("create it: djdd variant {name} {variant_name}"),
+        )
+    })?;
+    let repo = bd.source_repo(name);
+    let commit = git::resolve(&repo, args.rev.as_deref(), &variant.branch)?;
+
+    // The project's files at that commit; every file plan reads is kept so
+    // the env build copies exactly what was hashed.
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut read = |path: &str| -> crate::Result<Option<Vec<u8>>> {
+        let got = git::read_file(&repo, &commit.id, path)?;
+        if let Some(b) = &got {
+            files.insert(path.to_string(), b.clone());
+        }
+        Ok(got)
+    };
+    let project_inputs = plan::load_project(&mut read)?;
+    let djdd_toml = read(project::FILE)?;
+    let manage_py = read("manage.py")?;
+    let project_file = match &djdd_toml {
+        Some(b) => Some(project::parse(&String::from_utf8_lossy(b))?),
+        None => None,
+    };
+    let mut project = project::resolve(
+        project_file.as_ref(),
+        manage_py
+            .as_deref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .as_deref(),
+    )?;
+    if project.manage != "manage.py" {
+        let text = read(&project.manage)?.ok_or_else(|| {
+            Error::invalid(
+                format!("{} (key `manage` of djdd.toml)", project.manage),
+                format!("does not exist in commit {}", commit.id),
+            )
+        })?;
+        if project.settings.is_none() {
+            project.settings = project::settings_from_manage_py(&String::from_utf8_lossy(&text));
+        }
+    } else if manage_py.is_none() {
+        return Err(Error::invalid_hint(
+            format!("manage.py (commit {})", commit.id),
+            "does not exist",
+            "put manage.py at the top of the repository, or name its path in djdd.toml's `manage`",
+        )
+        .into());
+    }
+    let settings = args
+        .settings
+        .clone()
+        .or_else(|| variant.settings.clone())
+        .or_else(|| project.settings.clone())
+        .ok_or_else(|| {
+            Error::invalid_hint(
+                "settings module",
+                "is not known: neither --settings, the variant, djdd.toml nor manage.py names it",
+                format!("djdd variant {name} {variant_name} --settings PROJECT.settings"),
+            )
+        })?;
+    if !project::is_module(&settings) {
+        return Err(Error::invalid(
+            format!("settings module '{}'", settings.escape_debug()),
+            "must be a dotted Python module path (letters, digits, '_', '.')",
+        )
+        .into());
+    }
+
+    let python_version = root.python_version()?;
+    let existing = existing_packages(&bd.packages_dir(), name)?;
+    let last = bd.read_last_build(name, variant_name)?;
+    let inputs = BuildInputs {
+        name: name.clone(),
+        variant: variant_name.to_string(),
+        commit,
+        project: project_inputs,
+        python_version,
+        arch: root.arch().to_string(),
+        variant_settings: format!("{}settings-module = {settings:?}\n", variant.to_toml()),
+        djdd_version: env!("CARGO_PKG_VERSION").to_string(),
+        existing,
+        published_site_version: None,
+        last_build: last.map(|l| plan::LastBuild {
+            version: l.version,
+            fingerprint: l.inputs,
+        }),
+        src_file_count: None,
+        force: args.force,
+    };
+    let plan = plan::plan_build(&inputs)?;
+    Ok(Inputs {
+        variant,
+        project_inputs: inputs.project,
+        project,
+        settings,
+        plan,
+        files,
+    })
+}
+
+/// The package files of NAME in `packages/`, newest version per package.
+fn existing_packages(dir: &Path, name: &str) -> anyhow::Result<BTreeMap<String, plan::Existing>> {
+    let mut out: BTreeMap<String, plan::Existing> = BTreeMap::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(dir, e).into()),
+    };
+    for e in rd {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(stem) = file.strip_suffix(".deb") else {
+            continue;
+        };
+        let parts: Vec<&str> = stem.split('_').collect();
+        let [pkg, version, _arch] = parts.as_slice() else {
+            continue;
+        };
+        if !pkg.starts_with(&format!("{name}-")) {
+            continue;
+        }
+        let newer = out
+            .get(*pkg)
+            .is_none_or(|old| crate::deb::version::compare_versions(version, &old.version).is_gt());
+        if newer {
+            out.insert(
+                pkg.to_string(),
+                plan::Existing {
+                    version: version.to_string(),
+                    file: file.clone(),
+                    full_id: None,
+                    file_count: None,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn build_variant(
+    bd: &BuildDir,
+    root: &BuildRoot,
+    lock: &mut DirLock,
+    args: &BuildArgs,
+    variant_name: &str,
+    compression: Compression,
+) -> anyhow::Result<()> {
+    let inputs = load_inputs(bd, root, args, variant_name)?;
+    let plan = &inputs.plan;
+    if args.plan {
+        print!("{plan}");
+        return Ok(());
+    }
+    if plan.up_to_date() {
+        tracing::info!(
+            "{} {} is up to date (commit {}); nothing to build (--force rebuilds it)",
+            plan.site.name,
+            plan.site.version,
+            plan.commit.id
+        );
+        return Ok(());
+    }
+    let mut log = BuildLog::open(bd, &args.name, variant_name)?;
+    log.line(&format!("commit {}\n{plan}", plan.commit.id));
+
+    if !plan.build_packages.is_empty() {
+        let installed = root.install_packages(lock, &plan.build_packages)?;
+        if !installed.is_empty() {
+            log.line(&format!(
+                "installed build packages: {}",
+                installed.join(" ")
+            ));
+        }
+    }
+    let opts = WriteOptions {
+        compression,
+        level: None,
+        threads: 0,
+        source_date_epoch: None,
+    };
+    let packages_dir = bd.packages_dir();
+    std::fs::create_dir_all(&packages_dir).map_err(|e| Error::io(&packages_dir, e))?;
+
+    // 1. env: built once per HASH (other builds wait on its lock), then its
+    //    tree stays in the root for collectstatic of later builds.
+    let env_dir = contract::env_dir(&args.name, &plan.env.id);
+    {
+        let _env_lock = bd.lock_named(
+            &format!("env-{}", plan.env.full_id),
+            &format!("building {}", plan.env.name),
+        )?;
+        let env_file = packages_dir.join(plan.env.file_name());
+        let marker = bd.state_dir().join("envs").join(&plan.env.full_id);
+        if !env_file.exists() {
+            let files: Vec<(String, Vec<u8>)> = requirement_files(&inputs);
+            let share_dir = format!("/usr/share/{}-env/{}", args.name, plan.env.id);
+            let _ = std::fs::remove_file(&marker);
+            steps::build_env(
+                root,
+                &EnvBuild {
+                    env_dir: &env_dir,
+                    share_dir: &share_dir,
+                    files,
+                    root_file: plan::REQUIREMENTS,
+                    python_version: &plan.python_version,
+                },
+            )?;
+            let shlibs = steps::shlib_packages(root, &env_dir)?;
+            log.line(&format!(
+                "env {}: shared libraries {shlibs:?}",
+                plan.env.name
+            ));
+            let pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
+            write_package(&pkg, &plan.env.allowed, &opts, Some(ENV_EPOCH), &env_file)?;
+            mark_complete(&marker)?;
+            tracing::info!("wrote {}", env_file.display());
+        } else if !marker.exists() || !steps::host_path(root, &env_dir).is_dir() {
+            // Reused package, tree missing from this root: unpack it.
+            tracing::info!("unpacking {} into the build root", plan.env.file_name());
+            unpack_deb(&env_file, &root.path())?;
+            mark_complete(&marker)?;
+        } else {
+            tracing::info!("reusing {}", plan.env.file_name());
+        }
+    }
+
+    let site = contract_site(&args.name, variant_name, &inputs);
+    let scratch = Scratch {
+        root,
+        inside: format!(
+            "/var/tmp/djdd-build/{}-{}-{}",
+            args.name,
+            variant_name,
+            std::process::id()
+        ),
+    };
+    let scratch_dir = scratch.inside.as_str();
+
+    // 2. src: the commit's tree (and compiled messages), shared by variants.
+    let src_dir = contract::src_dir(&args.name, &plan.src.id);
+    {
+        let _src_lock = bd.lock_named(
+            &format!("src-{}", plan.src.full_id),
+            &format!("building {}", plan.src.name),
+        )?;
+        let src_file = packages_dir.join(plan.src.file_name());
+        let marker = bd.state_dir().join("srcs").join(&plan.src.full_id);
+        if !src_file.exists() || !marker.exists() || !steps::host_path(root, &src_dir).is_dir() {
+            let _ = std::fs::remove_file(&marker);
+            let tar = git::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
+            let n = steps::unpack_tree(root, &src_dir, &tar)?;
+            log.line(&format!("src {}: {n} members", plan.src.name));
+            compilemessages(
+                root,
+                &inputs,
+                &site,
+                &env_dir,
+                &src_dir,
+                scratch_dir,
+                &mut log,
+            )?;
+            if !src_file.exists() {
+                let pkg = src_package(root, &inputs, &src_dir)?;
+                write_package(
+                    &pkg,
+                    &plan.src.allowed,
+                    &opts,
+                    Some(plan.commit.time as u64),
+                    &src_file,
+                )?;
+                tracing::info!("wrote {}", src_file.display());
+            }
+            mark_complete(&marker)?;
+        } else {
+            tracing::info!("reusing {}", plan.src.file_name());
+        }
+    }
+
+    // 3. collectstatic, then the site package.
+    let static_host = collectstatic(
+        root,
+        &inputs,
+        &site,
+        &env_dir,
+        &src_dir,
+        scratch_dir,
+        &mut log,
+    )?;
+    let pkg = site_package(&inputs, &site, &static_host)?;
+    let site_file = packages_dir.join(plan.site.file_name());
+    write_package(
+        &pkg,
+        &plan.site.allowed,
+        &opts,
+        Some(plan.commit.time as u64),
+        &site_file,
+    )?;
+    tracing::info!("wrote {}", site_file.display());
+    drop(scratch);
+
+    bd.write_last_build(
+        &args.name,
+        variant_name,
+        &builddir::LastBuild {
+            commit: plan.commit.id.clone(),
+            version: plan.site.version.clone(),
+            env_hash: plan.env.id.clone(),
+            src_hash: plan.src.id.clone(),
+            time: builddir::now_secs(),
+            packages: [&plan.env, &plan.src, &plan.site]
+                .iter()
+                .map(|p| p.file_name())
+                .collect(),
+            inputs: plan.fingerprint.clone(),
+        },
+    )?;
+    log.line("done");
+    Ok(())
+}
+
+/// A scratch directory in the build root, removed when the build ends
+/// (successfully or not).
+struct Scratch<'a> {
+    root: &'a BuildRoot,
+    inside: String,
+}
+
+impl Drop for Scratch<'_> {
+    fn drop(&mut self) {
+        let _ = steps::remove_in_root(self.root, &self.inside);
+    }
+}
+
+/// Records that a tree in the build root is complete (its marker file).
+fn mark_complete(marker: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    builddir::write_atomic(marker, b"complete\n")?;
+    Ok(())
+}
+
+/// The requirement files plan hashed, with their bytes, for the env's
+/// `/usr/share/NAME-env/HASH/` (pip reads them there, so includes resolve
+/// as in the repository).
+fn requirement_files(inputs: &Inputs) -> Vec<(String, Vec<u8>)> {
+    inputs
+        .project_inputs
+        .requirements
+        .files
+        .keys()
+        .filter_map(|p| inputs.files.get(p).map(|b| (p.clone(), b.clone())))
+        .collect()
+}

@@ -1,0 +1,509 @@
+//! The three packages of a build as values (control paragraph, control
+//! files, entries), the build-root steps that feed the site package
+//! (compilemessages, collectstatic), and the one place packages are written:
+//! members checked against the package's allowed prefixes, then a temp file
+//! in `packages/` renamed into place.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::Inputs;
+use crate::builddir::BuildDir;
+use crate::buildroot::BuildRoot;
+use crate::buildroot::build::{self as steps, PROJECT_TIMEOUT};
+use crate::config::project::Compilemessages;
+use crate::contract;
+use crate::deb::control::Paragraph;
+use crate::deb::{ControlFile, Entry, EntryKind, Package, WriteOptions};
+use crate::error::{Error, Result};
+use crate::render;
+
+/// Maintainer of the packages djdd writes (Debian Policy 5.6.2 wants one).
+pub const MAINTAINER: &str = "djdd build host <root@localhost>";
+
+/// The contract's view of this variant's build.
+pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Site {
+    contract::Site {
+        name: name.to_string(),
+        variant: variant.to_string(),
+        domain: inputs.variant.domain.clone(),
+        settings: inputs.settings.clone(),
+        workers: inputs.variant.workers,
+        celery: inputs.variant.celery,
+        https_only: false,
+        version: inputs.plan.site.version.clone(),
+        commit: inputs.plan.commit.id.clone(),
+    }
+}
+
+/// Entries for every file, directory and symlink below `host` (a directory
+/// of the build root), installed below `dest` (`/usr/lib/...`). Modes are
+/// normalised (0755 for directories and executables, 0644 otherwise);
+/// owners are root.
+pub fn entries_from_dir(host: &Path, dest: &str) -> Result<Vec<Entry>> {
+    let mut out = Vec::new();
+    let dest = dest.trim_matches('/');
+    for item in walkdir::WalkDir::new(host)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let item = item.map_err(|e| Error::io(host, std::io::Error::other(e.to_string())))?;
+        let rel = item
+            .path()
+            .strip_prefix(host)
+            .expect("below the walk's root");
+        let rel = rel.to_string_lossy();
+        let path = if rel.is_empty() {
+            dest.to_string()
+        } else {
+            format!("{dest}/{rel}")
+        };
+        let ft = item.file_type();
+        if ft.is_dir() {
+            out.push(Entry::dir(path, 0o755));
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(item.path()).map_err(|e| Error::io(item.path(), e))?;
+            out.push(Entry::symlink(path, target.to_string_lossy().into_owned()));
+        } else if ft.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = item
+                .metadata()
+                .map_err(|e| Error::io(item.path(), std::io::Error::other(e.to_string())))?;
+            let mode = if meta.permissions().mode() & 0o111 != 0 {
+                0o755
+            } else {
+                0o644
+            };
+            out.push(Entry::file_from_path(path, mode, item.path()));
+        } else {
+            return Err(Error::invalid(
+                item.path().display().to_string(),
+                "is not a file, directory or symlink; a package cannot hold it",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn control(package: &str, version: &str, arch: &str, section: &str) -> Paragraph {
+    let mut c = Paragraph::new();
+    c.set("Package", package);
+    c.set("Version", version);
+    c.set("Architecture", arch);
+    c.set("Maintainer", MAINTAINER);
+    c.set("Section", section);
+    c.set("Priority", "optional");
+    c
+}
+
+fn copyright(pkg: &str, what: &str) -> Entry {
+    Entry::file_from_bytes(
+        format!("usr/share/doc/{pkg}/copyright"),
+        0o644,
+        format!(
+            "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\
+             Upstream-Name: {pkg}\n\
+             Comment: {what}, packaged by djdd. The licences are those of the\n project and of the Python packages it contains.\n\n\
+             Files: *\nCopyright: the project's authors\nLicense: other\n See the project's repository.\n"
+        ),
+    )
+}
+
+/// NAME-env-HASH: the virtualenv and its requirement files.
+pub fn env_package(
+    root: &BuildRoot,
+    inputs: &Inputs,
+    env_dir: &str,
+    share_dir: &str,
+    shlibs: &[(String, String)],
+) -> Result<Package> {
+    let p = &inputs.plan.env;
+    let mut c = control(&p.name, &p.version, &p.arch, "python");
+    let mut depends = p.depends.clone();
+    for (pkg, _) in shlibs {
+        if !depends.contains(pkg) {
+            depends.push(pkg.clone());
+        }
+    }
+    c.set("Depends", depends.join(", "));
+    let libs: Vec<String> = shlibs
+        .iter()
+        .map(|(pkg, lib)| format!(" {lib} ({pkg})"))
+        .collect();
+    let libs = if libs.is_empty() {
+        " No compiled module links to a shared library outside the virtualenv.".to_string()
+    } else {
+        format!(
+            " Shared libraries its compiled modules link to:\n{}",
+            libs.join("\n")
+        )
+    };
+    c.set(
+        "Description",
+        format!(
+            "virtualenv of {} ({} requirement lines in {} files)\n Python {} virtualenv at {env_dir}, built by djdd.\n Requirements: {share_dir}.\n .\n{libs}",
+            inputs.plan.name,
+            inputs.plan.requirement_lines,
+            inputs.plan.requirement_files,
+            inputs.plan.python_version,
+        ),
+    );
+    let mut pkg = Package::new(c);
+    for e in entries_from_dir(&steps::host_path(root, env_dir), env_dir)? {
+        pkg.add(e);
+    }
+    for e in entries_from_dir(&steps::host_path(root, share_dir), share_dir)? {
+        pkg.add(e);
+    }
+    pkg.add(copyright(&p.name, "A Python virtualenv"));
+    Ok(pkg)
+}
+
+/// NAME-src-HASH: the commit's tree. Bytecode is compiled by its postinst
+/// and removed by its prerm (as dh_python's py3compile/py3clean do), so
+/// the package's content does not depend on the build root's Python.
+pub fn src_package(root: &BuildRoot, inputs: &Inputs, src_dir: &str) -> Result<Package> {
+    let p = &inputs.plan.src;
+    let mut c = control(&p.name, &p.version, &p.arch, "web");
+    let mut depends = vec!["python3".to_string()];
+    depends.extend(p.depends.iter().cloned());
+    c.set("Depends", depends.join(", "));
+    c.set(
+        "Description",
+        format!(
+            "source of {} at commit {}\n The project's tree at {src_dir}, built by djdd.",
+            inputs.plan.name, inputs.plan.commit.id
+        ),
+    );
+    let mut pkg = Package::new(c);
+    let host = steps::host_path(root, src_dir);
+    steps::remove_bytecode(&host)?;
+    for e in entries_from_dir(&host, src_dir)? {
+        pkg.add(e);
+    }
+    pkg.add(copyright(&p.name, "The source of a Django project"));
+    let q = render::filters::shell_quote(src_dir);
+    pkg.add_control_file(
+        ControlFile::new(
+            "postinst",
+            format!(
+                "#!/bin/sh\nset -e\n# Compile the source's bytecode (removed again by prerm).\nif [ \"$1\" = configure ] && command -v python3 >/dev/null; then\n    python3 -m compileall -q {q} >/dev/null || true\nfi\n"
+            ),
+        )
+        .with_mode(0o755),
+    );
+    pkg.add_control_file(
+        ControlFile::new(
+            "prerm",
+            format!(
+                "#!/bin/sh\nset -e\n# Remove the bytecode postinst compiled.\nif [ -d {q} ]; then\n    find {q} -type d -name __pycache__ -prune -exec rm -rf {{}} +\nfi\n"
+            ),
+        )
+        .with_mode(0o755),
+    );
+    Ok(pkg)
+}
+
+/// NAME-site-VARIANT: the rendered files and the collected static files.
+pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) -> Result<Package> {
+    let p = &inputs.plan.site;
+    let ctx = render::site_context(&render::SiteInput {
+        site: site.clone(),
+        project: inputs.project.clone(),
+        env_hash: inputs.plan.env.id.clone(),
+        src_hash: inputs.plan.src.id.clone(),
+        python_version: inputs.plan.python_version.clone(),
+        migrate: inputs.variant.migrate,
+        // The variant's health URL wins when its admin set one; the
+        // default "/" leaves the project's djdd.toml `health.url` in force.
+        health_url: (inputs.variant.health_url != crate::config::variant::DEFAULT_HEALTH_URL)
+            .then(|| inputs.variant.health_url.clone()),
+        extra_env: inputs
+            .variant
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    })?;
+    let files = render::site_files(&ctx, None)?;
+    let mut c = control(&p.name, &p.version, &p.arch, "web");
+    let mut depends: Vec<String> = p.depends.clone();
+    for d in render::script_depends(&ctx) {
+        if !depends
+            .iter()
+            .any(|x| x == d || x.starts_with(&format!("{d} ")))
+        {
+            depends.push(d.to_string());
+        }
+    }
+    c.set("Depends", depends.join(", "));
+    let mut recommends = vec!["postgresql"];
+    if inputs.variant.memcached {
+        recommends.push("memcached");
+    }
+    if inputs.variant.celery {
+        recommends.push("rabbitmq-server");
+    }
+    c.set("Recommends", recommends.join(", "));
+    c.set(
+        "Description",
+        format!(
+            "{} site {} ({})\n Site package built by djdd: nginx site for {}, systemd units,\n collected static files and the control utility /usr/bin/{}-{}.\n Commit {}.",
+            inputs.plan.name,
+            inputs.plan.variant,
+            site.domain,
+            site.domain,
+            inputs.plan.name,
+            inputs.plan.variant,
+            inputs.plan.commit.id,
+        ),
+    );
+    let mut pkg = Package::new(c);
+    for f in files {
+        if let Some(member) = f.path.strip_prefix("DEBIAN/") {
+            pkg.add_control_file(ControlFile::new(member, f.contents).with_mode(f.mode));
+        } else {
+            pkg.add(Entry::file_from_bytes(
+                f.path.trim_start_matches('/').to_string(),
+                f.mode,
+                f.contents,
+            ));
+        }
+    }
+    let static_dest = contract::Layout::new(&site.name, &site.variant).static_dir;
+    for e in entries_from_dir(static_host, &static_dest)? {
+        pkg.add(e);
+    }
+    pkg.add(copyright(&p.name, "A Django site's configuration"));
+    Ok(pkg)
+}
+
+/// Checks every member against `allowed` (plan's prefixes), then writes the
+/// package to a temp file beside `dest` and renames it into place.
+pub fn write_package(
+    pkg: &Package,
+    allowed: &[String],
+    opts: &WriteOptions,
+    epoch: Option<u64>,
+    dest: &Path,
+) -> Result<()> {
+    for e in &pkg.entries {
+        let mut path = format!(
+            "/{}",
+            String::from_utf8_lossy(&e.path)
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+        );
+        if matches!(e.kind, EntryKind::Dir) && !path.ends_with('/') {
+            path.push('/');
+        }
+        crate::plan::check_path(&path, allowed).map_err(|err| {
+            Error::invalid(
+                format!("package {}", pkg.name()),
+                format!("refusing to write it: {err}"),
+            )
+        })?;
+    }
+    let opts = WriteOptions {
+        source_date_epoch: epoch,
+        ..opts.clone()
+    };
+    crate::deb::write_deb_to_path(pkg, &opts, dest)?;
+    Ok(())
+}
+
+/// Unpacks a package's data into the build root (`dpkg-deb -x`).
+pub fn unpack_deb(deb: &Path, root: &Path) -> Result<()> {
+    use crate::buildroot::runner::{Cmd, RealRunner, Runner};
+    RealRunner.check(&Cmd::new("dpkg-deb").arg("-x").arg(deb).arg(root))?;
+    Ok(())
+}
+
+/// Whether the tree holds translations to compile (a `locale` directory
+/// with a `.po` file below it).
+fn has_translations(tree: &Path) -> bool {
+    walkdir::WalkDir::new(tree)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_type().is_file()
+                && e.path().extension().is_some_and(|x| x == "po")
+                && e.path().components().any(|c| c.as_os_str() == "locale")
+        })
+}
+
+/// The directory manage.py runs in, inside the root.
+fn project_cwd(inputs: &Inputs, src_dir: &str) -> String {
+    if inputs.project.project_dir.is_empty() {
+        src_dir.to_string()
+    } else {
+        format!("{src_dir}/{}", inputs.project.project_dir)
+    }
+}
+
+fn manage_name(inputs: &Inputs) -> String {
+    inputs
+        .project
+        .manage
+        .rsplit('/')
+        .next()
+        .unwrap_or("manage.py")
+        .to_string()
+}
+
+/// `manage.py compilemessages` in the source tree when it has translations
+/// (djdd.toml `build.compilemessages`: auto, always, never).
+pub fn compilemessages(
+    root: &BuildRoot,
+    inputs: &Inputs,
+    site: &contract::Site,
+    env_dir: &str,
+    src_dir: &str,
+    scratch: &str,
+    log: &mut BuildLog,
+) -> Result<()> {
+    let host = steps::host_path(root, src_dir);
+    let run = match inputs.project.build.compilemessages {
+        Compilemessages::Never => false,
+        Compilemessages::Always => true,
+        Compilemessages::Auto => has_translations(&host),
+    };
+    if !run {
+        return Ok(());
+    }
+    if !steps::host_path(root, "/usr/bin/msgfmt").exists() {
+        return Err(Error::invalid_hint(
+            "compilemessages",
+            "needs msgfmt, which the build root lacks",
+            "add the line `gettext build` to src-debian-requirements.txt",
+        ));
+    }
+    let env = build_env(root, site, env_dir, scratch)?;
+    let python = format!("{env_dir}/bin/python");
+    let manage = manage_name(inputs);
+    tracing::info!("manage.py compilemessages");
+    let out = steps::run_step(
+        root,
+        Some(steps::BUILD_USER),
+        &project_cwd(inputs, src_dir),
+        &env,
+        PROJECT_TIMEOUT,
+        &[&python, &manage, "compilemessages"],
+    )
+    .map_err(|e| step_error("manage.py compilemessages", e))?;
+    log.output("compilemessages", &out.tail);
+    Ok(())
+}
+
+fn step_error(what: &str, e: Error) -> Error {
+    match e {
+        Error::Command { status, output, .. } => Error::Command {
+            command: format!("{what} (in the build root)"),
+            status,
+            output,
+        },
+        other => other,
+    }
+}
+
+/// The contract's build-time environment, with a scratch directory made
+/// for it in the root (owned by the build user).
+fn build_env(
+    root: &BuildRoot,
+    site: &contract::Site,
+    env_dir: &str,
+    scratch: &str,
+) -> Result<Vec<(String, String)>> {
+    // The directories the contract's build-time values point into.
+    for sub in ["", "static", "media", "log", "home"] {
+        let inside = if sub.is_empty() {
+            scratch.to_string()
+        } else {
+            format!("{scratch}/{sub}")
+        };
+        steps::make_build_dir(root, &inside)?;
+    }
+    Ok(contract::build_env(&contract::BuildContext {
+        site,
+        env_dir: env_dir.to_string(),
+        static_root: format!("{scratch}/static"),
+        scratch: scratch.to_string(),
+    }))
+}
+
+/// `manage.py collectstatic` (and the project's extra build commands) as
+/// the build user with the contract's build-time environment; returns the
+/// host path of the collected files.
+pub fn collectstatic(
+    root: &BuildRoot,
+    inputs: &Inputs,
+    site: &contract::Site,
+    env_dir: &str,
+    src_dir: &str,
+    scratch: &str,
+    log: &mut BuildLog,
+) -> Result<PathBuf> {
+    let env = build_env(root, site, env_dir, scratch)?;
+    let cwd = project_cwd(inputs, src_dir);
+    let python = format!("{env_dir}/bin/python");
+    let manage = manage_name(inputs);
+    if inputs.project.build.collectstatic {
+        tracing::info!("manage.py collectstatic");
+        let out = steps::run_step(
+            root,
+            Some(steps::BUILD_USER),
+            &cwd,
+            &env,
+            PROJECT_TIMEOUT,
+            &[&python, &manage, "collectstatic", "--noinput"],
+        )
+        .map_err(|e| step_error("manage.py collectstatic --noinput", e))?;
+        log.output("collectstatic", &out.tail);
+    }
+    for cmd in &inputs.project.build.commands {
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        tracing::info!("build command {argv:?}");
+        let out = steps::run_step(
+            root,
+            Some(steps::BUILD_USER),
+            &cwd,
+            &env,
+            PROJECT_TIMEOUT,
+            &argv,
+        )
+        .map_err(|e| step_error(&format!("build command {argv:?} (djdd.toml)"), e))?;
+        log.output("build command", &out.tail);
+    }
+    Ok(steps::host_path(root, &format!("{scratch}/static")))
+}
+
+/// The log of one build: `D/logs/NAME-VARIANT-TIME.log`.
+pub struct BuildLog {
+    file: std::fs::File,
+}
+
+impl BuildLog {
+    pub fn open(bd: &BuildDir, name: &str, variant: &str) -> Result<BuildLog> {
+        let dir = bd.logs_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(format!(
+            "build-{name}-{variant}-{}.log",
+            crate::builddir::now_secs()
+        ));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        tracing::info!("build log: {}", path.display());
+        Ok(BuildLog { file })
+    }
+
+    pub fn line(&mut self, text: &str) {
+        let _ = writeln!(self.file, "{text}");
+    }
+
+    pub fn output(&mut self, step: &str, tail: &str) {
+        let _ = writeln!(self.file, "--- {step}\n{tail}");
+    }
+}

@@ -1,0 +1,347 @@
+//! Builds the [`SiteContext`] of NAME-site-VARIANT from the deploy
+//! contract, the project's `djdd.toml` and the build's facts: the one
+//! place where the contract's variables, secrets, names and command lines
+//! become the values the site package's templates are rendered from.
+//!
+//! Pure: no disk, no processes; every value comes from the arguments or
+//! from `crate::contract`. Never invents a value the contract defines (the
+//! environment, the secrets and their lengths, the database and broker
+//! names, the gunicorn and celery arguments all come from there).
+
+use crate::config::project::{self, Project};
+use crate::contract::{self, Part, Site};
+use crate::error::{Error, Result};
+
+use super::{Broker, Database, EnvVar, Piece, Secret, SiteContext};
+
+/// nginx's `client_max_body_size` for every site, in MiB: the largest
+/// upload (or other request body) the site accepts.
+pub const MAX_BODY_MB: u32 = 64;
+
+/// What a site package is built from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteInput {
+    /// The site and the build it runs (name, variant, domain, settings,
+    /// workers, celery, https_only, version, commit).
+    pub site: Site,
+    /// The project's side: manage.py, WSGI, celery app, health check.
+    pub project: Project,
+    /// The hash of NAME-env-HASH.
+    pub env_hash: String,
+    /// The hash of NAME-src-HASH.
+    pub src_hash: String,
+    /// The build root's Python, `3.X`.
+    pub python_version: String,
+    /// Run `manage.py migrate` in postinst (the variant's setting).
+    pub migrate: bool,
+    /// The variant's health URL, when it sets one: it replaces the
+    /// project's `health.url` (djdd.toml); the timeout stays the project's.
+    pub health_url: Option<String>,
+    /// The variant's extra run-time variables, given by the admin of the
+    /// build host; written to site.env after the contract's. A variable
+    /// the contract defines (or the launcher sets) is refused.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// The context of the site package, every value from the contract or the
+/// input, validated ([`SiteContext::validate`]).
+///
+/// Defaults when the project leaves a value out:
+/// - the WSGI callable: `PKG.wsgi:application`, PKG the first component of
+///   the site's settings module ([`project::default_wsgi`]);
+/// - the health check: the variant's URL, else `project.health`, which
+///   already carries the defaults (`/`, 30 seconds);
+/// - request bodies up to [`MAX_BODY_MB`] MiB.
+///
+/// Errors: a variant with celery whose project names no celery app; an
+/// extra variable the contract reserves; any value
+/// [`SiteContext::validate`] refuses.
+pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
+    let site = &input.site;
+    if site.celery && input.project.celery.is_none() {
+        return Err(Error::invalid_hint(
+            format!("variant {} of {}", site.variant, site.name),
+            "runs a celery worker, but the project names no celery app",
+            "set `celery = \"MODULE:APP\"` in the project's djdd.toml, or turn celery off for the variant",
+        ));
+    }
+    let runtime = contract::runtime_env(site);
+    let get = |name: &str| -> Result<String> {
+        runtime
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| {
+                Error::invalid(
+                    format!("deploy contract variable {name}"),
+                    "has no run-time value for this site",
+                )
+            })
+    };
+
+    let mut environment: Vec<EnvVar> = runtime
+        .iter()
+        .map(|(k, v)| EnvVar::new(k.clone(), v.clone()))
+        .collect();
+    for (key, value) in &input.extra_env {
+        if contract::is_reserved(key) {
+            return Err(Error::invalid_hint(
+                format!(
+                    "extra environment variable {key} of variant {}",
+                    site.variant
+                ),
+                "is reserved by the deploy contract (docs/contract.md): djdd or the site's launcher sets it",
+                "use the variant's own option for it, or set it on the host in local.env",
+            ));
+        }
+        environment.push(EnvVar::new(key.clone(), value.clone()));
+    }
+
+    let (secrets, password_of) = secrets(site);
+    let database = Some(Database {
+        name: get("DATABASE")?,
+        user: get("DATABASE_USER")?,
+        password_secret: password_of(contract::Secret::DatabasePassword)?,
+        override_key: "DATABASE_URL".into(),
+    });
+    let broker = if site.celery {
+        Some(Broker {
+            user: site.site(),
+            vhost: site.site(),
+            password_secret: password_of(contract::Secret::BrokerPassword)?,
+            override_key: "CELERY_BROKER_URL".into(),
+        })
+    } else {
+        None
+    };
+
+    let p = &input.project;
+    let celery_app = if site.celery { p.celery.clone() } else { None };
+    let ctx = SiteContext {
+        name: site.name.clone(),
+        variant: site.variant.clone(),
+        version: site.version.clone(),
+        domain: site.domain.clone(),
+        env_hash: input.env_hash.clone(),
+        src_hash: input.src_hash.clone(),
+        python_version: input.python_version.clone(),
+        settings_module: site.settings.clone(),
+        wsgi_callable: p
+            .wsgi
+            .clone()
+            .unwrap_or_else(|| project::default_wsgi(&site.settings)),
+        gunicorn_args: contract::gunicorn_args(site),
+        celery_args: celery_app
+            .as_deref()
+            .map(contract::celery_args)
+            .unwrap_or_default(),
+        celery_app,
+        workers: site.workers,
+        migrate: input.migrate,
+        health_path: input
+            .health_url
+            .clone()
+            .unwrap_or_else(|| p.health.url.clone()),
+        manage_py: p.manage.clone(),
+        static_url: get("STATIC_URL")?,
+        media_url: get("MEDIA_URL")?,
+        max_body_mb: MAX_BODY_MB,
+        health_timeout: p.health.timeout,
+        environment,
+        secrets,
+        database,
+        broker,
+    };
+    ctx.validate()?;
+    Ok(ctx)
+}
+
+type PasswordOf = Box<dyn Fn(contract::Secret) -> Result<String>>;
+
+/// The contract's secret variables as postinst makes them: first every
+/// generated secret (random bytes, the contract's length), then the
+/// variables composed from them. Also a lookup from a generated secret to
+/// the variable holding it.
+fn secrets(site: &Site) -> (Vec<Secret>, PasswordOf) {
+    let needed = contract::secrets_needed(site);
+    let mut out: Vec<Secret> = needed
+        .iter()
+        .map(|s| Secret::generated(s.variable(), s.bytes() as u32))
+        .collect();
+    for (name, parts) in contract::secret_env_parts(site) {
+        let alone = matches!(parts.as_slice(), [Part::Secret(s)] if s.variable() == name);
+        if alone {
+            continue;
+        }
+        let pieces = parts
+            .into_iter()
+            .map(|p| match p {
+                Part::Text(t) => Piece::Text(t),
+                Part::Secret(s) => Piece::Secret(s.variable().to_string()),
+            })
+            .collect();
+        out.push(Secret::composed(name, pieces));
+    }
+    let lookup: PasswordOf = Box::new(move |s: contract::Secret| {
+        if needed.contains(&s) {
+            Ok(s.variable().to_string())
+        } else {
+            Err(Error::invalid(
+                format!("deploy contract secret {}", s.variable()),
+                "is not made for this site",
+            ))
+        }
+    });
+    (out, lookup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::SecretValue;
+
+    fn input(celery: bool) -> SiteInput {
+        let file =
+            project::parse("celery = \"demo.celery:app\"\n[health]\nurl = \"/health/\"\n").unwrap();
+        let project = project::resolve(
+            Some(&file),
+            Some("os.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"demo.settings\")\n"),
+        )
+        .unwrap();
+        SiteInput {
+            site: Site {
+                name: "demo".into(),
+                variant: "blue".into(),
+                domain: "blue.example.org".into(),
+                settings: "demo.settings".into(),
+                workers: 3,
+                celery,
+                https_only: false,
+                version: "1.20250101.1".into(),
+                commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            },
+            project,
+            env_hash: "0123456789abcdef".into(),
+            src_hash: "a1b2c3d4e5f6".into(),
+            python_version: "3.11".into(),
+            migrate: false,
+            health_url: None,
+            extra_env: vec![("SENTRY_ENVIRONMENT".into(), "blue".into())],
+        }
+    }
+
+    #[test]
+    fn environment_is_the_contracts_then_the_extra() {
+        let i = input(false);
+        let ctx = site_context(&i).unwrap();
+        let want: Vec<(String, String)> = contract::runtime_env(&i.site);
+        let got: Vec<(String, String)> = ctx
+            .environment
+            .iter()
+            .map(|v| (v.key.clone(), v.value.clone()))
+            .collect();
+        assert_eq!(&got[..want.len()], &want[..]);
+        assert_eq!(
+            got[want.len()..],
+            [("SENTRY_ENVIRONMENT".to_string(), "blue".to_string())]
+        );
+        assert_eq!(ctx.static_url, "/static/");
+        assert_eq!(ctx.wsgi_callable, "demo.wsgi:application");
+        assert_eq!(ctx.health_path, "/health/");
+        let mut j = i.clone();
+        j.health_url = Some("/ping/".into());
+        assert_eq!(site_context(&j).unwrap().health_path, "/ping/");
+        assert_eq!(ctx.health_timeout, 30);
+        assert_eq!(ctx.gunicorn_args, contract::gunicorn_args(&i.site));
+        assert!(ctx.celery_args.is_empty() && ctx.celery_app.is_none());
+        assert!(ctx.broker.is_none());
+    }
+
+    #[test]
+    fn secrets_follow_the_contract() {
+        let i = input(true);
+        let ctx = site_context(&i).unwrap();
+        // Every secret variable of the contract, nothing else.
+        let mut keys: Vec<&str> = ctx.secrets.iter().map(|s| s.key.as_str()).collect();
+        keys.sort();
+        let mut want: Vec<String> = contract::secret_env_parts(&i.site)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        want.sort();
+        assert_eq!(keys, want);
+        for s in contract::Secret::ALL {
+            let got = ctx.secrets.iter().find(|x| x.key == s.variable()).unwrap();
+            assert_eq!(
+                got.value,
+                SecretValue::Generated {
+                    bytes: s.bytes() as u32
+                }
+            );
+        }
+        // The composed ones expand, with known passwords, to the contract's values.
+        let fake = contract::Secrets::fake();
+        let value_of = |k: &str| match k {
+            "SECRET_KEY" => fake.secret_key.clone(),
+            "DATABASE_PASSWORD" => fake.database_password.clone(),
+            "BROKER_PASSWORD" => fake.broker_password.clone(),
+            _ => panic!("{k}"),
+        };
+        for (name, value) in contract::secret_env(&i.site, &fake) {
+            let s = ctx.secrets.iter().find(|s| s.key == name).unwrap();
+            let got = match &s.value {
+                SecretValue::Generated { .. } => value_of(&s.key),
+                SecretValue::Composed { pieces } => pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Text(t) => t.clone(),
+                        Piece::Secret(k) => value_of(k),
+                    })
+                    .collect(),
+            };
+            assert_eq!(got, value, "{name}");
+        }
+        let db = ctx.database.as_ref().unwrap();
+        assert_eq!(
+            (db.name.as_str(), db.user.as_str()),
+            ("demo-blue", "demo-blue")
+        );
+        let b = ctx.broker.as_ref().unwrap();
+        assert_eq!(b.password_secret, "BROKER_PASSWORD");
+        assert_eq!(ctx.celery_args, contract::celery_args("demo.celery:app"));
+    }
+
+    #[test]
+    fn reserved_extra_variables_are_refused() {
+        for key in [
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "STATIC_ROOT",
+            "PYTHONPATH",
+            "DJDD_X",
+        ] {
+            let mut i = input(false);
+            i.extra_env.push((key.into(), "x".into()));
+            let e = site_context(&i).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("deploy contract"), "{e}");
+        }
+    }
+
+    #[test]
+    fn celery_without_an_app_is_refused() {
+        let mut i = input(true);
+        i.project.celery = None;
+        let e = site_context(&i).unwrap_err().to_string();
+        assert!(e.contains("celery app"), "{e}");
+    }
+
+    #[test]
+    fn wsgi_defaults_from_the_sites_settings() {
+        let mut i = input(false);
+        i.project.wsgi = None;
+        i.site.settings = "other.settings.prod".into();
+        let ctx = site_context(&i).unwrap();
+        assert_eq!(ctx.wsgi_callable, "other.wsgi:application");
+        assert_eq!(ctx.settings_module, "other.settings.prod");
+    }
+}
