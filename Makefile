@@ -16,10 +16,8 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-example: deps build
-	mkdir -p target/example
-	./target/release/djdd pack fixtures/pack/hello target/example/
-	dpkg-deb --info target/example/hello-djdd_1.0-1_all.deb
+example: deps
+	bash scripts/example.sh
 
 # Acceptance scenarios in a booted systemd container (root; see docs/acceptance.md).
 # `make acceptance SCENARIOS="00 01"` runs only those.
