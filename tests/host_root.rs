@@ -533,7 +533,6 @@ fn refusals_happen_before_anything_is_made() {
 }
 
 #[test]
-#[ignore = "a second full debootstrap (trixie, a few minutes the first time); run with `cargo test --test host_root -- --ignored`"]
 fn trixie_works_as_bookworm_does() {
     need_root();
     let d = TestBuildDir::new();
