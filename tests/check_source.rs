@@ -87,10 +87,30 @@ fn a_source_defaults_to_head_and_says_so_for_a_variant() {
         "{text}"
     );
     assert!(
-        text.contains("variant blue's branch is not looked up yet"),
+        text.contains("variant blue is not recorded in this build dir"),
         "{text}"
     );
     assert!(text.contains("were skipped"), "{text}");
+}
+
+#[test]
+fn a_variant_is_checked_at_its_branch() {
+    let tmp = common::tempdir();
+    let d = build_dir(tmp.path());
+    djdd::builddir::BuildDir::create(&d).unwrap();
+    common::git(&d.join("src/demo.git"), &["branch", "release", "v2"]);
+    common::djdd()
+        .arg("--dir")
+        .arg(&d)
+        .args(["variant", "demo", "blue", "--branch", "release"])
+        .assert()
+        .success();
+    let (code, text) = run(&d, &["demo", "blue"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("checked demo at commit {V2} (refs/heads/release)")),
+        "{text}"
+    );
 }
 
 #[test]

@@ -275,7 +275,7 @@ fn target(
             Some(r) => r,
             None => {
                 notes.push(format!(
-                    "variant {v}'s branch is not looked up yet: checked HEAD of {} (use --rev REV)",
+                    "variant {v} is not recorded in this build dir (or its file does not load): checked HEAD of {} (use --rev REV)",
                     mirror.display()
                 ));
                 "HEAD".into()
@@ -301,11 +301,13 @@ fn valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// SEAM for the lead: the variant's branch from its variant file (the
-/// build host issue's `config` module). Until that is wired, a VARIANT
-/// only names the fake site and the revision is `--rev` or HEAD.
-fn variant_rev(_dir: &Path, _name: &str, _variant: &str) -> Option<String> {
-    None
+/// The variant's branch (`refs/heads/BRANCH`) from its variant file; None
+/// when the build dir has no such variant (or its file does not load: the
+/// note printed then says HEAD was checked).
+fn variant_rev(dir: &Path, name: &str, variant: &str) -> Option<String> {
+    let bd = crate::builddir::BuildDir::open(dir).ok()?;
+    let v = crate::ops::variant::load(&bd, name, variant).ok()??;
+    Some(format!("refs/heads/{}", v.branch))
 }
 
 fn resolve_rev(mirror: &Path, rev: &str) -> CheckResult<String> {
