@@ -29,3 +29,5 @@ acceptance: deps
 # virtualenv tree (cached under /var/cache/djdd/bench) and writes BENCHMARKS.md.
 bench: deps
 	bash bench/run.sh
+	bash bench/build.sh
+	bash bench/publish.sh

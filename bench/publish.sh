@@ -44,9 +44,13 @@ hyperfine --warmup 1 --runs 10 --export-json "$W/h.json" \
     "'$DJDD' --dir '$W/d' publish --repo '$W/repo'"
 "$DJDD" --dir "$W/d" publish --repo "$W/repo" >/dev/null
 after=$(grep -c '^Package:' "$W/repo/dists/stable/main/binary-amd64/Packages")
-python3 - "$W/h.json" "$after" <<'PY'
+python3 - "$W/h.json" "$after" >"$W/section.md" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"][0]
-print(f"publish 3 new packages into a repository of 300: mean {r['mean']:.3f} s, "
-      f"min {r['min']:.3f} s (target < 0.5 s); repository now lists {sys.argv[2]}")
+print("## djdd publish (bench/publish.sh)\n")
+print("| what | mean | median | min | target |\n|---|---|---|---|---|")
+print(f"| 3 new packages into a signed repository of 300 (repository then lists {sys.argv[2]}) "
+      f"| {r['mean']:.3f} s | {r['median']:.3f} s | {r['min']:.3f} s | < 0.5 s |")
 PY
+cat "$W/section.md"
+bash "$(dirname "$0")/section.sh" publish "$W/section.md"
