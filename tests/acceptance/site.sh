@@ -28,6 +28,9 @@ djdd_setup() {
     ACC_REPO="$CT_DIR/apt"
     ACC_REPO_KEY="$ACC_REPO/KEY.asc"
     mkdir -p "$DJDD_DIR"
+    # djdd publish signs with gpg, which leaves an agent running for
+    # DJDD_DIR/gnupg: end it with the scenario (it restarts on demand).
+    on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
     chmod 0755 "$CT_DIR"
     if [ ! -e "$DJDD_DIR/state/init.toml" ]; then
         step "djdd init"
