@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# tests/acceptance/site.sh: helpers for the scenarios that deploy the demo
+# fixture with djdd (source it after lib.sh, once boot_container has run).
+#
+# The djdd build directory lives in $CT_DIR/djdd, so scenarios sharing a
+# container (run.sh, "# acc-container: site") share the builds and the
+# repository too; every helper is idempotent, so a scenario run alone sets
+# up what it needs itself. Variants: blue (blue.example.org, celery) and red
+# (red.example.org, celery, migrate).
+
+ACC_SRC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# The home page shows "release vN" (fixtures/demo/templates/base.html).
+export LOAD_VERSION_RE='release (v[0-9]+)'
+
+# djdd_setup: sets DJDD (the binary), DJDD_DIR, ACC_FIXTURE (the fixture
+# repository), ACC_REPO and ACC_REPO_KEY (the published apt repository and
+# its public key); makes the build root, the source and the variants when
+# missing.
+djdd_setup() {
+    if [ -x "$ACC_SRC_ROOT/target/release/djdd" ]; then
+        DJDD="$ACC_SRC_ROOT/target/release/djdd"
+    else
+        (cd "$ACC_SRC_ROOT" && cargo build --quiet --bin djdd) || fail "cargo build of djdd failed"
+        DJDD="$ACC_SRC_ROOT/target/debug/djdd"
+    fi
+    export DJDD_DIR="$CT_DIR/djdd"
+    ACC_FIXTURE="$CT_DIR/demo-repo"
+    ACC_REPO="$CT_DIR/apt"
+    ACC_REPO_KEY="$ACC_REPO/KEY.asc"
+    mkdir -p "$DJDD_DIR"
+    # djdd publish signs with gpg, which leaves an agent running for
+    # DJDD_DIR/gnupg: end it with the scenario (it restarts on demand).
+    on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
+    chmod 0755 "$CT_DIR"
+    if [ ! -e "$DJDD_DIR/state/init.toml" ]; then
+        step "djdd init"
+        "$DJDD" init || fail "djdd init failed"
+    fi
+    if [ ! -d "$ACC_FIXTURE/.git" ]; then
+        sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$ACC_FIXTURE" >/dev/null || fail "fixtures/make-repo.sh failed"
+    fi
+    if [ ! -d "$DJDD_DIR/src/demo.git" ]; then
+        "$DJDD" src demo --clone "$ACC_FIXTURE" || fail "djdd src demo failed"
+    fi
+    [ -e "$DJDD_DIR/variants/demo/blue.toml" ] ||
+        "$DJDD" variant demo blue --domain blue.example.org --celery || fail "djdd variant demo blue failed"
+    [ -e "$DJDD_DIR/variants/demo/red.toml" ] ||
+        "$DJDD" variant demo red --domain red.example.org --celery --migrate || fail "djdd variant demo red failed"
+}
+
+# djdd_build VARIANT TAG: djdd build demo VARIANT --version TAG (djdd itself
+# reuses what is already built); prints the time it took.
+djdd_build() {
+    local variant="$1" tag="$2" t0=$SECONDS
+    "$DJDD" build demo "$variant" --version "$tag" >"$CT_DIR/build-$variant-$tag.log" 2>&1 || {
+        tail -n 40 "$CT_DIR/build-$variant-$tag.log" >&2
+        fail "djdd build demo $variant --version $tag failed (log above)"
+    }
+    acc_log "djdd build demo $variant $tag: $((SECONDS - t0)) s"
+}
+
+# djdd_publish: publish what was built (signed; the key made once), then
+# point the container's apt at the repository.
+djdd_publish() {
+    local t0=$SECONDS
+    "$DJDD" publish --init-key --repo "$ACC_REPO" >"$CT_DIR/publish.log" 2>&1 || {
+        cat "$CT_DIR/publish.log" >&2
+        fail "djdd publish failed (log above)"
+    }
+    [ -s "$ACC_REPO/dists/stable/InRelease" ] || fail "djdd publish wrote no signed InRelease"
+    ct_use_repo "$ACC_REPO" "$ACC_REPO_KEY"
+    acc_log "djdd publish + apt update: $((SECONDS - t0)) s"
+}
+
+# site_version VARIANT: the installed version of demo-site-VARIANT.
+site_version() {
+    in_ct dpkg-query -W -f '${Version}' "demo-site-$1" 2>/dev/null || true
+}
+
+# ensure_site VARIANT TAG: demo-site-VARIANT built at TAG, published and
+# installed (nothing done when that release already serves).
+ensure_site() {
+    local variant="$1" tag="$2"
+    if [ "$(ct_pkg_status "demo-site-$variant")" = ii ] &&
+        in_ct grep -qx "RELEASE = \"$tag\"" "/var/lib/demo-site/$variant/current/src/demo/__init__.py" 2>/dev/null; then
+        return 0
+    fi
+    djdd_build "$variant" "$tag"
+    djdd_publish
+    local t0=$SECONDS
+    ct_apt install "demo-site-$variant" || fail "apt-get install demo-site-$variant failed: $APT_OUT"
+    acc_log "apt-get install demo-site-$variant ($tag): $((SECONDS - t0)) s"
+    # blue has migrate off (the default): the admin migrates by hand, as
+    # docs/site-package.md says.
+    if ! grep -qx 'migrate = true' "$DJDD_DIR/variants/demo/$variant.toml"; then
+        in_ct "demo-$variant" manage migrate --noinput >"$CT_DIR/migrate-$variant.log" 2>&1 || {
+            cat "$CT_DIR/migrate-$variant.log" >&2
+            fail "demo-$variant manage migrate failed (output above)"
+        }
+    fi
+}
+
+# home_visits VARIANT: GET / through nginx; prints the visit count the page shows.
+home_visits() {
+    http_get http://127.0.0.1/ "$1.example.org"
+    printf '%s\n' "$HTTP_BODY" | sed -n 's/.*class="visits">\([0-9]*\) visit.*/\1/p' | head -n1
+}
