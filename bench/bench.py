@@ -54,12 +54,13 @@ def run(cmd, stdout_path):
         return time.perf_counter() - t
 
 
-def version(cmd):
+def version(cmd, grep=None):
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True).stdout + ""
-        return out.strip().splitlines()[0] if out.strip() else "?"
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
     except OSError:
         return "not installed"
+    lines = [l for l in out.splitlines() if grep is None or grep in l]
+    return lines[0].strip() if lines else "?"
 
 
 def main():
@@ -80,7 +81,11 @@ def main():
     env = dict(os.environ)
     env.pop("SOURCE_DATE_EPOCH", None)
 
-    files = sum(len(fs) for _, _, fs in os.walk(os.path.join(tree, "usr")))
+    files = entries = 0
+    for top, dirs, fs in os.walk(os.path.join(tree, "usr")):
+        entries += len(dirs) + len(fs)
+        files += sum(1 for f in fs if os.path.isfile(os.path.join(top, f))
+                     and not os.path.islink(os.path.join(top, f)))
     tar_bytes = os.path.getsize(tar)
     # warm the page cache once
     subprocess.run(["tar", "-cf", "/dev/null", "-C", tree, "."], check=True)
@@ -124,10 +129,10 @@ def main():
         results[comp] = (lvl, times, sizes)
 
     load_after = os.getloadavg()
-    write_report(args, results, files, tar_bytes, load_before, load_after, nfpm)
+    write_report(args, results, files, entries, tar_bytes, load_before, load_after, nfpm)
 
 
-def write_report(args, results, files, tar_bytes, load_before, load_after, nfpm):
+def write_report(args, results, files, entries, tar_bytes, load_before, load_after, nfpm):
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     lines = []
@@ -141,8 +146,9 @@ def write_report(args, results, files, tar_bytes, load_before, load_after, nfpm)
       f"{load_before[0]:.1f} before and {load_after[0]:.1f} after "
       "(the machine is shared: other builds run at the same time)")
     w(f"- tree: a Python virtualenv (Django, gunicorn, psycopg2-binary, celery, redis, pillow, "
-      f"djangorestframework, whitenoise): {files} files, data tar {tar_bytes / 1e6:.1f} MB")
-    w(f"- {version(['dpkg-deb', '--version'])}; nfpm {version([nfpm, '--version']) if os.access(nfpm, os.X_OK) else 'not installed'}; "
+      f"djangorestframework, whitenoise): {entries} entries ({files} regular files), "
+      f"data tar {tar_bytes / 1e6:.1f} MB")
+    w(f"- {version(['dpkg-deb', '--version'])}; nfpm {version([nfpm, '--version'], 'GitVersion').split()[-1] if os.access(nfpm, os.X_OK) else 'not installed'}; "
       f"{version(['xz', '--version'])}; {version(['zstd', '--version'])}")
     w("- each tool packs the same tree (page cache warm); rounds alternate tools, "
       "rotating their order; times are wall-clock medians (min in brackets)")
