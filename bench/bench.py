@@ -47,6 +47,20 @@ contents:
     return path
 
 
+def ar_member(path, prefix):
+    """The bytes of the first ar member whose name starts with prefix."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 8
+    while pos + 60 <= len(data):
+        name = data[pos:pos + 16].decode().strip().rstrip("/")
+        size = int(data[pos + 48:pos + 58])
+        if name.startswith(prefix):
+            return data[pos + 60:pos + 60 + size]
+        pos += 60 + size + size % 2
+    return None
+
+
 def run(cmd, stdout_path):
     with open(stdout_path, "wb") as out:
         t = time.perf_counter()
@@ -126,7 +140,11 @@ def main():
                 if path != os.devnull:
                     sizes[name] = os.path.getsize(path)
                 print(f"bench: {comp} round {r + 1}/{runs} {name}: {t:.2f} s", file=sys.stderr)
-        results[comp] = (lvl, times, sizes)
+        same_data = ar_member(outputs["djdd pack"], "data.tar") == \
+            ar_member(outputs["dpkg-deb"], "data.tar")
+        control = {k: len(ar_member(outputs[k], "control.tar") or b"")
+                   for k in ("djdd pack", "dpkg-deb")}
+        results[comp] = (lvl, times, sizes, same_data, control)
 
     load_after = os.getloadavg()
     write_report(args, results, files, entries, tar_bytes, load_before, load_after, nfpm)
@@ -154,7 +172,7 @@ def write_report(args, results, files, entries, tar_bytes, load_before, load_aft
       "rotating their order; times are wall-clock medians (min in brackets)")
     w("- nfpm has no level option here: it uses its own default level for each compressor")
     w("")
-    for comp, (lvl, times, sizes) in results.items():
+    for comp, (lvl, times, sizes, same_data, control) in results.items():
         w(f"## {comp} (level {lvl})")
         w("")
         w("| tool | median s | (min s) | output bytes | time vs dpkg-deb | size vs dpkg-deb |")
@@ -176,6 +194,9 @@ def write_report(args, results, files, entries, tar_bytes, load_before, load_aft
           f"{'met' if ok_t else 'MISSED'}")
         w(f"- djdd / dpkg-deb size: **{sizes['djdd pack'] / dpkg_s:.3f}** (target <= 1.02): "
           f"{'met' if ok_s else 'MISSED'}")
+        w(f"- djdd's data.tar.{EXT[comp]} is {'byte-identical to' if same_data else 'different from'} "
+          f"dpkg-deb's; control members: djdd {control['djdd pack']} bytes (with md5sums), "
+          f"dpkg-deb {control['dpkg-deb']} bytes (dpkg-deb writes no md5sums)")
         for name in times:
             if name.startswith("raw"):
                 r = d / med[name]
