@@ -47,6 +47,20 @@ contents:
     return path
 
 
+def ar_member(path, prefix):
+    """The bytes of the first ar member whose name starts with prefix."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 8
+    while pos + 60 <= len(data):
+        name = data[pos:pos + 16].decode().strip().rstrip("/")
+        size = int(data[pos + 48:pos + 58])
+        if name.startswith(prefix):
+            return data[pos + 60:pos + 60 + size]
+        pos += 60 + size + size % 2
+    return None
+
+
 def run(cmd, stdout_path):
     with open(stdout_path, "wb") as out:
         t = time.perf_counter()
@@ -54,12 +68,13 @@ def run(cmd, stdout_path):
         return time.perf_counter() - t
 
 
-def version(cmd):
+def version(cmd, grep=None):
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True).stdout + ""
-        return out.strip().splitlines()[0] if out.strip() else "?"
+        out = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
     except OSError:
         return "not installed"
+    lines = [l for l in out.splitlines() if grep is None or grep in l]
+    return lines[0].strip() if lines else "?"
 
 
 def main():
@@ -80,7 +95,11 @@ def main():
     env = dict(os.environ)
     env.pop("SOURCE_DATE_EPOCH", None)
 
-    files = sum(len(fs) for _, _, fs in os.walk(os.path.join(tree, "usr")))
+    files = entries = 0
+    for top, dirs, fs in os.walk(os.path.join(tree, "usr")):
+        entries += len(dirs) + len(fs)
+        files += sum(1 for f in fs if os.path.isfile(os.path.join(top, f))
+                     and not os.path.islink(os.path.join(top, f)))
     tar_bytes = os.path.getsize(tar)
     # warm the page cache once
     subprocess.run(["tar", "-cf", "/dev/null", "-C", tree, "."], check=True)
@@ -121,13 +140,17 @@ def main():
                 if path != os.devnull:
                     sizes[name] = os.path.getsize(path)
                 print(f"bench: {comp} round {r + 1}/{runs} {name}: {t:.2f} s", file=sys.stderr)
-        results[comp] = (lvl, times, sizes)
+        same_data = ar_member(outputs["djdd pack"], "data.tar") == \
+            ar_member(outputs["dpkg-deb"], "data.tar")
+        control = {k: len(ar_member(outputs[k], "control.tar") or b"")
+                   for k in ("djdd pack", "dpkg-deb")}
+        results[comp] = (lvl, times, sizes, same_data, control)
 
     load_after = os.getloadavg()
-    write_report(args, results, files, tar_bytes, load_before, load_after, nfpm)
+    write_report(args, results, files, entries, tar_bytes, load_before, load_after, nfpm)
 
 
-def write_report(args, results, files, tar_bytes, load_before, load_after, nfpm):
+def write_report(args, results, files, entries, tar_bytes, load_before, load_after, nfpm):
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     lines = []
@@ -141,14 +164,15 @@ def write_report(args, results, files, tar_bytes, load_before, load_after, nfpm)
       f"{load_before[0]:.1f} before and {load_after[0]:.1f} after "
       "(the machine is shared: other builds run at the same time)")
     w(f"- tree: a Python virtualenv (Django, gunicorn, psycopg2-binary, celery, redis, pillow, "
-      f"djangorestframework, whitenoise): {files} files, data tar {tar_bytes / 1e6:.1f} MB")
-    w(f"- {version(['dpkg-deb', '--version'])}; nfpm {version([nfpm, '--version']) if os.access(nfpm, os.X_OK) else 'not installed'}; "
+      f"djangorestframework, whitenoise): {entries} entries ({files} regular files), "
+      f"data tar {tar_bytes / 1e6:.1f} MB")
+    w(f"- {version(['dpkg-deb', '--version'])}; nfpm {version([nfpm, '--version'], 'GitVersion').split()[-1] if os.access(nfpm, os.X_OK) else 'not installed'}; "
       f"{version(['xz', '--version'])}; {version(['zstd', '--version'])}")
     w("- each tool packs the same tree (page cache warm); rounds alternate tools, "
       "rotating their order; times are wall-clock medians (min in brackets)")
     w("- nfpm has no level option here: it uses its own default level for each compressor")
     w("")
-    for comp, (lvl, times, sizes) in results.items():
+    for comp, (lvl, times, sizes, same_data, control) in results.items():
         w(f"## {comp} (level {lvl})")
         w("")
         w("| tool | median s | (min s) | output bytes | time vs dpkg-deb | size vs dpkg-deb |")
@@ -170,6 +194,9 @@ def write_report(args, results, files, tar_bytes, load_before, load_after, nfpm)
           f"{'met' if ok_t else 'MISSED'}")
         w(f"- djdd / dpkg-deb size: **{sizes['djdd pack'] / dpkg_s:.3f}** (target <= 1.02): "
           f"{'met' if ok_s else 'MISSED'}")
+        w(f"- djdd's data.tar.{EXT[comp]} is {'byte-identical to' if same_data else 'different from'} "
+          f"dpkg-deb's; control members: djdd {control['djdd pack']} bytes (with md5sums), "
+          f"dpkg-deb {control['dpkg-deb']} bytes (dpkg-deb writes no md5sums)")
         for name in times:
             if name.startswith("raw"):
                 r = d / med[name]

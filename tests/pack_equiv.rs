@@ -597,3 +597,46 @@ fn lintian_finds_nothing_more_on_djdd_packages() {
     let b = build(|t| basic_tree(t, "djdd-test-basic"), &["-Zzstd"]);
     assert_lintian_no_worse(&b);
 }
+
+/// With SOURCE_DATE_EPOCH older than every file (so dpkg-deb's clamp sets
+/// every mtime to it, as djdd does), the uncompressed data.tar is the same
+/// bytes as dpkg-deb's (which runs GNU tar): headers, long-name records,
+/// order, padding.
+#[test]
+fn data_tar_is_byte_identical_to_dpkg_debs() {
+    let tmp = tempdir();
+    let tree = tmp.path().join("tree");
+    basic_tree(&tree, "djdd-test-basic");
+    let ours = tmp.path().join("ours.deb");
+    let theirs = tmp.path().join("theirs.deb");
+    djdd()
+        .args(["pack", "-Znone"])
+        .arg(&tree)
+        .arg(&ours)
+        .env("SOURCE_DATE_EPOCH", "1000000000")
+        .assert()
+        .success();
+    run_ok(
+        Command::new("dpkg-deb")
+            .args(["--root-owner-group", "-Znone", "--build"])
+            .arg(&tree)
+            .arg(&theirs)
+            .env("SOURCE_DATE_EPOCH", "1000000000"),
+    );
+    let data = |deb: &Path| run_ok(Command::new("dpkg-deb").arg("--fsys-tarfile").arg(deb));
+    let (a, b) = (data(&ours), data(&theirs));
+    assert!(a.len() > 3_000_000);
+    if a != b {
+        let at = a
+            .iter()
+            .zip(&b)
+            .position(|(x, y)| x != y)
+            .unwrap_or(a.len().min(b.len()));
+        panic!(
+            "data.tar differs at byte {at} (block {}); lengths {} and {}",
+            at / 512,
+            a.len(),
+            b.len()
+        );
+    }
+}

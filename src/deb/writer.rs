@@ -277,8 +277,14 @@ fn tar_name(path: &[u8], dir: bool) -> Vec<u8> {
 
 /// dpkg-deb's order: depth first, each directory's entries sorted by raw
 /// bytes (so `a/` and its contents come before `a-b`).
+/// Same as comparing the `/`-separated components: `/` sorts below every
+/// other byte (paths hold no NUL).
 fn cmp_paths(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    a.split(|c| *c == b'/').cmp(b.split(|c| *c == b'/'))
+    let key = |c: u8| if c == b'/' { 0 } else { c };
+    match a.iter().zip(b).find(|(x, y)| x != y) {
+        Some((x, y)) => key(*x).cmp(&key(*y)),
+        None => a.len().cmp(&b.len()),
+    }
 }
 
 /// Normalizes, checks and orders the entries; adds the root and missing
@@ -721,6 +727,17 @@ mod tests {
             "control",
         )
         .unwrap()
+    }
+
+    #[test]
+    fn path_order_is_component_order() {
+        let paths: [&[u8]; 8] = [b"", b"a", b"a/b", b"a-b", b"a.b", b"a/b/c", b"ab", b"B"];
+        for x in paths {
+            for y in paths {
+                let by_components = x.split(|c| *c == b'/').cmp(y.split(|c| *c == b'/'));
+                assert_eq!(cmp_paths(x, y), by_components, "{x:?} {y:?}");
+            }
+        }
     }
 
     #[test]

@@ -35,7 +35,14 @@ pub fn run(args: &PackArgs) -> anyhow::Result<ExitCode> {
         source_date_epoch: source_date_epoch_from_env()?,
     };
     compression.check_level(opts.level())?;
+    let started = std::time::Instant::now();
     let pkg = read_tree(&args.tree)?;
+    tracing::debug!(
+        "read {}: {} entries in {:.3} s",
+        args.tree.display(),
+        pkg.entries.len(),
+        started.elapsed().as_secs_f64()
+    );
     pkg.check()
         .with_context(|| format!("{} is not a valid package tree", args.tree.display()))?;
     let out = output_path(&args.tree, args.out.as_deref(), &pkg)?;
@@ -43,11 +50,12 @@ pub fn run(args: &PackArgs) -> anyhow::Result<ExitCode> {
     let written = write_deb_to_path(&pkg, &opts, &out)
         .with_context(|| format!("cannot write {}", out.display()))?;
     tracing::debug!(
-        "{}: {} bytes, {} files, Installed-Size {}",
+        "{}: {} bytes, {} files, Installed-Size {}, {:.3} s in all",
         out.display(),
         written.deb_bytes,
         written.files,
-        written.installed_size
+        written.installed_size,
+        started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -179,35 +187,18 @@ pub fn read_tree(dir: &Path) -> Result<Package> {
 
     let mut pkg = Package::new(control);
     pkg.control_files = control_files;
+    let root = std::fs::symlink_metadata(dir).map_err(|e| Error::io(dir, e))?;
+    let mut found = vec![Found {
+        rel: Vec::new(),
+        path: dir.to_path_buf(),
+        meta: root,
+    }];
+    found.extend(walk(dir, b"", true)?);
+    // sorted, so the first member of each hard link group is always the same
+    found.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     let mut inodes: HashMap<(u64, u64), Vec<u8>> = HashMap::new();
-    let walk = walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| !(e.depth() == 1 && e.file_name() == "DEBIAN"));
-    for item in walk {
-        let item = item.map_err(|e| {
-            let p = e.path().unwrap_or(dir).to_path_buf();
-            Error::io(
-                p,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            )
-        })?;
-        let path = item.path();
-        let rel = path
-            .strip_prefix(dir)
-            .expect("walkdir yields paths below its root")
-            .as_os_str()
-            .as_bytes()
-            .to_vec();
-        let m = item.metadata().map_err(|e| {
-            Error::io(
-                path,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("stat failed")),
-            )
-        })?;
+    for Found { rel, path, meta: m } in found {
+        let path = path.as_path();
         let ft = m.file_type();
         let mode = m.mode() & 0o7777;
         let entry = if ft.is_dir() {
@@ -252,4 +243,48 @@ pub fn read_tree(dir: &Path) -> Result<Package> {
         pkg.add(entry.with_mtime(m.mtime().max(0) as u64));
     }
     Ok(pkg)
+}
+
+/// A file system object of the tree: its package path, disk path and lstat.
+struct Found {
+    rel: Vec<u8>,
+    path: PathBuf,
+    meta: std::fs::Metadata,
+}
+
+/// Lists everything below `path` (not following symlinks; `DEBIAN` skipped
+/// at the top), subdirectories in parallel. `DirEntry::metadata` stats
+/// relative to the open directory, sparing a full path lookup per entry.
+fn walk(path: &Path, rel: &[u8], top: bool) -> Result<Vec<Found>> {
+    use rayon::prelude::*;
+    let mut here = Vec::new();
+    let mut subdirs = Vec::new();
+    for de in std::fs::read_dir(path).map_err(|e| Error::io(path, e))? {
+        let de = de.map_err(|e| Error::io(path, e))?;
+        let name = de.file_name();
+        if top && name == "DEBIAN" {
+            continue;
+        }
+        let meta = de.metadata().map_err(|e| Error::io(de.path(), e))?;
+        let mut r = Vec::with_capacity(rel.len() + name.len() + 1);
+        if !rel.is_empty() {
+            r.extend_from_slice(rel);
+            r.push(b'/');
+        }
+        r.extend_from_slice(name.as_bytes());
+        if meta.is_dir() {
+            subdirs.push((de.path(), r.clone()));
+        }
+        here.push(Found {
+            rel: r,
+            path: de.path(),
+            meta,
+        });
+    }
+    let nested: Vec<Vec<Found>> = subdirs
+        .par_iter()
+        .map(|(p, r)| walk(p, r, false))
+        .collect::<Result<_>>()?;
+    here.extend(nested.into_iter().flatten());
+    Ok(here)
 }
