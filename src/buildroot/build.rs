@@ -215,6 +215,10 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
             "-m",
             "compileall",
             "-q",
+            // Rewrite every .pyc: the interpreter running compileall has
+            // already imported _distutils_hack (distutils-precedence.pth)
+            // and written a timestamp .pyc that compileall would keep.
+            "-f",
             "-j",
             "1",
             "--invalidation-mode",

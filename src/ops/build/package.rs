@@ -134,6 +134,12 @@ fn lintian_overrides(pkg: &str, tags: &[(&str, &str)]) -> Entry {
     Entry::file_from_bytes(format!("usr/share/lintian/overrides/{pkg}"), 0o644, text)
 }
 
+/// The lintian tags every site package overrides (see docs/build.md).
+pub const SITE_LINTIAN_OVERRIDES: &[(&str, &str)] = &[(
+    "no-manual-page",
+    "the control utility /usr/bin/NAME-VARIANT is generated per site and documented by its --help",
+)];
+
 /// The lintian tags every env package overrides (see docs/build.md).
 pub const ENV_LINTIAN_OVERRIDES: &[(&str, &str)] = &[(
     "package-installs-python-pycache-dir",
@@ -338,6 +344,7 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
         &format!("Built by djdd from commit {}.", inputs.plan.commit.id),
         inputs.plan.commit.time.max(0) as u64,
     )?);
+    pkg.add(lintian_overrides(&p.name, SITE_LINTIAN_OVERRIDES));
     Ok(pkg)
 }
 
