@@ -199,6 +199,7 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         },
         other => other,
     })?;
+    strip_objects(root, b.env_dir)?;
     // pip compiled bytecode package by package; drop it and compile the
     // whole env once, in sorted order, in one process (checked-hash pycs
     // because SOURCE_DATE_EPOCH is set): byte-identical on every build.
@@ -214,12 +215,70 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
             "-m",
             "compileall",
             "-q",
+            // Rewrite every .pyc: the interpreter running compileall has
+            // already imported _distutils_hack (distutils-precedence.pth)
+            // and written a timestamp .pyc that compileall would keep.
+            "-f",
             "-j",
             "1",
             "--invalidation-mode",
             "checked-hash",
             b.env_dir,
         ],
+    )?;
+    Ok(())
+}
+
+/// Strips the ELF objects below `env_dir` as dh_strip does for shared
+/// libraries (`--strip-unneeded`, no `.comment`/`.note` sections), with the
+/// root's own `strip`, as the build user. Debian ships stripped objects
+/// (Policy 10.1; lintian: unstripped-binary-or-object), and the symbol
+/// tables are smaller without. A root without binutils (nothing was
+/// compiled) leaves the objects as pip installed them.
+pub fn strip_objects(root: &BuildRoot, env_dir: &str) -> Result<()> {
+    let host = host_path(root, env_dir);
+    let mut objects: Vec<String> = Vec::new();
+    for e in walkdir::WalkDir::new(&host)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let e = e.map_err(|e| Error::io(&host, std::io::Error::other(e.to_string())))?;
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy();
+        if !(name.ends_with(".so") || name.contains(".so.")) {
+            continue;
+        }
+        let mut magic = [0u8; 4];
+        let is_elf = std::fs::File::open(e.path())
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
+            && magic == *b"\x7fELF";
+        if is_elf {
+            let rel = e.path().strip_prefix(&host).expect("below the walk's root");
+            objects.push(format!("{env_dir}/{}", rel.to_string_lossy()));
+        }
+    }
+    if objects.is_empty() || !host_path(root, "/usr/bin/strip").exists() {
+        return Ok(());
+    }
+    tracing::info!("stripping {} shared objects", objects.len());
+    let mut argv: Vec<&str> = vec![
+        "/usr/bin/strip",
+        "--remove-section=.comment",
+        "--remove-section=.note",
+        "--strip-unneeded",
+        "--",
+    ];
+    argv.extend(objects.iter().map(String::as_str));
+    run_step(
+        root,
+        Some(BUILD_USER),
+        "/",
+        &[("PATH".into(), "/usr/bin:/bin".into())],
+        600,
+        &argv,
     )?;
     Ok(())
 }

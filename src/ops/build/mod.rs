@@ -335,46 +335,33 @@ fn build_variant(
     let scratch_dir = scratch.inside.as_str();
 
     // 2. src: the commit's tree (and compiled messages), shared by variants.
+    //    Its package is written only after collectstatic succeeded, so a
+    //    commit whose build fails leaves no package behind.
     let src_dir = contract::src_dir(&args.name, &plan.src.id);
-    {
-        let _src_lock = bd.lock_named(
-            &format!("src-{}", plan.src.full_id),
-            &format!("building {}", plan.src.name),
+    let _src_lock = bd.lock_named(
+        &format!("src-{}", plan.src.full_id),
+        &format!("building {}", plan.src.name),
+    )?;
+    let src_file = packages_dir.join(plan.src.file_name());
+    let src_marker = bd.state_dir().join("srcs").join(&plan.src.full_id);
+    let src_tree_ok = src_marker.exists() && steps::host_path(root, &src_dir).is_dir();
+    if !src_tree_ok {
+        let _ = std::fs::remove_file(&src_marker);
+        let tar = git::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
+        let n = steps::unpack_tree(root, &src_dir, &tar)?;
+        log.line(&format!("src {}: {n} members", plan.src.name));
+        compilemessages(
+            root,
+            &inputs,
+            &site,
+            &env_dir,
+            &src_dir,
+            scratch_dir,
+            &mut log,
         )?;
-        let src_file = packages_dir.join(plan.src.file_name());
-        let marker = bd.state_dir().join("srcs").join(&plan.src.full_id);
-        if !src_file.exists() || !marker.exists() || !steps::host_path(root, &src_dir).is_dir() {
-            let _ = std::fs::remove_file(&marker);
-            let tar = git::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
-            let n = steps::unpack_tree(root, &src_dir, &tar)?;
-            log.line(&format!("src {}: {n} members", plan.src.name));
-            compilemessages(
-                root,
-                &inputs,
-                &site,
-                &env_dir,
-                &src_dir,
-                scratch_dir,
-                &mut log,
-            )?;
-            if !src_file.exists() {
-                let pkg = src_package(root, &inputs, &src_dir)?;
-                write_package(
-                    &pkg,
-                    &plan.src.allowed,
-                    &opts,
-                    Some(plan.commit.time as u64),
-                    &src_file,
-                )?;
-                tracing::info!("wrote {}", src_file.display());
-            }
-            mark_complete(&marker)?;
-        } else {
-            tracing::info!("reusing {}", plan.src.file_name());
-        }
     }
 
-    // 3. collectstatic, then the site package.
+    // 3. collectstatic, then the src package (when new) and the site package.
     let static_host = collectstatic(
         root,
         &inputs,
@@ -384,10 +371,24 @@ fn build_variant(
         scratch_dir,
         &mut log,
     )?;
-    let pkg = site_package(&inputs, &site, &static_host)?;
+    let site_pkg = site_package(&inputs, &site, &static_host)?;
+    if !src_file.exists() {
+        let pkg = src_package(root, &inputs, &src_dir)?;
+        write_package(
+            &pkg,
+            &plan.src.allowed,
+            &opts,
+            Some(plan.commit.time as u64),
+            &src_file,
+        )?;
+        tracing::info!("wrote {}", src_file.display());
+    } else {
+        tracing::info!("reusing {}", plan.src.file_name());
+    }
+    mark_complete(&src_marker)?;
     let site_file = packages_dir.join(plan.site.file_name());
     write_package(
-        &pkg,
+        &site_pkg,
         &plan.site.allowed,
         &opts,
         Some(plan.commit.time as u64),

@@ -1,0 +1,267 @@
+//! Helpers shared by the `djdd build` tests (tests/build_*.rs): a build dir
+//! made by the real `djdd init` (from the cached base tarball), the fixture
+//! repository from fixtures/make-repo.sh, running `djdd build` and reading
+//! the packages it writes with the real dpkg-deb.
+//!
+//! pip's wheel cache: a build dir starts with an empty one, so the first
+//! env build compiles psycopg2 from source. `seed_pip_cache` copies the
+//! wheels an earlier test run left in /var/cache/djdd/test-pip into the
+//! build dir (and `save_pip_cache` adds new ones), under a lock; a missing
+//! cache only makes a test slower.
+#![allow(dead_code)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::{TestBuildDir, fixtures, tempdir};
+
+pub const PIP_CACHE: &str = "/var/cache/djdd/test-pip";
+
+pub fn need_root() {
+    assert!(
+        djdd::buildroot::host::is_root(),
+        "the build tests need root (CI runs them as root)"
+    );
+}
+
+/// A build dir with a build root (`djdd init`), source `demo` cloned from
+/// `repo`, and variants blue and red (red: --celery --migrate).
+pub fn demo_build_dir(repo: &Path, seed: bool) -> TestBuildDir {
+    need_root();
+    let d = TestBuildDir::new();
+    ok(&d, &["init"]);
+    if seed {
+        seed_pip_cache(&d);
+    }
+    ok(&d, &["src", "demo", "--clone", repo.to_str().unwrap()]);
+    ok(
+        &d,
+        &["variant", "demo", "blue", "--domain", "blue.example.org"],
+    );
+    ok(
+        &d,
+        &[
+            "variant",
+            "demo",
+            "red",
+            "--domain",
+            "red.example.org",
+            "--celery",
+            "--migrate",
+        ],
+    );
+    d
+}
+
+/// The fixture repository (fixtures/make-repo.sh) in a new temp dir.
+pub fn demo_repo() -> tempfile::TempDir {
+    let t = tempdir();
+    let out = Command::new("sh")
+        .arg(fixtures().join("make-repo.sh"))
+        .arg(t.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "make-repo.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t
+}
+
+/// `djdd --dir D ARGS`, whatever its exit.
+pub fn run(d: &TestBuildDir, args: &[&str]) -> Output {
+    d.djdd(args).output().unwrap()
+}
+
+/// `djdd --dir D ARGS`, asserting success; returns (stdout, stderr).
+pub fn ok(d: &TestBuildDir, args: &[&str]) -> (String, String) {
+    let out = run(d, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "djdd {args:?} failed ({}):\n{stderr}\n{stdout}",
+        out.status
+    );
+    (stdout, stderr)
+}
+
+/// `djdd --dir D ARGS`, asserting it fails with exit 1 and an error line;
+/// returns stderr.
+pub fn fails(d: &TestBuildDir, args: &[&str]) -> String {
+    let out = run(d, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "djdd {args:?} should fail with exit 1:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("djdd: error: "),
+        "no error line for {args:?}:\n{stderr}"
+    );
+    stderr
+}
+
+/// Every file name in D/packages/ (temp files included), sorted.
+pub fn package_files(d: &TestBuildDir) -> Vec<String> {
+    let dir = d.path().join("packages");
+    let mut v: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    v.sort();
+    v
+}
+
+/// The one file in D/packages/ whose name starts with `prefix` and is not
+/// in `except`.
+pub fn one_package(d: &TestBuildDir, prefix: &str, except: &[String]) -> PathBuf {
+    let found: Vec<String> = package_files(d)
+        .into_iter()
+        .filter(|f| f.starts_with(prefix) && !except.contains(f))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one package {prefix}*, found {found:?} in {:?}",
+        package_files(d)
+    );
+    d.path().join("packages").join(&found[0])
+}
+
+/// (inode, mtime in ns): changes when a file is rewritten or replaced.
+pub fn identity(p: &Path) -> (u64, i64, i64) {
+    let m = std::fs::metadata(p).unwrap();
+    (m.ino(), m.mtime(), m.mtime_nsec())
+}
+
+fn dpkg_deb(args: &[&str], deb: &Path) -> String {
+    let out = Command::new("dpkg-deb")
+        .args(args)
+        .arg(deb)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "dpkg-deb {args:?} {} failed: {}",
+        deb.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `dpkg-deb --info` succeeds; returns its output.
+pub fn info(deb: &Path) -> String {
+    dpkg_deb(&["--info"], deb)
+}
+
+/// One control field (`dpkg-deb -f DEB FIELD`), continuation lines kept.
+pub fn field(deb: &Path, name: &str) -> String {
+    let out = Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(deb)
+        .arg(name)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// The member paths of the data archive, as `/usr/...` (directories end
+/// in `/`).
+pub fn contents(deb: &Path) -> Vec<String> {
+    let out = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut ar = tar::Archive::new(&out.stdout[..]);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let p = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+            let p = format!("/{}", p.trim_start_matches("./"));
+            if e.header().entry_type() == tar::EntryType::Directory && !p.ends_with('/') {
+                format!("{p}/")
+            } else {
+                p
+            }
+        })
+        .collect()
+}
+
+/// Asserts `list` holds `want`.
+pub fn has(list: &[String], want: &str, what: &str) {
+    assert!(
+        list.iter().any(|x| x == want),
+        "{what} lacks {want}; it has {} members, e.g. {:?}",
+        list.len(),
+        &list[..list.len().min(30)]
+    );
+}
+
+/// Copies the wheels of /var/cache/djdd/test-pip into D/cache/pip.
+pub fn seed_pip_cache(d: &TestBuildDir) {
+    let _lock = pip_lock();
+    let src = Path::new(PIP_CACHE);
+    if src.is_dir() {
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{PIP_CACHE}/."))
+            .arg(d.path().join("cache/pip"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "copying the test pip cache");
+    }
+}
+
+/// Adds the wheels of D/cache/pip to /var/cache/djdd/test-pip.
+pub fn save_pip_cache(d: &TestBuildDir) {
+    let _lock = pip_lock();
+    std::fs::create_dir_all(PIP_CACHE).unwrap();
+    let _ = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", d.path().join("cache/pip").display()))
+        .arg(PIP_CACHE)
+        .status();
+}
+
+fn pip_lock() -> std::fs::File {
+    std::fs::create_dir_all("/var/cache/djdd").unwrap();
+    let f = std::fs::File::create("/var/cache/djdd/test-pip.lock").unwrap();
+    f.lock().unwrap();
+    f
+}
+
+/// Runs lintian on `deb`; returns its error lines (`E: ...`) and the
+/// whole output.
+pub fn lintian_errors(deb: &Path) -> (Vec<String>, String) {
+    let out = Command::new("lintian")
+        .args(["--tag-display-limit", "0"])
+        .arg(deb)
+        .output()
+        .expect("lintian (apt-get install lintian)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let errors = text
+        .lines()
+        .filter(|l| l.starts_with("E: "))
+        .map(str::to_string)
+        .collect();
+    (errors, text)
+}
+
+/// The fixture repository's commit id of `rev`.
+pub fn rev_parse(repo: &Path, rev: &str) -> String {
+    crate::common::git(repo, &["rev-parse", &format!("{rev}^{{commit}}")])
+}
