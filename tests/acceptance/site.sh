@@ -17,12 +17,10 @@ export LOAD_VERSION_RE='release (v[0-9]+)'
 # its public key); makes the build root, the source and the variants when
 # missing.
 djdd_setup() {
-    if [ -x "$ACC_SRC_ROOT/target/release/djdd" ]; then
-        DJDD="$ACC_SRC_ROOT/target/release/djdd"
-    else
-        (cd "$ACC_SRC_ROOT" && cargo build --quiet --bin djdd) || fail "cargo build of djdd failed"
-        DJDD="$ACC_SRC_ROOT/target/debug/djdd"
-    fi
+    # Always the binary of this checkout's sources (a stale release build
+    # would test old templates): cargo rebuilds only what changed.
+    (cd "$ACC_SRC_ROOT" && cargo build --quiet --bin djdd) || fail "cargo build of djdd failed"
+    DJDD="$ACC_SRC_ROOT/target/debug/djdd"
     export DJDD_DIR="$CT_DIR/djdd"
     ACC_FIXTURE="$CT_DIR/demo-repo"
     ACC_REPO="$CT_DIR/apt"
