@@ -6,8 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-const V2: &str = "b50e9180371d229033d5ad5e9b4e25950b63e915";
-const V3: &str = "7ed1c71ffa95c0b3a1de5b84f612175942b846dc";
+const V2: &str = "ce935c1c7e16a927c1e976d030a281f08655ae44";
+const V3: &str = "d81a1752acbeace905e9526783fac9d515e40973";
 
 fn build_dir(tmp: &Path) -> PathBuf {
     let repo = tmp.join("repo");

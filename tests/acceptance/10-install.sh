@@ -16,7 +16,8 @@ djdd_setup
 step "build v1, publish, apt-get install demo-site-blue"
 ensure_site blue v1
 assert_eq ii "$(ct_pkg_status demo-site-blue)" "dpkg status of demo-site-blue"
-assert_contains "$(site_version blue)" "+g105de0d4e737" "installed version of demo-site-blue (commit of v1)"
+v1_short="$(git -C "$ACC_FIXTURE" rev-parse 'v1^{commit}' | cut -c1-12)"
+assert_contains "$(site_version blue)" "+g$v1_short" "installed version of demo-site-blue (commit of v1)"
 
 step "units and the control utility"
 assert_unit_active demo-blue.socket demo-blue.service demo-blue-celery.service nginx.service
@@ -28,7 +29,7 @@ assert_contains "$status" "mode: online" "demo-blue status"
 for u in demo-blue.socket demo-blue.service demo-blue-celery.service nginx.service; do
     printf '%s\n' "$status" | grep -Eq "^ +$u +active\$" || fail "demo-blue status does not say $u is active: $status"
 done
-assert_contains "$(in_ct demo-blue version)" "105de0d4e737" "demo-blue version"
+assert_contains "$(in_ct demo-blue version)" "$v1_short" "demo-blue version"
 
 step "the home page through nginx, with data in PostgreSQL"
 assert_http 200 http://127.0.0.1/ blue.example.org
