@@ -17,5 +17,6 @@ pub mod ops;
 pub mod plan;
 pub mod render;
 pub mod repo;
+pub mod time;
 
 pub use error::{Error, Result};

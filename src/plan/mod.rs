@@ -447,28 +447,6 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
     })
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the epoch.
-fn utc(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 /// What `djdd build --plan` prints: stable, one package a line.
 impl fmt::Display for BuildPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -477,7 +455,7 @@ impl fmt::Display for BuildPlan {
             f,
             "  commit       {} ({})",
             self.commit.id,
-            utc(self.commit.time)
+            crate::time::utc(self.commit.time)
         )?;
         writeln!(
             f,
@@ -766,8 +744,8 @@ mod tests {
 
     #[test]
     fn utc_formats_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc(-1), "1969-12-31 23:59:59 UTC");
+        assert_eq!(crate::time::utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(crate::time::utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(crate::time::utc(-1), "1969-12-31 23:59:59 UTC");
     }
 }
