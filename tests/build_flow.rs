@@ -3,7 +3,7 @@
 //! sites), `--plan`, an up-to-date rebuild, `--force`, then v2 (code only:
 //! new src and sites, the env file untouched) and v3 (new requirements: a
 //! new env). Every package is read back with dpkg-deb (info, fields,
-//! contents) and each kind passes lintian without an error.
+//! contents) and each kind passes lintian without an error or a warning.
 //!
 //! Needs root, the cached base tarball (or Debian's mirror) and PyPI. The
 //! first env build of a machine compiles psycopg2 (a minute under load);
@@ -52,7 +52,7 @@ fn v1_v2_v3_for_blue_and_red() {
     // lintian, once per kind, in parallel (each takes a while).
     let lint: Vec<_> = [env1.clone(), src1.clone(), red1.clone()]
         .into_iter()
-        .map(|p| std::thread::spawn(move || (p.clone(), lintian_errors(&p))))
+        .map(|p| std::thread::spawn(move || (p.clone(), lintian_problems(&p))))
         .collect();
 
     // The env: the virtualenv, its requirement files, its Depends.
@@ -242,7 +242,7 @@ fn v1_v2_v3_for_blue_and_red() {
         let (p, (errors, text)) = t.join().unwrap();
         assert!(
             errors.is_empty(),
-            "lintian errors in {}:\n{}\n(full output:\n{text})",
+            "lintian errors or warnings (overrides: docs/build.md) in {}:\n{}\n(full output:\n{text})",
             p.display(),
             errors.join("\n")
         );

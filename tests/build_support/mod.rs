@@ -240,9 +240,10 @@ fn pip_lock() -> std::fs::File {
     f
 }
 
-/// Runs lintian on `deb`; returns its error lines (`E: ...`) and the
-/// whole output.
-pub fn lintian_errors(deb: &Path) -> (Vec<String>, String) {
+/// Runs lintian on `deb`; returns its error and warning lines (`E: ...`,
+/// `W: ...`: what `lintian --fail-on error,warning` fails on, after the
+/// package's own overrides) and the whole output.
+pub fn lintian_problems(deb: &Path) -> (Vec<String>, String) {
     let out = Command::new("lintian")
         .args(["--tag-display-limit", "0"])
         .arg(deb)
@@ -255,7 +256,7 @@ pub fn lintian_errors(deb: &Path) -> (Vec<String>, String) {
     );
     let errors = text
         .lines()
-        .filter(|l| l.starts_with("E: "))
+        .filter(|l| l.starts_with("E: ") || l.starts_with("W: "))
         .map(str::to_string)
         .collect();
     (errors, text)

@@ -134,17 +134,51 @@ fn lintian_overrides(pkg: &str, tags: &[(&str, &str)]) -> Entry {
     Entry::file_from_bytes(format!("usr/share/lintian/overrides/{pkg}"), 0o644, text)
 }
 
+/// Why every djdd package overrides `copyright-without-copyright-notice`.
+const COPYRIGHT_WHY: &str = "djdd cannot know the project's copyright holders and years: the copyright file says so and points to the project's repository (and, for the env, to each installed distribution's licence files in its .dist-info)";
+
 /// The lintian tags every site package overrides (see docs/build.md).
-pub const SITE_LINTIAN_OVERRIDES: &[(&str, &str)] = &[(
-    "no-manual-page",
-    "the control utility /usr/bin/NAME-VARIANT is generated per site and documented by its --help",
-)];
+pub const SITE_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
+    (
+        "no-manual-page",
+        "the control utility /usr/bin/NAME-VARIANT is generated per site and documented by its --help",
+    ),
+    ("copyright-without-copyright-notice", COPYRIGHT_WHY),
+];
+
+/// The lintian tags every src package overrides (see docs/build.md).
+pub const SRC_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
+    (
+        "package-contains-vcs-control-file",
+        "the package is the project's tree at one commit as `git archive` gives it (.gitignore included); mark files `export-ignore` in .gitattributes to leave them out",
+    ),
+    ("copyright-without-copyright-notice", COPYRIGHT_WHY),
+];
 
 /// The lintian tags every env package overrides (see docs/build.md).
-pub const ENV_LINTIAN_OVERRIDES: &[(&str, &str)] = &[(
-    "package-installs-python-pycache-dir",
-    "the virtualenv ships its bytecode, compiled once at build time (checked-hash .pyc, byte-identical on every build) for the exact python3.X it depends on, so nothing is written below /usr/lib at run time",
-)];
+pub const ENV_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
+    (
+        "package-installs-python-pycache-dir",
+        "the virtualenv ships its bytecode, compiled once at build time (checked-hash .pyc, byte-identical on every build) for the exact python3.X it depends on, so nothing is written below /usr/lib at run time",
+    ),
+    (
+        "unusual-interpreter",
+        "the virtualenv's scripts run the virtualenv's own python (bin/python3.X), which is the point of a virtualenv; files inside installed distributions keep the #! lines their authors wrote",
+    ),
+    (
+        "absolute-symlink-in-top-level-folder",
+        "bin/python3.X -> /usr/bin/python3.X is the link `python3 -m venv` makes to the interpreter the package depends on",
+    ),
+    (
+        "embedded-javascript-library",
+        "the virtualenv holds the distributions from PyPI as they are (Django's admin ships its own jQuery); the site serves them through collectstatic, not from Debian's libjs packages",
+    ),
+    (
+        "package-contains-timestamped-gzip",
+        "a .gz file inside a distribution from PyPI (e.g. Django's common-passwords.txt.gz), shipped as its wheel has it",
+    ),
+    ("copyright-without-copyright-notice", COPYRIGHT_WHY),
+];
 
 fn copyright(pkg: &str, what: &str) -> Entry {
     Entry::file_from_bytes(
@@ -239,6 +273,7 @@ pub fn src_package(root: &BuildRoot, inputs: &Inputs, src_dir: &str) -> Result<P
         pkg.add(e);
     }
     pkg.add(copyright(&p.name, "The source of a Django project"));
+    pkg.add(lintian_overrides(&p.name, SRC_LINTIAN_OVERRIDES));
     pkg.add(changelog(
         &p.name,
         &p.version,
