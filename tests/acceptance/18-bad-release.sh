@@ -53,8 +53,9 @@ sleep 2
 load_stop bad
 assert_load 1000 10 "v3"
 acc_log "bad upgrade v3 -> v4: $LOAD_TOTAL requests in $LOAD_SECONDS s, $LOAD_FAILED failed, worst latency $LOAD_WORST s"
+assert_contains "$APT_OUT" "fails its checks" \
+    "apt's output of the failed upgrade (v4 must be refused by the release check before the switch, not rolled back after it)"
 assert_contains "$APT_OUT" "demo-site-red: error: release" "apt's output of the failed upgrade"
-assert_contains "$APT_OUT" "fails its checks" "apt's output of the failed upgrade"
 assert_contains "$APT_OUT" "broken on purpose" "apt's output of the failed upgrade (the import error)"
 acc_log "the failed postinst said: $(grep 'demo-site-red: error' "$CT_DIR/upgrade-v4.log" | head -n1)"
 assert_eq iF "$(ct_pkg_status demo-site-red)" "dpkg status of demo-site-red after the failed upgrade"

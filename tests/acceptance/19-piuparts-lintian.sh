@@ -24,7 +24,7 @@ chmod 0755 "$work"
 on_exit "rm -rf --one-file-system '$work'"
 
 (cd "$ACC_SRC_ROOT" && cargo build --quiet --bin djdd) || fail "cargo build of djdd failed"
-DJDD="$ACC_SRC_ROOT/target/debug/djdd"
+DJDD="${CARGO_TARGET_DIR:-$ACC_SRC_ROOT/target}/debug/djdd"
 export DJDD_DIR="$work/djdd"
 on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
 

@@ -426,14 +426,14 @@ assert_eq() {
 assert_contains() {
     case "$1" in
     *"$2"*) ;;
-    *) fail "${3:-output} does not contain '$2'; it was: $(printf '%s' "$1" | head -c 2000)" ;;
+    *) fail "${3:-output} does not contain '$2'; it was (last 2000 bytes): $(printf '%s' "$1" | tail -c 2000)" ;;
     esac
 }
 
 # assert_not_contains HAYSTACK NEEDLE [WHAT]
 assert_not_contains() {
     case "$1" in
-    *"$2"*) fail "${3:-output} contains '$2'; it was: $(printf '%s' "$1" | head -c 2000)" ;;
+    *"$2"*) fail "${3:-output} contains '$2'; it was (last 2000 bytes): $(printf '%s' "$1" | tail -c 2000)" ;;
     esac
 }
 

@@ -20,7 +20,7 @@ djdd_setup() {
     # Always the binary of this checkout's sources (a stale release build
     # would test old templates): cargo rebuilds only what changed.
     (cd "$ACC_SRC_ROOT" && cargo build --quiet --bin djdd) || fail "cargo build of djdd failed"
-    DJDD="$ACC_SRC_ROOT/target/debug/djdd"
+    DJDD="${CARGO_TARGET_DIR:-$ACC_SRC_ROOT/target}/debug/djdd"
     export DJDD_DIR="$CT_DIR/djdd"
     ACC_FIXTURE="$CT_DIR/demo-repo"
     ACC_REPO="$CT_DIR/apt"
