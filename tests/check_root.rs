@@ -152,6 +152,7 @@ fn import_checks_run_inside_the_build_root_with_the_built_env() {
     // v1 (the variant's branch): every import check runs in the root and
     // passes.
     let (code, text) = check(&d, &["demo", "blue"]);
+    eprintln!("--- djdd check demo blue (v1, env built):\n{text}");
     assert_eq!(code, 0, "{text}");
     assert!(
         text.contains(&format!("checked demo at commit {v1} (refs/heads/release)")),
@@ -161,7 +162,10 @@ fn import_checks_run_inside_the_build_root_with_the_built_env() {
         text.contains("the checks that import the project ran inside the build root"),
         "{text}"
     );
-    assert!(text.contains("as user djdd, with /usr/lib/demo-env/"), "{text}");
+    assert!(
+        text.contains("as user djdd, with /usr/lib/demo-env/"),
+        "{text}"
+    );
     assert!(text.contains("/bin/python (the env built"), "{text}");
     assert!(
         text.contains("the run-time checks used site demo-blue"),
@@ -178,6 +182,7 @@ fn import_checks_run_inside_the_build_root_with_the_built_env() {
     // Settings that fail at import: the error names the module, and the
     // traceback's paths are the project's, not the scratch dir's.
     let (code, text) = check(&d, &["demo", "blue", "--rev", "broken"]);
+    eprintln!("--- djdd check demo blue --rev broken:\n{text}");
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("error[settings-import]: settings module demo.settings: does not import under the build-time environment: ModuleNotFoundError: No module named 'djdd_no_such_module'"),
@@ -194,6 +199,7 @@ fn import_checks_run_inside_the_build_root_with_the_built_env() {
     // Settings that never finish importing: stopped by the timeout.
     let t = std::time::Instant::now();
     let (code, text) = check(&d, &["demo", "blue", "--rev", "loops", "--timeout", "4"]);
+    eprintln!("--- djdd check demo blue --rev loops --timeout 4:\n{text}");
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("error[timeout]: python under the build-time environment: did not finish within 4 s and was killed"),

@@ -544,6 +544,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_launcher_bounds_and_clears_the_environment() {
+        let env = vec![("A".to_string(), "x y".to_string())];
+        assert_eq!(
+            bounded_argv(&env, 7, &["/bin/true", "-q"]),
+            [
+                "timeout",
+                "--kill-after=10",
+                "7",
+                "env",
+                "-i",
+                "A=x y",
+                "/bin/true",
+                "-q"
+            ]
+        );
+        let runner = crate::buildroot::runner::RealRunner;
+        let dir = tempfile::tempdir().unwrap();
+        // Exactly the variables given, in the directory given.
+        let out = run_host_step(&runner, dir.path(), &env, 5, &["/usr/bin/env"]).unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.text(), "A=x y");
+        // A process that outlives the limit is stopped, and says so.
+        let start = std::time::Instant::now();
+        let out = run_host_step(&runner, dir.path(), &[], 1, &["/bin/sleep", "30"]).unwrap();
+        assert!(timed_out(&out.status), "{:?}", out.status);
+        assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+        let out = run_host_step(&runner, dir.path(), &[], 5, &["/bin/false"]).unwrap();
+        assert!(!out.status.success() && !timed_out(&out.status));
+        // The program must be an absolute path env(1) cannot misread.
+        for bad in ["python3", "/x=y/python"] {
+            assert!(run_host_step(&runner, dir.path(), &[], 5, &[bad]).is_err());
+        }
+    }
+
+    #[test]
     fn member_names_stay_inside() {
         assert_eq!(check_member("a/b.py").unwrap(), PathBuf::from("a/b.py"));
         assert_eq!(check_member("./a/").unwrap(), PathBuf::from("a"));

@@ -1234,6 +1234,39 @@ mod tests {
     }
 
     #[test]
+    fn no_django_blames_the_interpreter_or_the_requirements() {
+        let project = project::resolve(
+            None,
+            Some("os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'a.settings')"),
+        )
+        .unwrap();
+        let records = vec![Record::Fail {
+            stage: "django".into(),
+            summary: "ModuleNotFoundError: No module named 'django'".into(),
+            traceback: String::new(),
+        }];
+        let given = interpret_build(
+            &records,
+            &project,
+            &Interpreter::Given("/v/bin/python".into()),
+        );
+        assert_eq!(given[0].check, "python");
+        assert_eq!(given[0].what, "--python /v/bin/python");
+        let built = interpret_build(
+            &records,
+            &project,
+            &Interpreter::BuiltEnv("/usr/lib/x-env/h/bin/python".into()),
+        );
+        assert_eq!(built[0].check, "requirements-django");
+        assert!(
+            built[0].what.starts_with("requirements.txt"),
+            "{}",
+            built[0]
+        );
+        assert!(built[0].fix.contains("list Django in requirements.txt"));
+    }
+
+    #[test]
     fn timeout_is_a_problem() {
         let (r, p) = outcome_records(
             Phase::Build,

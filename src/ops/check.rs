@@ -348,6 +348,12 @@ impl Probe {
                 bd.path().display()
             )));
         };
+        if !crate::buildroot::host::is_root() {
+            return Ok(Err(format!(
+                "running them inside the build root {} needs root (schroot, the build user); run djdd check as root, {or_python}",
+                root.path().display()
+            )));
+        }
         let lock = bd.lock_shared()?;
         let mut read = |path: &str| Ok(tree.read(path));
         let inputs = match crate::plan::load_project(&mut read) {
