@@ -34,16 +34,13 @@ pub fn host_path(root: &BuildRoot, inside: &str) -> PathBuf {
     root.path().join(inside.trim_start_matches('/'))
 }
 
-/// Runs `argv` in the root under `env -i` with exactly `env`, bounded by
-/// `timeout` seconds; `what` names the step in errors.
-pub fn run_step(
-    root: &BuildRoot,
-    user: Option<&str>,
-    cwd: &str,
-    env: &[(String, String)],
-    timeout: u32,
-    argv: &[&str],
-) -> Result<crate::buildroot::runner::Output> {
+/// The launcher of every project command djdd runs (the build's steps,
+/// `djdd check`'s probe): `timeout --kill-after=10 SECS env -i K=V...
+/// ARGV...`, as an argument array. timeout(1) puts itself in a new process
+/// group and signals the whole group (TERM, then KILL 10 s later), so
+/// whatever the command started is stopped with it; it then exits 124
+/// (137 after the KILL), see [`timed_out`].
+pub fn bounded_argv(env: &[(String, String)], timeout: u32, argv: &[&str]) -> Vec<String> {
     let mut full: Vec<String> = vec![
         "timeout".into(),
         "--kill-after=10".into(),
@@ -57,8 +54,70 @@ pub fn run_step(
     // No `--` here: env(1) takes the first word without '=' as the
     // program; argv[0] is always a path djdd chose.
     full.extend(argv.iter().map(|s| s.to_string()));
+    full
+}
+
+/// Whether a process run by [`bounded_argv`] was stopped by its timeout
+/// (timeout(1)'s exit status 124, or 137 / SIGKILL after --kill-after).
+pub fn timed_out(status: &std::process::ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    matches!(status.code(), Some(124) | Some(137)) || status.signal() == Some(9)
+}
+
+/// Runs `argv` in the root under `env -i` with exactly `env`, bounded by
+/// `timeout` seconds ([`bounded_argv`]); fails unless it exits 0.
+pub fn run_step(
+    root: &BuildRoot,
+    user: Option<&str>,
+    cwd: &str,
+    env: &[(String, String)],
+    timeout: u32,
+    argv: &[&str],
+) -> Result<crate::buildroot::runner::Output> {
+    let full = bounded_argv(env, timeout, argv);
     let refs: Vec<&str> = full.iter().map(String::as_str).collect();
     root.run(user, cwd, &[], &refs)
+}
+
+/// As [`run_step`], but a non-zero exit (a timeout included, see
+/// [`timed_out`]) is returned, not an error.
+pub fn run_step_unchecked(
+    root: &BuildRoot,
+    user: Option<&str>,
+    cwd: &str,
+    env: &[(String, String)],
+    timeout: u32,
+    argv: &[&str],
+) -> Result<crate::buildroot::runner::Output> {
+    let full = bounded_argv(env, timeout, argv);
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    root.run_unchecked(user, cwd, &[], &refs)
+}
+
+/// The same launcher on the host, in the host directory `cwd` (`djdd
+/// check --python`); a non-zero exit is returned, not an error. `argv[0]`
+/// must be an absolute path without '='.
+pub fn run_host_step(
+    runner: &dyn crate::buildroot::runner::Runner,
+    cwd: &Path,
+    env: &[(String, String)],
+    timeout: u32,
+    argv: &[&str],
+) -> Result<crate::buildroot::runner::Output> {
+    if !argv
+        .first()
+        .is_some_and(|p| p.starts_with('/') && !p.contains('='))
+    {
+        return Err(Error::invalid(
+            format!("command {:?}", argv.first().unwrap_or(&"")),
+            "must start with an absolute program path without '='",
+        ));
+    }
+    let full = bounded_argv(env, timeout, argv);
+    let cmd = crate::buildroot::runner::Cmd::new(&full[0])
+        .args(&full[1..])
+        .cwd(cwd);
+    runner.run(&cmd)
 }
 
 /// Removes a directory of the root if it exists.
@@ -483,6 +542,41 @@ fn check_link(name: &str, rel: &Path, target: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_launcher_bounds_and_clears_the_environment() {
+        let env = vec![("A".to_string(), "x y".to_string())];
+        assert_eq!(
+            bounded_argv(&env, 7, &["/bin/true", "-q"]),
+            [
+                "timeout",
+                "--kill-after=10",
+                "7",
+                "env",
+                "-i",
+                "A=x y",
+                "/bin/true",
+                "-q"
+            ]
+        );
+        let runner = crate::buildroot::runner::RealRunner;
+        let dir = tempfile::tempdir().unwrap();
+        // Exactly the variables given, in the directory given.
+        let out = run_host_step(&runner, dir.path(), &env, 5, &["/usr/bin/env"]).unwrap();
+        assert!(out.status.success());
+        assert_eq!(out.text(), "A=x y");
+        // A process that outlives the limit is stopped, and says so.
+        let start = std::time::Instant::now();
+        let out = run_host_step(&runner, dir.path(), &[], 1, &["/bin/sleep", "30"]).unwrap();
+        assert!(timed_out(&out.status), "{:?}", out.status);
+        assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+        let out = run_host_step(&runner, dir.path(), &[], 5, &["/bin/false"]).unwrap();
+        assert!(!out.status.success() && !timed_out(&out.status));
+        // The program must be an absolute path env(1) cannot misread.
+        for bad in ["python3", "/x=y/python"] {
+            assert!(run_host_step(&runner, dir.path(), &[], 5, &[bad]).is_err());
+        }
+    }
 
     #[test]
     fn member_names_stay_inside() {

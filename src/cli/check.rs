@@ -14,7 +14,9 @@ pub struct CheckArgs {
     /// run-time environment uses.
     pub variant: Option<String>,
     /// A Python with the project's requirements installed (a virtualenv's
-    /// bin/python): enables the checks that import the project.
+    /// bin/python): runs the checks that import the project on this host
+    /// with it. Without it, for a NAME, they run inside the build root with
+    /// the env `djdd build` made for the commit's requirements, if built.
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<PathBuf>,
     /// With NAME: the commit, tag or branch to check (default: HEAD of the

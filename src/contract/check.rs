@@ -686,8 +686,22 @@ fn strip_root(s: &str, root: &str) -> String {
     s.replace(&format!("{root}/"), "").replace(root, ".")
 }
 
+/// The interpreter the probe ran with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Interpreter {
+    /// `--python PATH`, on the host.
+    Given(String),
+    /// The env the build made for the project's requirements, inside the
+    /// build root (the path is the python inside the root).
+    BuiltEnv(String),
+}
+
 /// The problems the build-phase records show.
-pub fn interpret_build(records: &[Record], project: &Project, python: &str) -> Vec<Problem> {
+pub fn interpret_build(
+    records: &[Record],
+    project: &Project,
+    python: &Interpreter,
+) -> Vec<Problem> {
     let mut out = Vec::new();
     let settings = project.settings.as_deref().unwrap_or("?");
     for r in records {
@@ -700,12 +714,20 @@ pub fn interpret_build(records: &[Record], project: &Project, python: &str) -> V
             continue;
         };
         let p = match stage.as_str() {
-            "django" => Problem::error(
-                "python",
-                format!("--python {python}"),
-                format!("this interpreter cannot import Django ({summary})"),
-                "give --python the python of a virtualenv that has the project's requirements installed (python3 -m venv ENV && ENV/bin/pip install -r requirements.txt)",
-            ),
+            "django" => match python {
+                Interpreter::Given(py) => Problem::error(
+                    "python",
+                    format!("--python {py}"),
+                    format!("this interpreter cannot import Django ({summary})"),
+                    "give --python the python of a virtualenv that has the project's requirements installed (python3 -m venv ENV && ENV/bin/pip install -r requirements.txt)",
+                ),
+                Interpreter::BuiltEnv(py) => Problem::error(
+                    "requirements-django",
+                    format!("{REQUIREMENTS} (the env's {py} in the build root)"),
+                    format!("the env built from it cannot import Django ({summary})"),
+                    "list Django in requirements.txt (or a file it includes), pinned",
+                ),
+            },
             "settings" => Problem::error(
                 "settings-import",
                 format!("settings module {settings}"),
@@ -1209,6 +1231,39 @@ mod tests {
             ]
         );
         assert!(p[0].problem.starts_with("security.W018"));
+    }
+
+    #[test]
+    fn no_django_blames_the_interpreter_or_the_requirements() {
+        let project = project::resolve(
+            None,
+            Some("os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'a.settings')"),
+        )
+        .unwrap();
+        let records = vec![Record::Fail {
+            stage: "django".into(),
+            summary: "ModuleNotFoundError: No module named 'django'".into(),
+            traceback: String::new(),
+        }];
+        let given = interpret_build(
+            &records,
+            &project,
+            &Interpreter::Given("/v/bin/python".into()),
+        );
+        assert_eq!(given[0].check, "python");
+        assert_eq!(given[0].what, "--python /v/bin/python");
+        let built = interpret_build(
+            &records,
+            &project,
+            &Interpreter::BuiltEnv("/usr/lib/x-env/h/bin/python".into()),
+        );
+        assert_eq!(built[0].check, "requirements-django");
+        assert!(
+            built[0].what.starts_with("requirements.txt"),
+            "{}",
+            built[0]
+        );
+        assert!(built[0].fix.contains("list Django in requirements.txt"));
     }
 
     #[test]

@@ -4,21 +4,27 @@
 //!
 //! Glue only: finds the tree (a checkout, or `git archive` of a source's
 //! mirror into a temp dir), hands it to the pure checks of
-//! `contract::check`, and runs the embedded Python probe with the given
-//! interpreter under the contract's build-time and run-time environments,
-//! each run bounded by a timeout (the process group is killed). Never
-//! writes into the checked tree. Running the probe inside the build root
-//! with the built env is left to the build pipeline (see the note printed).
+//! `contract::check`, and runs the embedded Python probe under the
+//! contract's build-time and run-time environments. Where the probe runs:
+//! with `--python PY`, on this host with that interpreter; otherwise, for a
+//! NAME whose build dir has a build root in which the env of the checked
+//! commit's requirements is built, inside the build root as the build user
+//! with that env's python, in a scratch dir of the root that is removed
+//! afterwards. Both go through the build's launcher
+//! (`buildroot::build::bounded_argv`: `timeout ... env -i ...`), so each run
+//! is bounded and its process group killed. Never writes into the checked
+//! tree, nor into the build root outside its scratch dir.
 
-use std::fs::File;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use crate::builddir::BuildDir;
+use crate::buildroot::BuildRoot;
+use crate::buildroot::build::{self as steps, BUILD_USER};
+use crate::buildroot::runner::RealRunner;
 use crate::cli::check::CheckArgs;
 use crate::contract::check::{
     self as checks, Outcome, Phase, Problem, Severity, StaticReport, Tree,
@@ -52,6 +58,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
         .context("creating a temp dir")
         .map_err(Err)?;
     let mut notes = Vec::new();
+    let timeout = u32::try_from(args.timeout).unwrap_or(u32::MAX);
 
     let python = match &args.python {
         Some(p) => {
@@ -61,12 +68,28 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
                     p.display()
                 ))));
             }
-            Some(p.clone())
+            // Absolute (the probe runs in the project directory), but
+            // not canonical: a virtualenv's python is a symlink out of it.
+            let abs = std::path::absolute(p)
+                .with_context(|| format!("resolving {}", p.display()))
+                .map_err(Err)?;
+            if abs.to_string_lossy().contains('=') {
+                return Err(Ok(usage(format!(
+                    "--python {}: a path with '=' cannot be run through env(1); link the python to a path without it",
+                    p.display()
+                ))));
+            }
+            Some(abs)
         }
         None => None,
     };
 
-    let (root, name, variant) = target(args, dir, tmp.path(), &mut notes)?;
+    let Target {
+        root,
+        name,
+        variant,
+        source,
+    } = target(args, dir, tmp.path(), &mut notes)?;
     let tree = DirTree { root: root.clone() };
     let report = checks::static_checks(&tree);
     let StaticReport {
@@ -78,109 +101,138 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     } = report;
     notes.extend(static_notes);
 
-    match &python {
-        None => notes.push(
-            "the checks that import the project were skipped (settings and WSGI imports, celery app, collectstatic, `manage.py check --deploy`, requirement syntax): give --python PATH, the python of a virtualenv with the project's requirements installed".into(),
-        ),
-        Some(py) => {
-            let env_dir = py
-                .parent()
-                .and_then(Path::parent)
-                .map(|p| p.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let site = checks::check_site(&name, &variant, &project);
-            let project_dir = root.join(&project.project_dir);
-            let root_str = root.to_string_lossy().into_owned();
-            let timeout = Duration::from_secs(args.timeout);
-            let py_shown = py.display().to_string();
-
-            if includes_complete {
-                let env = minimal_env(tmp.path());
-                let req = root.join(crate::config::project::REQUIREMENTS);
-                let out = run_python(
-                    py,
-                    &["requirements", &req.to_string_lossy()],
-                    &env,
-                    &root,
-                    timeout,
-                    tmp.path(),
-                    "requirements",
-                )
-                .map_err(Err)?;
-                let (records, mut p) = checks::outcome_records(Phase::Requirements, &out, &root_str);
-                let (rp, rn) = checks::interpret_requirements(&records);
-                problems.append(&mut p);
-                problems.extend(rp);
-                notes.extend(rn);
-            }
-
-            if let Some(settings) = &project.settings
-                && project_dir.is_dir()
+    // Where the checks that import the project run, if anywhere.
+    let probe = match (&python, &source) {
+        (Some(py), _) => Some(Probe::host(py, &root, tmp.path(), timeout)),
+        (None, Some(src)) => {
+            match Probe::in_root(dir, &name, args.variant.as_deref(), src, &tree, timeout)
+                .map_err(Err)?
             {
-                // Build phase: exactly the build-time environment.
-                let scratch = tmp.path().join("build/scratch");
-                let static_root = tmp.path().join("build/static");
-                for d in ["media", "log", "home"] {
-                    mkdir(&scratch.join(d)).map_err(Err)?;
-                }
-                let ctx = BuildContext {
-                    site: &site,
-                    env_dir: env_dir.clone(),
-                    static_root: static_root.to_string_lossy().into_owned(),
-                    scratch: scratch.to_string_lossy().into_owned(),
-                };
-                let env = build_env(&ctx);
-                let wsgi = match (&project.wsgi, wsgi_file_found) {
-                    (Some(w), true) => w.as_str(),
-                    _ => "-",
-                };
-                let celery = project.celery.as_deref().unwrap_or("-");
-                let collectstatic = if project.build.collectstatic { "1" } else { "0" };
-                let out = run_python(
-                    py,
-                    &["build", settings, wsgi, celery, collectstatic],
-                    &env,
-                    &project_dir,
-                    timeout,
-                    tmp.path(),
-                    "build",
-                )
-                .map_err(Err)?;
-                let (records, mut p) = checks::outcome_records(Phase::Build, &out, &root_str);
-                problems.append(&mut p);
-                problems.extend(checks::interpret_build(&records, &project, &py_shown));
-
-                // Run phase: only when the settings import at all.
-                if checks::settings_imported(&records) {
-                    let run_tmp = tmp.path().join("run");
-                    for d in ["static", "media", "log", "home"] {
-                        mkdir(&run_tmp.join(d)).map_err(Err)?;
-                    }
-                    let env =
-                        checks::check_runtime_env(&site, &run_tmp.to_string_lossy(), &env_dir);
-                    let out = run_python(
-                        py,
-                        &["run", settings, celery, &site.domain],
-                        &env,
-                        &project_dir,
-                        timeout,
-                        tmp.path(),
-                        "run",
-                    )
-                    .map_err(Err)?;
-                    let (records, mut p) = checks::outcome_records(Phase::Run, &out, &root_str);
-                    problems.append(&mut p);
-                    problems.extend(checks::interpret_run(&records, &project, &env, &site.domain));
+                Ok(p) => {
                     notes.push(format!(
-                        "the run-time checks used site {} with fake secrets, HTTPS_ONLY=true, a DATABASE_URL that is never contacted, and temp dirs for STATIC_ROOT, MEDIA_ROOT, LOG_DIR and HOME",
-                        site.site()
+                        "the checks that import the project ran inside the build root {} as user {BUILD_USER}, with {} (the env built for these requirements)",
+                        p.root_path().display(),
+                        p.python
                     ));
-                } else if records.iter().any(|r| matches!(r, checks::Record::Fail { stage, .. } if stage == "settings")) {
-                    notes.push("the run-time checks were skipped: the settings do not import under the build-time environment".into());
+                    Some(p)
+                }
+                Err(why) => {
+                    notes.push(format!("{SKIPPED}: {why}"));
+                    None
                 }
             }
         }
+        (None, None) => {
+            notes.push(format!(
+                "{SKIPPED}: give --python PATH, the python of a virtualenv with the project's requirements installed (or check a source added with `djdd src` by its NAME: then they run inside the build root once `djdd build` has built its env)"
+            ));
+            None
+        }
+    };
+
+    if let Some(probe) = &probe {
+        let site = checks::check_site(&name, &variant, &project);
+        let tree_in = probe.tree.as_str();
+        let project_dir = join(tree_in, &project.project_dir);
+        let scratch = probe.scratch.as_str();
+
+        if includes_complete {
+            let home = format!("{scratch}/home");
+            probe.mkdir(&home).map_err(Err)?;
+            let env = minimal_env(&home);
+            let req = join(tree_in, crate::config::project::REQUIREMENTS);
+            let out = probe
+                .run(&["requirements", &req], &env, tree_in)
+                .map_err(Err)?;
+            let (records, mut p) = checks::outcome_records(Phase::Requirements, &out, tree_in);
+            let (rp, rn) = checks::interpret_requirements(&records);
+            problems.append(&mut p);
+            problems.extend(rp);
+            notes.extend(rn);
+        }
+
+        if let Some(settings) = &project.settings
+            && root.join(&project.project_dir).is_dir()
+        {
+            // Build phase: exactly the build-time environment.
+            let build_scratch = format!("{scratch}/build/scratch");
+            let static_root = format!("{scratch}/build/static");
+            for d in [
+                format!("{scratch}/build"),
+                build_scratch.clone(),
+                static_root.clone(),
+                format!("{build_scratch}/media"),
+                format!("{build_scratch}/log"),
+                format!("{build_scratch}/home"),
+            ] {
+                probe.mkdir(&d).map_err(Err)?;
+            }
+            let ctx = BuildContext {
+                site: &site,
+                env_dir: probe.env_dir.clone(),
+                static_root,
+                scratch: build_scratch,
+            };
+            let env = build_env(&ctx);
+            let wsgi = match (&project.wsgi, wsgi_file_found) {
+                (Some(w), true) => w.as_str(),
+                _ => "-",
+            };
+            let celery = project.celery.as_deref().unwrap_or("-");
+            let collectstatic = if project.build.collectstatic {
+                "1"
+            } else {
+                "0"
+            };
+            let out = probe
+                .run(
+                    &["build", settings, wsgi, celery, collectstatic],
+                    &env,
+                    &project_dir,
+                )
+                .map_err(Err)?;
+            let (records, mut p) = checks::outcome_records(Phase::Build, &out, tree_in);
+            problems.append(&mut p);
+            problems.extend(checks::interpret_build(
+                &records,
+                &project,
+                &probe.interpreter(),
+            ));
+
+            // Run phase: only when the settings import at all.
+            if checks::settings_imported(&records) {
+                let run_tmp = format!("{scratch}/run");
+                probe.mkdir(&run_tmp).map_err(Err)?;
+                for d in ["static", "media", "log", "home"] {
+                    probe.mkdir(&format!("{run_tmp}/{d}")).map_err(Err)?;
+                }
+                let env = checks::check_runtime_env(&site, &run_tmp, &probe.env_dir);
+                let out = probe
+                    .run(&["run", settings, celery, &site.domain], &env, &project_dir)
+                    .map_err(Err)?;
+                let (records, mut p) = checks::outcome_records(Phase::Run, &out, tree_in);
+                problems.append(&mut p);
+                problems.extend(checks::interpret_run(
+                    &records,
+                    &project,
+                    &env,
+                    &site.domain,
+                ));
+                notes.push(format!(
+                    "the run-time checks used site {} with fake secrets, HTTPS_ONLY=true, a DATABASE_URL that is never contacted, and temp dirs for STATIC_ROOT, MEDIA_ROOT, LOG_DIR and HOME",
+                    site.site()
+                ));
+            } else if records
+                .iter()
+                .any(|r| matches!(r, checks::Record::Fail { stage, .. } if stage == "settings"))
+            {
+                notes.push("the run-time checks were skipped: the settings do not import under the build-time environment".into());
+            }
+        }
     }
+    // Removes the scratch dir in the build root (also on the error paths
+    // above, by drop), then releases the build dir's lock.
+    drop(probe);
 
     let problems = checks::dedupe(problems);
     print_report(&problems, &notes);
@@ -193,6 +245,250 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The start of the note saying the probe did not run.
+const SKIPPED: &str = "the checks that import the project were skipped (settings and WSGI imports, celery app, collectstatic, `manage.py check --deploy`, requirement syntax)";
+
+/// `dir/rel`, or `dir` when `rel` is empty.
+fn join(dir: &str, rel: &str) -> String {
+    if rel.is_empty() {
+        dir.to_string()
+    } else {
+        format!("{}/{rel}", dir.trim_end_matches('/'))
+    }
+}
+
+/// Where the probe runs.
+enum Place {
+    /// On this host (`--python`).
+    Host,
+    /// Inside the build root, as the build user; the build dir's shared
+    /// lock is held meanwhile (no `djdd init` or package install under it).
+    Root {
+        root: Box<BuildRoot>,
+        _lock: crate::builddir::DirLock,
+    },
+}
+
+/// The probe's interpreter and the paths it sees: host paths, or paths
+/// inside the build root. Dropping it removes its scratch dir from the
+/// build root.
+struct Probe {
+    place: Place,
+    /// The python, as the probe runs it (absolute).
+    python: String,
+    /// The virtualenv (PATH and the contract's `env_dir`).
+    env_dir: String,
+    /// The checked tree.
+    tree: String,
+    /// The parent of every temp dir the probe is given.
+    scratch: String,
+    timeout: u32,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if let Place::Root { root, .. } = &self.place
+            && let Err(e) = steps::remove_in_root(root, &self.scratch)
+        {
+            eprintln!("djdd: warning: could not remove {}: {e}", self.scratch);
+        }
+    }
+}
+
+/// The root's directory of `djdd check`'s scratch dirs.
+const ROOT_SCRATCH: &str = "/var/tmp/djdd-check";
+
+impl Probe {
+    /// On this host with `python`, temp dirs below `tmp`.
+    fn host(python: &Path, tree: &Path, tmp: &Path, timeout: u32) -> Probe {
+        let env_dir = python
+            .parent()
+            .and_then(Path::parent)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Probe {
+            place: Place::Host,
+            python: python.to_string_lossy().into_owned(),
+            env_dir,
+            tree: tree.to_string_lossy().into_owned(),
+            scratch: tmp.join("probe").to_string_lossy().into_owned(),
+            timeout,
+        }
+    }
+
+    /// Inside the build root of `dir` with the env the build made for the
+    /// tree's requirements, the source exported into a scratch dir of the
+    /// root owned by the build user. `Err(why)` (the note's text) when
+    /// there is no build root or that env is not built there yet.
+    fn in_root(
+        dir: &Path,
+        name: &str,
+        variant: Option<&str>,
+        src: &Source,
+        tree: &DirTree,
+        timeout: u32,
+    ) -> anyhow::Result<Result<Probe, String>> {
+        let or_python = "or give --python PATH, the python of a virtualenv with the project's requirements installed";
+        let build_cmd = format!(
+            "`djdd build {name} {} --version {}`",
+            variant.unwrap_or("VARIANT"),
+            src.commit
+        );
+        let Ok(bd) = BuildDir::open(dir) else {
+            return Ok(Err(format!(
+                "{} is not a build dir with a build root: make one with `djdd init --dir {0}`, then {build_cmd} builds the env they run with; {or_python}",
+                dir.display()
+            )));
+        };
+        let Ok(root) = BuildRoot::open(&bd) else {
+            return Ok(Err(format!(
+                "the build dir {} has no finished build root: run `djdd init --dir {0}`, then {build_cmd} builds the env they run with; {or_python}",
+                bd.path().display()
+            )));
+        };
+        if !crate::buildroot::host::is_root() {
+            return Ok(Err(format!(
+                "running them inside the build root {} needs root (schroot, the build user); run djdd check as root, {or_python}",
+                root.path().display()
+            )));
+        }
+        let lock = bd.lock_shared()?;
+        let mut read = |path: &str| Ok(tree.read(path));
+        let inputs = match crate::plan::load_project(&mut read) {
+            Ok(i) => i,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "djdd cannot read the requirement files ({e}), so it cannot tell which env the build would use; fix them (see above), {or_python}"
+                )));
+            }
+        };
+        let python_version = root.python_version()?;
+        let hash = crate::plan::hash::env_hash(&crate::plan::hash::EnvInputs {
+            requirements: &inputs.requirements,
+            venv_debian: &inputs.venv_debian,
+            python_version: &python_version,
+            arch: root.arch(),
+        })?;
+        let env_dir = crate::contract::env_dir(name, &hash.short);
+        let python = format!("{env_dir}/bin/python");
+        // As the build decides: its marker says the tree is complete.
+        let marker = bd.state_dir().join("envs").join(&hash.full);
+        let built =
+            marker.is_file() && std::fs::symlink_metadata(steps::host_path(&root, &python)).is_ok();
+        if !built {
+            return Ok(Err(format!(
+                "the env for these requirements, {name}-env-{} ({env_dir} in the build root), has not been built yet; build it with {build_cmd} and check again, {or_python}",
+                hash.short
+            )));
+        }
+
+        prune_scratch(&root);
+        let scratch = format!("{ROOT_SCRATCH}/{name}-{}", std::process::id());
+        steps::remove_in_root(&root, &scratch)?;
+        let probe = Probe {
+            place: Place::Root {
+                root: Box::new(root),
+                _lock: lock,
+            },
+            python,
+            env_dir,
+            tree: format!("{scratch}/src"),
+            scratch,
+            timeout,
+        };
+        let Place::Root { root, .. } = &probe.place else {
+            unreachable!("made above")
+        };
+        steps::make_build_dir(root, &probe.scratch)?;
+        steps::unpack_tree(root, &probe.tree, &src.tar)?;
+        Ok(Ok(probe))
+    }
+
+    /// The build root's host path (for the note).
+    fn root_path(&self) -> PathBuf {
+        match &self.place {
+            Place::Root { root, .. } => root.path(),
+            Place::Host => PathBuf::from("/"),
+        }
+    }
+
+    /// How problems name the interpreter.
+    fn interpreter(&self) -> checks::Interpreter {
+        match &self.place {
+            Place::Host => checks::Interpreter::Given(self.python.clone()),
+            Place::Root { .. } => checks::Interpreter::BuiltEnv(self.python.clone()),
+        }
+    }
+
+    /// Makes a directory the probe may write to (in the root: owned by
+    /// the build user; its parent must exist).
+    fn mkdir(&self, path: &str) -> anyhow::Result<()> {
+        match &self.place {
+            Place::Host => fs_err::create_dir_all(path)?,
+            Place::Root { root, .. } => steps::make_build_dir(root, path)?,
+        }
+        Ok(())
+    }
+
+    /// Runs the probe with `args`, exactly `env`, in `cwd`, through the
+    /// build's launcher, killed (with its process group) after the
+    /// timeout.
+    fn run(&self, args: &[&str], env: &[(String, String)], cwd: &str) -> anyhow::Result<Outcome> {
+        let mut argv: Vec<&str> = vec![&self.python, "-c", checks::PROBE];
+        argv.extend_from_slice(args);
+        let start = Instant::now();
+        let out = match &self.place {
+            Place::Host => {
+                steps::run_host_step(&RealRunner, Path::new(cwd), env, self.timeout, &argv)?
+            }
+            Place::Root { root, .. } => {
+                steps::run_step_unchecked(root, Some(BUILD_USER), cwd, env, self.timeout, &argv)?
+            }
+        };
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        // The runner keeps the last lines of both streams; the probe's
+        // records are on stdout, the rest is the project's output.
+        let records: std::collections::HashSet<&str> = stdout.lines().collect();
+        let stderr = out
+            .tail
+            .lines()
+            .filter(|l| !records.contains(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let limit = Duration::from_secs(u64::from(self.timeout));
+        if steps::timed_out(&out.status) && start.elapsed() + Duration::from_millis(500) >= limit {
+            return Ok(Outcome::TimedOut {
+                seconds: u64::from(self.timeout),
+                stderr,
+            });
+        }
+        Ok(Outcome::Exited {
+            success: out.status.success(),
+            status: out.status.to_string(),
+            stdout,
+            stderr,
+        })
+    }
+}
+
+/// Removes the scratch dirs of `djdd check` runs that were killed (their
+/// process is gone) from the root.
+fn prune_scratch(root: &BuildRoot) {
+    let dir = steps::host_path(root, ROOT_SCRATCH);
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = steps::remove_in_root(root, &format!("{ROOT_SCRATCH}/{file}"));
+        }
+    }
 }
 
 fn print_report(problems: &[Problem], notes: &[String]) {
@@ -219,13 +515,28 @@ fn print_report(problems: &[Problem], notes: &[String]) {
     }
 }
 
-/// Finds the tree to check: (root, NAME, VARIANT) for the fake site.
+/// The tree to check: its host path, NAME and VARIANT for the fake site,
+/// and for a NAME the commit and its `git archive`.
+struct Target {
+    root: PathBuf,
+    name: String,
+    variant: String,
+    source: Option<Source>,
+}
+
+/// A commit of a source added with `djdd src`.
+struct Source {
+    commit: String,
+    tar: Vec<u8>,
+}
+
+/// Finds the tree to check.
 fn target(
     args: &CheckArgs,
     dir: &Path,
     tmp: &Path,
     notes: &mut Vec<String>,
-) -> CheckResult<(PathBuf, String, String)> {
+) -> CheckResult<Target> {
     let t = args.target.clone().unwrap_or_else(|| ".".into());
     let is_path = t.contains('/') || t == "." || t == ".." || Path::new(&t).is_dir();
     if is_path {
@@ -245,7 +556,12 @@ fn target(
             .canonicalize()
             .with_context(|| format!("resolving {t}"))
             .map_err(Err)?;
-        return Ok((root, "project".into(), "check".into()));
+        return Ok(Target {
+            root,
+            name: "project".into(),
+            variant: "check".into(),
+            source: None,
+        });
     }
 
     let name = t;
@@ -285,14 +601,25 @@ fn target(
     };
     let commit = resolve_rev(&mirror, &rev)?;
     let root = tmp.join("src");
-    mkdir(&root).map_err(Err)?;
+    fs_err::create_dir_all(&root)
+        .context("making the temp dir")
+        .map_err(Err)?;
     let root = root
         .canonicalize()
         .context("resolving the temp dir")
         .map_err(Err)?;
-    export(&mirror, &commit, &root).map_err(Err)?;
+    let tar = crate::ops::build::git::archive(&mirror, &commit).map_err(|e| Err(e.into()))?;
+    tar::Archive::new(&tar[..])
+        .unpack(&root)
+        .with_context(|| format!("unpacking git archive {commit} into {}", root.display()))
+        .map_err(Err)?;
     notes.push(format!("checked {name} at commit {commit} ({rev})"));
-    Ok((root, name, variant))
+    Ok(Target {
+        root,
+        name,
+        variant,
+        source: Some(Source { commit, tar }),
+    })
 }
 
 fn valid_name(s: &str) -> bool {
@@ -330,113 +657,15 @@ fn resolve_rev(mirror: &Path, rev: &str) -> CheckResult<String> {
     Ok(commit)
 }
 
-/// `git archive COMMIT` unpacked into `dest`.
-fn export(mirror: &Path, commit: &str, dest: &Path) -> anyhow::Result<()> {
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(mirror)
-        .args(["archive", "--format=tar", commit])
-        .stdin(Stdio::null())
-        .output()
-        .context("running git archive")?;
-    if !out.status.success() {
-        anyhow::bail!(
-            "git archive {commit} in {} failed: {}",
-            mirror.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    tar::Archive::new(&out.stdout[..])
-        .unpack(dest)
-        .with_context(|| format!("unpacking git archive {commit} into {}", dest.display()))
-}
-
-fn mkdir(p: &Path) -> anyhow::Result<()> {
-    fs_err::create_dir_all(p)?;
-    Ok(())
-}
-
 /// The environment of the requirements probe: nothing of the caller's.
-fn minimal_env(tmp: &Path) -> Vec<(String, String)> {
+fn minimal_env(home: &str) -> Vec<(String, String)> {
     vec![
         ("PATH".into(), "/usr/bin:/bin".into()),
         ("LANG".into(), "C.UTF-8".into()),
-        (
-            "HOME".into(),
-            tmp.join("home").to_string_lossy().into_owned(),
-        ),
+        ("HOME".into(), home.into()),
         ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
         ("PIP_NO_INPUT".into(), "1".into()),
     ]
-}
-
-/// Runs the embedded probe with `python`, exactly `env`, in `cwd`, killed
-/// (with its whole process group) after `timeout`. Output goes to files,
-/// so a stuck grandchild holding a pipe cannot block us.
-fn run_python(
-    python: &Path,
-    args: &[&str],
-    env: &[(String, String)],
-    cwd: &Path,
-    timeout: Duration,
-    tmp: &Path,
-    label: &str,
-) -> anyhow::Result<Outcome> {
-    let out_path = tmp.join(format!("{label}.out"));
-    let err_path = tmp.join(format!("{label}.err"));
-    let stdout =
-        File::create(&out_path).with_context(|| format!("creating {}", out_path.display()))?;
-    let stderr =
-        File::create(&err_path).with_context(|| format!("creating {}", err_path.display()))?;
-    let mut child = Command::new(python)
-        .arg("-c")
-        .arg(checks::PROBE)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
-        .process_group(0)
-        .spawn()
-        .with_context(|| format!("running {}", python.display()))?;
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break Some(s);
-        }
-        if start.elapsed() >= timeout {
-            // The whole group: the probe and anything it started.
-            let _ = Command::new("kill")
-                .args(["-s", "KILL", "--", &format!("-{}", child.id())])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    };
-    let read = |p: &Path| -> anyhow::Result<String> {
-        let mut s = Vec::new();
-        File::open(p)?.read_to_end(&mut s)?;
-        Ok(String::from_utf8_lossy(&s).into_owned())
-    };
-    let stderr = read(&err_path)?;
-    Ok(match status {
-        Some(s) => Outcome::Exited {
-            success: s.success(),
-            status: s.to_string(),
-            stdout: read(&out_path)?,
-            stderr,
-        },
-        None => Outcome::TimedOut {
-            seconds: timeout.as_secs(),
-            stderr,
-        },
-    })
 }
 
 /// The checked tree on disk (`root` canonical). Paths never leave the root
