@@ -566,8 +566,9 @@ pub fn collectstatic(
         log.output("collectstatic", &out.tail);
     }
     for cmd in &inputs.project.build.commands {
-        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        tracing::info!("build command {argv:?}");
+        let full = manage_argv(&python, &manage, cmd);
+        let argv: Vec<&str> = full.iter().map(String::as_str).collect();
+        tracing::info!("manage.py {}", cmd.join(" "));
         let out = steps::run_step(
             root,
             Some(steps::BUILD_USER),
@@ -576,10 +577,23 @@ pub fn collectstatic(
             PROJECT_TIMEOUT,
             &argv,
         )
-        .map_err(|e| step_error(&format!("build command {argv:?} (djdd.toml)"), e))?;
+        .map_err(|e| {
+            step_error(
+                &format!("manage.py {} (djdd.toml build.commands)", cmd.join(" ")),
+                e,
+            )
+        })?;
         log.output("build command", &out.tail);
     }
     Ok(steps::host_path(root, &format!("{scratch}/static")))
+}
+
+/// `PYTHON MANAGE ARGS...`: one of djdd.toml's `build.commands`, which the
+/// contract defines as manage.py commands (docs/contract.md).
+fn manage_argv(python: &str, manage: &str, args: &[String]) -> Vec<String> {
+    let mut v = vec![python.to_string(), manage.to_string()];
+    v.extend(args.iter().cloned());
+    v
 }
 
 /// The log of one build: `D/logs/NAME-VARIANT-TIME.log`.
@@ -610,5 +624,19 @@ impl BuildLog {
 
     pub fn output(&mut self, step: &str, tail: &str) {
         let _ = writeln!(self.file, "--- {step}\n{tail}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_commands_run_through_manage_py() {
+        let cmd = vec!["compress".to_string(), "--force".to_string()];
+        assert_eq!(
+            manage_argv("/usr/lib/demo-env/abc/bin/python", "manage.py", &cmd),
+            ["/usr/lib/demo-env/abc/bin/python", "manage.py", "compress", "--force"]
+        );
     }
 }
