@@ -25,6 +25,7 @@ breaks=(
     "switch 12 maintainer-scripts/postinst|        elif ! deb-systemd-invoke restart \"\$SERVICE_UNIT\" >/dev/null; then|        elif ! { deb-systemd-invoke stop \"\$SOCKET_UNIT\" \"\$SERVICE_UNIT\"; sleep 3; deb-systemd-invoke start \"\$SOCKET_UNIT\" \"\$SERVICE_UNIT\"; } >/dev/null; then"
     "purge 16 maintainer-scripts/postrm|    rm -rf \"\$ETC_DIR\" \"\$LOG_DIR\" \"\$SRV_DIR\" \"\$RUN_DIR\" \"\$RELEASES_DIR\"|    rm -rf \"\$ETC_DIR\" \"\$LOG_DIR\" \"\$SRV_DIR\" \"\$RUN_DIR\" \"\$RELEASES_DIR\" \"\$STATE_DIR\""
     "check 18 maintainer-scripts/postinst|    if ! in_release \"\$rel\" 300 check; then|    if false; then"
+    "switch-first 18 maintainer-scripts/postinst|    log \"checking release \$VERSION (imports the WSGI application, runs Django's checks)\"|    switch_to \"\$VERSION\"; deb-systemd-invoke restart \"\$SERVICE_UNIT\" >/dev/null || true"
 )
 # What each break does, for the report.
 declare -A what=(
@@ -32,6 +33,7 @@ declare -A what=(
     [switch]="the postinst stops the socket and service and starts them again instead of restarting gunicorn behind its socket (scenario 3: upgrade under load)"
     [purge]="purge deletes the state directory with the media files (scenario 7: remove and purge)"
     [check]="the postinst skips the release check before the switch (scenario 9: a bad release)"
+    [switch-first]="the postinst switches to the new release and restarts gunicorn before checking it (scenario 9: a bad release)"
 )
 
 # Start target/break from the checkout's debug build: only djdd recompiles.
