@@ -72,6 +72,21 @@ pub fn shown(value: &str) -> String {
     s
 }
 
+/// A message quoting user text (a TOML parser's error with its source
+/// line, say) with every control character but newline and tab escaped,
+/// so that a file's bytes cannot reach the terminal as escape codes.
+pub fn printable(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
 /// Checks one NAME or VARIANT (`kind` is "NAME" or "VARIANT") against
 /// [`NAME_RULE`] and the length that leaves room for the other half.
 pub fn check_name(kind: &str, value: &str) -> Result<()> {
@@ -203,6 +218,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("33 characters long"), "{e}");
+    }
+
+    #[test]
+    fn printable_escapes_control_characters_but_newline_and_tab() {
+        assert_eq!(
+            printable("a\tb\nc\rd\u{1b}[31m\u{b}"),
+            "a\tb\nc\\rd\\u{1b}[31m\\u{b}"
+        );
     }
 
     #[test]
