@@ -455,479 +455,96 @@ fn names_revisions_values_and_damaged_state_are_refused() {
     const RULE: &str = "^[a-z][a-z0-9-]*$";
     let long64 = "a".repeat(64);
     let long_variant = "b".repeat(64);
-    let mut cases = vec![
+    #[rustfmt::skip]
+    let cases = vec![
         // NAME (djdd src).
-        case(
-            "name uppercase",
-            &["src", "Demo", "--clone", url],
-            &["NAME 'Demo'", "starts with 'D'", RULE, "hint: try 'demo'"],
-        ),
-        case(
-            "name underscore",
-            &["src", "de_mo", "--clone", url],
-            &["NAME 'de_mo'", "contains '_'", "hint: try 'de-mo'"],
-        ),
-        case(
-            "name dot",
-            &["src", "de.mo", "--clone", url],
-            &["NAME 'de.mo'", "contains '.'", RULE],
-        ),
-        case(
-            "name plus",
-            &["src", "de+mo", "--clone", url],
-            &["NAME 'de+mo'", "contains '+'"],
-        ),
-        case(
-            "name semicolon",
-            &["src", "de;mo", "--clone", url],
-            &["NAME 'de;mo'", "contains ';'"],
-        ),
-        case(
-            "name space",
-            &["src", "de mo", "--clone", url],
-            &["NAME 'de mo'", "contains ' '"],
-        ),
-        case(
-            "name unicode",
-            &["src", "démo", "--clone", url],
-            &["NAME 'démo'", "contains 'é'"],
-        ),
-        case(
-            "name leading dash",
-            &["src", "-demo", "--clone", url],
-            &["NAME '-demo'", "starts with '-'"],
-        ),
-        case(
-            "name empty",
-            &["src", "", "--clone", url],
-            &["NAME ''", "is empty", RULE],
-        ),
-        case(
-            "name 64 chars",
-            &["src", &long64, "--clone", url],
-            &["64 characters long", "at most 32"],
-        ),
-        case(
-            "name newline",
-            &["src", "de\nmo", "--clone", url],
-            &["NAME 'de\\nmo'", "contains '\\n'"],
-        ),
+        case("name uppercase", &["src", "Demo", "--clone", url], &["NAME 'Demo'", "starts with 'D'", RULE, "hint: try 'demo'"]),
+        case("name underscore", &["src", "de_mo", "--clone", url], &["NAME 'de_mo'", "contains '_'", "hint: try 'de-mo'"]),
+        case("name dot", &["src", "de.mo", "--clone", url], &["NAME 'de.mo'", "contains '.'", RULE]),
+        case("name plus", &["src", "de+mo", "--clone", url], &["NAME 'de+mo'", "contains '+'"]),
+        case("name semicolon", &["src", "de;mo", "--clone", url], &["NAME 'de;mo'", "contains ';'"]),
+        case("name space", &["src", "de mo", "--clone", url], &["NAME 'de mo'", "contains ' '"]),
+        case("name unicode", &["src", "démo", "--clone", url], &["NAME 'démo'", "contains 'é'"]),
+        case("name leading dash", &["src", "-demo", "--clone", url], &["NAME '-demo'", "starts with '-'"]),
+        case("name empty", &["src", "", "--clone", url], &["NAME ''", "is empty", RULE]),
+        case("name 64 chars", &["src", &long64, "--clone", url], &["64 characters long", "at most 32"]),
+        case("name newline", &["src", "de\nmo", "--clone", url], &["NAME 'de\\nmo'", "contains '\\n'"]),
         // NAME and VARIANT given to build.
-        case(
-            "build name underscore",
-            &["build", "de_mo", "blue"],
-            &["NAME 'de_mo'", "contains '_'"],
-        ),
-        case(
-            "build name path",
-            &["build", "../demo", "blue"],
-            &["NAME '../demo'", "starts with '.'"],
-        ),
-        case(
-            "build variant uppercase",
-            &["build", "demo", "Blue"],
-            &["VARIANT 'Blue'", "starts with 'B'"],
-        ),
-        case(
-            "build variant path",
-            &["build", "demo", "../../etc/passwd"],
-            &["VARIANT '../../etc/passwd'", "starts with '.'"],
-        ),
-        case(
-            "build variant path to a state file",
-            &["build", "demo", "../../state/init"],
-            &["VARIANT '../../state/init'", "starts with '.'"],
-        ),
-        case(
-            "build variant www-data",
-            &["build", "www", "data"],
-            &["NAME-VARIANT 'www-data'", "system user"],
-        ),
-        case(
-            "build unknown variant",
-            &["build", "demo", "green"],
-            &[
-                "variant 'green'",
-                "does not exist",
-                "djdd variant demo green",
-            ],
-        ),
+        case("build name underscore", &["build", "de_mo", "blue"], &["NAME 'de_mo'", "contains '_'"]),
+        case("build name path", &["build", "../demo", "blue"], &["NAME '../demo'", "starts with '.'"]),
+        case("build variant uppercase", &["build", "demo", "Blue"], &["VARIANT 'Blue'", "starts with 'B'"]),
+        case("build variant path", &["build", "demo", "../../etc/passwd"], &["VARIANT '../../etc/passwd'", "starts with '.'"]),
+        case("build variant path to a state file", &["build", "demo", "../../state/init"], &["VARIANT '../../state/init'", "starts with '.'"]),
+        case("build variant www-data", &["build", "www", "data"], &["NAME-VARIANT 'www-data'", "system user"]),
+        case("build unknown variant", &["build", "demo", "green"], &["variant 'green'", "does not exist", "djdd variant demo green"]),
         // VARIANT (djdd variant).
-        case(
-            "variant uppercase",
-            &["variant", "demo", "Blue"],
-            &["VARIANT 'Blue'", "starts with 'B'", "hint: try 'blue'"],
-        ),
-        case(
-            "variant underscore",
-            &["variant", "demo", "bl_ue"],
-            &["VARIANT 'bl_ue'", "contains '_'"],
-        ),
-        case(
-            "variant dot",
-            &["variant", "demo", "bl.ue"],
-            &["VARIANT 'bl.ue'", "contains '.'"],
-        ),
-        case(
-            "variant plus",
-            &["variant", "demo", "bl+ue"],
-            &["VARIANT 'bl+ue'", "contains '+'"],
-        ),
-        case(
-            "variant semicolon",
-            &["variant", "demo", "bl;ue"],
-            &["VARIANT 'bl;ue'", "contains ';'"],
-        ),
-        case(
-            "variant space",
-            &["variant", "demo", "bl ue"],
-            &["VARIANT 'bl ue'", "contains ' '"],
-        ),
-        case(
-            "variant unicode",
-            &["variant", "demo", "blüe"],
-            &["VARIANT 'blüe'", "contains 'ü'"],
-        ),
-        case(
-            "variant leading dash",
-            &["variant", "demo", "-blue"],
-            &["VARIANT '-blue'", "starts with '-'"],
-        ),
-        case(
-            "variant empty",
-            &["variant", "demo", ""],
-            &["VARIANT ''", "is empty"],
-        ),
-        case(
-            "variant 64 chars",
-            &["variant", "demo", &long_variant],
-            &["VARIANT", "64 characters long"],
-        ),
-        case(
-            "variant makes user www-data",
-            &["variant", "www", "data"],
-            &["NAME-VARIANT 'www-data'", "system user"],
-        ),
-        case(
-            "variant of unknown name",
-            &["variant", "nosuch", "blue"],
-            &["unknown NAME 'nosuch'", "djdd src nosuch --clone URL"],
-        ),
+        case("variant uppercase", &["variant", "demo", "Blue"], &["VARIANT 'Blue'", "starts with 'B'", "hint: try 'blue'"]),
+        case("variant underscore", &["variant", "demo", "bl_ue"], &["VARIANT 'bl_ue'", "contains '_'"]),
+        case("variant dot", &["variant", "demo", "bl.ue"], &["VARIANT 'bl.ue'", "contains '.'"]),
+        case("variant plus", &["variant", "demo", "bl+ue"], &["VARIANT 'bl+ue'", "contains '+'"]),
+        case("variant semicolon", &["variant", "demo", "bl;ue"], &["VARIANT 'bl;ue'", "contains ';'"]),
+        case("variant space", &["variant", "demo", "bl ue"], &["VARIANT 'bl ue'", "contains ' '"]),
+        case("variant unicode", &["variant", "demo", "blüe"], &["VARIANT 'blüe'", "contains 'ü'"]),
+        case("variant leading dash", &["variant", "demo", "-blue"], &["VARIANT '-blue'", "starts with '-'"]),
+        case("variant empty", &["variant", "demo", ""], &["VARIANT ''", "is empty"]),
+        case("variant 64 chars", &["variant", "demo", &long_variant], &["VARIANT", "64 characters long"]),
+        case("variant makes user www-data", &["variant", "www", "data"], &["NAME-VARIANT 'www-data'", "system user"]),
+        case("variant of unknown name", &["variant", "nosuch", "blue"], &["unknown NAME 'nosuch'", "djdd src nosuch --clone URL"]),
         // Revisions given to build and check.
-        case(
-            "rev $(...)",
-            &["build", "demo", "blue", &format!("--version=$(touch {pw})")],
-            &["--version '$(touch", "a revision is a commit id"],
-        ),
-        case(
-            "rev backticks",
-            &["build", "demo", "blue", &format!("--version=`touch {pw}`")],
-            &["--version '`touch", "a revision is a commit id"],
-        ),
-        case(
-            "rev single quotes",
-            &["build", "demo", "blue", "--version='v1'"],
-            &["--version '\\'v1\\''", "quotes"],
-        ),
-        case(
-            "rev double quotes",
-            &["build", "demo", "blue", "--version=\"v1\""],
-            &["--version '\\\"v1\\\"'", "quotes"],
-        ),
-        case(
-            "rev range ..",
-            &["build", "demo", "blue", "--version=v1..v2"],
-            &["--version 'v1..v2'", "'..'"],
-        ),
-        case(
-            "rev like an option",
-            &[
-                "build",
-                "demo",
-                "blue",
-                &format!("--version=--upload-pack=touch {pw}"),
-            ],
-            &["--version '--upload-pack=touch", "no leading '-'"],
-        ),
-        case(
-            "rev -c config",
-            &[
-                "build",
-                "demo",
-                "blue",
-                &format!("--version=-c core.pager=touch {pw}"),
-            ],
-            &["--version '-c core.pager", "no leading '-'"],
-        ),
-        case(
-            "rev newline",
-            &[
-                "build",
-                "demo",
-                "blue",
-                &format!("--version=v1\ntouch {pw}"),
-            ],
-            &["--version 'v1\\ntouch", "control characters"],
-        ),
-        case(
-            "rev hostile branch that exists",
-            &["build", "demo", "blue", &format!("--version={evil_branch}")],
-            &["--version '$(touch${IFS}", "a revision is a commit id"],
-        ),
-        case(
-            "rev missing commit",
-            &[
-                "build",
-                "demo",
-                "blue",
-                "--version",
-                "0123456789abcdef0123456789abcdef01234567",
-            ],
-            &[
-                "revision '0123456789abcdef0123456789abcdef01234567'",
-                "does not name a commit",
-            ],
-        ),
-        case(
-            "rev missing tag",
-            &["build", "demo", "blue", "--version", "v9"],
-            &["revision 'v9'", "does not name a commit"],
-        ),
-        case(
-            "rev path of a blob",
-            &["build", "demo", "blue", "--version", "HEAD:manage.py"],
-            &["--version 'HEAD:manage.py'", "':'"],
-        ),
-        case(
-            "check rev $(...)",
-            &["check", "demo", "blue", &format!("--rev=$(touch {pw})")],
-            &["--rev", "not a commit, tag or branch"],
-        ),
-        case(
-            "variant branch missing",
-            &["build", "demo", "ghost"],
-            &["branch 'nosuch'", "does not name a commit"],
-        ),
+        case("rev $(...)", &["build", "demo", "blue", &format!("--version=$(touch {pw})")], &["--version '$(touch", "a revision is a commit id"]),
+        case("rev backticks", &["build", "demo", "blue", &format!("--version=`touch {pw}`")], &["--version '`touch", "a revision is a commit id"]),
+        case("rev single quotes", &["build", "demo", "blue", "--version='v1'"], &["--version '\\'v1\\''", "quotes"]),
+        case("rev double quotes", &["build", "demo", "blue", "--version=\"v1\""], &["--version '\\\"v1\\\"'", "quotes"]),
+        case("rev range ..", &["build", "demo", "blue", "--version=v1..v2"], &["--version 'v1..v2'", "'..'"]),
+        case("rev like an option", &["build", "demo", "blue", &format!("--version=--upload-pack=touch {pw}")], &["--version '--upload-pack=touch", "no leading '-'"]),
+        case("rev -c config", &["build", "demo", "blue", &format!("--version=-c core.pager=touch {pw}")], &["--version '-c core.pager", "no leading '-'"]),
+        case("rev newline", &["build", "demo", "blue", &format!("--version=v1\ntouch {pw}")], &["--version 'v1\\ntouch", "control characters"]),
+        case("rev hostile branch that exists", &["build", "demo", "blue", &format!("--version={evil_branch}")], &["--version '$(touch${IFS}", "a revision is a commit id"]),
+        case("rev missing commit", &["build", "demo", "blue", "--version", "0123456789abcdef0123456789abcdef01234567"], &["revision '0123456789abcdef0123456789abcdef01234567'", "does not name a commit"]),
+        case("rev missing tag", &["build", "demo", "blue", "--version", "v9"], &["revision 'v9'", "does not name a commit"]),
+        case("rev path of a blob", &["build", "demo", "blue", "--version", "HEAD:manage.py"], &["--version 'HEAD:manage.py'", "':'"]),
+        case("check rev $(...)", &["check", "demo", "blue", &format!("--rev=$(touch {pw})")], &["--rev", "not a commit, tag or branch"]),
+        case("variant branch missing", &["build", "demo", "ghost"], &["branch 'nosuch'", "does not name a commit"]),
         // Branches given to variant.
-        case(
-            "branch $(...)",
-            &[
-                "variant",
-                "demo",
-                "blue",
-                "--branch",
-                &format!("$(touch {pw})"),
-            ],
-            &["--branch", "contains '$'"],
-        ),
-        case(
-            "branch backticks",
-            &[
-                "variant",
-                "demo",
-                "blue",
-                "--branch",
-                &format!("`touch {pw}`"),
-            ],
-            &["--branch", "contains '`'"],
-        ),
-        case(
-            "branch quotes",
-            &["variant", "demo", "blue", "--branch", "a\"b"],
-            &["--branch", "contains '\"'"],
-        ),
-        case(
-            "branch ..",
-            &["variant", "demo", "blue", "--branch", "a..b"],
-            &["--branch", "contains '..'"],
-        ),
-        case(
-            "branch like an option",
-            &[
-                "variant",
-                "demo",
-                "blue",
-                "--branch",
-                &format!("--upload-pack=touch {pw}"),
-            ],
-            &["--branch", "starts with '-'"],
-        ),
-        case(
-            "branch of another remote",
-            &["variant", "demo", "blue", "--branch", "other:main"],
-            &["names the remote 'other'"],
-        ),
-        case(
-            "branch hostile that exists",
-            &["variant", "demo", "evil", "--branch", &evil_branch],
-            &["--branch", "contains '$'"],
-        ),
+        case("branch $(...)", &["variant", "demo", "blue", "--branch", &format!("$(touch {pw})")], &["--branch", "contains '$'"]),
+        case("branch backticks", &["variant", "demo", "blue", "--branch", &format!("`touch {pw}`")], &["--branch", "contains '`'"]),
+        case("branch quotes", &["variant", "demo", "blue", "--branch", "a\"b"], &["--branch", "contains '\"'"]),
+        case("branch ..", &["variant", "demo", "blue", "--branch", "a..b"], &["--branch", "contains '..'"]),
+        case("branch like an option", &["variant", "demo", "blue", "--branch", &format!("--upload-pack=touch {pw}")], &["--branch", "starts with '-'"]),
+        case("branch of another remote", &["variant", "demo", "blue", "--branch", "other:main"], &["names the remote 'other'"]),
+        case("branch hostile that exists", &["variant", "demo", "evil", "--branch", &evil_branch], &["--branch", "contains '$'"]),
         // URLs given to src.
-        case(
-            "clone url like an option",
-            &[
-                "src",
-                "demo2",
-                "--clone",
-                &format!("--upload-pack=touch {pw}"),
-            ],
-            &["--clone", "starts with '-'"],
-        ),
-        case(
-            "clone ext:: helper",
-            &[
-                "src",
-                "demo2",
-                "--clone",
-                &format!("ext::sh -c touch% {pw}"),
-            ],
-            &["--clone", "remote helper"],
-        ),
+        case("clone url like an option", &["src", "demo2", "--clone", &format!("--upload-pack=touch {pw}")], &["--clone", "starts with '-'"]),
+        case("clone ext:: helper", &["src", "demo2", "--clone", &format!("ext::sh -c touch% {pw}")], &["--clone", "remote helper"]),
         // Variant values that reach nginx, units, scripts and control files.
-        case(
-            "domain with space",
-            &["variant", "demo", "blue", "--domain", "a b.org"],
-            &["--domain", "contains ' '"],
-        ),
-        case(
-            "domain with ;",
-            &["variant", "demo", "blue", "--domain", "a.org;return"],
-            &["--domain", "contains ';'"],
-        ),
-        case(
-            "domain with {",
-            &["variant", "demo", "blue", "--domain", "a{b.org"],
-            &["--domain", "contains '{'"],
-        ),
-        case(
-            "domain uppercase",
-            &["variant", "demo", "blue", "--domain", "Blue.org"],
-            &["--domain", "lowercase"],
-        ),
-        case(
-            "settings with /",
-            &["variant", "demo", "blue", "--settings", "demo/settings"],
-            &["--settings", "module path"],
-        ),
-        case(
-            "settings with '",
-            &["variant", "demo", "blue", "--settings", "demo.'settings'"],
-            &["--settings", "module path"],
-        ),
-        case(
-            "settings with \"",
-            &["variant", "demo", "blue", "--settings", "demo.\"settings\""],
-            &["--settings", "module path"],
-        ),
-        case(
-            "workers 0",
-            &["variant", "demo", "blue", "--workers", "0"],
-            &["--workers", "workers = 0 is out of range", "1 to 64"],
-        ),
-        case(
-            "workers -1",
-            &["variant", "demo", "blue", "--workers", "-1"],
-            &["--workers", "workers = -1 is out of range"],
-        ),
-        case(
-            "workers huge",
-            &["variant", "demo", "blue", "--workers", "1000000"],
-            &["--workers", "1 to 64"],
-        ),
-        case(
-            "workers beyond i64",
-            &[
-                "variant",
-                "demo",
-                "blue",
-                "--workers",
-                "99999999999999999999",
-            ],
-            &["--workers", "invalid value"],
-        ),
-        case(
-            "health url",
-            &["variant", "demo", "blue", "--health-url", "/a b"],
-            &["--health-url", "contains ' '"],
-        ),
-        case(
-            "env newline",
-            &["variant", "demo", "blue", "--env", "A=x\ny"],
-            &["--env A", "control character"],
-        ),
-        case(
-            "build --settings with /",
-            &["build", "demo", "blue", "--settings", "demo/settings"],
-            &[
-                "settings module 'demo/settings'",
-                "dotted Python module path",
-            ],
-        ),
-        case(
-            "build --settings with quote",
-            &["build", "demo", "blue", "--settings", "demo.settings'"],
-            &[
-                "settings module 'demo.settings\\''",
-                "dotted Python module path",
-            ],
-        ),
+        case("domain with space", &["variant", "demo", "blue", "--domain", "a b.org"], &["--domain", "contains ' '"]),
+        case("domain with ;", &["variant", "demo", "blue", "--domain", "a.org;return"], &["--domain", "contains ';'"]),
+        case("domain with {", &["variant", "demo", "blue", "--domain", "a{b.org"], &["--domain", "contains '{'"]),
+        case("domain uppercase", &["variant", "demo", "blue", "--domain", "Blue.org"], &["--domain", "lowercase"]),
+        case("settings with /", &["variant", "demo", "blue", "--settings", "demo/settings"], &["--settings", "module path"]),
+        case("settings with '", &["variant", "demo", "blue", "--settings", "demo.'settings'"], &["--settings", "module path"]),
+        case("settings with \"", &["variant", "demo", "blue", "--settings", "demo.\"settings\""], &["--settings", "module path"]),
+        case("workers 0", &["variant", "demo", "blue", "--workers", "0"], &["--workers", "workers = 0 is out of range", "1 to 64"]),
+        case("workers -1", &["variant", "demo", "blue", "--workers", "-1"], &["--workers", "workers = -1 is out of range"]),
+        case("workers huge", &["variant", "demo", "blue", "--workers", "1000000"], &["--workers", "1 to 64"]),
+        case("workers beyond i64", &["variant", "demo", "blue", "--workers", "99999999999999999999"], &["--workers", "invalid value"]),
+        case("health url", &["variant", "demo", "blue", "--health-url", "/a b"], &["--health-url", "contains ' '"]),
+        case("env newline", &["variant", "demo", "blue", "--env", "A=x\ny"], &["--env A", "control character"]),
+        case("build --settings with /", &["build", "demo", "blue", "--settings", "demo/settings"], &["settings module 'demo/settings'", "dotted Python module path"]),
+        case("build --settings with quote", &["build", "demo", "blue", "--settings", "demo.settings'"], &["settings module 'demo.settings\\''", "dotted Python module path"]),
         // Damaged state.
-        case(
-            "corrupted variant file: build",
-            &["build", "demo", "broken"],
-            &["variants/demo/broken.toml", "not a valid variant file"],
-        ),
-        case(
-            "corrupted variant file: update",
-            &["variant", "demo", "broken", "--workers", "4"],
-            &["variants/demo/broken.toml", "not a valid variant file"],
-        ),
-        case(
-            "corrupted variant file: list",
-            &["variant", "demo", "--list"],
-            &["variants/demo/broken.toml"],
-        ),
-        case(
-            "variant file workers 0",
-            &["build", "demo", "badval"],
-            &["variants/demo/badval.toml", "key `workers`", "out of range"],
-        ),
-        case(
-            "variant file domain injection",
-            &["build", "demo", "inject"],
-            &["variants/demo/inject.toml", "key `domain`", "contains ';'"],
-        ),
-        case(
-            "missing build root",
-            &["build", "demo", "blue"],
-            &["build root", "does not exist", "djdd init"],
-        )
-        .in_dir(bare.path()),
-        case(
-            "deleted build root",
-            &["build", "demo", "blue"],
-            &["build root", "is missing"],
-        )
-        .in_dir(gone.path()),
-        case(
-            "build dir that does not exist",
-            &["status"],
-            &["build directory", "does not exist", "djdd init"],
-        )
-        .in_dir(&not_a_dir.path().join("nosuch")),
-        case(
-            "build dir that is a file",
-            &["status"],
-            &["build directory", "does not exist"],
-        )
-        .in_dir(&file_dir),
+        case("corrupted variant file: build", &["build", "demo", "broken"], &["variants/demo/broken.toml", "not a valid variant file"]),
+        case("corrupted variant file: update", &["variant", "demo", "broken", "--workers", "4"], &["variants/demo/broken.toml", "not a valid variant file"]),
+        case("corrupted variant file: list", &["variant", "demo", "--list"], &["variants/demo/broken.toml"]),
+        case("variant file workers 0", &["build", "demo", "badval"], &["variants/demo/badval.toml", "key `workers`", "out of range"]),
+        case("variant file domain injection", &["build", "demo", "inject"], &["variants/demo/inject.toml", "key `domain`", "contains ';'"]),
+        case("missing build root", &["build", "demo", "blue"], &["build root", "does not exist", "djdd init"]).in_dir(bare.path()),
+        case("deleted build root", &["build", "demo", "blue"], &["build root", "is missing"]).in_dir(gone.path()),
+        case("build dir that does not exist", &["status"], &["build directory", "does not exist", "djdd init"]).in_dir(&not_a_dir.path().join("nosuch")),
+        case("build dir that is a file", &["status"], &["build directory", "does not exist"]).in_dir(&file_dir),
+        // The same damage seen by `status`.
+        case("status with a corrupted variant", &["status", "demo"], &["BROKEN"]),
     ];
-    // The same refusals through `status` on the damaged files.
-    cases.push(case(
-        "status with a corrupted variant",
-        &["status", "demo"],
-        &["BROKEN"],
-    ));
 
     let n = run_table(dp, None, &cases, &pwned);
     assert!(n >= 60, "{n} cases");
@@ -1088,146 +705,24 @@ fn hostile_project_trees_and_a_locked_root_are_refused() {
         c.args = blue(rev);
         c
     };
+    #[rustfmt::skip]
     let mut cases = vec![
-        build_case(
-            "symlink to an absolute path",
-            "absolute-link",
-            &[
-                "notes/static/notes/passwd",
-                "'/etc/passwd'",
-                "absolute path outside the source tree",
-            ],
-        ),
-        build_case(
-            "symlink climbing out with ../..",
-            "escaping-link",
-            &["notes/static/shadow", "points outside the source tree"],
-        ),
-        build_case(
-            "file name with a newline",
-            "newline-name",
-            &["a\\nb.css", "newline"],
-        ),
-        build_case(
-            "requirements file including itself",
-            "self-include",
-            &[
-                "requirements.txt:",
-                "'-r requirements.txt'",
-                "includes itself",
-            ],
-        ),
-        build_case(
-            "-r outside the repository",
-            "outside-include",
-            &["'-r ../outside.txt'", "leaves the repository"],
-        ),
-        build_case(
-            "-c of an absolute path",
-            "absolute-include",
-            &["'-c /etc/passwd'"],
-        ),
-        build_case(
-            "requirements.txt is a symlink",
-            "requirements-link",
-            &["requirements.txt", "is a symlink"],
-        ),
-        build_case(
-            "-e editable install",
-            "editable",
-            &[
-                "requirements/base.txt:",
-                "-e git+https://example.invalid",
-                "cannot honour editable installs",
-            ],
-        ),
-        build_case(
-            "--index-url unreachable",
-            "unreachable-index",
-            &[
-                "pip install",
-                "http://127.0.0.1:9/simple",
-                "Connection refused",
-                "No matching distribution found",
-            ],
-        ),
-        build_case(
-            "settings exits at import",
-            "settings-exit",
-            &[
-                "DJANGO_SETTINGS_MODULE=demo.settings",
-                "exit status: 3",
-                "sys.exit() in the settings module demo.settings",
-            ],
-        ),
-        build_case(
-            "djdd.toml settings with /",
-            "toml-settings-path",
-            &["djdd.toml", "settings", "demo/settings"],
-        ),
-        build_case(
-            "djdd.toml manage outside",
-            "toml-manage-outside",
-            &["djdd.toml", "manage", "../../manage.py"],
-        ),
-        case(
-            "settings loop at import (build --timeout)",
-            &[
-                "build",
-                "demo",
-                "blue",
-                "--version",
-                "settings-loop",
-                "--timeout",
-                "5",
-            ],
-            &[
-                "DJANGO_SETTINGS_MODULE=demo.settings",
-                "did not finish within 5 s and was killed",
-                "djdd build --timeout",
-            ],
-        ),
-        case(
-            "check: settings exit at import",
-            &[
-                "check",
-                "demo",
-                "blue",
-                "--rev",
-                "settings-exit",
-                "--python",
-                py,
-                "--timeout",
-                "20",
-            ],
-            &["error[settings-import]", "SystemExit"],
-        ),
-        case(
-            "check: settings loop at import",
-            &[
-                "check",
-                "demo",
-                "blue",
-                "--rev",
-                "settings-loop",
-                "--python",
-                py,
-                "--timeout",
-                "3",
-            ],
-            &["error[timeout]", "did not finish within 3 s and was killed"],
-        ),
-        case(
-            "check: --rev of a missing commit",
-            &[
-                "check",
-                "demo",
-                "blue",
-                "--rev",
-                "0123456789abcdef0123456789abcdef01234567",
-            ],
-            &["--rev", "not a commit, tag or branch"],
-        ),
+        build_case("symlink to an absolute path", "absolute-link", &["notes/static/notes/passwd", "'/etc/passwd'", "absolute path outside the source tree"]),
+        build_case("symlink climbing out with ../..", "escaping-link", &["notes/static/shadow", "points outside the source tree"]),
+        build_case("file name with a newline", "newline-name", &["a\\nb.css", "newline"]),
+        build_case("requirements file including itself", "self-include", &["requirements.txt:", "'-r requirements.txt'", "includes itself"]),
+        build_case("-r outside the repository", "outside-include", &["'-r ../outside.txt'", "leaves the repository"]),
+        build_case("-c of an absolute path", "absolute-include", &["'-c /etc/passwd'"]),
+        build_case("requirements.txt is a symlink", "requirements-link", &["requirements.txt", "is a symlink"]),
+        build_case("-e editable install", "editable", &["requirements/base.txt:", "-e git+https://example.invalid", "cannot honour editable installs"]),
+        build_case("--index-url unreachable", "unreachable-index", &["pip install", "http://127.0.0.1:9/simple", "Connection refused", "No matching distribution found"]),
+        build_case("settings exits at import", "settings-exit", &["DJANGO_SETTINGS_MODULE=demo.settings", "exit status: 3", "sys.exit() in the settings module demo.settings"]),
+        build_case("djdd.toml settings with /", "toml-settings-path", &["djdd.toml", "settings", "demo/settings"]),
+        build_case("djdd.toml manage outside", "toml-manage-outside", &["djdd.toml", "manage", "../../manage.py"]),
+        case("settings loop at import (build --timeout)", &["build", "demo", "blue", "--version", "settings-loop", "--timeout", "5"], &["DJANGO_SETTINGS_MODULE=demo.settings", "did not finish within 5 s and was killed", "djdd build --timeout"]),
+        case("check: settings exit at import", &["check", "demo", "blue", "--rev", "settings-exit", "--python", py, "--timeout", "20"], &["error[settings-import]", "SystemExit"]),
+        case("check: settings loop at import", &["check", "demo", "blue", "--rev", "settings-loop", "--python", py, "--timeout", "3"], &["error[timeout]", "did not finish within 3 s and was killed"]),
+        case("check: --rev of a missing commit", &["check", "demo", "blue", "--rev", "0123456789abcdef0123456789abcdef01234567"], &["--rev", "not a commit, tag or branch"]),
     ];
 
     // A truncated env package in packages/ that must be unpacked (its
@@ -1381,127 +876,31 @@ fn hostile_publish_inputs_leave_the_repository_as_it_was() {
     let (cut_s, half_s, text_s, empty_s, other_s) =
         (s(&cut), s(&half), s(&text), s(&empty), s(&other));
     let (bn, bv, ba) = (s(&bad_name), s(&bad_version), s(&bad_arch));
+    #[rustfmt::skip]
     let cases = vec![
-        pcase(
-            "truncated .deb (40 bytes short)",
-            &[&cut_s],
-            &["demo-env-aaa_1_all.deb: is not a valid .deb", "truncated"],
-        ),
-        pcase(
-            "truncated .deb (half)",
-            &[&half_s],
-            &["half.deb: is not a valid .deb"],
-        ),
-        pcase(
-            "text named .deb",
-            &[&text_s],
-            &["text.deb: is not a valid .deb", "ar magic"],
-        ),
-        pcase(
-            "empty .deb",
-            &[&empty_s],
-            &["empty.deb: is not a valid .deb"],
-        ),
-        pcase(
-            "missing file",
-            &["/nonexistent/x.deb"],
-            &["/nonexistent/x.deb"],
-        ),
-        pcase(
-            "same name and version, other bytes",
-            &[&other_s],
-            &[
-                "demo-site-blue 1.0 (all)",
-                "a published version is immutable: bump the version",
-            ],
-        ),
-        pcase(
-            "same name and version in the pool, other suite",
-            &["--suite", "testing", &other_s],
-            &["pool/main/d/demo-site-blue/demo-site-blue_1.0_all.deb"],
-        ),
-        pcase(
-            "package name with ../",
-            &[&bn],
-            &["package name '../../etc'"],
-        ),
+        pcase("truncated .deb (40 bytes short)", &[&cut_s], &["demo-env-aaa_1_all.deb: is not a valid .deb", "truncated"]),
+        pcase("truncated .deb (half)", &[&half_s], &["half.deb: is not a valid .deb"]),
+        pcase("text named .deb", &[&text_s], &["text.deb: is not a valid .deb", "ar magic"]),
+        pcase("empty .deb", &[&empty_s], &["empty.deb: is not a valid .deb"]),
+        pcase("missing file", &["/nonexistent/x.deb"], &["/nonexistent/x.deb"]),
+        pcase("same name and version, other bytes", &[&other_s], &["demo-site-blue 1.0 (all)", "a published version is immutable: bump the version"]),
+        pcase("same name and version in the pool, other suite", &["--suite", "testing", &other_s], &["pool/main/d/demo-site-blue/demo-site-blue_1.0_all.deb"]),
+        pcase("package name with ../", &[&bn], &["package name '../../etc'"]),
         pcase("version with ;", &[&bv], &["version '1;touch /tmp/x'"]),
         pcase("architecture with ../", &[&ba], &["architecture '../all'"]),
-        pcase(
-            "truncated .deb in packages/",
-            &[],
-            &[
-                "packages/demo-env-aaa_1_all.deb: is not a valid .deb",
-                "truncated",
-            ],
-        ),
-        pcase(
-            "--origin with a newline",
-            &["--origin", "x\nSHA256: forged", &s(&good)],
-            &["--origin 'x\\nSHA256: forged'", "control character"],
-        ),
-        pcase(
-            "--label empty",
-            &["--label", "", &s(&good)],
-            &["--label ''", "is empty"],
-        ),
-        pcase(
-            "--description with a newline",
-            &["--description", "x\n y", &s(&good)],
-            &["--description", "control character"],
-        ),
-        pcase(
-            "--codename with /",
-            &["--codename", "a/b", &s(&good)],
-            &["--codename 'a/b'"],
-        ),
-        pcase(
-            "--suite ../x",
-            &["--suite", "../x", &s(&good)],
-            &["--suite '../x'", "names a directory under dists/"],
-        ),
-        pcase(
-            "--suite with a space",
-            &["--suite", "a b", &s(&good)],
-            &["--suite 'a b'"],
-        ),
-        pcase(
-            "--component with ;",
-            &["--component", "a;b", &s(&good)],
-            &["--component 'a;b'"],
-        ),
-        pcase(
-            "--arch with ;",
-            &["--arch", "amd64;x", &s(&good)],
-            &["architecture 'amd64;x'"],
-        ),
-        pcase(
-            "--valid-for 0",
-            &["--valid-for", "0", &s(&good)],
-            &["--valid-for", "0 is not in 1..=36500"],
-        ),
-        pcase(
-            "--valid-for beyond a century",
-            &["--valid-for", "4000000000", &s(&good)],
-            &["--valid-for", "not in 1..=36500"],
-        ),
-        case(
-            "--sign-key file that does not exist",
-            &[
-                "publish",
-                "--repo",
-                r,
-                "--sign-key",
-                "/nonexistent/key.asc",
-                &s(&good),
-            ],
-            &["/nonexistent/key.asc"],
-        ),
-        case(
-            "--repo is a file",
-            &["publish", "--repo", &s(&good), "--unsigned", &s(&good)],
-            &[&s(&good)],
-        ),
+        pcase("truncated .deb in packages/", &[], &["packages/demo-env-aaa_1_all.deb: is not a valid .deb", "truncated"]),
+        pcase("--origin with a newline", &["--origin", "x\nSHA256: forged", &s(&good)], &["--origin 'x\\nSHA256: forged'", "control character"]),
+        pcase("--label empty", &["--label", "", &s(&good)], &["--label ''", "is empty"]),
+        pcase("--description with a newline", &["--description", "x\n y", &s(&good)], &["--description", "control character"]),
+        pcase("--codename with /", &["--codename", "a/b", &s(&good)], &["--codename 'a/b'"]),
+        pcase("--suite ../x", &["--suite", "../x", &s(&good)], &["--suite '../x'", "names a directory under dists/"]),
+        pcase("--suite with a space", &["--suite", "a b", &s(&good)], &["--suite 'a b'"]),
+        pcase("--component with ;", &["--component", "a;b", &s(&good)], &["--component 'a;b'"]),
+        pcase("--arch with ;", &["--arch", "amd64;x", &s(&good)], &["architecture 'amd64;x'"]),
+        pcase("--valid-for 0", &["--valid-for", "0", &s(&good)], &["--valid-for", "0 is not in 1..=36500"]),
+        pcase("--valid-for beyond a century", &["--valid-for", "4000000000", &s(&good)], &["--valid-for", "not in 1..=36500"]),
+        case("--sign-key file that does not exist", &["publish", "--repo", r, "--sign-key", "/nonexistent/key.asc", &s(&good)], &["/nonexistent/key.asc"]),
+        case("--repo is a file", &["publish", "--repo", &s(&good), "--unsigned", &s(&good)], &[&s(&good)]),
     ];
     let n = run_table(dp, Some(&repo), &cases, &pwned);
     assert!(!pwned.exists());
