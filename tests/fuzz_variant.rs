@@ -418,6 +418,7 @@ proptest! {
                 for s in [&name, &variant] {
                     prop_assert!(s.starts_with(|c: char| c.is_ascii_lowercase()));
                     prop_assert!(s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+                    prop_assert!(!s.ends_with('-'));
                 }
                 prop_assert!(v.user().len() <= 32);
                 assert_round_trip(&v)?;
@@ -461,6 +462,12 @@ fn regressions() {
             "{e:?}"
         );
     }
+    // VARIANT "a-" passed the name rule but its default domain
+    // "a-a-.localhost" did not: `djdd variant a a-` wrote a file that
+    // never loaded again. Names ending in '-' are refused now.
+    let e = Variant::new("a", "a-").unwrap_err().to_string();
+    assert!(e.starts_with("VARIANT 'a-': ends with '-'"), "{e}");
+    assert!(Variant::new("a-", "b").is_err());
     let e = parse("[env]\n\"A\\u001b[31m\" = \"x\"\n").unwrap_err();
     assert!(e.contains("key `env.A\\u{1b}[31m`"), "{e:?}");
 }

@@ -310,6 +310,17 @@ fn run_case(
     if !text.contains("error") {
         problems.push("output has no error line".to_string());
     }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Escape codes or CRs in a value must not reach the terminal raw
+    // (ANSI colour codes of djdd's own log lines aside).
+    let raw = stderr
+        .replace("\u{1b}[32m", "")
+        .replace("\u{1b}[33m", "")
+        .replace("\u{1b}[0m", "")
+        .replace("\u{1b}[2m", "");
+    if let Some(c) = raw.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t') {
+        problems.push(format!("stderr holds the raw control character {c:?}"));
+    }
     let after = Snapshot::take(dir, repo);
     problems.extend(before.diff(&after));
     problems.extend(locks_held(dir, dpkg_holder));
@@ -467,11 +478,15 @@ fn names_revisions_values_and_damaged_state_are_refused() {
         case("name unicode", &["src", "démo", "--clone", url], &["NAME 'démo'", "contains 'é'"]),
         case("name leading dash", &["src", "-demo", "--clone", url], &["NAME '-demo'", "starts with '-'"]),
         case("name empty", &["src", "", "--clone", url], &["NAME ''", "is empty", RULE]),
+        case("name trailing dash", &["src", "demo-", "--clone", url], &["NAME 'demo-'", "ends with '-'"]),
         case("name 64 chars", &["src", &long64, "--clone", url], &["64 characters long", "at most 32"]),
         case("name newline", &["src", "de\nmo", "--clone", url], &["NAME 'de\\nmo'", "contains '\\n'"]),
         // NAME and VARIANT given to build.
         case("build name underscore", &["build", "de_mo", "blue"], &["NAME 'de_mo'", "contains '_'"]),
         case("build name path", &["build", "../demo", "blue"], &["NAME '../demo'", "starts with '.'"]),
+        case("check variant with an escape code", &["check", "demo", "bl\u{1b}[31mue"], &["VARIANT 'bl\\u{1b}[31mue'"]),
+        case("check name with a carriage return", &["check", "de\rmo"], &["NAME 'de\\rmo'"]),
+        case("build variant escape code", &["build", "demo", "bl\u{1b}[31mue"], &["VARIANT 'bl\\u{1b}[31mue'", "contains '\\u{1b}'"]),
         case("build variant uppercase", &["build", "demo", "Blue"], &["VARIANT 'Blue'", "starts with 'B'"]),
         case("build variant path", &["build", "demo", "../../etc/passwd"], &["VARIANT '../../etc/passwd'", "starts with '.'"]),
         case("build variant path to a state file", &["build", "demo", "../../state/init"], &["VARIANT '../../state/init'", "starts with '.'"]),
@@ -487,6 +502,7 @@ fn names_revisions_values_and_damaged_state_are_refused() {
         case("variant unicode", &["variant", "demo", "blüe"], &["VARIANT 'blüe'", "contains 'ü'"]),
         case("variant leading dash", &["variant", "demo", "-blue"], &["VARIANT '-blue'", "starts with '-'"]),
         case("variant empty", &["variant", "demo", ""], &["VARIANT ''", "is empty"]),
+        case("variant trailing dash", &["variant", "demo", "blue-"], &["VARIANT 'blue-'", "ends with '-'"]),
         case("variant 64 chars", &["variant", "demo", &long_variant], &["VARIANT", "64 characters long"]),
         case("variant makes user www-data", &["variant", "www", "data"], &["NAME-VARIANT 'www-data'", "system user"]),
         case("variant of unknown name", &["variant", "nosuch", "blue"], &["unknown NAME 'nosuch'", "djdd src nosuch --clone URL"]),
