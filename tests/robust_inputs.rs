@@ -318,7 +318,10 @@ fn run_case(
         .replace("\u{1b}[33m", "")
         .replace("\u{1b}[0m", "")
         .replace("\u{1b}[2m", "");
-    if let Some(c) = raw.chars().find(|c| c.is_control() && *c != '\n' && *c != '\t') {
+    if let Some(c) = raw
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
         problems.push(format!("stderr holds the raw control character {c:?}"));
     }
     let after = Snapshot::take(dir, repo);
