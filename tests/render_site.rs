@@ -902,3 +902,111 @@ fn launcher_runs_the_contracts_command_lines() {
         "launch does not run `{celery}`:\n{launch}"
     );
 }
+
+/// The extremes the variant rules accept (issue 8): the longest domain
+/// (253 characters), a 200-character settings module, the most workers.
+/// The generated scripts, nginx config and units still parse (`sh -n`,
+/// shellcheck, `nginx -t`, `systemd-analyze verify`) and mean what they
+/// say: nginx serves exactly that domain, site.env holds the settings
+/// module and the worker count.
+#[test]
+fn extreme_accepted_variant_values_still_parse_and_mean_what_they_say() {
+    use djdd::config::variant::{MAX_WORKERS, check_domain, check_settings, check_workers};
+    let domain = format!(
+        "{}.{}.{}.{}",
+        "a".repeat(63),
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(61)
+    );
+    assert_eq!(domain.len(), 253);
+    check_domain(&domain).unwrap();
+    let settings = format!("{}.settings_prod", "x_y".repeat(61));
+    assert_eq!(settings.len(), 197);
+    check_settings(&settings).unwrap();
+    let workers = check_workers(MAX_WORKERS).unwrap();
+    let mut i = blue_input();
+    i.site.domain = domain.clone();
+    i.site.settings = settings.clone();
+    i.site.workers = workers;
+    let ctx = render::site_context(&i).expect("the largest accepted values render");
+    shell_checks(&ctx);
+    nginx_test(&ctx);
+    systemd_verify(&ctx);
+    let files = render(&ctx);
+    let text = |suffix: &str| {
+        files
+            .iter()
+            .find(|f| f.path.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no {suffix}"))
+            .contents
+            .clone()
+    };
+    assert!(
+        text("/nginx.conf").contains(&format!("server_name {domain} www.{domain};"))
+            || text("/nginx.conf").contains(&format!("server_name {domain};")),
+        "{}",
+        text("/nginx.conf")
+    );
+    let env = text("/site.env");
+    assert!(
+        env.lines()
+            .any(|l| l == format!("DJANGO_SETTINGS_MODULE={settings}")
+                || l == format!("DJANGO_SETTINGS_MODULE=\"{settings}\"")
+                || l == format!("DJANGO_SETTINGS_MODULE='{settings}'")),
+        "{env}"
+    );
+    assert!(
+        env.lines()
+            .any(|l| l.trim_matches('"') == "WEB_CONCURRENCY=64"
+                || l == "WEB_CONCURRENCY=\"64\""
+                || l == "WEB_CONCURRENCY='64'"),
+        "{env}"
+    );
+}
+
+/// Values of the issue's list that the renderer refuses itself (the
+/// second line of defence after `djdd variant`), naming the field: a
+/// domain with a newline, quote or brace, a settings module with a
+/// double quote, space or newline, workers beyond any variant's range.
+#[test]
+fn more_hostile_values_are_refused_naming_the_field() {
+    let cases: Vec<(Mutation, &str)> = vec![
+        (Box::new(|c| c.domain = "a\nb.org".into()), "domain"),
+        (Box::new(|c| c.domain = "a'b.org".into()), "domain"),
+        (Box::new(|c| c.domain = "a\"b.org".into()), "domain"),
+        (Box::new(|c| c.domain = "a.org}".into()), "domain"),
+        (Box::new(|c| c.domain = "".into()), "domain"),
+        (
+            Box::new(|c| c.settings_module = "demo.\"settings\"".into()),
+            "settings_module",
+        ),
+        (
+            Box::new(|c| c.settings_module = "demo settings".into()),
+            "settings_module",
+        ),
+        (
+            Box::new(|c| c.settings_module = "demo.settings\n".into()),
+            "settings_module",
+        ),
+        (
+            Box::new(|c| c.settings_module = "demo..settings".into()),
+            "settings_module",
+        ),
+        (Box::new(|c| c.workers = u32::MAX), "workers 4294967295"),
+        (Box::new(|c| c.workers = 257), "workers 257"),
+    ];
+    for (i, (mutate, needle)) in cases.iter().enumerate() {
+        let mut c = blue();
+        mutate(&mut c);
+        let e = render::site_files(&c, None)
+            .err()
+            .unwrap_or_else(|| panic!("case {i} ({needle}) was accepted"))
+            .to_string();
+        assert!(e.contains(needle), "case {i}: {e:?} should name {needle:?}");
+        assert!(
+            !e.chars().any(|ch| ch.is_control() && ch != '\n'),
+            "case {i}: raw control character in {e:?}"
+        );
+    }
+}

@@ -23,7 +23,8 @@ pub const ENV_EPOCH: u64 = 1_704_067_200;
 
 /// Upper bound of one pip run (downloads and compiles), in seconds.
 pub const PIP_TIMEOUT: u32 = 3600;
-/// Upper bound of one project command (collectstatic, compilemessages).
+/// Default upper bound of one project command (collectstatic,
+/// compilemessages), in seconds: `djdd build --timeout`.
 pub const PROJECT_TIMEOUT: u32 = 600;
 
 /// Where the build dir's pip cache is mounted inside the root.
@@ -76,7 +77,20 @@ pub fn run_step(
 ) -> Result<crate::buildroot::runner::Output> {
     let full = bounded_argv(env, timeout, argv);
     let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-    root.run(user, cwd, &[], &refs)
+    root.run(user, cwd, &[], &refs).map_err(|e| match e {
+        // timeout(1) exits 124 when it stopped the command (137 when it had
+        // to kill it after the grace period): say so instead of a number.
+        Error::Command {
+            command,
+            status,
+            output,
+        } if status.ends_with(" 124") || status.ends_with(" 137") => Error::Command {
+            command,
+            status: format!("did not finish within {timeout} s and was killed"),
+            output,
+        },
+        e => e,
+    })
 }
 
 /// As [`run_step`], but a non-zero exit (a timeout included, see

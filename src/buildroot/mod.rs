@@ -47,8 +47,19 @@ pub const BUILD_PACKAGES: &[&str] = &[
     "ca-certificates",
 ];
 
-/// How long to wait for another process's dpkg lock inside the root.
+/// How long to wait for another process's dpkg lock inside the root
+/// (`DJDD_DPKG_LOCK_TIMEOUT`, in seconds, overrides it: see
+/// [`dpkg_lock_timeout`]).
 pub const DPKG_LOCK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The dpkg lock timeout: `DJDD_DPKG_LOCK_TIMEOUT` seconds when set to a
+/// number, else [`DPKG_LOCK_TIMEOUT`].
+pub fn dpkg_lock_timeout() -> Duration {
+    std::env::var("DJDD_DPKG_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map_or(DPKG_LOCK_TIMEOUT, Duration::from_secs)
+}
 
 /// What `djdd init` recorded: `D/state/init.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,9 +324,10 @@ impl BuildRoot {
         // Under the exclusive lock no build uses a session: any left open
         // belongs to a killed djdd.
         schroot::end_sessions(self.runner.as_ref(), self.schroot_name())?;
-        dpkg::wait_for_dpkg_lock(&self.path(), DPKG_LOCK_TIMEOUT)?;
+        let lock_timeout = dpkg_lock_timeout();
+        dpkg::wait_for_dpkg_lock(&self.path(), lock_timeout)?;
         let env = [("DEBIAN_FRONTEND", "noninteractive")];
-        let lock_opt = format!("DPkg::Lock::Timeout={}", DPKG_LOCK_TIMEOUT.as_secs());
+        let lock_opt = format!("DPkg::Lock::Timeout={}", lock_timeout.as_secs());
         // Finish what an interrupted dpkg left half-configured.
         self.run(None, "/", &env, &["dpkg", "--configure", "-a"])?;
         let mut install: Vec<&str> = vec![

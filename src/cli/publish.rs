@@ -44,7 +44,7 @@ pub struct PublishArgs {
 
     /// Add Valid-Until, DAYS after now, to the Release (then publish at least
     /// that often, or apt refuses the repository as expired).
-    #[arg(long, value_name = "DAYS")]
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub valid_for: Option<u32>,
 
     /// Sign with this key: a key id or fingerprint in DIR/gnupg or the

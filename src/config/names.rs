@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 pub const MAX_USER_LEN: usize = 32;
 
 /// The rule for NAME and VARIANT, as shown in error messages.
-pub const NAME_RULE: &str = "must match ^[a-z][a-z0-9-]*$ (a lowercase ASCII letter, then lowercase letters, digits and '-')";
+pub const NAME_RULE: &str = "must match ^[a-z][a-z0-9-]*$ (a lowercase ASCII letter, then lowercase letters, digits and '-') and not end with '-'";
 
 /// Well-known users and groups of Debian systems (base-passwd, and the
 /// services a site uses). A site user `NAME-VARIANT` must not be one of them:
@@ -72,6 +72,21 @@ pub fn shown(value: &str) -> String {
     s
 }
 
+/// A message quoting user text (a TOML parser's error with its source
+/// line, say) with every control character but newline and tab escaped,
+/// so that a file's bytes cannot reach the terminal as escape codes.
+pub fn printable(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
 /// Checks one NAME or VARIANT (`kind` is "NAME" or "VARIANT") against
 /// [`NAME_RULE`] and the length that leaves room for the other half.
 pub fn check_name(kind: &str, value: &str) -> Result<()> {
@@ -108,6 +123,16 @@ pub fn check_name(kind: &str, value: &str) -> Result<()> {
             hint,
         ));
     }
+    // A VARIANT ending in '-' would end the default domain's first label
+    // (NAME-VARIANT.localhost) with '-', which no host name may; the site
+    // renderer refuses it too. NAME is held to the same rule.
+    if value.ends_with('-') {
+        return Err(Error::invalid_hint(
+            what,
+            format!("ends with '-': {kind} {NAME_RULE}"),
+            hint,
+        ));
+    }
     // The other half takes at least one character and the '-' between.
     let max = MAX_USER_LEN - 2;
     if value.len() > max {
@@ -125,6 +150,7 @@ pub fn check_name(kind: &str, value: &str) -> Result<()> {
 /// Whether `v` follows [`NAME_RULE`].
 fn check_chars(v: &str) -> bool {
     v.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && !v.ends_with('-')
         && v.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
@@ -186,6 +212,7 @@ mod tests {
             ("-demo", "starts with '-'"),
             ("1demo", "starts with '1'"),
             ("de\nmo", "contains '\\n'"),
+            ("demo-", "ends with '-'"),
         ] {
             let e = err("NAME", v);
             assert!(e.contains(needle), "{v:?}: {e}");
@@ -203,6 +230,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("33 characters long"), "{e}");
+    }
+
+    #[test]
+    fn printable_escapes_control_characters_but_newline_and_tab() {
+        assert_eq!(
+            printable("a\tb\nc\rd\u{1b}[31m\u{b}"),
+            "a\tb\nc\\rd\\u{1b}[31m\\u{b}"
+        );
     }
 
     #[test]

@@ -204,7 +204,7 @@ pub fn parse(text: &str) -> Result<ProjectFile> {
     toml::from_str(text).map_err(|e| {
         Error::invalid_hint(
             FILE,
-            e.to_string().trim_end().to_string(),
+            crate::config::names::printable(e.to_string().trim_end()),
             "docs/contract.md lists every key of djdd.toml",
         )
     })

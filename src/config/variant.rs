@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::names::{check_pair, shown};
+use crate::config::names::{check_pair, printable, shown};
 use crate::error::{Error, Result};
 
 /// Default branch built when none is given (`refs/heads/main` of the mirror).
@@ -140,7 +140,10 @@ impl Variant {
         let file: VariantFile = toml::from_str(text).map_err(|e| {
             Error::invalid_hint(
                 origin,
-                format!("not a valid variant file: {}", e.to_string().trim_end()),
+                format!(
+                    "not a valid variant file: {}",
+                    printable(e.to_string().trim_end())
+                ),
                 "fix the file by hand (keys: docs/host.md), or delete it and run `djdd variant NAME VARIANT` again",
             )
         })?;
@@ -169,10 +172,12 @@ impl Variant {
             v.health_url = h;
         }
         for (k, val) in file.env.unwrap_or_default() {
-            check_env_key(&k, reserved)
-                .map_err(|p| Error::invalid(format!("{origin}: key `env.{k}`"), p))?;
-            check_env_value(&val)
-                .map_err(|p| Error::invalid(format!("{origin}: key `env.{k}`"), p))?;
+            check_env_key(&k, reserved).map_err(|p| {
+                Error::invalid(format!("{origin}: key `env.{}`", k.escape_debug()), p)
+            })?;
+            check_env_value(&val).map_err(|p| {
+                Error::invalid(format!("{origin}: key `env.{}`", k.escape_debug()), p)
+            })?;
             v.env.insert(k, val);
         }
         Ok(v)
@@ -212,8 +217,10 @@ impl Variant {
             v.env.remove(k);
         }
         for (k, val) in &u.env_set {
-            check_env_key(k, reserved).map_err(|p| Error::invalid(format!("--env {k}"), p))?;
-            check_env_value(val).map_err(|p| Error::invalid(format!("--env {k}"), p))?;
+            // The key as typed, control characters escaped.
+            let what = || format!("--env {}", k.escape_debug());
+            check_env_key(k, reserved).map_err(|p| Error::invalid(what(), p))?;
+            check_env_value(val).map_err(|p| Error::invalid(what(), p))?;
             v.env.insert(k.clone(), val.clone());
         }
         Ok(v)

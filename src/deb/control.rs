@@ -109,7 +109,10 @@ pub fn parse_paragraphs(text: &str, origin: &str) -> Result<Vec<Paragraph>> {
     let mut cur = Paragraph::new();
     for (idx, raw) in text.lines().enumerate() {
         let lineno = idx + 1;
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
+        // CRLF line ends (and stray CRs before the end of a line) are not
+        // part of the value: Display writes LF only, and reading what it
+        // wrote must give the same paragraph.
+        let line = raw.trim_end_matches('\r');
         if line.trim().is_empty() {
             if !cur.is_empty() {
                 out.push(std::mem::take(&mut cur));
@@ -133,14 +136,14 @@ pub fn parse_paragraphs(text: &str, origin: &str) -> Result<Vec<Paragraph>> {
         let Some((name, value)) = line.split_once(':') else {
             return Err(Error::invalid_hint(
                 format!("{origin}: line {lineno}"),
-                format!("'{line}' is not a field"),
+                format!("'{}' is not a field", line.escape_debug()),
                 "each field is written `Name: value`",
             ));
         };
         if !valid_field_name(name) {
             return Err(Error::invalid(
                 format!("{origin}: line {lineno}"),
-                format!("'{name}' is not a valid field name"),
+                format!("'{}' is not a valid field name", name.escape_debug()),
             ));
         }
         if cur.get(name).is_some() {

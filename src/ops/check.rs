@@ -567,14 +567,17 @@ fn target(
     let name = t;
     if !valid_name(&name) {
         return Err(Ok(usage(format!(
-            "NAME '{name}': must match ^[a-z][a-z0-9-]*$ (or give a path, e.g. ./{name})"
+            "NAME '{}': must match ^[a-z][a-z0-9-]*$ and not end with '-' (or give a path, e.g. ./{})",
+            name.escape_debug(),
+            name.escape_debug()
         ))));
     }
     if let Some(v) = &args.variant
         && !valid_name(v)
     {
         return Err(Ok(usage(format!(
-            "VARIANT '{v}': must match ^[a-z][a-z0-9-]*$"
+            "VARIANT '{}': must match ^[a-z][a-z0-9-]*$ and not end with '-'",
+            v.escape_debug()
         ))));
     }
     let mirror = dir.join("src").join(format!("{name}.git"));
@@ -624,6 +627,7 @@ fn target(
 
 fn valid_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase())
+        && !s.ends_with('-')
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }

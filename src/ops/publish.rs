@@ -88,8 +88,7 @@ pub fn run(args: &PublishArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         valid_until: args.valid_for.map(|d| now + i64::from(d) * 86_400),
         prune_keep: args.prune.then_some(args.keep as usize),
     };
-    crate::repo::publish::check_dist_name("--suite", &opts.suite)?;
-    crate::repo::publish::check_dist_name("--component", &opts.component)?;
+    crate::repo::publish::check_options(&opts)?;
 
     let record_path = record_path(&layout, &repo, &opts.suite, &opts.component);
     let files: Vec<PathBuf> = if args.prune {

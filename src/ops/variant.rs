@@ -24,8 +24,10 @@ pub const RESERVED_ENV: &[&str] = &[
     "DJDD_*",
 ];
 
-/// Reads and validates one variant file.
+/// Reads and validates one variant file. NAME and VARIANT are checked
+/// first: they make the file's path, which must stay in `D/variants/`.
 pub fn load(bd: &BuildDir, name: &str, variant: &str) -> Result<Option<Variant>> {
+    check_pair(name, variant)?;
     let path = bd.variant_file(name, variant);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -855,10 +855,24 @@ fn check_requirement(args: &str) -> std::result::Result<(), ReqError> {
     })
 }
 
+/// Whether pip reads `s` as an archive file name (pip's
+/// `utils/filetypes.py` ARCHIVE_EXTENSIONS, compared in lower case), and
+/// so as a local path rather than a project name.
 fn is_archive(s: &str) -> bool {
     let s = s.to_ascii_lowercase();
     [
-        ".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar",
+        ".whl",
+        ".zip",
+        ".tar.gz",
+        ".tgz",
+        ".tar",
+        ".tar.bz2",
+        ".tbz",
+        ".tar.xz",
+        ".txz",
+        ".tlz",
+        ".tar.lz",
+        ".tar.lzma",
     ]
     .iter()
     .any(|e| s.ends_with(e))
@@ -1495,6 +1509,10 @@ mod tests {
             ("-f ./wheels", "--find-links to a local path"),
             ("./libs/foo", "local path"),
             ("foo-1.0.whl", "local path"),
+            // pip reads these as file names too, in any letter case.
+            ("a.TAr", "local path"),
+            ("foo.tbz", "local path"),
+            ("foo.TLZ", "local path"),
             ("file:///srv/foo.whl", "file: URL"),
             ("foo @ file:///srv/foo.whl", "file: URL"),
             (

@@ -93,10 +93,55 @@ pub fn check_dist_name(what: &str, value: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            format!("{what} '{value}'"),
+            format!("{what} {}", crate::config::names::shown(value)),
             "must be letters, digits and - _ . + ~ (it names a directory under dists/)",
         ))
     }
+}
+
+/// Checks a value written as one Release field (Origin, Label,
+/// Description): one line of printable text, not empty, no surrounding
+/// spaces. A newline would end the field and start another one (a forged
+/// `SHA256:` section, say) in the file apt trusts.
+pub fn check_release_field(what: &str, value: &str) -> Result<()> {
+    let shown = crate::config::names::shown(value);
+    let problem = if value.trim().is_empty() {
+        Some("is empty")
+    } else if value.chars().any(char::is_control) {
+        Some("contains a control character (a newline would start another Release field)")
+    } else if value.trim() != value {
+        Some("starts or ends with a space")
+    } else if value.len() > 1024 {
+        Some("is longer than 1024 characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::invalid(
+            format!("{what} {shown}"),
+            format!("{p}: a Release field is one line of printable text"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks every value of `opts` that names a directory or becomes a
+/// Release field, before anything is read or written.
+pub fn check_options(opts: &PublishOptions) -> Result<()> {
+    check_dist_name("--suite", &opts.suite)?;
+    check_dist_name("--component", &opts.component)?;
+    if let Some(c) = &opts.codename {
+        check_dist_name("--codename", c)?;
+    }
+    check_release_field("--origin", &opts.origin)?;
+    check_release_field("--label", &opts.label)?;
+    if let Some(d) = &opts.description {
+        check_release_field("--description", d)?;
+    }
+    for a in &opts.architectures {
+        check_arch("--arch", a)?;
+    }
+    Ok(())
 }
 
 fn check_arch(what: &str, arch: &str) -> Result<()> {
@@ -148,11 +193,7 @@ pub fn publish(
     opts: &PublishOptions,
     signer: Option<&dyn Signer>,
 ) -> Result<PublishReport> {
-    check_dist_name("suite", &opts.suite)?;
-    check_dist_name("component", &opts.component)?;
-    for a in &opts.architectures {
-        check_arch("--arch", a)?;
-    }
+    check_options(opts)?;
     let comp = opts.component.as_str();
     let dists = format!("dists/{}", opts.suite);
     let mut report = PublishReport::default();
@@ -736,5 +777,56 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("suite 'a/b'"), "{e}");
+    }
+
+    #[test]
+    fn release_fields_are_one_line_of_text() {
+        for (o, needle) in [
+            (
+                PublishOptions {
+                    origin: "x\nSHA256: y".into(),
+                    ..opts()
+                },
+                "--origin 'x\\nSHA256: y': contains a control character",
+            ),
+            (
+                PublishOptions {
+                    label: "".into(),
+                    ..opts()
+                },
+                "--label '': is empty",
+            ),
+            (
+                PublishOptions {
+                    description: Some("x\n y".into()),
+                    ..opts()
+                },
+                "--description",
+            ),
+            (
+                PublishOptions {
+                    origin: " x".into(),
+                    ..opts()
+                },
+                "starts or ends with a space",
+            ),
+            (
+                PublishOptions {
+                    codename: Some("a/b".into()),
+                    ..opts()
+                },
+                "--codename 'a/b'",
+            ),
+        ] {
+            let mut s = MemStore::default();
+            let e = publish(&mut s, &[], &o, None).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+            assert!(s.files.is_empty(), "{needle}: something was written");
+        }
+        check_options(&PublishOptions {
+            description: Some("Our packages: Django sites (test)".into()),
+            ..opts()
+        })
+        .unwrap();
     }
 }

@@ -41,7 +41,10 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         return Err(crate::ops::src::unknown_name(&bd, &args.name).into());
     }
     let variants = match &args.variant {
-        Some(v) => vec![v.clone()],
+        Some(v) => {
+            crate::config::names::check_pair(&args.name, v)?;
+            vec![v.clone()]
+        }
         None => {
             let all = crate::ops::variant::list_names(&bd, &args.name);
             if all.is_empty() {
@@ -80,6 +83,8 @@ struct Inputs {
     settings: String,
     plan: BuildPlan,
     files: BTreeMap<String, Vec<u8>>,
+    /// Seconds a project command may run (`--timeout`).
+    timeout: u32,
 }
 
 fn load_inputs(
@@ -193,6 +198,7 @@ fn load_inputs(
         settings,
         plan,
         files,
+        timeout: args.timeout,
     })
 }
 
@@ -293,23 +299,33 @@ fn build_variant(
             let files: Vec<(String, Vec<u8>)> = requirement_files(&inputs);
             let share_dir = format!("/usr/share/{}-env/{}", args.name, plan.env.id);
             let _ = std::fs::remove_file(&marker);
-            steps::build_env(
-                root,
-                &EnvBuild {
-                    env_dir: &env_dir,
-                    share_dir: &share_dir,
-                    files,
-                    root_file: plan::REQUIREMENTS,
-                    python_version: &plan.python_version,
-                },
-            )?;
-            let shlibs = steps::shlib_packages(root, &env_dir)?;
-            log.line(&format!(
-                "env {}: shared libraries {shlibs:?}",
-                plan.env.name
-            ));
-            let pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
-            write_package(&pkg, &plan.env.allowed, &opts, Some(ENV_EPOCH), &env_file)?;
+            let built = || -> anyhow::Result<()> {
+                steps::build_env(
+                    root,
+                    &EnvBuild {
+                        env_dir: &env_dir,
+                        share_dir: &share_dir,
+                        files,
+                        root_file: plan::REQUIREMENTS,
+                        python_version: &plan.python_version,
+                    },
+                )?;
+                let shlibs = steps::shlib_packages(root, &env_dir)?;
+                log.line(&format!(
+                    "env {}: shared libraries {shlibs:?}",
+                    plan.env.name
+                ));
+                let pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
+                write_package(&pkg, &plan.env.allowed, &opts, Some(ENV_EPOCH), &env_file)?;
+                Ok(())
+            };
+            if let Err(e) = built() {
+                // No half-made virtualenv stays in the root (pip failed,
+                // or the package could not be written).
+                let _ = steps::remove_in_root(root, &env_dir);
+                let _ = steps::remove_in_root(root, &share_dir);
+                return Err(e);
+            }
             mark_complete(&marker)?;
             tracing::info!("wrote {}", env_file.display());
         } else if !marker.exists() || !steps::host_path(root, &env_dir).is_dir() {

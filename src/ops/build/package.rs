@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use super::Inputs;
 use crate::builddir::BuildDir;
 use crate::buildroot::BuildRoot;
-use crate::buildroot::build::{self as steps, PROJECT_TIMEOUT};
+use crate::buildroot::build as steps;
 use crate::config::project::Compilemessages;
 use crate::contract;
 use crate::deb::control::Paragraph;
@@ -492,21 +492,43 @@ pub fn compilemessages(
         Some(steps::BUILD_USER),
         &project_cwd(inputs, src_dir),
         &env,
-        PROJECT_TIMEOUT,
+        inputs.timeout,
         &[&python, &manage, "compilemessages"],
     )
-    .map_err(|e| step_error("manage.py compilemessages", e))?;
+    .map_err(|e| step_error("manage.py compilemessages", inputs, e))?;
     log.output("compilemessages", &out.tail);
     Ok(())
 }
 
-fn step_error(what: &str, e: Error) -> Error {
+/// A project command's failure, naming the settings module it ran with;
+/// a timeout points at `--timeout`, an exit without output at the code
+/// the command imports (a settings module calling `sys.exit()`).
+fn step_error(what: &str, inputs: &Inputs, e: Error) -> Error {
     match e {
-        Error::Command { status, output, .. } => Error::Command {
-            command: format!("{what} (in the build root)"),
-            status,
-            output,
-        },
+        Error::Command { status, output, .. } => {
+            let timed_out = status.starts_with("did not finish");
+            let status = if timed_out {
+                format!("{status} (raise the limit with `djdd build --timeout SECONDS`)")
+            } else {
+                status
+            };
+            let output = if output.trim().is_empty() && !timed_out {
+                format!(
+                    "(no output: an exit without a message usually comes from code run at import, e.g. sys.exit() in the settings module {} or a module it imports)",
+                    inputs.settings
+                )
+            } else {
+                output
+            };
+            Error::Command {
+                command: format!(
+                    "{what} (DJANGO_SETTINGS_MODULE={}, in the build root)",
+                    inputs.settings
+                ),
+                status,
+                output,
+            }
+        }
         other => other,
     }
 }
@@ -559,10 +581,10 @@ pub fn collectstatic(
             Some(steps::BUILD_USER),
             &cwd,
             &env,
-            PROJECT_TIMEOUT,
+            inputs.timeout,
             &[&python, &manage, "collectstatic", "--noinput"],
         )
-        .map_err(|e| step_error("manage.py collectstatic --noinput", e))?;
+        .map_err(|e| step_error("manage.py collectstatic --noinput", inputs, e))?;
         log.output("collectstatic", &out.tail);
     }
     for cmd in &inputs.project.build.commands {
@@ -574,12 +596,13 @@ pub fn collectstatic(
             Some(steps::BUILD_USER),
             &cwd,
             &env,
-            PROJECT_TIMEOUT,
+            inputs.timeout,
             &argv,
         )
         .map_err(|e| {
             step_error(
                 &format!("manage.py {} (djdd.toml build.commands)", cmd.join(" ")),
+                inputs,
                 e,
             )
         })?;
@@ -636,7 +659,12 @@ mod tests {
         let cmd = vec!["compress".to_string(), "--force".to_string()];
         assert_eq!(
             manage_argv("/usr/lib/demo-env/abc/bin/python", "manage.py", &cmd),
-            ["/usr/lib/demo-env/abc/bin/python", "manage.py", "compress", "--force"]
+            [
+                "/usr/lib/demo-env/abc/bin/python",
+                "manage.py",
+                "compress",
+                "--force"
+            ]
         );
     }
 }
