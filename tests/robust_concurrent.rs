@@ -84,6 +84,10 @@ fn prepared_build_dir(repo: &Path) -> TestBuildDir {
     d
 }
 
+fn mtime(p: &Path) -> std::time::SystemTime {
+    std::fs::metadata(p).unwrap().modified().unwrap()
+}
+
 fn build_args(variant: &str, rev: &str) -> Vec<String> {
     ["build", "demo", variant, "--version", rev]
         .map(String::from)
@@ -157,14 +161,6 @@ impl Running {
             .map(|(_, l)| format!("{l}\n"))
             .collect::<String>()
     }
-
-    fn time_of(&self, needle: &str) -> Instant {
-        self.seen
-            .iter()
-            .find(|(_, l)| l.contains(needle))
-            .unwrap_or_else(|| panic!("{} never printed {needle:?}:\n{}", self.what, self.text()))
-            .0
-    }
 }
 
 #[test]
@@ -198,7 +194,9 @@ fn four_builds_at_once_wait_as_designed_and_match_builds_one_after_another() {
     }
     let (v, rev) = BUILDS[3];
     runs.push(Running::start(&d, v, rev));
-    let ends: Vec<Instant> = runs.iter_mut().map(Running::finish).collect();
+    for r in &mut runs {
+        r.finish();
+    }
     let concurrent_secs = t0.elapsed().as_secs_f64();
 
     let (others, feature) = runs.split_at(3);
@@ -211,11 +209,26 @@ fn four_builds_at_once_wait_as_designed_and_match_builds_one_after_another() {
             && t.contains("before installing libyaml-dev"),
         "{t}"
     );
-    let install = feature.time_of("installing into the build root: libyaml-dev");
-    for (r, end) in others.iter().zip(&ends) {
+    // The order, from the files themselves (one clock, and each event
+    // causes the next: a build writes its site package, then releases its
+    // shared lock; the install takes the lock, then dpkg writes the list):
+    // every other build's site package was written before dpkg installed
+    // libyaml-dev.
+    let info = d.path().join("buildroot/var/lib/dpkg/info");
+    let list = list_dir(&info)
+        .into_iter()
+        .find(|f| f.starts_with("libyaml-dev") && f.ends_with(".list"))
+        .expect("libyaml-dev installed in the root");
+    let installed = mtime(&info.join(list));
+    for r in others {
+        let variant = r.what.split('@').next().unwrap();
+        let site = list_dir(&d.path().join("packages"))
+            .into_iter()
+            .find(|f| f.starts_with(&format!("demo-site-{variant}_")))
+            .unwrap_or_else(|| panic!("no site package of {variant}"));
         assert!(
-            *end <= install,
-            "the install of libyaml-dev began before {} finished:\n{}",
+            mtime(&d.path().join("packages").join(&site)) <= installed,
+            "libyaml-dev was installed before {} wrote {site}:\n{}",
             r.what,
             feature.text()
         );
