@@ -21,7 +21,9 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -193,6 +195,29 @@ impl BuildDir {
         Ok(lock)
     }
 
+    /// Takes D's lock exclusively if no other process holds it, without
+    /// waiting (None when one does).
+    pub fn try_lock_exclusive(&self, reason: &str) -> Result<Option<DirLock>> {
+        let path = self.root.join(".lock");
+        let file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        let lock = DirLock {
+            file,
+            path,
+            holder: self.state_dir().join("exclusive-holder"),
+            exclusive: true,
+        };
+        let _ = write_atomic(
+            &lock.holder,
+            format!("pid {} {reason}\n", std::process::id()).as_bytes(),
+        );
+        Ok(Some(lock))
+    }
+
     /// The lock that lets one `djdd init` of D run at a time.
     pub fn lock_init(&self) -> Result<NamedLock> {
         NamedLock::take(
@@ -325,7 +350,38 @@ impl Drop for DirLock {
 /// An exclusive lock on one lock file; released when dropped.
 #[derive(Debug)]
 pub struct NamedLock {
-    _file: File,
+    file: File,
+}
+
+/// Lock files whose descriptors the processes djdd starts inherit (see
+/// [`NamedLock::hold_in_children`]).
+static HELD_IN_CHILDREN: Mutex<Vec<RawFd>> = Mutex::new(Vec::new());
+
+/// The descriptors of the locks that children must inherit now (read by
+/// [`crate::buildroot::runner::RealRunner`] before each spawn).
+pub fn locks_held_in_children() -> Vec<RawFd> {
+    HELD_IN_CHILDREN
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default()
+}
+
+/// While alive, the processes djdd starts inherit a [`NamedLock`]; see
+/// [`NamedLock::hold_in_children`].
+#[derive(Debug)]
+pub struct ChildHold<'a> {
+    lock: &'a NamedLock,
+}
+
+impl Drop for ChildHold<'_> {
+    fn drop(&mut self) {
+        let fd = self.lock.file.as_raw_fd();
+        if let Ok(mut v) = HELD_IN_CHILDREN.lock()
+            && let Some(i) = v.iter().position(|&f| f == fd)
+        {
+            v.remove(i);
+        }
+    }
 }
 
 impl NamedLock {
@@ -347,7 +403,22 @@ impl NamedLock {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
         }
-        Ok(NamedLock { _file: file })
+        Ok(NamedLock { file })
+    }
+
+    /// Until the returned guard is dropped, every process djdd starts
+    /// inherits this lock's descriptor (flock(2) locks belong to the open
+    /// file, which the children then share). The lock is released only when
+    /// djdd *and* those children are gone: when djdd is killed, the build
+    /// steps it started in the tree this lock guards (pip writing the env,
+    /// compilemessages writing the source tree) are stopped by their
+    /// parent-death signal, and the next djdd waiting for the lock starts
+    /// only once they have exited, never while they still write.
+    pub fn hold_in_children(&self) -> ChildHold<'_> {
+        if let Ok(mut v) = HELD_IN_CHILDREN.lock() {
+            v.push(self.file.as_raw_fd());
+        }
+        ChildHold { lock: self }
     }
 }
 

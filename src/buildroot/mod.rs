@@ -280,6 +280,17 @@ impl BuildRoot {
         Ok(())
     }
 
+    /// Ends the schroot sessions of this root that a killed djdd left open
+    /// (with their mounts); returns how many. `lock` must be the build
+    /// dir's lock held exclusively: then no build is using a session.
+    pub fn end_stale_sessions(&self, lock: &DirLock) -> Result<usize> {
+        assert!(
+            lock.is_exclusive(),
+            "sessions are ended under the exclusive lock"
+        );
+        schroot::end_sessions(self.runner.as_ref(), self.schroot_name())
+    }
+
     /// The packages of `packages` not installed in the root (read from its
     /// dpkg database; virtual packages count when provided).
     pub fn missing_packages(&self, packages: &[String]) -> Result<Vec<String>> {
@@ -396,10 +407,13 @@ pub fn python_version_of(root: &Path) -> Result<String> {
 }
 
 /// The `schroot` command running `argv` in chroot `name` (see
-/// [`BuildRoot::run`]): `schroot -c NAME -u root -d CWD -- [setpriv ...
-/// --reset-env --] env -- K=V... ARGV...`. schroot looks users up on the
-/// host, and the build user exists only inside the root, so a user other
-/// than root is entered with setpriv(1) inside the session.
+/// [`BuildRoot::run`]): `schroot -c NAME -u root -d CWD -- setpriv
+/// --pdeathsig TERM [--reuid=U ... --reset-env] -- env
+/// --default-signal=PIPE -- K=V... ARGV...` (schroot runs with SIGPIPE
+/// ignored, see [`Cmd::ignore_sigpipe`]).
+/// schroot looks users up on the host, and the build user exists only
+/// inside the root, so a user other than root is entered with setpriv(1)
+/// inside the session.
 pub fn schroot_command(
     name: &str,
     user: Option<&str>,
@@ -422,7 +436,21 @@ pub fn schroot_command(
             "must name a program (not empty, no leading '-', no '=')",
         ));
     }
-    let mut cmd = Cmd::new("schroot").args(["-c", name, "-u", "root", "-d", cwd, "--"]);
+    // setpriv --pdeathsig: when schroot dies without passing a signal on
+    // (it was SIGKILLed, e.g. with djdd's whole process group), the command
+    // gets SIGTERM; `timeout` (build steps) passes it to its process group.
+    let mut cmd = Cmd::new("schroot").ignore_sigpipe().args([
+        "-c",
+        name,
+        "-u",
+        "root",
+        "-d",
+        cwd,
+        "--",
+        "setpriv",
+        "--pdeathsig",
+        "TERM",
+    ]);
     if let Some(u) = user
         && u != "root"
     {
@@ -439,15 +467,13 @@ pub fn schroot_command(
             ));
         }
         cmd = cmd.args([
-            "setpriv",
             &format!("--reuid={u}"),
             &format!("--regid={u}"),
             "--init-groups",
             "--reset-env",
-            "--",
         ]);
     }
-    cmd = cmd.args(["env", "--"]);
+    cmd = cmd.args(["--", "env", "--default-signal=PIPE", "--"]);
     for (k, v) in env {
         let ok = k
             .chars()
@@ -528,12 +554,15 @@ mod tests {
                 "/usr/lib/x",
                 "--",
                 "setpriv",
+                "--pdeathsig",
+                "TERM",
                 "--reuid=djdd",
                 "--regid=djdd",
                 "--init-groups",
                 "--reset-env",
                 "--",
                 "env",
+                "--default-signal=PIPE",
                 "--",
                 "A=$(touch /tmp/pwned) 'q'",
                 "python3",
@@ -542,7 +571,12 @@ mod tests {
             ]
         );
         let root = schroot_command("n", None, "/", &[], &["true"]).unwrap();
-        assert!(!root.display().contains("setpriv"));
+        assert!(
+            root.display()
+                .ends_with("-- setpriv --pdeathsig TERM -- env --default-signal=PIPE -- true"),
+            "{}",
+            root.display()
+        );
     }
 
     #[test]

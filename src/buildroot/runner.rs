@@ -4,8 +4,10 @@
 //! [`RealRunner`] spawns it, streams its output to `tracing` (progress lines
 //! at info, the rest at debug), keeps a tail for error messages, and can put
 //! the child in its own process group recorded in a file, so that a rerun
-//! after `kill -9` can stop what the killed djdd left running. Unit tests
-//! use a fake runner. Never builds a shell command line from values.
+//! after `kill -9` can stop what the killed djdd left running. Every child
+//! gets SIGTERM when djdd dies (prctl(2) `PR_SET_PDEATHSIG`) and inherits
+//! the locks [`crate::builddir::NamedLock::hold_in_children`] names. Unit
+//! tests use a fake runner. Never builds a shell command line from values.
 
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
@@ -34,6 +36,11 @@ pub struct Cmd {
     /// Run in a new process group and record `PGID STARTTIME` in this file
     /// while it runs (see [`reap_group`]).
     pub group_file: Option<PathBuf>,
+    /// Start it with SIGPIPE ignored (inherited by what it runs): for
+    /// schroot, which must still end its session when djdd died and the
+    /// pipes of its output are broken (the command inside gets the
+    /// default back from `env --default-signal=PIPE`).
+    pub ignore_sigpipe: bool,
 }
 
 impl Cmd {
@@ -75,6 +82,10 @@ impl Cmd {
     }
     pub fn group_file(mut self, f: Option<PathBuf>) -> Cmd {
         self.group_file = f;
+        self
+    }
+    pub fn ignore_sigpipe(mut self) -> Cmd {
+        self.ignore_sigpipe = true;
         self
     }
 
@@ -204,6 +215,35 @@ impl Runner for RealRunner {
         c.stdout(Stdio::piped()).stderr(Stdio::piped());
         if cmd.group_file.is_some() {
             c.process_group(0);
+        }
+        let parent = std::process::id() as libc::pid_t;
+        let inherit = crate::builddir::locks_held_in_children();
+        let ignore_sigpipe = cmd.ignore_sigpipe;
+        // SAFETY: the closure runs in the child between fork and exec and
+        // only makes async-signal-safe system calls (prctl, getppid, fcntl,
+        // signal) on values captured before the fork; it allocates nothing.
+        unsafe {
+            c.pre_exec(move || {
+                if ignore_sigpipe {
+                    libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+                }
+                // When djdd dies (even by SIGKILL) the child gets SIGTERM:
+                // schroot passes it on to the command in the root, which
+                // stops instead of writing on into the build dir.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    // djdd died before the signal was armed.
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                for &fd in &inherit {
+                    if libc::fcntl(fd, libc::F_SETFD, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
         }
         tracing::debug!("running {}", cmd.display());
         let mut child = c.spawn().map_err(|e| {

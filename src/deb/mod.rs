@@ -27,4 +27,7 @@ pub mod writer;
 
 pub use compress::Compression;
 pub use entry::{ControlFile, Entry, EntryKind, Owner, Package, Source};
-pub use writer::{WriteOptions, Written, source_date_epoch_from_env, write_deb, write_deb_to_path};
+pub use writer::{
+    WriteOptions, Written, remove_stale_temps, source_date_epoch_from_env, write_deb,
+    write_deb_to_path, write_deb_to_path_with,
+};

@@ -210,19 +210,45 @@ pub fn write_deb<W: Write>(pkg: &Package, opts: &WriteOptions, out: W) -> Result
     })
 }
 
+/// Temporary files of [`write_deb_to_path`] are named
+/// `.djdd-pack-XXXXXX.deb.tmp` (hidden, and not `*.deb`: nothing that lists
+/// packages takes one for a package); [`remove_stale_temps`] removes those a
+/// killed writer left.
+pub const TEMP_PREFIX: &str = ".djdd-pack-";
+/// See [`TEMP_PREFIX`].
+pub const TEMP_SUFFIX: &str = ".deb.tmp";
+
 /// Writes `pkg` to the file `path` atomically: into a temporary file in the
 /// same directory, renamed over `path` (mode 0644) only when complete.
 pub fn write_deb_to_path(pkg: &Package, opts: &WriteOptions, path: &Path) -> Result<Written> {
+    write_deb_to_path_with(pkg, opts, path, &mut || {})
+}
+
+/// As [`write_deb_to_path`]; `first_bytes` is called once, as soon as the
+/// first bytes are in the temporary file (a test pause point: a process
+/// killed there leaves a partial temp file, never a partial `path`).
+///
+/// The writer holds a flock(2) lock on its temp file until it is renamed,
+/// so [`remove_stale_temps`] can tell a killed writer's file (unlocked)
+/// from one being written.
+pub fn write_deb_to_path_with(
+    pkg: &Package,
+    opts: &WriteOptions,
+    path: &Path,
+    first_bytes: &mut dyn FnMut(),
+) -> Result<Written> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".djdd-pack-")
-        .suffix(".deb.tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| Error::io(&dir, e))?;
-    let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    let tmp = locked_temp(&dir)?;
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
+        FirstBytes {
+            inner: tmp.as_file(),
+            hook: Some(first_bytes),
+        },
+    );
     let written = write_deb(pkg, opts, &mut w)?;
     w.flush().map_err(|e| Error::io(path, e))?;
     drop(w);
@@ -232,6 +258,85 @@ pub fn write_deb_to_path(pkg: &Package, opts: &WriteOptions, path: &Path) -> Res
         .map_err(|e| Error::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(written)
+}
+
+/// A new temp file in `dir`, locked. Retries when a concurrent
+/// [`remove_stale_temps`] removed it between its creation and the lock.
+fn locked_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::MetadataExt;
+    for _ in 0..10 {
+        let tmp = tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .suffix(TEMP_SUFFIX)
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        tmp.as_file().lock().map_err(|e| Error::io(tmp.path(), e))?;
+        let mine = tmp
+            .as_file()
+            .metadata()
+            .map_err(|e| Error::io(tmp.path(), e))?;
+        match std::fs::symlink_metadata(tmp.path()) {
+            Ok(m) if m.ino() == mine.ino() && m.dev() == mine.dev() => return Ok(tmp),
+            _ => continue,
+        }
+    }
+    Err(Error::io(
+        dir,
+        io::Error::other("temp files keep disappearing"),
+    ))
+}
+
+/// Removes the temp files of [`write_deb_to_path`] in `dir` that no live
+/// writer holds (left by a killed one); returns how many. Files being
+/// written (their writer holds the lock) are left alone.
+pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut removed = 0;
+    for e in rd {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+            continue;
+        }
+        let p = e.path();
+        let Ok(f) = File::open(&p) else {
+            continue; // gone meanwhile
+        };
+        if f.try_lock().is_ok() {
+            match std::fs::remove_file(&p) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&p, e)),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// A writer that calls its hook once, after its first successful write.
+struct FirstBytes<'a, W: Write> {
+    inner: W,
+    hook: Option<&'a mut dyn FnMut()>,
+}
+
+impl<W: Write> Write for FirstBytes<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if n > 0
+            && let Some(hook) = self.hook.take()
+        {
+            hook();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn out_err(e: io::Error) -> Error {
@@ -855,5 +960,47 @@ mod tests {
         let c = text.find("control.tar ").unwrap();
         let d = text.find("data.tar ").unwrap();
         assert!(c < d);
+    }
+
+    #[test]
+    fn temp_files_of_killed_writers_are_removed_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let live = locked_temp(dir.path()).unwrap();
+        let stale = dir.path().join(format!("{TEMP_PREFIX}dead01{TEMP_SUFFIX}"));
+        std::fs::write(&stale, b"!<arch>\npartial").unwrap();
+        let other = dir.path().join("demo-env-x_1_amd64.deb");
+        std::fs::write(&other, b"x").unwrap();
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 1);
+        assert!(!stale.exists());
+        assert!(live.path().exists() && other.exists());
+        drop(live);
+        assert_eq!(remove_stale_temps(dir.path()).unwrap(), 0);
+        assert_eq!(remove_stale_temps(&dir.path().join("none")).unwrap(), 0);
+    }
+
+    #[test]
+    fn first_bytes_hook_sees_a_partial_temp_file_then_the_deb_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut pkg = Package::new(control());
+        pkg.add(Entry::file_from_bytes("usr/share/foo/a", 0o644, "hello\n"));
+        let dest = dir.path().join("foo_1.0_all.deb");
+        let mut calls = 0;
+        let mut seen = Vec::new();
+        write_deb_to_path_with(&pkg, &WriteOptions::default(), &dest, &mut || {
+            calls += 1;
+            seen = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(
+            seen[0].starts_with(TEMP_PREFIX) && seen[0].ends_with(TEMP_SUFFIX),
+            "{seen:?}"
+        );
+        assert!(dest.is_file());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::deb::read::{FileHashes, hash_reader};
@@ -43,11 +43,10 @@ pub trait RepoStore {
 
 /// A repository in a local directory, locked while this value lives.
 ///
-/// Test hook: when the environment variable `DJDD_TEST_PAUSE_AT` is
-/// `POINT` or `POINT:SECONDS` naming a checkpoint, the store prints
-/// `djdd: test pause at POINT` to stderr and sleeps there (60 s by default),
-/// holding the lock, so a test can kill the publish at a known point or
-/// start a second one while the first is inside.
+/// Test hook: its checkpoints are [`crate::testpause`] points (the store
+/// pauses there holding the lock, so a test can kill the publish at a known
+/// point or start a second one while the first is inside), and so is
+/// `pool-copy`: half-way through copying a pool file into its temp file.
 pub struct FsStore {
     root: PathBuf,
     _lock: File,
@@ -199,7 +198,14 @@ impl RepoStore for FsStore {
 
     fn copy_in(&mut self, rel: &str, src: &Path) -> Result<()> {
         let mut from = File::open(src).map_err(|e| Error::io(src, e))?;
-        self.atomic(rel, |f| io::copy(&mut from, f).map(|_| ()))
+        let len = from.metadata().map_err(|e| Error::io(src, e))?.len();
+        self.atomic(rel, |f| {
+            // Half, the test point `pool-copy` (a publish killed there
+            // leaves a partial temp file), then the rest.
+            io::copy(&mut (&mut from).take(len / 2), f)?;
+            crate::testpause::point("pool-copy");
+            io::copy(&mut from, f).map(|_| ())
+        })
     }
 
     fn write(&mut self, rel: &str, bytes: &[u8]) -> Result<()> {
@@ -217,17 +223,7 @@ impl RepoStore for FsStore {
 
     fn checkpoint(&mut self, point: &str) {
         tracing::debug!("publish: {point}");
-        let Ok(want) = std::env::var("DJDD_TEST_PAUSE_AT") else {
-            return;
-        };
-        let (name, secs) = match want.split_once(':') {
-            Some((n, s)) => (n, s.parse().unwrap_or(60)),
-            None => (want.as_str(), 60),
-        };
-        if name == point {
-            eprintln!("djdd: test pause at {point}");
-            std::thread::sleep(std::time::Duration::from_secs(secs));
-        }
+        crate::testpause::point(point);
     }
 }
 

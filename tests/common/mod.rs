@@ -536,3 +536,155 @@ pub fn run_ok(cmd: &mut std::process::Command) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// Spawns `cmd` (a `djdd` command) with `DJDD_TEST_PAUSE_AT=PAUSE`
+/// (`POINT` or `POINT:SECONDS`, see src/testpause.rs) and returns once it
+/// printed `djdd: test pause at POINT`, with the stderr lines it printed
+/// before; panics with them when it ends first. The rest of its stderr is
+/// drained by a thread.
+pub fn spawn_until_paused(
+    mut cmd: std::process::Command,
+    pause: &str,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    cmd.env("DJDD_TEST_PAUSE_AT", pause)
+        .env_remove("DJDD_DIR")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn djdd");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let point = pause.split(':').next().unwrap();
+    let mut seen = String::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains(&format!("djdd: test pause at {point}")) => break,
+            Some(Ok(l)) => {
+                seen.push_str(&l);
+                seen.push('\n');
+            }
+            Some(Err(_)) => {}
+            None => {
+                let status = child.wait().unwrap();
+                panic!("{cmd:?} ended ({status}) before reaching {point}:\n{seen}");
+            }
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    (child, seen)
+}
+
+// ---------------------------------------------------------------------
+// Helpers for the crash and concurrency tests (tests/robust_*.rs).
+
+/// The schroot chroot name of build dir `d`.
+pub fn schroot_name_of(d: &Path) -> String {
+    djdd::builddir::BuildDir::open(d)
+        .expect("a build dir")
+        .schroot_name()
+}
+
+/// The processes of chroot `name`: those running inside one of its
+/// sessions (their root is below /run/schroot/mount/NAME-...) and the
+/// schroot processes themselves. (pid, command line).
+pub fn processes_of_chroot(name: &str) -> Vec<(u32, String)> {
+    let mount = format!("/run/schroot/mount/{name}-");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let root = std::fs::read_link(format!("/proc/{pid}/root")).unwrap_or_default();
+        let inside = root.to_string_lossy().starts_with(&mount);
+        let is_schroot = cmdline.starts_with("schroot ")
+            && (cmdline.contains(&format!("-c {name} "))
+                || cmdline.contains(&format!("session:{name}-")));
+        if inside || is_schroot {
+            out.push((pid, cmdline));
+        }
+    }
+    out
+}
+
+/// Waits (at most `limit`) until no process of chroot `name` is left;
+/// returns those still there at the end (empty: all gone).
+pub fn wait_no_processes(name: &str, limit: std::time::Duration) -> Vec<(u32, String)> {
+    let start = std::time::Instant::now();
+    loop {
+        let left = processes_of_chroot(name);
+        if left.is_empty() || start.elapsed() > limit {
+            return left;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The open schroot sessions of chroot `name`.
+pub fn sessions_of(name: &str) -> Vec<String> {
+    let out = std::process::Command::new("schroot")
+        .args(["--list", "--all-sessions"])
+        .output()
+        .expect("schroot");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with(&format!("session:{name}-")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Ends every session of its chroot when dropped, so that a failed test
+/// never deletes its temp build dir with /proc, /sys and /dev still
+/// bind-mounted inside.
+pub struct EndSessions(pub String);
+
+impl Drop for EndSessions {
+    fn drop(&mut self) {
+        for s in sessions_of(&self.0) {
+            let _ = std::process::Command::new("schroot")
+                .args(["--end-session", "--force", "-c", &s])
+                .status();
+        }
+    }
+}
+
+/// Tries every lock of build dir `d` (`D/.lock` and `D/state/locks/*.lock`)
+/// exclusively without waiting, until all are free or `limit` passed;
+/// returns the ones still held.
+pub fn locks_still_held(d: &Path, limit: std::time::Duration) -> Vec<PathBuf> {
+    let start = std::time::Instant::now();
+    loop {
+        let mut files = vec![d.join(".lock")];
+        files.extend(
+            list_dir(&d.join("state/locks"))
+                .into_iter()
+                .map(|f| d.join("state/locks").join(f)),
+        );
+        let held: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|f| {
+                let file = std::fs::OpenOptions::new().append(true).open(f).unwrap();
+                file.try_lock().is_err()
+            })
+            .collect();
+        if held.is_empty() || start.elapsed() > limit {
+            return held;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// SHA-256 of every file in `dir` (name -> hex), temp files included.
+pub fn sha256_of_files(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    list_dir(dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(&f)).unwrap();
+            let sha = sums(&bytes).0;
+            (f, sha)
+        })
+        .collect()
+}

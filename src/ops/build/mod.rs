@@ -62,7 +62,23 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     let compression = Compression::parse(&args.compression)?;
-    let mut lock = bd.lock_shared()?;
+    let mut lock = match bd.try_lock_exclusive("ending stale schroot sessions")? {
+        // No other djdd uses D: end the sessions a killed one left open.
+        Some(mut lock) => {
+            BuildRoot::open(&bd)?.end_stale_sessions(&lock)?;
+            lock.downgrade()?;
+            lock
+        }
+        None => bd.lock_shared()?,
+    };
+    let packages_dir = bd.packages_dir();
+    let stale = crate::deb::remove_stale_temps(&packages_dir)?;
+    if stale > 0 {
+        tracing::info!(
+            "removed {stale} temp file(s) an interrupted build left in {}",
+            packages_dir.display()
+        );
+    }
     let root = BuildRoot::open(&bd)?;
     {
         let _fetch = bd.lock_named(&format!("src-{}", args.name), "fetching the source")?;
@@ -249,6 +265,12 @@ fn build_variant(
     variant_name: &str,
     compression: Compression,
 ) -> anyhow::Result<()> {
+    // One build of a variant at a time, from its plan (which reads the last
+    // build number) to its record: two at once would both take number N+1.
+    let _build_lock = bd.lock_named(
+        &format!("build-{}-{variant_name}", args.name),
+        &format!("another build of {}-site-{variant_name}", args.name),
+    )?;
     let inputs = load_inputs(bd, root, args, variant_name)?;
     let plan = &inputs.plan;
     if args.plan {
@@ -289,10 +311,13 @@ fn build_variant(
     //    tree stays in the root for collectstatic of later builds.
     let env_dir = contract::env_dir(&args.name, &plan.env.id);
     {
-        let _env_lock = bd.lock_named(
+        let env_lock = bd.lock_named(
             &format!("env-{}", plan.env.full_id),
             &format!("building {}", plan.env.name),
         )?;
+        // The steps writing the env tree hold its lock too: if this djdd
+        // is killed, the next build of the env waits until they are gone.
+        let _hold = env_lock.hold_in_children();
         let env_file = packages_dir.join(plan.env.file_name());
         let marker = bd.state_dir().join("envs").join(&plan.env.full_id);
         if !env_file.exists() {
@@ -316,7 +341,14 @@ fn build_variant(
                     plan.env.name
                 ));
                 let pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
-                write_package(&pkg, &plan.env.allowed, &opts, Some(ENV_EPOCH), &env_file)?;
+                write_package(
+                    &pkg,
+                    &plan.env.allowed,
+                    &opts,
+                    Some(ENV_EPOCH),
+                    &env_file,
+                    "pack-env",
+                )?;
                 Ok(())
             };
             if let Err(e) = built() {
@@ -337,12 +369,14 @@ fn build_variant(
             tracing::info!("reusing {}", plan.env.file_name());
         }
     }
+    crate::testpause::point("after-env");
 
     let site = contract_site(&args.name, variant_name, &inputs);
+    remove_stale_scratch(root, &args.name, variant_name);
     let scratch = Scratch {
         root,
         inside: format!(
-            "/var/tmp/djdd-build/{}-{}-{}",
+            "{SCRATCH_DIR}/{}-{}-{}",
             args.name,
             variant_name,
             std::process::id()
@@ -354,7 +388,7 @@ fn build_variant(
     //    Its package is written only after collectstatic succeeded, so a
     //    commit whose build fails leaves no package behind.
     let src_dir = contract::src_dir(&args.name, &plan.src.id);
-    let _src_lock = bd.lock_named(
+    let src_lock = bd.lock_named(
         &format!("src-{}", plan.src.full_id),
         &format!("building {}", plan.src.name),
     )?;
@@ -362,6 +396,7 @@ fn build_variant(
     let src_marker = bd.state_dir().join("srcs").join(&plan.src.full_id);
     let src_tree_ok = src_marker.exists() && steps::host_path(root, &src_dir).is_dir();
     if !src_tree_ok {
+        let _hold = src_lock.hold_in_children();
         let _ = std::fs::remove_file(&src_marker);
         let tar = git::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
         let n = steps::unpack_tree(root, &src_dir, &tar)?;
@@ -396,6 +431,7 @@ fn build_variant(
             &opts,
             Some(plan.commit.time as u64),
             &src_file,
+            "pack-src",
         )?;
         tracing::info!("wrote {}", src_file.display());
     } else {
@@ -409,6 +445,7 @@ fn build_variant(
         &opts,
         Some(plan.commit.time as u64),
         &site_file,
+        "pack-site",
     )?;
     tracing::info!("wrote {}", site_file.display());
     drop(scratch);
@@ -431,6 +468,31 @@ fn build_variant(
     )?;
     log.line("done");
     Ok(())
+}
+
+/// Where the scratch directories of builds are, inside the root:
+/// `NAME-VARIANT-PID`.
+const SCRATCH_DIR: &str = "/var/tmp/djdd-build";
+
+/// Removes the scratch directories of NAME-VARIANT that killed builds left
+/// (best effort). Only under the variant's build lock: then no other build
+/// of NAME-VARIANT is running, so every one of them is stale.
+fn remove_stale_scratch(root: &BuildRoot, name: &str, variant: &str) {
+    let dir = steps::host_path(root, SCRATCH_DIR);
+    let prefix = format!("{name}-{variant}-");
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    for e in rd.filter_map(|e| e.ok()) {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let is_pid = file
+            .strip_prefix(&prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()));
+        if is_pid {
+            tracing::info!("removing {SCRATCH_DIR}/{file}, left by an interrupted build");
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A scratch directory in the build root, removed when the build ends

@@ -384,13 +384,16 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
 }
 
 /// Checks every member against `allowed` (plan's prefixes), then writes the
-/// package to a temp file beside `dest` and renames it into place.
+/// package to a temp file beside `dest` and renames it into place. `point`
+/// names the test pause point ([`crate::testpause`]) reached as soon as the
+/// temp file holds its first bytes (`pack-env`, `pack-src`, `pack-site`).
 pub fn write_package(
     pkg: &Package,
     allowed: &[String],
     opts: &WriteOptions,
     epoch: Option<u64>,
     dest: &Path,
+    point: &str,
 ) -> Result<()> {
     for e in &pkg.entries {
         let mut path = format!(
@@ -413,7 +416,7 @@ pub fn write_package(
         source_date_epoch: epoch,
         ..opts.clone()
     };
-    crate::deb::write_deb_to_path(pkg, &opts, dest)?;
+    crate::deb::write_deb_to_path_with(pkg, &opts, dest, &mut || crate::testpause::point(point))?;
     Ok(())
 }
 
