@@ -70,7 +70,9 @@ site2="$(one "demo-site-blue_*+g${v2}_*.deb")"
 step "lintian --fail-on error,warning: env, src, site"
 for deb in "$env" "$src2" "$site2"; do
     pkg="$(dpkg-deb -f "$deb" Package)"
-    dpkg-deb -c "$deb" | grep -q "usr/share/lintian/overrides/$pkg\$" ||
+    # grep without -q reads the whole listing: an early exit would kill
+    # dpkg-deb with SIGPIPE and fail the pipeline (pipefail).
+    dpkg-deb -c "$deb" | grep "usr/share/lintian/overrides/$pkg\$" >/dev/null ||
         fail "$pkg has no lintian overrides file"
     rc=0
     out="$(lintian --fail-on error,warning --tag-display-limit 0 "$deb" 2>&1)" || rc=$?
