@@ -58,8 +58,11 @@ assert_eq ii "$(ct_pkg_status demo-site-red)" "dpkg status after two postinst ru
 assert_http 200 http://127.0.0.1/ red.example.org
 
 step "PostgreSQL stopped: the postinst fails half-way, the package is half-configured"
+# postgresql.service only groups the clusters' units (postgresql@15-main):
+# `systemctl stop postgresql` returns before the cluster's stop job ends.
 in_ct systemctl stop postgresql
-in_ct_sh '! runuser -u postgres -- psql -XqAt -c "select 1" >/dev/null 2>&1' || fail "PostgreSQL still answers after systemctl stop postgresql"
+wait_for "PostgreSQL to stop answering after systemctl stop postgresql" 60 \
+    in_ct_sh '! runuser -u postgres -- psql -XqAt -c "select 1" >/dev/null 2>&1'
 if ct_apt install --reinstall demo-site-red; then
     fail "apt-get install --reinstall demo-site-red succeeded with PostgreSQL stopped: $APT_OUT"
 fi
