@@ -111,6 +111,79 @@ fn a_variant_is_checked_at_its_branch() {
         text.contains(&format!("checked demo at commit {V2} (refs/heads/release)")),
         "{text}"
     );
+
+    // The variant's settings module is the one checked (as djdd build
+    // uses it), and a missing one is an error whose fix names the variant.
+    common::djdd()
+        .arg("--dir")
+        .arg(&d)
+        .args(["variant", "demo", "blue", "--settings", "demo.production"])
+        .assert()
+        .success();
+    let (code, text) = run(&d, &["demo", "blue"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("settings module demo.production: from variant blue"),
+        "{text}"
+    );
+    assert!(
+        text.contains("neither demo/production.py nor demo/production/__init__.py exists"),
+        "{text}"
+    );
+    assert!(
+        text.contains("djdd variant demo blue --settings MODULE"),
+        "{text}"
+    );
+    // Without VARIANT the project's own module is checked.
+    let (code, text) = run(&d, &["demo", "--rev", "release"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("demo.production"), "{text}");
+}
+
+#[test]
+fn the_run_time_checks_use_the_variants_domain() {
+    let tmp = common::tempdir();
+    let d = build_dir(tmp.path());
+    djdd::builddir::BuildDir::create(&d).unwrap();
+    // Branch `pinned`: v2 plus settings that allow one host only.
+    let repo = tmp.path().join("repo");
+    common::git(&repo, &["checkout", "-q", "-b", "pinned", "v2"]);
+    std::fs::write(
+        repo.join("demo/settings_pinned.py"),
+        "from .settings import *  # noqa\nALLOWED_HOSTS = [\"blue.example.org\"]\n",
+    )
+    .unwrap();
+    common::git(&repo, &["add", "demo/settings_pinned.py"]);
+    common::git(
+        &repo,
+        &["-c", "commit.gpgSign=false", "commit", "-q", "-m", "pinned"],
+    );
+    common::git(&d.join("src/demo.git"), &["fetch", "-q", "origin"]);
+    let python = common::demo_venv_python();
+    let py = python.to_str().unwrap();
+    let variant = |domain: &str| {
+        common::djdd()
+            .arg("--dir")
+            .arg(&d)
+            .args(["variant", "demo", "blue", "--branch", "pinned"])
+            .args(["--settings", "demo.settings_pinned", "--domain", domain])
+            .assert()
+            .success();
+    };
+
+    variant("blue.example.org");
+    let (code, text) = run(&d, &["demo", "blue", "--python", py]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("settings.ALLOWED_HOSTS"), "{text}");
+
+    variant("red.example.org");
+    let (code, text) = run(&d, &["demo", "blue", "--python", py]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("settings.ALLOWED_HOSTS"), "{text}");
+    assert!(
+        text.contains("does not allow the site's domain (red.example.org)"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -10,8 +10,9 @@ pub struct CheckArgs {
     /// directory) or the NAME of a source added with `djdd src`.
     /// Default: the current directory.
     pub target: Option<String>,
-    /// With NAME: the variant whose site identity (NAME-VARIANT) the
-    /// run-time environment uses.
+    /// With NAME: the variant whose site is checked: NAME-VARIANT, and,
+    /// when recorded with `djdd variant`, its branch, settings module and
+    /// domain.
     pub variant: Option<String>,
     /// A Python with the project's requirements installed (a virtualenv's
     /// bin/python): runs the checks that import the project on this host

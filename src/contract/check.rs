@@ -147,15 +147,41 @@ pub struct StaticReport {
 
 /// Runs every check that needs no Python, in order.
 pub fn static_checks(tree: &dyn Tree) -> StaticReport {
+    static_checks_with(tree, None)
+}
+
+/// A settings module named outside the tree (a variant's `--settings`,
+/// which wins over djdd.toml and manage.py, as in `djdd build`).
+#[derive(Clone, Debug)]
+pub struct SettingsOverride {
+    pub module: String,
+    /// How to change it, for the fix of a problem with the module.
+    pub fix: String,
+}
+
+/// [`static_checks`] with the settings module `settings` names: the module
+/// checks and every later one use it.
+pub fn static_checks_with(tree: &dyn Tree, settings: Option<&SettingsOverride>) -> StaticReport {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    let project = djdd_toml(tree, &mut problems, &mut notes);
+    let mut project = djdd_toml(tree, &mut problems, &mut notes);
+    if let Some(s) = settings {
+        project.settings = Some(s.module.clone());
+    }
     problems.extend(required_files(tree, &project));
     let requirement_problems = requirements_files(tree);
     let includes_complete = requirement_problems.is_empty() && tree.read(REQUIREMENTS).is_some();
     problems.extend(requirement_problems);
     problems.extend(debian_requirements(tree));
-    let (module_problems, wsgi_file_found) = modules_exist(tree, &project);
+    let (mut module_problems, wsgi_file_found) = modules_exist(tree, &project);
+    if let Some(s) = settings {
+        for p in module_problems
+            .iter_mut()
+            .filter(|p| p.check == "settings-module")
+        {
+            p.fix.clone_from(&s.fix);
+        }
+    }
     problems.extend(module_problems);
     problems.extend(settings_read_variables(tree, &project));
     problems.extend(settings_hardcoded(tree, &project));
@@ -1044,6 +1070,32 @@ mod tests {
         assert!(r.wsgi_file_found && r.includes_complete);
         assert_eq!(r.project.settings.as_deref(), Some("site1.settings"));
         assert_eq!(r.notes.len(), 1, "no djdd.toml note");
+    }
+
+    #[test]
+    fn a_settings_override_is_the_module_checked() {
+        let fix = "djdd variant demo blue --settings MODULE".to_string();
+        let good_override = SettingsOverride {
+            module: "site1.settings".into(),
+            fix: fix.clone(),
+        };
+        let r = static_checks_with(&tree(&good()), Some(&good_override));
+        assert_eq!(r.problems, vec![]);
+
+        let missing = SettingsOverride {
+            module: "site1.production".into(),
+            fix: fix.clone(),
+        };
+        let r = static_checks_with(&tree(&good()), Some(&missing));
+        assert_eq!(r.project.settings.as_deref(), Some("site1.production"));
+        let p: Vec<_> = r
+            .problems
+            .iter()
+            .filter(|p| p.check == "settings-module")
+            .collect();
+        assert_eq!(p.len(), 1, "{:?}", r.problems);
+        assert_eq!(p[0].what, "settings module site1.production");
+        assert_eq!(p[0].fix, fix);
     }
 
     #[test]

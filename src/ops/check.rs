@@ -26,6 +26,7 @@ use crate::buildroot::BuildRoot;
 use crate::buildroot::build::{self as steps, BUILD_USER};
 use crate::buildroot::runner::RealRunner;
 use crate::cli::check::CheckArgs;
+use crate::config::variant::Variant;
 use crate::contract::check::{
     self as checks, Outcome, Phase, Problem, Severity, StaticReport, Tree,
 };
@@ -89,9 +90,24 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
         name,
         variant,
         source,
+        conf,
     } = target(args, dir, tmp.path(), &mut notes)?;
     let tree = DirTree { root: root.clone() };
-    let report = checks::static_checks(&tree);
+    let settings = conf.as_ref().and_then(|v| {
+        let module = v.settings.clone()?;
+        notes.push(format!(
+            "settings module {module}: from variant {} (it wins over djdd.toml and manage.py, as in djdd build)",
+            v.variant
+        ));
+        Some(checks::SettingsOverride {
+            module,
+            fix: format!(
+                "name an existing module with `djdd variant {name} {} --settings MODULE`, or use djdd.toml's with `--project-settings`",
+                v.variant
+            ),
+        })
+    });
+    let report = checks::static_checks_with(&tree, settings.as_ref());
     let StaticReport {
         project,
         mut problems,
@@ -131,7 +147,10 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     };
 
     if let Some(probe) = &probe {
-        let site = checks::check_site(&name, &variant, &project);
+        let mut site = checks::check_site(&name, &variant, &project);
+        if let Some(v) = &conf {
+            site.domain.clone_from(&v.domain);
+        }
         let tree_in = probe.tree.as_str();
         let project_dir = join(tree_in, &project.project_dir);
         let scratch = probe.scratch.as_str();
@@ -522,6 +541,9 @@ struct Target {
     name: String,
     variant: String,
     source: Option<Source>,
+    /// The variant's file, when VARIANT is recorded in the build dir: its
+    /// branch, domain and settings module are the site's.
+    conf: Option<Variant>,
 }
 
 /// A commit of a source added with `djdd src`.
@@ -561,6 +583,7 @@ fn target(
             name: "project".into(),
             variant: "check".into(),
             source: None,
+            conf: None,
         });
     }
 
@@ -588,18 +611,19 @@ fn target(
         ))));
     }
     let variant = args.variant.clone().unwrap_or_else(|| "check".into());
-    let rev = match (&args.rev, &args.variant) {
+    let conf = args
+        .variant
+        .as_deref()
+        .and_then(|v| load_variant(dir, &name, v));
+    if let (Some(v), None) = (&args.variant, &conf) {
+        notes.push(format!(
+            "variant {v} is not recorded in this build dir (or its file does not load): checked {} as a site {name}-{v} with the defaults",
+            if args.rev.is_some() { "--rev".to_string() } else { format!("HEAD of {} (use --rev REV)", mirror.display()) }
+        ));
+    }
+    let rev = match (&args.rev, &conf) {
         (Some(r), _) => r.clone(),
-        (None, Some(v)) => match variant_rev(dir, &name, v) {
-            Some(r) => r,
-            None => {
-                notes.push(format!(
-                    "variant {v} is not recorded in this build dir (or its file does not load): checked HEAD of {} (use --rev REV)",
-                    mirror.display()
-                ));
-                "HEAD".into()
-            }
-        },
+        (None, Some(v)) => format!("refs/heads/{}", v.branch),
         (None, None) => "HEAD".into(),
     };
     let commit = resolve_rev(&mirror, &rev)?;
@@ -622,6 +646,7 @@ fn target(
         name,
         variant,
         source: Some(Source { commit, tar }),
+        conf,
     })
 }
 
@@ -632,13 +657,11 @@ fn valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// The variant's branch (`refs/heads/BRANCH`) from its variant file; None
-/// when the build dir has no such variant (or its file does not load: the
-/// note printed then says HEAD was checked).
-fn variant_rev(dir: &Path, name: &str, variant: &str) -> Option<String> {
+/// The variant's file; None when the build dir has no such variant (or its
+/// file does not load: the note printed then says the defaults were used).
+fn load_variant(dir: &Path, name: &str, variant: &str) -> Option<Variant> {
     let bd = crate::builddir::BuildDir::open(dir).ok()?;
-    let v = crate::ops::variant::load(&bd, name, variant).ok()??;
-    Some(format!("refs/heads/{}", v.branch))
+    crate::ops::variant::load(&bd, name, variant).ok()?
 }
 
 fn resolve_rev(mirror: &Path, rev: &str) -> CheckResult<String> {
