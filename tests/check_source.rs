@@ -37,6 +37,17 @@ fn build_dir(tmp: &Path) -> PathBuf {
     d
 }
 
+/// `djdd variant demo blue ARGS` in build dir `d`.
+fn set_blue(d: &Path, args: &[&str]) {
+    common::djdd()
+        .arg("--dir")
+        .arg(d)
+        .args(["variant", "demo", "blue"])
+        .args(args)
+        .assert()
+        .success();
+}
+
 fn run(d: &Path, args: &[&str]) -> (i32, String) {
     let out = common::djdd()
         .arg("--dir")
@@ -99,12 +110,7 @@ fn a_variant_is_checked_at_its_branch() {
     let d = build_dir(tmp.path());
     djdd::builddir::BuildDir::create(&d).unwrap();
     common::git(&d.join("src/demo.git"), &["branch", "release", "v2"]);
-    common::djdd()
-        .arg("--dir")
-        .arg(&d)
-        .args(["variant", "demo", "blue", "--branch", "release"])
-        .assert()
-        .success();
+    set_blue(&d, &["--branch", "release"]);
     let (code, text) = run(&d, &["demo", "blue"]);
     assert_eq!(code, 0, "{text}");
     assert!(
@@ -114,12 +120,7 @@ fn a_variant_is_checked_at_its_branch() {
 
     // The variant's settings module is the one checked (as djdd build
     // uses it), and a missing one is an error whose fix names the variant.
-    common::djdd()
-        .arg("--dir")
-        .arg(&d)
-        .args(["variant", "demo", "blue", "--settings", "demo.production"])
-        .assert()
-        .success();
+    set_blue(&d, &["--settings", "demo.production"]);
     let (code, text) = run(&d, &["demo", "blue"]);
     assert_eq!(code, 1, "{text}");
     assert!(
@@ -162,13 +163,17 @@ fn the_run_time_checks_use_the_variants_domain() {
     let python = common::demo_venv_python();
     let py = python.to_str().unwrap();
     let variant = |domain: &str| {
-        common::djdd()
-            .arg("--dir")
-            .arg(&d)
-            .args(["variant", "demo", "blue", "--branch", "pinned"])
-            .args(["--settings", "demo.settings_pinned", "--domain", domain])
-            .assert()
-            .success();
+        set_blue(
+            &d,
+            &[
+                "--branch",
+                "pinned",
+                "--settings",
+                "demo.settings_pinned",
+                "--domain",
+                domain,
+            ],
+        );
     };
 
     variant("blue.example.org");

@@ -173,15 +173,8 @@ pub fn static_checks_with(tree: &dyn Tree, settings: Option<&SettingsOverride>) 
     let includes_complete = requirement_problems.is_empty() && tree.read(REQUIREMENTS).is_some();
     problems.extend(requirement_problems);
     problems.extend(debian_requirements(tree));
-    let (mut module_problems, wsgi_file_found) = modules_exist(tree, &project);
-    if let Some(s) = settings {
-        for p in module_problems
-            .iter_mut()
-            .filter(|p| p.check == "settings-module")
-        {
-            p.fix.clone_from(&s.fix);
-        }
-    }
+    let settings_fix = settings.map(|s| s.fix.as_str());
+    let (module_problems, wsgi_file_found) = modules_exist(tree, &project, settings_fix);
     problems.extend(module_problems);
     problems.extend(settings_read_variables(tree, &project));
     problems.extend(settings_hardcoded(tree, &project));
@@ -353,7 +346,13 @@ pub fn module_file(tree: &dyn Tree, project_dir: &str, module: &str) -> Option<S
 }
 
 /// The settings, WSGI and celery modules exist in the project tree.
-fn modules_exist(tree: &dyn Tree, project: &Project) -> (Vec<Problem>, bool) {
+/// `settings_fix`: how to change the settings module when it was named
+/// outside djdd.toml (default: set it in djdd.toml).
+fn modules_exist(
+    tree: &dyn Tree,
+    project: &Project,
+    settings_fix: Option<&str>,
+) -> (Vec<Problem>, bool) {
     let mut out = Vec::new();
     let dir = &project.project_dir;
     let shown_dir = if dir.is_empty() {
@@ -375,7 +374,10 @@ fn modules_exist(tree: &dyn Tree, project: &Project) -> (Vec<Problem>, bool) {
                     "settings-module",
                     format!("settings module {s}"),
                     format!("neither {base}.py nor {base}/__init__.py exists (relative to {shown_dir})"),
-                    format!("set `settings` in {DJDD_TOML} to the settings module's dotted name"),
+                    settings_fix.map_or_else(
+                        || format!("set `settings` in {DJDD_TOML} to the settings module's dotted name"),
+                        str::to_string,
+                    ),
                 ));
             }
         }

@@ -93,20 +93,22 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
         conf,
     } = target(args, dir, tmp.path(), &mut notes)?;
     let tree = DirTree { root: root.clone() };
-    let settings = conf.as_ref().and_then(|v| {
-        let module = v.settings.clone()?;
+    let mut settings = None;
+    if let Some(v) = &conf
+        && let Some(module) = &v.settings
+    {
         notes.push(format!(
             "settings module {module}: from variant {} (it wins over djdd.toml and manage.py, as in djdd build)",
             v.variant
         ));
-        Some(checks::SettingsOverride {
-            module,
+        settings = Some(checks::SettingsOverride {
+            module: module.clone(),
             fix: format!(
                 "name an existing module with `djdd variant {name} {} --settings MODULE`, or use djdd.toml's with `--project-settings`",
                 v.variant
             ),
-        })
-    });
+        });
+    }
     let report = checks::static_checks_with(&tree, settings.as_ref());
     let StaticReport {
         project,
@@ -616,9 +618,12 @@ fn target(
         .as_deref()
         .and_then(|v| load_variant(dir, &name, v));
     if let (Some(v), None) = (&args.variant, &conf) {
+        let what = match &args.rev {
+            Some(_) => "--rev".to_string(),
+            None => format!("HEAD of {} (use --rev REV)", mirror.display()),
+        };
         notes.push(format!(
-            "variant {v} is not recorded in this build dir (or its file does not load): checked {} as a site {name}-{v} with the defaults",
-            if args.rev.is_some() { "--rev".to_string() } else { format!("HEAD of {} (use --rev REV)", mirror.display()) }
+            "variant {v} is not recorded in this build dir (or its file does not load): checked {what} as a site {name}-{v} with the defaults"
         ));
     }
     let rev = match (&args.rev, &conf) {
