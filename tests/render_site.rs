@@ -29,6 +29,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
             settings,
             workers: 3,
             celery: false,
+            asgi: false,
             https_only: false,
             version: "1.20250101.3".into(),
             commit: "0123456789abcdef0123456789abcdef01234567".into(),

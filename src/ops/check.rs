@@ -123,8 +123,16 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     let probe = match (&python, &source) {
         (Some(py), _) => Some(Probe::host(py, &root, tmp.path(), timeout)),
         (None, Some(src)) => {
-            match Probe::in_root(dir, &name, args.variant.as_deref(), src, &tree, timeout)
-                .map_err(Err)?
+            match Probe::in_root(
+                dir,
+                &name,
+                args.variant.as_deref(),
+                src,
+                &tree,
+                timeout,
+                project.asgi.is_some(),
+            )
+            .map_err(Err)?
             {
                 Ok(p) => {
                     notes.push(format!(
@@ -350,6 +358,7 @@ impl Probe {
         src: &Source,
         tree: &DirTree,
         timeout: u32,
+        asgi: bool,
     ) -> anyhow::Result<Result<Probe, String>> {
         let or_python = "or give --python PATH, the python of a virtualenv with the project's requirements installed";
         let build_cmd = format!(
@@ -386,11 +395,13 @@ impl Probe {
             }
         };
         let python_version = root.python_version()?;
+        let app_server = crate::plan::app_server(&inputs, asgi);
         let hash = crate::plan::hash::env_hash(&crate::plan::hash::EnvInputs {
             requirements: &inputs.requirements,
             venv_debian: &inputs.venv_debian,
             python_version: &python_version,
             arch: root.arch(),
+            provided: &app_server.provided,
         })?;
         let env_dir = crate::contract::env_dir(name, &hash.short);
         let python = format!("{env_dir}/bin/python");

@@ -216,6 +216,7 @@ mod tests {
                 settings: "demo.settings".into(),
                 workers: 3,
                 celery,
+                asgi: false,
                 https_only: false,
                 version: "1.20250101.1".into(),
                 commit: "0123456789abcdef0123456789abcdef01234567".into(),

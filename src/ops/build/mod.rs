@@ -205,6 +205,7 @@ fn load_inputs(
         }),
         src_file_count: None,
         force: args.force,
+        asgi: project.asgi.is_some(),
     };
     let plan = plan::plan_build(&inputs)?;
     Ok(Inputs {
@@ -333,6 +334,7 @@ fn build_variant(
                         files,
                         root_file: plan::REQUIREMENTS,
                         python_version: &plan.python_version,
+                        provided: &plan.app_server.provided,
                     },
                 )?;
                 let shlibs = steps::shlib_packages(root, &env_dir)?;

@@ -33,6 +33,7 @@ pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Si
         settings: inputs.settings.clone(),
         workers: inputs.variant.workers,
         celery: inputs.variant.celery,
+        asgi: false,
         https_only: false,
         version: inputs.plan.site.version.clone(),
         commit: inputs.plan.commit.id.clone(),
