@@ -566,7 +566,7 @@ pub fn check_command(key: &str, words: Option<&[String]>) -> Result<Command> {
             ));
         }
         for var in command_variables(w) {
-            if !crate::contract::variable(&var).is_some_and(|v| v.run.is_some()) {
+            if crate::contract::variable(&var).is_none_or(|v| v.run.is_none()) {
                 return Err(Error::invalid_hint(
                     what(),
                     format!(
