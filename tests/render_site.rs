@@ -29,6 +29,8 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
             settings,
             workers: 3,
             celery: false,
+            redis_broker: false,
+            redis: false,
             asgi: false,
             https_only: false,
             version: "1.20250101.3".into(),

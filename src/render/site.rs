@@ -287,6 +287,8 @@ mod tests {
                 settings: "demo.settings".into(),
                 workers: 3,
                 celery,
+                redis_broker: false,
+                redis: false,
                 asgi: false,
                 https_only: false,
                 version: "1.20250101.1".into(),
@@ -343,7 +345,7 @@ mod tests {
             .collect();
         want.sort();
         assert_eq!(keys, want);
-        for s in contract::Secret::ALL {
+        for s in contract::secrets_needed(&i.site) {
             let got = ctx.secrets.iter().find(|x| x.key == s.variable()).unwrap();
             assert_eq!(
                 got.value,
@@ -358,6 +360,7 @@ mod tests {
             "SECRET_KEY" => fake.secret_key.clone(),
             "DATABASE_PASSWORD" => fake.database_password.clone(),
             "BROKER_PASSWORD" => fake.broker_password.clone(),
+            "REDIS_PASSWORD" => fake.redis_password.clone(),
             _ => panic!("{k}"),
         };
         for (name, value) in contract::secret_env(&i.site, &fake) {

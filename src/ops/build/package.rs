@@ -33,6 +33,8 @@ pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Si
         settings: inputs.settings.clone(),
         workers: inputs.variant.workers,
         celery: inputs.variant.celery,
+        redis_broker: false,
+        redis: false,
         asgi: inputs.project.asgi.is_some(),
         https_only: false,
         version: inputs.plan.site.version.clone(),
@@ -177,6 +179,10 @@ pub const ENV_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
     (
         "package-contains-timestamped-gzip",
         "a .gz file inside a distribution from PyPI (e.g. Django's common-passwords.txt.gz), shipped as its wheel has it",
+    ),
+    (
+        "custom-library-search-path RUNPATH /usr/lib/*-linux-gnu [*]",
+        "a program compiled from its sdist (uWSGI's bin/uwsgi) links with a RUNPATH of the system's multiarch library directory, which the dynamic linker searches anyway; any other RUNPATH is still reported",
     ),
     ("copyright-without-copyright-notice", COPYRIGHT_WHY),
 ];
