@@ -675,6 +675,20 @@ pub struct Layout {
     pub service_unit: String,
     /// `NAME-VARIANT-celery.service`: the celery worker.
     pub celery_unit: String,
+    /// `redis-server@NAME-VARIANT.service`: the site's Redis (Debian's
+    /// template unit of redis-server, one config file an instance).
+    pub redis_unit: String,
+    /// `/etc/redis/redis-NAME-VARIANT.conf`: the instance's configuration
+    /// (written by postinst: it holds the password).
+    pub redis_conf: String,
+    /// `state_dir/redis`: the instance's persistence (kept on purge).
+    pub redis_dir: String,
+    /// `/run/redis-NAME-VARIANT/redis.sock`: its only listener (0700, the
+    /// site user's: the template's RuntimeDirectory).
+    pub redis_socket: String,
+    /// `/lib/systemd/system/redis-server@NAME-VARIANT.service.d/djdd.conf`:
+    /// runs the instance as the site user, writing only its redis_dir.
+    pub redis_dropin: String,
 }
 
 /// The units of one process or timer of a site (`[processes.P]`,
@@ -821,6 +835,11 @@ impl Layout {
             socket_unit: format!("{unit}.socket"),
             service_unit: format!("{unit}.service"),
             celery_unit: format!("{unit}-celery.service"),
+            redis_unit: format!("redis-server@{unit}.service"),
+            redis_conf: format!("/etc/redis/redis-{unit}.conf"),
+            redis_dir: format!("{state_dir}/redis"),
+            redis_socket: format!("/run/redis-{unit}/redis.sock"),
+            redis_dropin: format!("/lib/systemd/system/redis-server@{unit}.service.d/djdd.conf"),
             unit,
             lib_dir,
             state_dir,
