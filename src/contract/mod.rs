@@ -678,9 +678,14 @@ pub struct Layout {
     /// `redis-server@NAME-VARIANT.service`: the site's Redis (Debian's
     /// template unit of redis-server, one config file an instance).
     pub redis_unit: String,
-    /// `/etc/redis/redis-NAME-VARIANT.conf`: the instance's configuration
-    /// (written by postinst: it holds the password).
+    /// `etc_dir/redis.conf`: the instance's configuration (written by
+    /// postinst: it holds the password; the site user reads it, which
+    /// Debian's `/etc/redis` (2770 redis:redis) would not let it).
     pub redis_conf: String,
+    /// `/etc/redis/redis-NAME-VARIANT.conf`: where Debian's template unit
+    /// looks for an instance's configuration. djdd never writes it: when it
+    /// exists, another instance of that name is the admin's.
+    pub redis_foreign_conf: String,
     /// `state_dir/redis`: the instance's persistence (kept on purge).
     pub redis_dir: String,
     /// `/run/redis-NAME-VARIANT/redis.sock`: its only listener (0700, the
@@ -836,7 +841,8 @@ impl Layout {
             service_unit: format!("{unit}.service"),
             celery_unit: format!("{unit}-celery.service"),
             redis_unit: format!("redis-server@{unit}.service"),
-            redis_conf: format!("/etc/redis/redis-{unit}.conf"),
+            redis_conf: format!("{etc_dir}/redis.conf"),
+            redis_foreign_conf: format!("/etc/redis/redis-{unit}.conf"),
             redis_dir: format!("{state_dir}/redis"),
             redis_socket: format!("/run/redis-{unit}/redis.sock"),
             redis_dropin: format!("/lib/systemd/system/redis-server@{unit}.service.d/djdd.conf"),

@@ -238,7 +238,7 @@ left="$(in_ct sh -c 'ls -d /lib/systemd/system/pulse-blue* /etc/systemd/system/*
 [ -z "$left" ] || fail "purge left unit files or their state: $left"
 in_ct sh -c 'ls /var/lib/pulse-site/blue/data/celerybeat-schedule*' >/dev/null 2>&1 || fail "purge removed DATA_DIR (data is the user's)"
 in_ct test -s /var/lib/pulse-site/blue/redis/dump.rdb || fail "purge removed the Redis data (or Redis saved none on stop)"
-in_ct test ! -e /etc/redis/redis-pulse-blue.conf || fail "purge left blue's Redis configuration"
-in_ct test -f /etc/redis/redis-pulse-red.conf || fail "purging blue removed red's Redis configuration"
+in_ct test ! -e /etc/pulse-site/blue/redis.conf || fail "purge left blue's Redis configuration"
+in_ct test -f /etc/pulse-site/red/redis.conf || fail "purging blue removed red's Redis configuration"
 assert_unit_active redis-server@pulse-red.service
 acc_log "scenario 20 passed"
