@@ -127,6 +127,11 @@ wait_counter() {
             WAITED="$COUNTER_VALUE"
             return 0
         fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            ct_logs pulse-blue-celery.service 30
+            ct_logs pulse-blue-beat.service 20
+            ct_logs redis-server@pulse-blue.service 10
+        fi
         [ "$SECONDS" -lt "$deadline" ] || fail "counter $name did not reach $min from $release in $secs s (last: '${COUNTER_VALUE:-none}' from '${COUNTER_RELEASE:-}'); /status/: $HTTP_BODY"
         sleep 1
     done

@@ -443,7 +443,8 @@ assert_unit_active() {
     for u in "$@"; do
         s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
         [ "$s" = active ] || {
-            in_ct systemctl status --no-pager -n 20 "$u" >&2 || true
+            in_ct systemctl status --no-pager -n 0 "$u" >&2 || true
+            ct_logs "$u" 40
             fail "unit $u is '$s', expected active"
         }
     done
