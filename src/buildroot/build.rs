@@ -75,9 +75,23 @@ pub fn run_step(
     timeout: u32,
     argv: &[&str],
 ) -> Result<crate::buildroot::runner::Output> {
+    run_step_metered(root, user, cwd, env, timeout, argv, None)
+}
+
+/// As [`run_step`], with its output lines counted by a progress task
+/// `(label, meter)` (pip, collectstatic).
+pub fn run_step_metered(
+    root: &BuildRoot,
+    user: Option<&str>,
+    cwd: &str,
+    env: &[(String, String)],
+    timeout: u32,
+    argv: &[&str],
+    meter: Option<(&str, crate::report::Meter)>,
+) -> Result<crate::buildroot::runner::Output> {
     let full = bounded_argv(env, timeout, argv);
     let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-    root.run(user, cwd, &[], &refs).map_err(|e| match e {
+    root.run_metered(user, cwd, &[], &refs, meter).map_err(|e| match e {
         // timeout(1) exits 124 when it stopped the command (137 when it had
         // to kill it after the grace period): say so instead of a number.
         Error::Command {
@@ -250,7 +264,7 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
     )?;
     let pip = format!("{}/bin/pip", b.env_dir);
     tracing::info!("pip install -r {}/{}", b.share_dir, b.root_file);
-    run_step(
+    run_step_metered(
         root,
         user,
         b.share_dir,
@@ -263,6 +277,7 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
             "--requirement",
             b.root_file,
         ],
+        Some(("pip install", crate::report::Meter::Pip)),
     )
     .map_err(|e| match e {
         Error::Command { status, output, .. } => Error::Command {

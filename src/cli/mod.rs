@@ -26,9 +26,25 @@ pub struct Cli {
     #[arg(long, global = true, env = "DJDD_DIR", default_value = "/var/lib/djdd")]
     pub dir: PathBuf,
 
-    /// More output (-v: debug, -vv: trace). Progress goes to stderr.
+    /// More output (-v: debug, -vv: trace). Log lines and progress go to
+    /// stderr; what scripts read goes to stdout.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Errors only on stderr: no log lines, no progress (stdout unchanged).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Colour the log lines: auto (only on a terminal, and not when
+    /// NO_COLOR is set), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        default_value = "auto",
+        value_enum
+    )]
+    pub color: crate::report::ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,
