@@ -25,6 +25,9 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// How often a task's figures are logged when stderr is not a terminal.
 pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
 
+/// Tasks shorter than this end without an info line (at debug only).
+pub const QUICK: Duration = Duration::from_secs(2);
+
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ColorChoice {
@@ -504,9 +507,15 @@ impl Task {
         if let Some(h) = i.ticker.lock().unwrap().take() {
             let _ = h.join();
         }
+        // The last stage is over; the counts stay.
+        i.state.lock().unwrap().figures.stage = None;
         let text = i.text();
-        let took = human_duration(i.start.elapsed());
-        if text.is_empty() {
+        let elapsed = i.start.elapsed();
+        let took = human_duration(elapsed);
+        // A step that took a moment needs no summary line of its own.
+        if elapsed < QUICK {
+            tracing::debug!("{}: {text} (ended after {took})", i.label);
+        } else if text.is_empty() {
             tracing::info!("{}: ended after {took}", i.label);
         } else {
             tracing::info!("{}: {text} (ended after {took})", i.label);

@@ -91,20 +91,21 @@ pub fn run_step_metered(
 ) -> Result<crate::buildroot::runner::Output> {
     let full = bounded_argv(env, timeout, argv);
     let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-    root.run_metered(user, cwd, &[], &refs, meter).map_err(|e| match e {
-        // timeout(1) exits 124 when it stopped the command (137 when it had
-        // to kill it after the grace period): say so instead of a number.
-        Error::Command {
-            command,
-            status,
-            output,
-        } if status.ends_with(" 124") || status.ends_with(" 137") => Error::Command {
-            command,
-            status: format!("did not finish within {timeout} s and was killed"),
-            output,
-        },
-        e => e,
-    })
+    root.run_metered(user, cwd, &[], &refs, meter)
+        .map_err(|e| match e {
+            // timeout(1) exits 124 when it stopped the command (137 when it had
+            // to kill it after the grace period): say so instead of a number.
+            Error::Command {
+                command,
+                status,
+                output,
+            } if status.ends_with(" 124") || status.ends_with(" 137") => Error::Command {
+                command,
+                status: format!("did not finish within {timeout} s and was killed"),
+                output,
+            },
+            e => e,
+        })
 }
 
 /// As [`run_step`], but a non-zero exit (a timeout included, see

@@ -393,7 +393,7 @@ fn debootstrap(
         }
         out.check(&cmd)?;
     }
-    tracing::info!(
+    tracing::debug!(
         "debootstrap finished in {:.0} s",
         start.elapsed().as_secs_f64()
     );

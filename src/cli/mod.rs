@@ -72,4 +72,24 @@ pub enum Command {
     Variant(variant::VariantArgs),
     /// Show the build root, sources, variants, cached packages and last builds.
     Status(status::StatusArgs),
+    /// Print a shell completion script for djdd on stdout (bash, zsh,
+    /// fish, elvish, powershell). The Debian package installs them.
+    Completions(CompletionsArgs),
+    /// Write the man pages (djdd.1 and one djdd-COMMAND.1 per command)
+    /// into DIR (for packaging; the Debian package installs them).
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManpagesArgs {
+    /// The directory to write the pages into (made if missing).
+    pub dir: PathBuf,
 }
