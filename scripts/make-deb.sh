@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make deb`: djdd itself as a Debian package, written by `djdd pack`.
-# Ships the binary (stripped), one man page per command (`djdd manpages`,
+# Ships the binary (stripped), scripts/ci-publish.sh (docs/ci.md), one man page per command (`djdd manpages`,
 # from the clap definitions), bash, zsh and fish completions (`djdd
 # completions`), README, CHANGELOG and docs/, a copyright file and a
 # Debian changelog; Depends are the shared libraries the binary links
@@ -48,12 +48,13 @@ work="$(mktemp -d "$out/.build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 root="$work/djdd"
 doc="$root/usr/share/doc/djdd"
-install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/man/man1" "$doc/docs" \
+install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/djdd" "$root/usr/share/man/man1" "$doc/docs" \
     "$root/usr/share/bash-completion/completions" \
     "$root/usr/share/zsh/vendor-completions" \
     "$root/usr/share/fish/vendor_completions.d"
 
 install -m 0755 "$bin" "$root/usr/bin/djdd"
+install -m 0755 scripts/ci-publish.sh "$root/usr/share/djdd/ci-publish.sh"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/djdd"
 
 "$bin" manpages "$work/man" >/dev/null

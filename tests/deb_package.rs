@@ -134,6 +134,7 @@ fn make_deb_is_lintian_clean_reproducible_and_installs_with_apt() {
         "usr/share/fish/vendor_completions.d/djdd.fish",
         "usr/share/doc/djdd/copyright",
         "usr/share/doc/djdd/changelog.gz",
+        "usr/share/djdd/ci-publish.sh",
     ] {
         assert!(root.join(f).is_file(), "{f} missing");
     }
