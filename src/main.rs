@@ -4,11 +4,16 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use djdd::report::{self, Settings};
 
 fn main() -> ExitCode {
-    let cli = djdd::cli::Cli::parse();
+    let mut cmd = djdd::cli::Cli::command();
+    if let Some(choice) = report::color_arg(std::env::args_os()) {
+        cmd = cmd.color(choice.for_clap());
+    }
+    let cli = djdd::cli::Cli::from_arg_matches_mut(&mut cmd.clone().get_matches())
+        .unwrap_or_else(|e| e.format(&mut cmd).exit());
     let settings = Settings::detect(cli.color, cli.quiet, cli.verbose);
     report::init(settings);
     match djdd::ops::run(cli) {

@@ -56,6 +56,48 @@ pub fn use_color(
     }
 }
 
+/// The `--color` given on the command line, read before clap parses it:
+/// clap prints help and usage errors itself, and should colour them as the
+/// rest (without it, clap's own auto mode decides, which also honours
+/// NO_COLOR). Stops at `--`; an invalid value is left for clap to report.
+pub fn color_arg<I, S>(args: I) -> Option<ColorChoice>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut found = None;
+    let mut next_is_value = false;
+    for a in args {
+        let a = a.as_ref().to_string_lossy();
+        let value = if next_is_value {
+            next_is_value = false;
+            Some(a.as_ref())
+        } else if a == "--" {
+            break;
+        } else if a == "--color" {
+            next_is_value = true;
+            None
+        } else {
+            a.strip_prefix("--color=")
+        };
+        if let Some(v) = value {
+            found = <ColorChoice as clap::ValueEnum>::from_str(v, false).ok();
+        }
+    }
+    found
+}
+
+impl ColorChoice {
+    /// The same choice for clap's own output.
+    pub fn for_clap(self) -> clap::ColorChoice {
+        match self {
+            ColorChoice::Auto => clap::ColorChoice::Auto,
+            ColorChoice::Always => clap::ColorChoice::Always,
+            ColorChoice::Never => clap::ColorChoice::Never,
+        }
+    }
+}
+
 /// What `main` decided about output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
@@ -551,6 +593,22 @@ mod tests {
         assert!(!use_color(Auto, true, None, Some("dumb")));
         assert!(use_color(Always, false, Some("1"), Some("dumb")));
         assert!(!use_color(Never, true, None, Some("xterm")));
+    }
+
+    #[test]
+    fn color_arg_is_found_before_parsing() {
+        let c = |args: &[&str]| color_arg(args.iter());
+        assert_eq!(
+            c(&["djdd", "--color", "never", "x"]),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            c(&["djdd", "b", "--color=always"]),
+            Some(ColorChoice::Always)
+        );
+        assert_eq!(c(&["djdd", "--color=bogus"]), None);
+        assert_eq!(c(&["djdd", "--", "--color=never"]), None);
+        assert_eq!(c(&["djdd", "status"]), None);
     }
 
     #[test]

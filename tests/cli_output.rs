@@ -113,6 +113,26 @@ fn terminal_gets_colour_unless_no_color_or_never() {
 }
 
 #[test]
+fn color_never_also_holds_for_usage_errors_on_a_terminal() {
+    let bin = assert_cmd::cargo::cargo_bin("djdd");
+    let run = |args: &str| {
+        let o = std::process::Command::new("script")
+            .args(["-qec", &format!("{} {args}", bin.display()), "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let coloured = run("init --bogus");
+    assert!(coloured.contains('\x1b'), "{coloured:?}");
+    let plain = run("--color never init --bogus");
+    assert!(plain.contains("unexpected argument '--bogus'"), "{plain:?}");
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+}
+
+#[test]
 fn quiet_prints_errors_only() {
     let (_t, tree, out) = tree();
     let err = piped(&["-q"], &[], &tree, &out);
