@@ -15,14 +15,20 @@ OFFLINE_FLAG={{ layout.offline_flag | shell_quote }}
 STATE_DIR={{ layout.state_dir | shell_quote }}
 SOCKET_UNIT={{ layout.socket_unit | shell_quote }}
 SERVICE_UNIT={{ layout.service_unit | shell_quote }}
+# The project's processes (a service each, or a target for several
+# copies) and timers; the services they run, for status.
+PROCESS_UNITS={{ process_units | join(" ") | shell_quote }}
+TIMER_UNITS={{ timer_units | join(" ") | shell_quote }}
 {% if celery %}
 CELERY_UNIT={{ layout.celery_unit | shell_quote }}
-UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT"
-APP_UNITS="$SERVICE_UNIT $CELERY_UNIT"
 {% else %}
-UNITS="$SOCKET_UNIT $SERVICE_UNIT"
-APP_UNITS="$SERVICE_UNIT"
+CELERY_UNIT=
 {% endif %}
+# What start starts, what restart restarts, what status shows.
+UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS $TIMER_UNITS"
+APP_UNITS="$SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS"
+STATUS_UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT"
+PROCESS_RUN_SERVICES={{ process_services | join(" ") | shell_quote }}
 
 usage() {
     cat <<EOF
@@ -33,10 +39,12 @@ Control the site $USER_NAME ($DOMAIN).
 Commands:
   status        show the state of every service of the site and the version
                 (exit 0: all running, 3: something is not running)
-  start         start the site's services (and nginx) that are not running
-  stop          stop the site's services (nginx keeps serving other sites)
-  restart       restart gunicorn{% if celery %} and celery{% endif %} (connections wait, none is refused);
-                reload nginx
+  start         start the site's services, processes and timers (and nginx)
+  stop          stop the site's services, processes and timers (nginx keeps
+                serving other sites)
+  restart       restart gunicorn{% if celery %}, celery{% endif %} and the processes (connections
+                wait, none is refused); reload nginx
+  timers        each scheduled job: its calendar, last run, next run, last result
   reload        gracefully reload gunicorn (HUP) and nginx
   offline       answer every request but static files with the 503 maintenance page
   online        serve the site again
@@ -62,6 +70,23 @@ need_root() {
 
 need_systemd() {
     [ -d /run/systemd/system ] || die "systemd is not running here; cannot '$1'"
+}
+
+# show_timer UNIT CALENDAR: one scheduled job's line.
+show_timer() {
+    svc=${1%.timer}.service
+    last=$(systemctl show -P LastTriggerUSec "$1" 2>/dev/null || true)
+    next=$(systemctl show -P NextElapseUSecRealtime "$1" 2>/dev/null || true)
+    result=$(systemctl show -P Result "$svc" 2>/dev/null || true)
+    code=$(systemctl show -P ExecMainStatus "$svc" 2>/dev/null || true)
+    state=$(systemctl is-active "$svc" 2>/dev/null || true)
+    [ "$state" != activating ] || result="running now"
+    if [ -z "$last" ] || [ "$last" = n/a ]; then
+        last="never"
+        result="-"
+    fi
+    printf '%s (%s)\n  last run: %s; result: %s (exit status %s)\n  next run: %s\n' \
+        "$1" "$2" "$last" "${result:-?}" "${code:-?}" "${next:-none}"
 }
 
 release_version() {
@@ -109,11 +134,19 @@ status)
         echo "  systemd is not running: services unknown" >&2
         exit 3
     fi
-    for unit in $UNITS nginx.service; do
+    # shellcheck disable=SC2086
+    for unit in $STATUS_UNITS $PROCESS_RUN_SERVICES $TIMER_UNITS nginx.service; do
         state=$(systemctl is-active "$unit" 2>/dev/null) || rc=3
         printf '  %-40s %s\n' "$unit" "$state"
     done
     exit $rc
+    ;;
+timers)
+    need_systemd timers
+    [ -n "$TIMER_UNITS" ] || { echo "$USER_NAME has no scheduled jobs"; exit 0; }
+{% for j in jobs if j.kind == "timer" %}
+    show_timer {{ j.units.main | shell_quote }} {{ j.calendar | shell_quote }}
+{% endfor %}
     ;;
 start)
     need_root start
@@ -126,7 +159,7 @@ stop)
     need_root stop
     need_systemd stop
     # shellcheck disable=SC2086
-    systemctl stop $APP_UNITS $SOCKET_UNIT
+    systemctl stop $TIMER_UNITS $APP_UNITS $SOCKET_UNIT
     ;;
 restart)
     need_root restart

@@ -14,6 +14,8 @@ LOCAL_ENV_EXAMPLE={{ layout.local_env_example | shell_quote }}
 STATIC_DIR={{ layout.static_dir | shell_quote }}
 STATE_DIR={{ layout.state_dir | shell_quote }}
 MEDIA_DIR={{ layout.media_dir | shell_quote }}
+DATA_DIR={{ layout.data_dir | shell_quote }}
+UNITS_FILE={{ layout.units_file | shell_quote }}
 RELEASES_DIR={{ layout.releases_dir | shell_quote }}
 CURRENT={{ layout.current | shell_quote }}
 OFFLINE_FLAG={{ layout.offline_flag | shell_quote }}
@@ -29,6 +31,10 @@ NGINX_LINK={{ layout.nginx_link | shell_quote }}
 SOCKET_UNIT={{ layout.socket_unit | shell_quote }}
 SERVICE_UNIT={{ layout.service_unit | shell_quote }}
 CELERY_UNIT={{ (layout.celery_unit if celery else "") | shell_quote }}
+# The processes' units (a service, or a target for several copies) and the
+# timers, space-separated ([a-z0-9@.-] names only).
+PROCESS_UNITS={{ process_units | join(" ") | shell_quote }}
+TIMER_UNITS={{ timer_units | join(" ") | shell_quote }}
 HEALTH_PATH={{ health_path | shell_quote }}
 HEALTH_TIMEOUT={{ health_timeout }}
 MIGRATE={{ "yes" if migrate else "no" }}

@@ -95,3 +95,51 @@ fn default_target_is_the_current_directory() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// The processes' and timers' manage.py commands must exist (`manage.py
+/// help CMD` with the env), their calendars must be systemd's; the report
+/// says where the app server comes from.
+#[test]
+fn processes_and_timers_are_checked() {
+    let python = common::demo_venv_python();
+    let tmp = common::tempdir();
+    let project = tmp.path().join("demo");
+    common::copy_tree(&common::fixtures().join("demo"), &project);
+    let toml = project.join("djdd.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(
+        "\n[processes.checker]\ncommand = [\"manage.py\", \"check\"]\n\
+         [processes.alerts]\ncommand = [\"manage.py\", \"sendalerts\"]\n\
+         [timers.nightly]\ncommand = [\"manage.py\", \"clearsessions\"]\ncalendar = \"not a calendar 99\"\n\
+         [timers.ok]\ncommand = [\"celery\", \"--help\"]\ncalendar = \"daily\"\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let out = common::djdd()
+        .arg("check")
+        .arg(&project)
+        .arg("--python")
+        .arg(&python)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("djdd.toml: key `processes.alerts.command`")
+            && stdout.contains("manage.py has no command `sendalerts`"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("djdd.toml: key `timers.nightly.calendar`")
+            && stdout.contains("systemd refuses \"not a calendar 99\""),
+        "{stdout}"
+    );
+    // The commands that exist are not reported; clearsessions needs
+    // django.contrib.sessions, which the demo does not install.
+    assert!(!stdout.contains("`processes.checker"), "{stdout}");
+    assert!(!stdout.contains("`timers.ok"), "{stdout}");
+    assert!(
+        stdout.contains("note: app server: gunicorn (WSGI), from the project's requirements"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("has no command").count(), 2, "{stdout}");
+}

@@ -59,6 +59,14 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
         prop_assert!(check_env_key(k, RESERVED).is_ok(), "env key {:?}", k);
         prop_assert!(check_env_value(val).is_ok(), "env value {:?}", val);
     }
+    for (p, n) in &v.processes {
+        prop_assert!(
+            djdd::config::variant::check_process_name(p).is_ok(),
+            "process {:?}",
+            p
+        );
+        prop_assert!(*n <= 16, "copies {n}");
+    }
     Ok(())
 }
 
@@ -376,6 +384,7 @@ proptest! {
         health_url in proptest::option::of(hostile_string()),
         env_set in proptest::collection::vec((prop_oneof!["[A-Z_][A-Z0-9_]{0,6}", hostile_string()], hostile_string()), 0..3),
         env_unset in proptest::collection::vec("[A-Z_]{1,4}", 0..2),
+        processes in proptest::collection::vec((prop_oneof!["[a-z][a-z0-9-]{0,6}", hostile_string()], -3i64..20), 0..3),
     ) {
         let base = Variant::new("demo", "blue").unwrap();
         let u = VariantUpdate {
@@ -390,6 +399,7 @@ proptest! {
             health_url,
             env_set,
             env_unset,
+            processes,
         };
         match base.apply(&u, RESERVED) {
             Ok(v) => {
@@ -399,7 +409,7 @@ proptest! {
             Err(e) => {
                 let e = e.to_string();
                 prop_assert!(
-                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env "]
+                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process "]
                         .iter()
                         .any(|o| e.starts_with(o)),
                     "the refusal names no option: {}", e

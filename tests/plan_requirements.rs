@@ -171,6 +171,7 @@ fn hash(reqs: &Requirements) -> String {
         venv_debian: &DebianRequirements::default(),
         python_version: "3.11",
         arch: "amd64",
+        provided: &[],
     })
     .unwrap()
     .short

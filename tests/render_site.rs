@@ -29,6 +29,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
             settings,
             workers: 3,
             celery: false,
+            asgi: false,
             https_only: false,
             version: "1.20250101.3".into(),
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
@@ -40,6 +41,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
         migrate: false,
         health_url: None,
         extra_env: vec![],
+        copies: BTreeMap::new(),
     }
 }
 
@@ -49,18 +51,38 @@ fn blue_input() -> SiteInput {
     input("blue", "blue.example.org", &toml, "manage.py")
 }
 
+/// The processes and timers red's project defines: a manage.py command
+/// in two copies, celery beat with its schedule in DATA_DIR, a process
+/// the variant turns off, a daily job.
+const RED_JOBS: &str = r#"
+[processes.sendalerts]
+command = ["manage.py", "sendalerts", "--loop", "it's $(x)"]
+[processes.beat]
+command = ["celery", "--app", "demo.celery:app", "beat", "--schedule", "${DATA_DIR}/celerybeat-schedule"]
+[processes.unused]
+command = ["manage.py", "unused"]
+[timers.clearsessions]
+command = ["manage.py", "clearsessions"]
+calendar = "*-*-* 04:00:00"
+random_delay = "10min"
+"#;
+
 /// red: celery and migrate, another domain, manage.py in a subdirectory,
-/// a health URL with a query.
+/// a health URL with a query, processes (one in two copies, one off) and
+/// a timer.
 fn red_input() -> SiteInput {
     let mut i = input(
         "red",
         "red.example.net",
-        "manage = \"site/manage.py\"\nsettings = \"demo.settings\"\ncelery = \"demo.celery:app\"\n[health]\nurl = \"/health/?full=1\"\ntimeout = 60\n",
+        &format!(
+            "manage = \"site/manage.py\"\nsettings = \"demo.settings\"\ncelery = \"demo.celery:app\"\n[health]\nurl = \"/health/?full=1\"\ntimeout = 60\n{RED_JOBS}"
+        ),
         "site/manage.py",
     );
     i.site.celery = true;
     i.site.workers = 5;
     i.migrate = true;
+    i.copies = [("sendalerts".to_string(), 2), ("unused".to_string(), 0)].into();
     i
 }
 
@@ -692,6 +714,124 @@ fn launcher_resolves_a_release_and_runs_manage_py() {
         .arg(t.join("nowhere"))
         .arg("manage"));
     assert!(!ok && out.contains("launch:"), "{out}");
+}
+
+/// `launch run NAME` runs a process's or timer's command from the release:
+/// manage.py commands with the env's python, programs from the env's bin
+/// first, `${VAR}` expanded from the environment, every other character
+/// literal, extra arguments appended.
+#[test]
+fn launcher_runs_processes_and_timers() {
+    let ctx = red();
+    let files = render(&ctx);
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    write_all(t, &files);
+    let venv = t.join("venv");
+    fs::create_dir_all(venv.join("bin")).unwrap();
+    let host_python = String::from_utf8(
+        Command::new("sh")
+            .args(["-c", "command -v python3"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(host_python.trim(), venv.join("bin/python")).unwrap();
+    // A `celery` program of the env that prints its argv.
+    fs::write(
+        venv.join("bin/celery"),
+        "#!/bin/sh\nfor a in \"$@\"; do printf '<%s>' \"$a\"; done\n",
+    )
+    .unwrap();
+    fs::set_permissions(venv.join("bin/celery"), fs::Permissions::from_mode(0o755)).unwrap();
+    let src = t.join("src");
+    fs::create_dir_all(src.join("site")).unwrap();
+    fs::write(
+        src.join("site/manage.py"),
+        "import sys\nprint(repr(sys.argv[1:]))\n",
+    )
+    .unwrap();
+    let release = t.join("releases/1");
+    fs::create_dir_all(&release).unwrap();
+    std::os::unix::fs::symlink(&venv, release.join("env")).unwrap();
+    std::os::unix::fs::symlink(&src, release.join("src")).unwrap();
+    let launch = t.join("usr/lib/demo-site/red/launch");
+    let run_job = |args: &[&str]| {
+        run(Command::new(&launch)
+            .arg("--release")
+            .arg(t.join("releases/1"))
+            .arg("run")
+            .args(args)
+            .env("DATA_DIR", "/var/lib/demo-site/red/data")
+            .env("PATH", "/usr/bin:/bin"))
+    };
+    let (ok, out) = run_job(&["sendalerts", "--once"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.trim(),
+        "['sendalerts', '--loop', \"it's $(x)\", '--once']"
+    );
+    let (ok, out) = run_job(&["beat"]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.trim(),
+        "<--app><demo.celery:app><beat><--schedule></var/lib/demo-site/red/data/celerybeat-schedule>"
+    );
+    let (ok, out) = run_job(&["clearsessions"]);
+    assert!(ok && out.trim() == "['clearsessions']", "{out}");
+    let (ok, out) = run_job(&["unused"]);
+    assert!(!ok && out.contains("no process or timer 'unused'"), "{out}");
+    // The units: two instances of sendalerts under a target, beat alone,
+    // the timer with its service; the process turned off has none.
+    let units: Vec<&str> = files
+        .iter()
+        .filter_map(|f| f.path.strip_prefix("/lib/systemd/system/"))
+        .collect();
+    for u in [
+        "demo-red-sendalerts.target",
+        "demo-red-sendalerts@.service",
+        "demo-red-beat.service",
+        "demo-red-clearsessions.timer",
+        "demo-red-clearsessions.service",
+    ] {
+        assert!(units.contains(&u), "{u} missing from {units:?}");
+    }
+    assert!(!units.iter().any(|u| u.contains("unused")), "{units:?}");
+    let target = files
+        .iter()
+        .find(|f| f.path.ends_with("/demo-red-sendalerts.target"))
+        .unwrap();
+    assert!(
+        target
+            .contents
+            .contains("Wants=demo-red-sendalerts@1.service demo-red-sendalerts@2.service\n"),
+        "{}",
+        target.contents
+    );
+    let timer = files
+        .iter()
+        .find(|f| f.path.ends_with("/demo-red-clearsessions.timer"))
+        .unwrap();
+    for line in [
+        "OnCalendar=*-*-* 04:00:00\n",
+        "Persistent=true\n",
+        "RandomizedDelaySec=10min\n",
+    ] {
+        assert!(timer.contents.contains(line), "{}", timer.contents);
+    }
+}
+
+/// A variant's copies for a process the project does not define are refused.
+#[test]
+fn copies_of_an_unknown_process_are_refused() {
+    let mut i = red_input();
+    i.copies.insert("sendreports".into(), 1);
+    let e = render::site_context(&i).unwrap_err().to_string();
+    assert!(
+        e.contains("process sendreports") && e.contains("sendalerts"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -157,6 +157,32 @@ pub fn which(program: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// What systemd says of a calendar expression (systemd.time(7)), asked of
+/// this host's `systemd-analyze calendar`: `Ok(None)` when it accepts it,
+/// `Ok(Some(why))` with systemd's message when it refuses it. The target
+/// runs the same Debian suite's systemd, which reads it the same way.
+pub fn calendar_problem(
+    runner: &dyn crate::buildroot::runner::Runner,
+    expr: &str,
+) -> crate::error::Result<Option<String>> {
+    let cmd = crate::buildroot::runner::Cmd::new("systemd-analyze")
+        .args(["calendar", "--", expr])
+        .env("SYSTEMD_COLORS", "0")
+        .env("LC_ALL", "C");
+    let out = runner.run(&cmd)?;
+    if out.status.success() {
+        return Ok(None);
+    }
+    let why = out
+        .tail
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("refused")
+        .to_string();
+    Ok(Some(why))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

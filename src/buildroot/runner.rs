@@ -194,6 +194,7 @@ pub fn package_of(program: &str) -> &'static str {
         "umount" | "mount" => "mount",
         "chroot" | "env" => "coreutils",
         "ssh" => "openssh-client",
+        "systemd-analyze" => "systemd",
         _ => "the package that provides it",
     }
 }

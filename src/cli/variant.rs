@@ -15,7 +15,7 @@ pub struct VariantArgs {
     #[arg(long, conflicts_with = "variant")]
     pub list: bool,
     /// The branch built by default, as BRANCH or REMOTE:BRANCH (REMOTE is
-    /// NAME or origin) [default: main].
+    /// NAME or origin) [default: the source's default branch, its HEAD].
     #[arg(long, value_name = "[REMOTE:]BRANCH", allow_hyphen_values = true)]
     pub branch: Option<String>,
     /// The site's host name; nginx serves DOMAIN and www.DOMAIN
@@ -58,4 +58,8 @@ pub struct VariantArgs {
     /// Remove an environment variable (repeatable).
     #[arg(long = "unset-env", value_name = "KEY")]
     pub unset_env: Vec<String>,
+    /// Run N copies of the project's process NAME (`[processes.NAME]` in
+    /// its djdd.toml), 0 (off) to 16 [default: 1] (repeatable).
+    #[arg(long = "process", value_name = "NAME=N", allow_hyphen_values = true)]
+    pub process: Vec<String>,
 }

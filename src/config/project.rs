@@ -8,6 +8,8 @@
 //! are checked against Debian Policy §5.6.1; `docs/contract.md` documents
 //! every key and the requirement files' syntax.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::contract;
@@ -32,10 +34,31 @@ pub struct ProjectFile {
     pub settings: Option<String>,
     pub wsgi: Option<String>,
     pub celery: Option<String>,
+    pub asgi: Option<String>,
     #[serde(default)]
     pub build: BuildFile,
     #[serde(default)]
     pub health: HealthFile,
+    #[serde(default)]
+    pub processes: BTreeMap<String, ProcessFile>,
+    #[serde(default)]
+    pub timers: BTreeMap<String, TimerFile>,
+}
+
+/// `[processes.NAME]` as written.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessFile {
+    pub command: Option<Vec<String>>,
+}
+
+/// `[timers.NAME]` as written.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TimerFile {
+    pub command: Option<Vec<String>>,
+    pub calendar: Option<String>,
+    pub random_delay: Option<String>,
 }
 
 /// `[build]` as written.
@@ -88,9 +111,72 @@ pub struct Project {
     pub wsgi: Option<String>,
     /// The celery app, `MODULE` or `MODULE:ATTRIBUTE`; `None`: no worker.
     pub celery: Option<String>,
+    /// The ASGI application, `MODULE:ATTRIBUTE`: when set, gunicorn serves
+    /// it with uvicorn's worker class instead of the WSGI callable.
+    pub asgi: Option<String>,
     pub build: Build,
     pub health: Health,
+    /// `[processes.NAME]`: long-running programs beside gunicorn, by name.
+    pub processes: Vec<Process>,
+    /// `[timers.NAME]`: scheduled jobs, by name.
+    pub timers: Vec<Timer>,
 }
+
+/// A long-running process of the project (`[processes.NAME]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    pub name: String,
+    pub command: Command,
+}
+
+/// A scheduled job of the project (`[timers.NAME]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timer {
+    pub name: String,
+    pub command: Command,
+    /// A systemd calendar expression (systemd.time(7)); checked with
+    /// `systemd-analyze calendar` by `djdd check` and `djdd build`.
+    pub calendar: String,
+    /// systemd's `RandomizedDelaySec=` (a time span such as `5min`).
+    pub random_delay: Option<String>,
+}
+
+/// What a process or timer runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `["manage.py", CMD, ARG...]`: a manage.py command and its arguments.
+    Manage(Vec<String>),
+    /// `[PROGRAM, ARG...]`: a program of the env (`celery`, ...), found
+    /// in the env's `bin/` first, then in `/usr/bin` and `/bin`.
+    Program(Vec<String>),
+}
+
+impl Command {
+    /// The words as written in djdd.toml.
+    pub fn words(&self) -> Vec<String> {
+        match self {
+            Command::Manage(args) => std::iter::once("manage.py".to_string())
+                .chain(args.iter().cloned())
+                .collect(),
+            Command::Program(argv) => argv.clone(),
+        }
+    }
+
+    /// The manage.py command it runs, if it is one.
+    pub fn manage_command(&self) -> Option<&str> {
+        match self {
+            Command::Manage(args) => args.first().map(String::as_str),
+            Command::Program(_) => None,
+        }
+    }
+}
+
+/// Unit name suffixes djdd makes itself (`NAME-VARIANT-celery.service`)
+/// or keeps for itself: no process or timer may take them.
+pub const RESERVED_UNIT_NAMES: &[&str] = &["celery", "web", "gunicorn", "socket", "redis", "next"];
+
+/// Most processes and timers one project may define (each is a unit).
+pub const MAX_PROCESSES: usize = 32;
 
 /// `[build]` with defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +245,36 @@ pub const KEYS: &[Key] = &[
         default: "none",
         meaning: "The celery app, `MODULE` or `MODULE:APP`. Without it no variant can run a worker.",
         example: "\"mysite.celery:app\"",
+    },
+    Key {
+        name: "asgi",
+        default: "none (WSGI)",
+        meaning: "The ASGI application, `MODULE:APP`. When set, gunicorn serves it with uvicorn's worker class (djdd provides `uvicorn-worker` when the requirements do not) instead of the WSGI callable.",
+        example: "\"mysite.asgi:application\"",
+    },
+    Key {
+        name: "processes.NAME.command",
+        default: "none",
+        meaning: "A long-running process beside gunicorn, run as `NAME-VARIANT-NAME.service`: `[\"manage.py\", CMD, ARG...]` or `[PROGRAM, ARG...]` (a program of the env). `${VAR}` in a word is a contract variable's value. A variant runs N copies with `--process NAME=N` (0 = off, default 1).",
+        example: "[\"manage.py\", \"sendalerts\"]",
+    },
+    Key {
+        name: "timers.NAME.command",
+        default: "none",
+        meaning: "A scheduled job (a `.timer` and a oneshot `.service`, `NAME-VARIANT-NAME`): the command, as for processes. Needs `calendar`.",
+        example: "[\"manage.py\", \"clearsessions\"]",
+    },
+    Key {
+        name: "timers.NAME.calendar",
+        default: "none (required)",
+        meaning: "When the job runs: a systemd calendar expression (systemd.time(7)), checked with `systemd-analyze calendar`.",
+        example: "\"daily\"",
+    },
+    Key {
+        name: "timers.NAME.random_delay",
+        default: "none",
+        meaning: "A random delay added to each run (systemd's `RandomizedDelaySec=`), a time span such as `\"10min\"`.",
+        example: "\"10min\"",
     },
     Key {
         name: "build.python_packages",
@@ -250,6 +366,62 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         Some(c) => Some(check_callable("celery", c, false)?.to_string()),
         None => None,
     };
+    let asgi = match &f.asgi {
+        Some(a) => Some(check_callable("asgi", a, true)?.to_string()),
+        None => None,
+    };
+    if f.processes.len() + f.timers.len() > MAX_PROCESSES {
+        return Err(Error::invalid(
+            format!("{FILE}: tables `processes` and `timers`"),
+            format!(
+                "{} processes and timers: at most {MAX_PROCESSES}",
+                f.processes.len() + f.timers.len()
+            ),
+        ));
+    }
+    let mut processes = Vec::new();
+    for (name, p) in &f.processes {
+        let key = format!("processes.{}", name.escape_debug());
+        check_unit_name(&key, name)?;
+        let command = check_command(&format!("{key}.command"), p.command.as_deref())?;
+        processes.push(Process {
+            name: name.clone(),
+            command,
+        });
+    }
+    let mut timers = Vec::new();
+    for (name, t) in &f.timers {
+        let key = format!("timers.{}", name.escape_debug());
+        check_unit_name(&key, name)?;
+        if f.processes.contains_key(name) {
+            return Err(Error::invalid_hint(
+                format!("{FILE}: key `{key}`"),
+                format!("`{name}` is also a process: both would be NAME-VARIANT-{name}.service"),
+                "give the timer another name",
+            ));
+        }
+        let command = check_command(&format!("{key}.command"), t.command.as_deref())?;
+        let calendar = match &t.calendar {
+            Some(c) => check_calendar_text(&format!("{key}.calendar"), c)?.to_string(),
+            None => {
+                return Err(Error::invalid_hint(
+                    format!("{FILE}: key `{key}.calendar`"),
+                    "is missing: a timer needs a calendar",
+                    "e.g. calendar = \"daily\" or \"*-*-* 04:00:00\" (systemd.time(7))",
+                ));
+            }
+        };
+        let random_delay = match &t.random_delay {
+            Some(d) => Some(check_timespan(&format!("{key}.random_delay"), d)?.to_string()),
+            None => None,
+        };
+        timers.push(Timer {
+            name: name.clone(),
+            command,
+            calendar,
+            random_delay,
+        });
+    }
 
     let python_packages = f.build.python_packages.clone().unwrap_or_default();
     for (i, p) in python_packages.iter().enumerate() {
@@ -322,6 +494,9 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         settings,
         wsgi,
         celery,
+        asgi,
+        processes,
+        timers,
         build: Build {
             python_packages,
             collectstatic: f.build.collectstatic.unwrap_or(true),
@@ -330,6 +505,208 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         },
         health: Health { url, timeout },
     })
+}
+
+/// A process or timer name: it becomes part of unit names
+/// (`NAME-VARIANT-PROCESS.service`), so `^[a-z][a-z0-9-]*$`, at most 32
+/// characters, not ending in `-`, and not a name djdd's own units use.
+fn check_unit_name(key: &str, name: &str) -> Result<()> {
+    let ok = name.len() <= 32
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-');
+    if !ok {
+        return Err(Error::invalid_hint(
+            format!("{FILE}: key `{key}`"),
+            format!(
+                "{:?} is not a process or timer name: it must match ^[a-z][a-z0-9-]*$, not end with '-', at most 32 characters",
+                name
+            ),
+            "e.g. [processes.sendalerts] or [timers.clearsessions]",
+        ));
+    }
+    if RESERVED_UNIT_NAMES.contains(&name) {
+        return Err(Error::invalid_hint(
+            format!("{FILE}: key `{key}`"),
+            format!(
+                "`{name}` collides with a unit djdd makes or keeps for itself (reserved: {})",
+                RESERVED_UNIT_NAMES.join(", ")
+            ),
+            "choose another name (the celery worker is a variant's --celery)",
+        ));
+    }
+    Ok(())
+}
+
+/// A process's or timer's command: `["manage.py", CMD, ARG...]` or
+/// `[PROGRAM, ARG...]`. Words hold no control characters; `${VAR}` must
+/// name a variable of the deploy contract.
+pub fn check_command(key: &str, words: Option<&[String]>) -> Result<Command> {
+    let what = || format!("{FILE}: key `{key}`");
+    let hint = "e.g. command = [\"manage.py\", \"sendalerts\"] or [\"celery\", \"--app\", \"proj\", \"beat\"]";
+    let Some(words) = words else {
+        return Err(Error::invalid_hint(what(), "is missing", hint));
+    };
+    let Some(first) = words.first() else {
+        return Err(Error::invalid_hint(what(), "is an empty command", hint));
+    };
+    if words.len() > 64 {
+        return Err(Error::invalid(what(), "has more than 64 words"));
+    }
+    for w in words {
+        if w.chars().any(|c| c.is_control()) || w.len() > 1024 {
+            return Err(Error::invalid(
+                what(),
+                format!(
+                    "word {:?} holds a control character (or is over 1024 bytes)",
+                    w
+                ),
+            ));
+        }
+        for var in command_variables(w) {
+            if crate::contract::variable(&var).is_none_or(|v| v.run.is_none()) {
+                return Err(Error::invalid_hint(
+                    what(),
+                    format!(
+                        "word {w:?} uses ${{{var}}}, which is not a run-time variable of the deploy contract"
+                    ),
+                    "use one of the variables of docs/contract.md section 3 (e.g. ${DATA_DIR}), or write `$` as is",
+                ));
+            }
+        }
+    }
+    if first == "manage.py" {
+        let Some(cmd) = words.get(1) else {
+            return Err(Error::invalid_hint(
+                what(),
+                "names manage.py but no command",
+                "e.g. [\"manage.py\", \"sendalerts\"]",
+            ));
+        };
+        if cmd.is_empty()
+            || !cmd
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(Error::invalid(
+                what(),
+                format!("{cmd:?} is not a manage.py command name ([a-z0-9_]+)"),
+            ));
+        }
+        return Ok(Command::Manage(words[1..].to_vec()));
+    }
+    let program_ok = !first.is_empty()
+        && !first.starts_with(['-', '.'])
+        && first
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
+    if !program_ok {
+        return Err(Error::invalid_hint(
+            what(),
+            format!("{first:?} is not a program name (letters, digits, . _ + -; no path)"),
+            "name a program of the env's bin/ (e.g. \"celery\"), or \"manage.py\" for a management command",
+        ));
+    }
+    Ok(Command::Program(words.to_vec()))
+}
+
+/// The `${VAR}` references in a command word, in order.
+pub fn command_variables(word: &str) -> Vec<String> {
+    command_pieces(word)
+        .into_iter()
+        .filter_map(|p| match p {
+            CommandPiece::Var(v) => Some(v),
+            CommandPiece::Text(_) => None,
+        })
+        .collect()
+}
+
+/// A piece of a command word: literal text or a `${VAR}` reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandPiece {
+    Text(String),
+    Var(String),
+}
+
+/// Splits a command word into text and `${VAR}` references (VAR:
+/// `[A-Z_][A-Z0-9_]*`); any other `$` is literal text.
+pub fn command_pieces(word: &str) -> Vec<CommandPiece> {
+    let mut out: Vec<CommandPiece> = Vec::new();
+    let mut text = String::new();
+    let mut rest = word;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let var_len = after.find('}').filter(|&n| {
+            let v = &after[..n];
+            v.starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+                && v.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        });
+        match var_len {
+            Some(n) => {
+                text.push_str(&rest[..i]);
+                if !text.is_empty() {
+                    out.push(CommandPiece::Text(std::mem::take(&mut text)));
+                }
+                out.push(CommandPiece::Var(after[..n].to_string()));
+                rest = &after[n + 1..];
+            }
+            None => {
+                text.push_str(&rest[..i + 2]);
+                rest = after;
+            }
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(CommandPiece::Text(text));
+    }
+    out
+}
+
+/// The text of a calendar expression (its meaning is systemd's: checked
+/// with `systemd-analyze calendar` by the callers that can run it).
+fn check_calendar_text<'a>(key: &str, c: &'a str) -> Result<&'a str> {
+    let ok = !c.trim().is_empty()
+        && c.len() <= 256
+        && c.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || " *-:.,/~_+".contains(ch));
+    if ok {
+        Ok(c)
+    } else {
+        Err(Error::invalid_hint(
+            format!("{FILE}: key `{key}`"),
+            format!(
+                "{c:?} is not a systemd calendar expression (letters, digits, space and * - : . , / ~ _ + only)"
+            ),
+            "e.g. \"daily\", \"hourly\", \"Mon *-*-* 04:00:00\", \"*:0/15\" (systemd.time(7))",
+        ))
+    }
+}
+
+/// A systemd time span (`30s`, `5min`, `1h 30min`, or seconds).
+fn check_timespan<'a>(key: &str, d: &'a str) -> Result<&'a str> {
+    const UNITS: &[&str] = &[
+        "", "us", "usec", "ms", "msec", "s", "sec", "second", "seconds", "m", "min", "minute",
+        "minutes", "h", "hr", "hour", "hours", "d", "day", "days", "w", "week", "weeks",
+    ];
+    let ok = !d.trim().is_empty()
+        && d.len() <= 64
+        && d.split_whitespace().all(|tok| {
+            let n = tok.bytes().take_while(|b| b.is_ascii_digit()).count();
+            n > 0 && UNITS.contains(&&tok[n..])
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err(Error::invalid_hint(
+            format!("{FILE}: key `{key}`"),
+            format!("{d:?} is not a time span"),
+            "e.g. \"30s\", \"10min\", \"1h 30min\" (systemd.time(7))",
+        ))
+    }
 }
 
 /// The WSGI callable a project gets when `djdd.toml` names none:
@@ -607,10 +984,20 @@ timeout = 10
     #[test]
     fn every_documented_key_parses_and_applies() {
         for k in KEYS {
-            let text = match k.name.split_once('.') {
+            let name = k.name.replace("NAME", "job");
+            let mut text = match name.split_once('.') {
                 Some((table, key)) => format!("[{table}]\n{key} = {}\n", k.example),
-                None => format!("{} = {}\n", k.name, k.example),
+                None => format!("{name} = {}\n", k.example),
             };
+            // A timer needs both keys: add the one the example leaves out.
+            if name == "timers.job.command" {
+                text.push_str("job.calendar = \"daily\"\n");
+            } else if name.starts_with("timers.job.") {
+                text.push_str("job.command = [\"manage.py\", \"x\"]\n");
+                if name != "timers.job.calendar" {
+                    text.push_str("job.calendar = \"daily\"\n");
+                }
+            }
             let f = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", k.name));
             assert_ne!(f, ProjectFile::default(), "{} changed nothing", k.name);
             resolve(Some(&f), None).unwrap_or_else(|e| panic!("{}: {e}", k.name));
@@ -648,12 +1035,106 @@ timeout = 10
                 "[build]\npython_packages = [\"-e .\"]",
                 "key `build.python_packages`",
             ),
+            ("asgi = \"demo.asgi\"", "key `asgi`"),
+            (
+                "[processes.Send]\ncommand = [\"x\"]",
+                "key `processes.Send`",
+            ),
+            (
+                "[processes.celery]\ncommand = [\"x\"]",
+                "key `processes.celery`",
+            ),
+            ("[processes.a-]\ncommand = [\"x\"]", "key `processes.a-`"),
+            (
+                "[processes.a]\ncommand = []",
+                "key `processes.a.command`: is an empty",
+            ),
+            ("[processes.a]\n", "key `processes.a.command`: is missing"),
+            (
+                "[processes.a]\ncommand = [\"manage.py\"]",
+                "key `processes.a.command`",
+            ),
+            (
+                "[processes.a]\ncommand = [\"/bin/sh\", \"-c\"]",
+                "key `processes.a.command`",
+            ),
+            (
+                "[processes.a]\ncommand = [\"x\", \"a\\nb\"]",
+                "key `processes.a.command`",
+            ),
+            ("[processes.a]\ncommand = [\"x\", \"${NOPE}\"]", "${NOPE}"),
+            (
+                "[timers.a]\ncommand = [\"x\"]",
+                "key `timers.a.calendar`: is missing",
+            ),
+            (
+                "[timers.a]\ncommand = [\"x\"]\ncalendar = \"daily; rm\"",
+                "key `timers.a.calendar`",
+            ),
+            (
+                "[timers.a]\ncommand = [\"x\"]\ncalendar = \"daily\"\nrandom_delay = \"soon\"",
+                "key `timers.a.random_delay`",
+            ),
+            (
+                "[processes.a]\ncommand = [\"x\"]\n[timers.a]\ncommand = [\"x\"]\ncalendar = \"daily\"",
+                "also a process",
+            ),
         ];
         for (text, key) in cases {
             let f = parse(text).unwrap();
             let e = resolve(Some(&f), None).unwrap_err().to_string();
             assert!(e.contains(key), "{text}: {e}");
         }
+    }
+
+    #[test]
+    fn processes_and_timers() {
+        let f = parse(
+            r#"
+asgi = "site.asgi:application"
+[processes.sendalerts]
+command = ["manage.py", "sendalerts", "--loop"]
+[processes.beat]
+command = ["celery", "--app", "site", "beat", "--schedule", "${DATA_DIR}/beat"]
+[timers.clearsessions]
+command = ["manage.py", "clearsessions"]
+calendar = "daily"
+random_delay = "1h 30min"
+"#,
+        )
+        .unwrap();
+        let p = resolve(Some(&f), None).unwrap();
+        assert_eq!(p.asgi.as_deref(), Some("site.asgi:application"));
+        let names: Vec<&str> = p.processes.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["beat", "sendalerts"]);
+        assert_eq!(
+            p.processes[1].command,
+            Command::Manage(vec!["sendalerts".into(), "--loop".into()])
+        );
+        assert_eq!(p.processes[1].command.manage_command(), Some("sendalerts"));
+        assert_eq!(p.processes[0].command.manage_command(), None);
+        assert_eq!(p.processes[0].command.words()[0], "celery");
+        assert_eq!(p.timers[0].calendar, "daily");
+        assert_eq!(p.timers[0].random_delay.as_deref(), Some("1h 30min"));
+        assert_eq!(
+            p.timers[0].command.words(),
+            ["manage.py".to_string(), "clearsessions".into()]
+        );
+    }
+
+    #[test]
+    fn command_pieces_split_variables() {
+        assert_eq!(
+            command_pieces("a${DATA_DIR}/b$c${x}${LOG_DIR}"),
+            [
+                CommandPiece::Text("a".into()),
+                CommandPiece::Var("DATA_DIR".into()),
+                CommandPiece::Text("/b$c${x}".into()),
+                CommandPiece::Var("LOG_DIR".into()),
+            ]
+        );
+        assert_eq!(command_pieces(""), []);
+        assert_eq!(command_pieces("${"), [CommandPiece::Text("${".into())]);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub const DEFAULT_BRANCH: &str = "main";
 pub const DEFAULT_WORKERS: i64 = 3;
 /// The most gunicorn workers a variant may ask for.
 pub const MAX_WORKERS: i64 = 64;
+/// The most copies of one process a variant may run.
+pub const MAX_COPIES: i64 = 16;
 /// Default health URL the site's postinst requests after an upgrade.
 pub const DEFAULT_HEALTH_URL: &str = "/";
 
@@ -57,6 +59,9 @@ pub struct Variant {
     /// Extra environment of the site's processes (keys `[A-Z_][A-Z0-9_]*`,
     /// not one of the deploy contract's reserved names).
     pub env: BTreeMap<String, String>,
+    /// Copies of the project's processes (`[processes.NAME]` in its
+    /// djdd.toml), 0 (off) to 16; a process not listed runs one copy.
+    pub processes: BTreeMap<String, u32>,
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -81,6 +86,8 @@ struct VariantFile {
     health_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     env: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    processes: Option<BTreeMap<String, i64>>,
 }
 
 /// Changes asked for on the command line; `None` keeps the current value.
@@ -100,6 +107,8 @@ pub struct VariantUpdate {
     pub env_set: Vec<(String, String)>,
     /// Keys to remove.
     pub env_unset: Vec<String>,
+    /// `--process NAME=N`: copies of a process (0: off).
+    pub processes: Vec<(String, i64)>,
 }
 
 impl Variant {
@@ -119,6 +128,7 @@ impl Variant {
             memcached: false,
             health_url: DEFAULT_HEALTH_URL.to_string(),
             env: BTreeMap::new(),
+            processes: BTreeMap::new(),
         })
     }
 
@@ -180,7 +190,18 @@ impl Variant {
             })?;
             v.env.insert(k, val);
         }
+        for (p, n) in file.processes.unwrap_or_default() {
+            let what = format!("{origin}: key `processes.{}`", p.escape_debug());
+            check_process_name(&p).map_err(|e| Error::invalid(what.clone(), e))?;
+            let n = check_copies(&p, n).map_err(|e| Error::invalid(what, e))?;
+            v.processes.insert(p, n);
+        }
         Ok(v)
+    }
+
+    /// Copies of process `name` this variant runs (default 1).
+    pub fn copies(&self, name: &str) -> u32 {
+        self.processes.get(name).copied().unwrap_or(1)
     }
 
     /// Applies command-line changes, checking each new value; on error the
@@ -223,6 +244,12 @@ impl Variant {
             check_env_value(val).map_err(|p| Error::invalid(what(), p))?;
             v.env.insert(k.clone(), val.clone());
         }
+        for (p, n) in &u.processes {
+            let what = format!("--process {}={n}", p.escape_debug());
+            check_process_name(p).map_err(|e| Error::invalid(what.clone(), e))?;
+            let n = check_copies(p, *n).map_err(|e| Error::invalid(what, e))?;
+            v.processes.insert(p.clone(), n);
+        }
         Ok(v)
     }
 
@@ -239,6 +266,12 @@ impl Variant {
             memcached: Some(self.memcached),
             health_url: Some(self.health_url.clone()),
             env: (!self.env.is_empty()).then(|| self.env.clone()),
+            processes: (!self.processes.is_empty()).then(|| {
+                self.processes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), i64::from(*v)))
+                    .collect()
+            }),
         };
         let body = toml::to_string(&file).expect("a variant always serialises");
         let mut s = format!(
@@ -463,6 +496,48 @@ pub fn check_env_value(v: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A process name as djdd.toml's `[processes.NAME]` allows it.
+pub fn check_process_name(p: &str) -> std::result::Result<(), String> {
+    let ok = p.len() <= 32
+        && p.starts_with(|c: char| c.is_ascii_lowercase())
+        && p.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !p.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "process {} is not a process name: ^[a-z][a-z0-9-]*$, not ending with '-', at most 32 characters",
+            shown(p)
+        ))
+    }
+}
+
+/// Copies of a process: 0 (off) to [`MAX_COPIES`].
+pub fn check_copies(p: &str, n: i64) -> std::result::Result<u32, String> {
+    if (0..=MAX_COPIES).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(format!(
+            "{n} copies of process {p} is out of range: 0 (off) to {MAX_COPIES}"
+        ))
+    }
+}
+
+/// Splits `NAME=N` (from `--process`).
+pub fn split_process(arg: &str) -> Result<(String, i64)> {
+    let parsed = arg
+        .split_once('=')
+        .and_then(|(k, v)| Some((k.to_string(), v.trim().parse::<i64>().ok()?)));
+    parsed.ok_or_else(|| {
+        Error::invalid_hint(
+            format!("--process {}", shown(arg)),
+            "is not NAME=N (N a number of copies)",
+            "e.g. --process sendalerts=2, or --process beat=0 to turn it off",
+        )
+    })
+}
+
 /// Splits `KEY=VALUE` (from `--env`).
 pub fn split_env(arg: &str) -> Result<(String, String)> {
     match arg.split_once('=') {
@@ -509,6 +584,8 @@ mod tests {
         v.health_url = "/health/?full=1".into();
         v.env
             .insert("FEATURE_X".into(), "on \"quoted\" $HOME".into());
+        v.processes.insert("sendalerts".into(), 2);
+        v.processes.insert("beat".into(), 0);
         let text = v.to_toml();
         let back = Variant::parse("demo", "red", &text, "x", RESERVED).unwrap();
         assert_eq!(back, v);
@@ -573,6 +650,21 @@ mod tests {
                 "`env.DJDD_VERSION`",
                 "set by djdd",
             ),
+            (
+                "[processes]\nbeat = 17",
+                "`processes.beat`",
+                "0 (off) to 16",
+            ),
+            (
+                "[processes]\nbeat = -1",
+                "`processes.beat`",
+                "0 (off) to 16",
+            ),
+            (
+                "[processes]\nBeat = 1",
+                "`processes.Beat`",
+                "not a process name",
+            ),
         ] {
             let e = parse(text).unwrap_err().to_string();
             assert!(e.contains("variants/demo/blue.toml: key "), "{text}: {e}");
@@ -625,6 +717,28 @@ mod tests {
         }
         check_env_key("_X1", RESERVED).unwrap();
         check_env_value("anything \"goes\" $here; {}").unwrap();
+    }
+
+    #[test]
+    fn process_copies() {
+        let v = parse("[processes]\nbeat = 0\nsendalerts = 4\n").unwrap();
+        assert_eq!(
+            (v.copies("beat"), v.copies("sendalerts"), v.copies("other")),
+            (0, 4, 1)
+        );
+        let u = VariantUpdate {
+            processes: vec![("beat".into(), 2)],
+            ..Default::default()
+        };
+        assert_eq!(v.apply(&u, RESERVED).unwrap().copies("beat"), 2);
+        let bad = VariantUpdate {
+            processes: vec![("beat".into(), 99)],
+            ..Default::default()
+        };
+        let e = v.apply(&bad, RESERVED).unwrap_err().to_string();
+        assert!(e.starts_with("--process beat=99: 99 copies"), "{e}");
+        assert_eq!(split_process("a=3").unwrap(), ("a".into(), 3));
+        assert!(split_process("a").is_err() && split_process("a=x").is_err());
     }
 
     #[test]

@@ -986,6 +986,7 @@ pub fn check_site(name: &str, variant: &str, project: &Project) -> Site {
         settings: project.settings.clone().unwrap_or_default(),
         workers: 2,
         celery: project.celery.is_some(),
+        asgi: project.asgi.is_some(),
         https_only: true,
         version: "0~djdd.check".into(),
         commit: "0".repeat(40),

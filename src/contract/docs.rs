@@ -125,7 +125,7 @@ fn paths_table() -> String {
         .collect();
     let links = format!("convenience links: {}", links.join(", "));
     let units = format!(
-        "{}/{{{}, {}, {}}}",
+        "{}/{{{}, {}, {}, NAME-VARIANT-P.service, NAME-VARIANT-P.target, NAME-VARIANT-P@.service, NAME-VARIANT-T.timer, NAME-VARIANT-T.service}}",
         l.unit_dir, l.socket_unit, l.service_unit, l.celery_unit
     );
     let rows: Vec<(&str, &str, &str)> = vec![
@@ -191,6 +191,16 @@ fn paths_table() -> String {
             "the admin's nginx additions, included in the site's server block",
         ),
         (
+            &l.data_dir,
+            "NAME-VARIANT 0750",
+            "DATA_DIR: the site's own files that are not uploads (celery beat's schedule); kept on purge",
+        ),
+        (
+            &l.units_file,
+            "root:root 0644",
+            "the units the last configure enabled (the next one stops those a new version dropped)",
+        ),
+        (
             &l.log_dir,
             "NAME-VARIANT 0750",
             "LOG_DIR: the project's log files",
@@ -209,7 +219,7 @@ fn paths_table() -> String {
         (
             &units,
             "root:root 0644",
-            "the systemd units (celery only with a worker)",
+            "the systemd units: gunicorn's socket and service, the celery worker (with --celery), each process P (one copy: a service; N copies: a target and a template service) and each timer T",
         ),
         (&l.control, "root:root 0755", "the control utility"),
         (&l.nginx_link, "root:root", "link to the site's nginx.conf"),
@@ -236,6 +246,7 @@ fn commands_block() -> String {
         settings: "SETTINGS".into(),
         workers: 1,
         celery: true,
+        asgi: false,
         https_only: false,
         version: "VERSION".into(),
         commit: "COMMIT".into(),
@@ -246,10 +257,17 @@ fn commands_block() -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let asgi = Site {
+        asgi: true,
+        ..site.clone()
+    };
     format!(
-        "```\nENV_DIR/bin/gunicorn --chdir PROJECT_DIR {} WSGI\nENV_DIR/bin/celery {}\n```\n",
+        "```\nENV_DIR/bin/gunicorn --chdir PROJECT_DIR {} WSGI\nENV_DIR/bin/gunicorn --chdir PROJECT_DIR {} ASGI\nENV_DIR/bin/celery {}\nENV_DIR/bin/python SRC_DIR/MANAGE_PY CMD ARG...      # a process or timer [\"manage.py\", CMD, ARG...]\nPROGRAM ARG...                                      # a process or timer [PROGRAM, ARG...], PATH=ENV_DIR/bin:/usr/bin:/bin\n```\n\ngunicorn comes from the project's requirements when they name it; otherwise djdd adds `{}` to the env (and `{}` for an ASGI project), as one more input of the env HASH.\n",
         words(gunicorn_args(&site)),
-        words(celery_args("CELERY_APP"))
+        words(gunicorn_args(&asgi)),
+        words(celery_args("CELERY_APP")),
+        super::GUNICORN_PIN,
+        super::UVICORN_WORKER_PIN,
     )
 }
 

@@ -255,6 +255,13 @@ pub const VARIABLES: &[Variable] = &[
         Reads::Must,
     ),
     var(
+        "DATA_DIR",
+        "A directory for the site's own files that are not uploads (celery beat's schedule, a process's state): writable by the site user, not served, kept on upgrade and on purge. A scratch directory at build time.",
+        Some("{scratch}/data"),
+        Some("{data_dir}"),
+        Reads::May,
+    ),
+    var(
         "WEB_CONCURRENCY",
         "gunicorn's number of worker processes (the variant's `--workers`); gunicorn reads it itself.",
         Some("1"),
@@ -369,6 +376,7 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
     ("media_root", "/var/lib/NAME-site/VARIANT/media"),
     ("log_dir", "/var/log/NAME-site/VARIANT"),
     ("state_dir", "/var/lib/NAME-site/VARIANT"),
+    ("data_dir", "/var/lib/NAME-site/VARIANT/data"),
     (
         "build_static_root",
         "build time: the directory collectstatic fills, packaged as static_root",
@@ -497,6 +505,8 @@ pub struct Site {
     pub settings: String,
     pub workers: u32,
     pub celery: bool,
+    /// Served as an ASGI application (uvicorn's worker class).
+    pub asgi: bool,
     pub https_only: bool,
     /// The site package's Debian version (DJDD_VERSION).
     pub version: String,
@@ -563,6 +573,11 @@ pub struct Layout {
     pub state_dir: String,
     /// `state_dir/media`: MEDIA_ROOT, writable by the site user.
     pub media_dir: String,
+    /// `state_dir/data`: DATA_DIR, writable by the site user, not served.
+    pub data_dir: String,
+    /// `state_dir/units`: the units postinst last enabled (one a line), so
+    /// the next configure can stop the ones a new version dropped.
+    pub units_file: String,
     /// `state_dir/releases`: one directory a version, holding `env` and
     /// `src` links and a copy of site.env.
     pub releases_dir: String,
@@ -607,6 +622,115 @@ pub struct Layout {
     pub celery_unit: String,
 }
 
+/// The units of one process or timer of a site (`[processes.P]`,
+/// `[timers.T]` in djdd.toml): `NAME-VARIANT-P`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProcessUnits {
+    /// `NAME-VARIANT-P`.
+    pub base: String,
+    /// The unit postinst enables and starts, prerm stops, and `restart`
+    /// restarts: `BASE.service` for one copy, `BASE.target` (which wants
+    /// every instance) for several, `BASE.timer` for a timer.
+    pub main: String,
+    /// The unit files the site package ships, by name.
+    pub files: Vec<String>,
+    /// The services that run (the control utility's status): `BASE.service`,
+    /// or `BASE@1.service` ... `BASE@N.service`.
+    pub services: Vec<String>,
+}
+
+impl ProcessUnits {
+    /// A process with `copies` copies (1 or more).
+    pub fn process(unit: &str, process: &str, copies: u32) -> ProcessUnits {
+        let base = format!("{unit}-{process}");
+        if copies <= 1 {
+            ProcessUnits {
+                main: format!("{base}.service"),
+                files: vec![format!("{base}.service")],
+                services: vec![format!("{base}.service")],
+                base,
+            }
+        } else {
+            ProcessUnits {
+                main: format!("{base}.target"),
+                files: vec![format!("{base}.target"), format!("{base}@.service")],
+                services: (1..=copies)
+                    .map(|i| format!("{base}@{i}.service"))
+                    .collect(),
+                base,
+            }
+        }
+    }
+
+    /// A timer: `BASE.timer` and the oneshot `BASE.service` it starts.
+    pub fn timer(unit: &str, timer: &str) -> ProcessUnits {
+        let base = format!("{unit}-{timer}");
+        ProcessUnits {
+            main: format!("{base}.timer"),
+            files: vec![format!("{base}.timer"), format!("{base}.service")],
+            services: vec![format!("{base}.service")],
+            base,
+        }
+    }
+}
+
+/// The gunicorn djdd installs into the env when the project's requirements
+/// do not name gunicorn (an env input: the env HASH changes with it).
+pub const GUNICORN_PIN: &str = "gunicorn==27.0.1";
+/// What djdd adds for an ASGI project (`asgi` in djdd.toml) whose
+/// requirements do not name it: uvicorn's gunicorn worker.
+pub const UVICORN_WORKER_PIN: &str = "uvicorn-worker==0.4.0";
+/// gunicorn's worker class for an ASGI project.
+pub const ASGI_WORKER_CLASS: &str = "uvicorn_worker.UvicornWorker";
+
+/// What serves the site: gunicorn (from the project's requirements or
+/// djdd's pin), with uvicorn's worker for an ASGI application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppServer {
+    /// Requirement lines djdd adds to the env (empty: the project's own).
+    pub provided: Vec<String>,
+    /// Whether the site is an ASGI application.
+    pub asgi: bool,
+}
+
+impl AppServer {
+    /// The app server a project gets, given the (PEP 503 normalised) names
+    /// its requirements install and whether it is ASGI.
+    pub fn for_project(names: &[String], asgi: bool) -> AppServer {
+        let has = |n: &str| names.iter().any(|x| x == n);
+        let mut provided = Vec::new();
+        if !has("gunicorn") {
+            provided.push(GUNICORN_PIN.to_string());
+        }
+        if asgi && !has("uvicorn-worker") {
+            provided.push(UVICORN_WORKER_PIN.to_string());
+        }
+        AppServer { provided, asgi }
+    }
+
+    /// One line for `--plan` and `djdd check`.
+    pub fn describe(&self) -> String {
+        let kind = if self.asgi {
+            format!("gunicorn with {ASGI_WORKER_CLASS} (ASGI)")
+        } else {
+            "gunicorn (WSGI)".to_string()
+        };
+        if self.provided.is_empty() {
+            format!("{kind}, from the project's requirements")
+        } else {
+            format!(
+                "{kind}; djdd adds {} (the requirements do not name {})",
+                self.provided.join(" "),
+                self.provided
+                    .iter()
+                    .map(|l| l.split("==").next().unwrap_or(l))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    }
+}
+
 impl Layout {
     pub fn new(name: &str, variant: &str) -> Layout {
         let unit = format!("{name}-{variant}");
@@ -624,6 +748,8 @@ impl Layout {
             maintenance_dir: format!("{lib_dir}/maintenance"),
             local_env_example: format!("{lib_dir}/local.env.example"),
             media_dir: format!("{state_dir}/media"),
+            data_dir: format!("{state_dir}/data"),
+            units_file: format!("{state_dir}/units"),
             releases_dir: format!("{state_dir}/releases"),
             current_site_env: format!("{current}/site.env"),
             current,
@@ -665,6 +791,7 @@ impl Layout {
     pub fn writable(&self) -> Vec<(String, bool)> {
         vec![
             (self.media_dir.clone(), false),
+            (self.data_dir.clone(), false),
             (self.log_dir.clone(), false),
             (self.run_dir.clone(), true),
         ]
@@ -763,6 +890,7 @@ fn site_value(site: &Site, p: &str) -> Option<String> {
         "media_root" => layout.media_dir,
         "log_dir" => layout.log_dir,
         "state_dir" => layout.state_dir,
+        "data_dir" => layout.data_dir,
         _ => return None,
     })
 }
@@ -954,14 +1082,18 @@ pub fn env_file(vars: &[(String, String)]) -> Result<String, EnvFileError> {
 /// these (`SiteContext::gunicorn_args`).
 pub fn gunicorn_args(site: &Site) -> Vec<String> {
     let layout = site.layout();
-    vec![
+    let mut args = vec![
         "--name".into(),
         site.site(),
         "--bind".into(),
         format!("unix:{}", layout.socket),
         "--forwarded-allow-ips".into(),
         "*".into(),
-    ]
+    ];
+    if site.asgi {
+        args.extend(["--worker-class".into(), ASGI_WORKER_CLASS.into()]);
+    }
+    args
 }
 
 /// The celery worker's arguments as the launcher runs it:
@@ -989,6 +1121,7 @@ mod tests {
             settings: "demo.settings".into(),
             workers: 3,
             celery: true,
+            asgi: false,
             https_only: false,
             version: "1.20250101.1".into(),
             commit: "0123456789abcdef0123456789abcdef01234567".into(),

@@ -119,12 +119,41 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     } = report;
     notes.extend(static_notes);
 
+    // The app server: from the requirements, or provided by djdd.
+    if let Ok(inputs) = crate::plan::load_project(&mut |p: &str| Ok(tree.read(p))) {
+        notes.push(format!(
+            "app server: {}",
+            crate::plan::app_server(&inputs, project.asgi.is_some()).describe()
+        ));
+    }
+    // The timers' calendars, as systemd reads them.
+    for t in &project.timers {
+        match crate::buildroot::host::calendar_problem(&RealRunner, &t.calendar) {
+            Ok(None) => {}
+            Ok(Some(why)) => problems.push(Problem::error(
+                "timer-calendar",
+                format!("{}: key `timers.{}.calendar`", crate::config::project::FILE, t.name),
+                format!("systemd refuses {:?}: {why}", t.calendar),
+                "write a systemd calendar expression, e.g. \"daily\" or \"*-*-* 04:00:00\" (systemd.time(7))",
+            )),
+            Err(e) => notes.push(format!("timer {}'s calendar was not checked: {e}", t.name)),
+        }
+    }
+
     // Where the checks that import the project run, if anywhere.
     let probe = match (&python, &source) {
         (Some(py), _) => Some(Probe::host(py, &root, tmp.path(), timeout)),
         (None, Some(src)) => {
-            match Probe::in_root(dir, &name, args.variant.as_deref(), src, &tree, timeout)
-                .map_err(Err)?
+            match Probe::in_root(
+                dir,
+                &name,
+                args.variant.as_deref(),
+                src,
+                &tree,
+                timeout,
+                project.asgi.is_some(),
+            )
+            .map_err(Err)?
             {
                 Ok(p) => {
                     notes.push(format!(
@@ -219,6 +248,60 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
                 &project,
                 &probe.interpreter(),
             ));
+
+            // The manage.py commands of the processes and timers exist
+            // (only when the settings import: `help` needs them).
+            if checks::settings_imported(&records) {
+                let manage = join(tree_in, &project.manage);
+                let mut seen: Vec<&str> = Vec::new();
+                let jobs = project
+                    .processes
+                    .iter()
+                    .map(|p| ("process", p.name.as_str(), &p.command))
+                    .chain(
+                        project
+                            .timers
+                            .iter()
+                            .map(|t| ("timer", t.name.as_str(), &t.command)),
+                    );
+                for (kind, job, command) in jobs {
+                    let Some(cmd) = command.manage_command() else {
+                        continue;
+                    };
+                    if seen.contains(&cmd) {
+                        continue;
+                    }
+                    seen.push(cmd);
+                    let out = probe
+                        .exec(&[&probe.python, &manage, "help", cmd], &env, &project_dir)
+                        .map_err(Err)?;
+                    if !out.status.success() {
+                        let last = out
+                            .tail
+                            .lines()
+                            .map(str::trim)
+                            .rfind(|l| !l.is_empty())
+                            .unwrap_or("")
+                            .to_string();
+                        problems.push(Problem::error(
+                            "process-command",
+                            format!(
+                                "{}: key `{kind}{}.{job}.command`",
+                                crate::config::project::FILE,
+                                if kind == "process" { "es" } else { "s" }
+                            ),
+                            format!("manage.py has no command `{cmd}` (`manage.py help {cmd}`: {last})"),
+                            "name a management command of the project (`manage.py help` lists them), or add it",
+                        ));
+                    }
+                }
+                if !seen.is_empty() {
+                    notes.push(format!(
+                        "the manage.py commands of the processes and timers exist: checked {}",
+                        seen.join(", ")
+                    ));
+                }
+            }
 
             // Run phase: only when the settings import at all.
             if checks::settings_imported(&records) {
@@ -350,6 +433,7 @@ impl Probe {
         src: &Source,
         tree: &DirTree,
         timeout: u32,
+        asgi: bool,
     ) -> anyhow::Result<Result<Probe, String>> {
         let or_python = "or give --python PATH, the python of a virtualenv with the project's requirements installed";
         let build_cmd = format!(
@@ -386,11 +470,13 @@ impl Probe {
             }
         };
         let python_version = root.python_version()?;
+        let app_server = crate::plan::app_server(&inputs, asgi);
         let hash = crate::plan::hash::env_hash(&crate::plan::hash::EnvInputs {
             requirements: &inputs.requirements,
             venv_debian: &inputs.venv_debian,
             python_version: &python_version,
             arch: root.arch(),
+            provided: &app_server.provided,
         })?;
         let env_dir = crate::contract::env_dir(name, &hash.short);
         let python = format!("{env_dir}/bin/python");
@@ -443,6 +529,24 @@ impl Probe {
         }
     }
 
+    /// Runs `argv` (the probe's python first) with exactly `env` in `cwd`,
+    /// through the build's launcher, bounded by the timeout.
+    fn exec(
+        &self,
+        argv: &[&str],
+        env: &[(String, String)],
+        cwd: &str,
+    ) -> anyhow::Result<crate::buildroot::runner::Output> {
+        Ok(match &self.place {
+            Place::Host => {
+                steps::run_host_step(&RealRunner, Path::new(cwd), env, self.timeout, argv)?
+            }
+            Place::Root { root, .. } => {
+                steps::run_step_unchecked(root, Some(BUILD_USER), cwd, env, self.timeout, argv)?
+            }
+        })
+    }
+
     /// Makes a directory the probe may write to (in the root: owned by
     /// the build user; its parent must exist).
     fn mkdir(&self, path: &str) -> anyhow::Result<()> {
@@ -460,14 +564,7 @@ impl Probe {
         let mut argv: Vec<&str> = vec![&self.python, "-c", checks::PROBE];
         argv.extend_from_slice(args);
         let start = Instant::now();
-        let out = match &self.place {
-            Place::Host => {
-                steps::run_host_step(&RealRunner, Path::new(cwd), env, self.timeout, &argv)?
-            }
-            Place::Root { root, .. } => {
-                steps::run_step_unchecked(root, Some(BUILD_USER), cwd, env, self.timeout, &argv)?
-            }
-        };
+        let out = self.exec(&argv, env, cwd)?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         // The runner keeps the last lines of both streams; the probe's
         // records are on stdout, the rest is the project's output.

@@ -108,6 +108,26 @@ pub fn branches(repo: &Path) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
+/// The default branch of a mirror clone: the branch its HEAD names (the
+/// remote's default branch when it was cloned), if HEAD names one that
+/// exists.
+pub fn default_branch(repo: &Path) -> Result<Option<String>> {
+    let cmd =
+        git_cmd()
+            .arg("--git-dir")
+            .arg(repo)
+            .args(["symbolic-ref", "--quiet", "--short", "HEAD"]);
+    let out = RealRunner.run(&cmd)?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let head = out.text();
+    Ok(branches(repo)?
+        .into_iter()
+        .any(|(b, _)| b == head)
+        .then_some(head))
+}
+
 /// The URL a mirror was cloned from.
 pub fn remote_url(repo: &Path) -> Result<Option<String>> {
     let cmd = git_cmd()

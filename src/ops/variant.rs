@@ -9,9 +9,9 @@ use std::process::ExitCode;
 use crate::builddir::{BuildDir, write_atomic};
 use crate::cli::variant::VariantArgs;
 use crate::config::names::{check_name, check_pair, shown};
-use crate::config::variant::{Variant, VariantUpdate, split_env};
+use crate::config::variant::{Variant, VariantUpdate, split_env, split_process};
 use crate::error::{Error, Result};
-use crate::ops::src::{branches, unknown_name};
+use crate::ops::src::{branches, default_branch, unknown_name};
 
 /// Environment names a variant may not set because djdd's deploy contract
 /// sets them for every site (entries ending in `*` are prefixes). The
@@ -64,8 +64,20 @@ pub fn list_names(bd: &BuildDir, name: &str) -> Vec<String> {
 /// A one-line summary of a variant.
 pub fn summary(v: &Variant) -> String {
     let yn = |b: bool| if b { "yes" } else { "no" };
+    let processes = if v.processes.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", processes {}",
+            v.processes
+                .iter()
+                .map(|(p, n)| format!("{p}={n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    };
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -147,9 +159,18 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         &format!("another djdd changing variant {name} {variant}"),
     )?;
     let path = bd.variant_file(name, variant);
+    let repo = bd.source_repo(name);
     let current = match load(&bd, name, variant)? {
         Some(v) => v,
-        None => Variant::new(name, variant)?,
+        None => {
+            // A new variant builds the source's default branch (its
+            // mirror's HEAD: `master` for many projects), not `main`.
+            let mut v = Variant::new(name, variant)?;
+            if let Some(b) = default_branch(&repo)? {
+                v.branch = b;
+            }
+            v
+        }
     };
     let flag = |on: bool, off: bool| {
         if on {
@@ -176,11 +197,18 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         health_url: args.health_url.clone(),
         env_set: Vec::new(),
         env_unset: args.unset_env.clone(),
+        processes: Vec::new(),
     };
     for e in &args.env {
         update.env_set.push(split_env(e)?);
     }
+    for p in &args.process {
+        update.processes.push(split_process(p)?);
+    }
     let new = current.apply(&update, RESERVED_ENV)?;
+    if !update.processes.is_empty() {
+        check_processes_exist(&repo, name, &new, &update.processes)?;
+    }
     let text = new.to_toml();
     let existed = path.is_file();
     if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
@@ -209,6 +237,51 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--process NAME=N` must name a process of the project: its djdd.toml
+/// at the head of the variant's branch. Nothing is written otherwise.
+fn check_processes_exist(
+    repo: &Path,
+    name: &str,
+    v: &Variant,
+    asked: &[(String, i64)],
+) -> Result<()> {
+    let commit = match crate::ops::build::git::resolve(repo, None, &v.branch) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(
+                "cannot read {name}'s djdd.toml to check --process ({e}); `djdd build` checks it"
+            );
+            return Ok(());
+        }
+    };
+    let text = crate::ops::build::git::read_file(repo, &commit.id, crate::config::project::FILE)?
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let defined: Vec<String> = crate::config::project::parse(&text)
+        .map(|f| f.processes.keys().cloned().collect())
+        .unwrap_or_default();
+    for (p, _) in asked {
+        if !defined.contains(p) {
+            return Err(Error::invalid_hint(
+                format!("--process {}", shown(p)),
+                format!(
+                    "{name} defines no process {} in djdd.toml at {} (branch {}); its processes: {}",
+                    shown(p),
+                    &commit.id[..12],
+                    v.branch,
+                    if defined.is_empty() {
+                        "none".to_string()
+                    } else {
+                        defined.join(", ")
+                    }
+                ),
+                "name one of its [processes.NAME] tables, or add the table to the project's djdd.toml first",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub struct EnvInputs<'a> {
     pub python_version: &'a str,
     /// The Debian architecture, e.g. `amd64`.
     pub arch: &'a str,
+    /// Requirement lines djdd adds to the project's (the app server it
+    /// provides, `contract::AppServer::provided`); installed in the same
+    /// pip run.
+    pub provided: &'a [String],
 }
 
 /// Checks a Python `MAJOR.MINOR` version.
@@ -109,6 +113,14 @@ pub fn env_canonical(inputs: &EnvInputs<'_>) -> Result<String> {
     for p in &inputs.venv_debian.run {
         push(&format!("  {p}"));
     }
+    // Only when djdd adds something, so the HASH of a project that
+    // names its own app server is what it was before djdd could add one.
+    if !inputs.provided.is_empty() {
+        push(&format!("provided {}", inputs.provided.len()));
+        for l in inputs.provided {
+            push(&format!("  {l}"));
+        }
+    }
     Ok(s)
 }
 
@@ -155,6 +167,7 @@ mod tests {
             venv_debian: &deb,
             python_version: py,
             arch: "amd64",
+            provided: &[],
         })
         .unwrap()
         .short
@@ -311,6 +324,7 @@ mod tests {
                 venv_debian: &deb,
                 python_version: "3.11",
                 arch,
+                provided: &[],
             })
             .unwrap()
         };
@@ -331,19 +345,29 @@ mod tests {
         let reqs =
             load_requirements("requirements.txt", &mut |p: &str| Ok(map.get(p).cloned())).unwrap();
         let deb = DebianRequirements::parse("v", b"libpq-dev build\nlibpq5\n").unwrap();
-        let text = env_canonical(&EnvInputs {
+        let mut inputs = EnvInputs {
             requirements: &reqs,
             venv_debian: &deb,
             python_version: "3.11",
             arch: "amd64",
-        })
-        .unwrap();
-        assert_eq!(
-            text,
-            "djdd-env-inputs\nformat 1\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
+            provided: &[],
+        };
+        let text = env_canonical(&inputs).unwrap();
+        let want = "djdd-env-inputs\nformat 1\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
              file requirements.txt 3\n  -r x.txt\n  a==2\n  b==1\nfile x.txt 1\n  c\n\
-             debian-build 2\n  libpq-dev\n  libpq5\ndebian-run 1\n  libpq5\n"
+             debian-build 2\n  libpq-dev\n  libpq5\ndebian-run 1\n  libpq5\n";
+        assert_eq!(text, want);
+        // What djdd adds (its app server) is an input, listed last.
+        let provided = ["gunicorn==27.0.1".to_string()];
+        inputs.provided = &provided;
+        assert_eq!(
+            env_canonical(&inputs).unwrap(),
+            format!("{want}provided 1\n  gunicorn==27.0.1\n")
         );
+        let other = ["gunicorn==28.0.0".to_string()];
+        let h1 = env_hash(&inputs).unwrap();
+        inputs.provided = &other;
+        assert_ne!(env_hash(&inputs).unwrap(), h1, "a new pin is a new env");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod version;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use crate::contract::AppServer;
 use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
 pub use debian_requirements::DebianRequirements;
@@ -166,6 +167,9 @@ pub struct BuildInputs {
     pub src_file_count: Option<usize>,
     /// `--force`: build the site package even when up to date.
     pub force: bool,
+    /// Whether the project is served as ASGI (`asgi` in djdd.toml): its
+    /// app server then needs uvicorn's worker.
+    pub asgi: bool,
 }
 
 /// What happens to a package.
@@ -245,6 +249,8 @@ pub struct BuildPlan {
     /// Requirement files and lines, for the summary.
     pub requirement_files: usize,
     pub requirement_lines: usize,
+    /// What serves the site, and what djdd adds to the env for it.
+    pub app_server: AppServer,
 }
 
 impl BuildPlan {
@@ -293,11 +299,13 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
     let name = &inputs.name;
     check_part("NAME", name)?;
     check_part("VARIANT", &inputs.variant)?;
+    let app_server = app_server(&inputs.project, inputs.asgi);
     let env_in = EnvInputs {
         requirements: &inputs.project.requirements,
         venv_debian: &inputs.project.venv_debian,
         python_version: &inputs.python_version,
         arch: &inputs.arch,
+        provided: &app_server.provided,
     };
     let env_inputs = env_canonical(&env_in)?;
     let env_h = env_hash(&env_in)?;
@@ -444,7 +452,15 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         fingerprint_text,
         requirement_files: inputs.project.requirements.files.len(),
         requirement_lines: inputs.project.requirements.line_count(),
+        app_server,
     })
+}
+
+/// The app server of a project: gunicorn from its requirements, or the
+/// one djdd pins (`contract::GUNICORN_PIN`), plus uvicorn's worker for an
+/// ASGI project. `djdd build` and `djdd check` both decide it here.
+pub fn app_server(project: &ProjectInputs, asgi: bool) -> AppServer {
+    AppServer::for_project(&project.requirements.installed_names(), asgi)
 }
 
 /// What `djdd build --plan` prints: stable, one package a line.
@@ -472,6 +488,7 @@ impl fmt::Display for BuildPlan {
             plural(self.requirement_files),
             ENV_FORMAT
         )?;
+        writeln!(f, "  app server   {}", self.app_server.describe())?;
         writeln!(f, "  src HASH     {}", self.src.id)?;
         writeln!(f, "  fingerprint  {}", &self.fingerprint[..HASH_LEN])?;
         let build_packages = if self.build_packages.is_empty() {
@@ -563,6 +580,7 @@ mod tests {
             last_build: None,
             src_file_count: Some(42),
             force: false,
+            asgi: false,
         }
     }
 
@@ -643,6 +661,39 @@ mod tests {
         i.variant_settings = inputs().variant_settings;
         i.djdd_version = "0.2.0".into();
         assert!(!plan_build(&i).unwrap().up_to_date(), "a new djdd rebuilds");
+    }
+
+    #[test]
+    fn djdd_provides_gunicorn_when_the_requirements_do_not_name_it() {
+        let own = plan_build(&inputs()).unwrap();
+        assert!(own.app_server.provided.is_empty());
+        let mut i = inputs();
+        let files: BTreeMap<&str, &str> =
+            [("requirements.txt", "Django==4.2.7\nuWSGI==2.0.31\n")].into();
+        i.project =
+            load_project(&mut |p: &str| Ok(files.get(p).map(|s| s.as_bytes().to_vec()))).unwrap();
+        let p = plan_build(&i).unwrap();
+        assert_eq!(p.app_server.provided, [crate::contract::GUNICORN_PIN]);
+        assert!(p.env_inputs.ends_with(&format!(
+            "provided 1\n  {}\n",
+            crate::contract::GUNICORN_PIN
+        )));
+        assert!(p.to_string().contains("djdd adds gunicorn=="), "{p}");
+        i.asgi = true;
+        let q = plan_build(&i).unwrap();
+        assert_eq!(
+            q.app_server.provided,
+            [
+                crate::contract::GUNICORN_PIN,
+                crate::contract::UVICORN_WORKER_PIN
+            ]
+        );
+        assert_ne!(q.env.id, p.env.id, "ASGI adds an input");
+        // The project's own pin wins, and adds nothing.
+        let mut o = inputs();
+        o.asgi = true;
+        let r = plan_build(&o).unwrap();
+        assert_eq!(r.app_server.provided, [crate::contract::UVICORN_WORKER_PIN]);
     }
 
     #[test]
@@ -728,6 +779,7 @@ mod tests {
   commit       {COMMIT} (2023-11-14 22:13:20 UTC)
   build root   python3.11 amd64
   env HASH     {envh} from 4 requirement lines in 2 files, env format 1
+  app server   gunicorn (WSGI), from the project's requirements
   src HASH     0123456789ab
   fingerprint  {fp}
   build root needs  gettext libpq-dev

@@ -43,9 +43,11 @@ pub fn allowed_prefixes(kind: PackageKind, name: &str, id: &str) -> Vec<String> 
                 format!("/lib/systemd/system/{unit}*.service"),
                 format!("/lib/systemd/system/{unit}*.socket"),
                 format!("/lib/systemd/system/{unit}*.timer"),
+                format!("/lib/systemd/system/{unit}*.target"),
                 format!("/usr/lib/systemd/system/{unit}*.service"),
                 format!("/usr/lib/systemd/system/{unit}*.socket"),
                 format!("/usr/lib/systemd/system/{unit}*.timer"),
+                format!("/usr/lib/systemd/system/{unit}*.target"),
             ]
         }
     };

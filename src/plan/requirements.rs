@@ -71,6 +71,63 @@ impl Requirements {
     pub fn line_count(&self) -> usize {
         self.files.values().map(|f| f.lines.len()).sum()
     }
+
+    /// The distributions the requirements name for installation (the root
+    /// file and what it includes with `-r`; constraint files install
+    /// nothing), PEP 503-normalised, sorted, unique. Option lines, URLs and
+    /// local paths name none.
+    pub fn installed_names(&self) -> Vec<String> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut todo = vec![self.root.as_str()];
+        let mut names = Vec::new();
+        while let Some(path) = todo.pop() {
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path);
+            let Some(f) = self.files.get(path) else {
+                continue;
+            };
+            for inc in &f.includes {
+                if inc.kind == IncludeKind::Requirement {
+                    todo.push(&inc.path);
+                }
+            }
+            names.extend(f.lines.iter().filter_map(|l| requirement_name(l)));
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+/// The PEP 503-normalised distribution name a requirement line names
+/// (`Django[argon2]>=5.2 ; python_version>"3"` -> `django`), or `None` for
+/// an option line, a URL or a local path.
+pub fn requirement_name(line: &str) -> Option<String> {
+    let line = line.trim_start();
+    if line.starts_with('-') || line.starts_with('.') || line.starts_with('/') {
+        return None;
+    }
+    let end = line
+        .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+        .unwrap_or(line.len());
+    let name = &line[..end];
+    // `name @ url` names a distribution; `scheme://...` does not.
+    if name.is_empty() || line[end..].starts_with("://") || line[end..].starts_with(':') {
+        return None;
+    }
+    let mut out = String::new();
+    for c in name.chars() {
+        if "-_.".contains(c) {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    Some(out)
 }
 
 /// Largest requirements file djdd reads (bytes).
@@ -1403,6 +1460,30 @@ mod tests {
             got,
             [(2, "Django>=4.2"), (3, "celery==5.3"), (6, "foo#bar")]
         );
+    }
+
+    #[test]
+    fn installed_names_follow_requirement_includes_only() {
+        let r = load(&[
+            (
+                "requirements.txt",
+                "-r requirements/prod.txt\n-c constraints.txt\nDjango[argon2]>=5.2,<6.1\n",
+            ),
+            (
+                "requirements/prod.txt",
+                "uWSGI==2.0.31 ; python_version >= \"3.8\"\nZope.Interface\n--prefer-binary\n",
+            ),
+            ("constraints.txt", "gunicorn==27.0.1\n"),
+        ])
+        .unwrap();
+        assert_eq!(r.installed_names(), ["django", "uwsgi", "zope-interface"]);
+        assert_eq!(
+            requirement_name("psycopg2 @ https://x/p.tar.gz").as_deref(),
+            Some("psycopg2")
+        );
+        assert_eq!(requirement_name("https://x/p.tar.gz"), None);
+        assert_eq!(requirement_name("./vendor/x"), None);
+        assert_eq!(requirement_name("--hash=sha256:00"), None);
     }
 
     #[test]

@@ -104,6 +104,29 @@ pub struct Broker {
     pub override_key: String,
 }
 
+/// A process or a timer of the site (`[processes.NAME]`, `[timers.NAME]`
+/// in djdd.toml, with the variant's copies): its units and its command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Job {
+    /// The process's or timer's name (`^[a-z][a-z0-9-]*$`).
+    pub name: String,
+    /// `process` or `timer`.
+    pub kind: String,
+    /// Copies of a process (1..=16); 1 for a timer.
+    pub copies: u32,
+    /// `true`: `manage.py` and `command` are its arguments; `false`:
+    /// `command` is a program of the env and its arguments.
+    pub manage: bool,
+    /// The words after `manage.py`, or the program and its arguments
+    /// (each rendered with the `command_word` filter).
+    pub command: Vec<String>,
+    /// A timer's calendar (systemd.time(7)); empty for a process.
+    pub calendar: String,
+    /// A timer's `RandomizedDelaySec=`; empty for none.
+    pub random_delay: String,
+    pub units: crate::contract::ProcessUnits,
+}
+
 /// Everything the site package's files are rendered from. The build fills
 /// it; [`SiteContext::validate`] (called by `site_files`) refuses values
 /// that could change the meaning of a generated file.
@@ -161,6 +184,8 @@ pub struct SiteContext {
     pub database: Option<Database>,
     /// Local RabbitMQ user/vhost; None: no broker set-up.
     pub broker: Option<Broker>,
+    /// The processes that run (copies > 0) and the timers, by name.
+    pub jobs: Vec<Job>,
 }
 
 impl SiteContext {
@@ -266,6 +291,45 @@ impl SiteContext {
             ));
         }
         check_health_path(&self.health_path)?;
+        let mut job_names: Vec<&str> = Vec::new();
+        for j in &self.jobs {
+            check_ident_name("process or timer", &j.name)?;
+            if job_names.contains(&j.name.as_str()) {
+                return Err(Error::invalid(
+                    format!("process or timer {}", j.name),
+                    "is defined twice",
+                ));
+            }
+            job_names.push(&j.name);
+            if !(1..=16).contains(&j.copies) {
+                return Err(Error::invalid(
+                    format!("process {}", j.name),
+                    format!("{} copies: must be 1 to 16", j.copies),
+                ));
+            }
+            if j.command.is_empty() {
+                return Err(Error::invalid(
+                    format!("process or timer {}", j.name),
+                    "has no command",
+                ));
+            }
+            let ok_text = |t: &str| {
+                t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " *-:.,/~_+".contains(c))
+            };
+            if !ok_text(&j.calendar) || !ok_text(&j.random_delay) {
+                return Err(Error::invalid(
+                    format!("timer {}", j.name),
+                    "calendar or random delay holds a character a unit file cannot carry as is",
+                ));
+            }
+            if (j.kind == "timer") == j.calendar.is_empty() {
+                return Err(Error::invalid(
+                    format!("{} {}", j.kind, j.name),
+                    "a timer needs a calendar and a process has none",
+                ));
+            }
+        }
         check_manage_py(&self.manage_py)?;
         check_url_prefix("static_url", &self.static_url)?;
         check_url_prefix("media_url", &self.media_url)?;

@@ -39,6 +39,40 @@ pub fn shell_word(value: &str) -> String {
     }
 }
 
+/// POSIX sh, a process's or timer's command word: `"…"` with `\ " $ \``
+/// backslash-escaped, except each `${VAR}` reference (VAR a name of
+/// `[A-Z_][A-Z0-9_]*`, checked against the contract by `config::project`),
+/// which stays for the shell to expand. Control characters are refused.
+pub fn command_word(value: &str) -> Result<String, Error> {
+    use crate::config::project::{CommandPiece, command_pieces};
+    if value.chars().any(|c| c.is_control()) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("command_word: {value:?} contains a control character"),
+        ));
+    }
+    let mut s = String::from('"');
+    for piece in command_pieces(value) {
+        match piece {
+            CommandPiece::Text(t) => {
+                for c in t.chars() {
+                    if matches!(c, '\\' | '"' | '$' | '`') {
+                        s.push('\\');
+                    }
+                    s.push(c);
+                }
+            }
+            CommandPiece::Var(v) => {
+                s.push_str("${");
+                s.push_str(&v);
+                s.push('}');
+            }
+        }
+    }
+    s.push('"');
+    Ok(s)
+}
+
 /// systemd EnvironmentFile value, as the deploy contract writes one
 /// (`contract::env_quote`: `"…"` with `\ " $ \`` backslash-escaped, the
 /// same to systemd and POSIX sh). Line breaks and other control characters
@@ -102,6 +136,29 @@ pub fn nginx_token(value: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_words_keep_only_variable_references() {
+        assert_eq!(
+            command_word("${DATA_DIR}/beat $HOME `id` \"q\" \\").unwrap(),
+            "\"${DATA_DIR}/beat \\$HOME \\`id\\` \\\"q\\\" \\\\\""
+        );
+        assert_eq!(command_word("").unwrap(), "\"\"");
+        assert!(command_word("a\nb").is_err());
+        // What sh makes of it: the variable expanded, the rest literal.
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "DATA_DIR=/d; printf '%s' {}",
+                command_word("${DATA_DIR}/x $(id) `id` \"'\\").unwrap()
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "/d/x $(id) `id` \"'\\"
+        );
+    }
 
     #[test]
     fn shell_quote_escapes_single_quotes() {

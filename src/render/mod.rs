@@ -22,8 +22,8 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, Piece, Secret, SecretValue, SiteContext, check_domain, check_env_key,
-    check_env_value,
+    Broker, Database, EnvVar, Job, Piece, Secret, SecretValue, SiteContext, check_domain,
+    check_env_key, check_env_value,
 };
 pub use site::{SiteInput, site_context};
 
@@ -65,6 +65,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "celery.service",
         include_str!("../../debian-templates/celery.service"),
+    ),
+    (
+        "process.service",
+        include_str!("../../debian-templates/process.service"),
+    ),
+    (
+        "process.target",
+        include_str!("../../debian-templates/process.target"),
+    ),
+    (
+        "timer.service",
+        include_str!("../../debian-templates/timer.service"),
+    ),
+    (
+        "timer.timer",
+        include_str!("../../debian-templates/timer.timer"),
     ),
     (
         "hardening.inc",
@@ -127,6 +143,14 @@ struct View<'a> {
     srv_links: Vec<(String, String)>,
     layout_env_files: Vec<(String, bool)>,
     writable: Vec<(String, bool)>,
+    /// The units postinst enables and starts for the processes
+    /// (`NAME-VARIANT-P.service` or `.target`), and for the timers.
+    process_units: Vec<String>,
+    timer_units: Vec<String>,
+    /// The services the processes run (status lists them).
+    process_services: Vec<String>,
+    /// The process or timer a per-job template is rendered for.
+    job: Option<Job>,
 }
 
 fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environment<'static>> {
@@ -168,11 +192,19 @@ fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environme
     env.add_filter("env_quote", |v: String| filters::env_quote(&v));
     env.add_filter("unit_word", |v: String| filters::unit_word(&v));
     env.add_filter("nginx_token", |v: String| filters::nginx_token(&v));
+    env.add_filter("command_word", |v: String| filters::command_word(&v));
     Ok(env)
 }
 
 fn view(ctx: &SiteContext) -> View<'_> {
     let layout = ctx.layout();
+    let mains = |kind: &str| -> Vec<String> {
+        ctx.jobs
+            .iter()
+            .filter(|j| j.kind == kind)
+            .map(|j| j.units.main.clone())
+            .collect()
+    };
     View {
         ctx,
         user: ctx.user(),
@@ -193,6 +225,15 @@ fn view(ctx: &SiteContext) -> View<'_> {
             .map(|(f, o)| (f.to_string(), *o))
             .collect(),
         writable: layout.writable(),
+        process_units: mains("process"),
+        timer_units: mains("timer"),
+        process_services: ctx
+            .jobs
+            .iter()
+            .filter(|j| j.kind == "process")
+            .flat_map(|j| j.units.services.iter().cloned())
+            .collect(),
+        job: None,
     }
 }
 
@@ -209,10 +250,22 @@ pub fn render_template(
 }
 
 fn render_with(env: &Environment<'_>, ctx: &SiteContext, name: &str) -> Result<String> {
+    render_job(env, ctx, name, None)
+}
+
+/// Renders template `name`, for the process or timer `job` when given.
+fn render_job(
+    env: &Environment<'_>,
+    ctx: &SiteContext,
+    name: &str,
+    job: Option<&Job>,
+) -> Result<String> {
     let tmpl = env
         .get_template(name)
         .map_err(|e| template_error(name, e))?;
-    tmpl.render(minijinja::value::Serde(view(ctx)))
+    let mut v = view(ctx);
+    v.job = job.cloned();
+    tmpl.render(minijinja::value::Serde(v))
         .map_err(|e| template_error(name, e))
 }
 
@@ -276,7 +329,8 @@ pub fn site_files(
         ("DEBIAN/prerm".to_string(), "prerm", 0o755),
         ("DEBIAN/postrm".to_string(), "postrm", 0o755),
     ]);
-    plan.into_iter()
+    let mut files: Vec<RenderedFile> = plan
+        .into_iter()
         .map(|(path, name, mode)| {
             Ok(RenderedFile {
                 path,
@@ -285,7 +339,25 @@ pub fn site_files(
                 is_conffile: false,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    // Each process's and timer's units, after the fixed files.
+    for job in &ctx.jobs {
+        for unit in &job.units.files {
+            let template = match (job.kind.as_str(), unit.rsplit('.').next()) {
+                ("timer", Some("timer")) => "timer.timer",
+                ("timer", _) => "timer.service",
+                (_, Some("target")) => "process.target",
+                _ => "process.service",
+            };
+            files.push(RenderedFile {
+                path: format!("{}/{unit}", l.unit_dir),
+                mode: 0o644,
+                contents: render_job(&env, ctx, template, Some(job))?,
+                is_conffile: false,
+            });
+        }
+    }
+    Ok(files)
 }
 
 /// Debian packages the rendered scripts call at run time, beyond the env

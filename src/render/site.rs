@@ -12,7 +12,7 @@ use crate::config::project::{self, Project};
 use crate::contract::{self, Part, Site};
 use crate::error::{Error, Result};
 
-use super::{Broker, Database, EnvVar, Piece, Secret, SiteContext};
+use super::{Broker, Database, EnvVar, Job, Piece, Secret, SiteContext};
 
 /// nginx's `client_max_body_size` for every site, in MiB: the largest
 /// upload (or other request body) the site accepts.
@@ -41,6 +41,10 @@ pub struct SiteInput {
     /// build host; written to site.env after the contract's. A variable
     /// the contract defines (or the launcher sets) is refused.
     pub extra_env: Vec<(String, String)>,
+    /// The variant's copies of the project's processes (a process not
+    /// listed runs once; 0: off). A name the project does not define is
+    /// refused.
+    pub copies: std::collections::BTreeMap<String, u32>,
 }
 
 /// The context of the site package, every value from the contract or the
@@ -117,6 +121,70 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
 
     let p = &input.project;
     let celery_app = if site.celery { p.celery.clone() } else { None };
+    if let Some(unknown) = input
+        .copies
+        .keys()
+        .find(|k| !p.processes.iter().any(|pr| &pr.name == *k))
+    {
+        return Err(Error::invalid_hint(
+            format!(
+                "variant {} of {}: process {unknown}",
+                site.variant, site.name
+            ),
+            format!(
+                "the project's djdd.toml defines no process {unknown} (its processes: {})",
+                if p.processes.is_empty() {
+                    "none".to_string()
+                } else {
+                    p.processes
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ),
+            format!(
+                "djdd variant {} {} --process {unknown}=1 keeps it at the default, or delete `{unknown}` from the variant file's [processes]",
+                site.name, site.variant
+            ),
+        ));
+    }
+    let unit = site.site();
+    let words = |c: &project::Command| match c {
+        project::Command::Manage(args) => (true, args.clone()),
+        project::Command::Program(argv) => (false, argv.clone()),
+    };
+    let mut jobs: Vec<Job> = Vec::new();
+    for pr in &p.processes {
+        let copies = input.copies.get(&pr.name).copied().unwrap_or(1);
+        if copies == 0 {
+            continue;
+        }
+        let (manage, command) = words(&pr.command);
+        jobs.push(Job {
+            name: pr.name.clone(),
+            kind: "process".into(),
+            copies,
+            manage,
+            command,
+            calendar: String::new(),
+            random_delay: String::new(),
+            units: contract::ProcessUnits::process(&unit, &pr.name, copies),
+        });
+    }
+    for t in &p.timers {
+        let (manage, command) = words(&t.command);
+        jobs.push(Job {
+            name: t.name.clone(),
+            kind: "timer".into(),
+            copies: 1,
+            manage,
+            command,
+            calendar: t.calendar.clone(),
+            random_delay: t.random_delay.clone().unwrap_or_default(),
+            units: contract::ProcessUnits::timer(&unit, &t.name),
+        });
+    }
     let ctx = SiteContext {
         name: site.name.clone(),
         variant: site.variant.clone(),
@@ -126,9 +194,11 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         src_hash: input.src_hash.clone(),
         python_version: input.python_version.clone(),
         settings_module: site.settings.clone(),
+        // gunicorn serves the ASGI application when there is one.
         wsgi_callable: p
-            .wsgi
+            .asgi
             .clone()
+            .or_else(|| p.wsgi.clone())
             .unwrap_or_else(|| project::default_wsgi(&site.settings)),
         gunicorn_args: contract::gunicorn_args(site),
         celery_args: celery_app
@@ -151,6 +221,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         secrets,
         database,
         broker,
+        jobs,
     };
     ctx.validate()?;
     Ok(ctx)
@@ -216,6 +287,7 @@ mod tests {
                 settings: "demo.settings".into(),
                 workers: 3,
                 celery,
+                asgi: false,
                 https_only: false,
                 version: "1.20250101.1".into(),
                 commit: "0123456789abcdef0123456789abcdef01234567".into(),
@@ -227,6 +299,7 @@ mod tests {
             migrate: false,
             health_url: None,
             extra_env: vec![("SENTRY_ENVIRONMENT".into(), "blue".into())],
+            copies: Default::default(),
         }
     }
 

@@ -185,6 +185,7 @@ fn load_inputs(
         .into());
     }
 
+    check_calendars(&project)?;
     let python_version = root.python_version()?;
     let existing = existing_packages(&bd.packages_dir(), name)?;
     let last = bd.read_last_build(name, variant_name)?;
@@ -205,6 +206,7 @@ fn load_inputs(
         }),
         src_file_count: None,
         force: args.force,
+        asgi: project.asgi.is_some(),
     };
     let plan = plan::plan_build(&inputs)?;
     Ok(Inputs {
@@ -216,6 +218,26 @@ fn load_inputs(
         files,
         timeout: args.timeout,
     })
+}
+
+/// Every timer's calendar, as the target's systemd will read it (this
+/// host's `systemd-analyze calendar`): the first it refuses is an error
+/// naming the djdd.toml key.
+pub fn check_calendars(project: &Project) -> anyhow::Result<()> {
+    for t in &project.timers {
+        if let Some(why) = crate::buildroot::host::calendar_problem(
+            &crate::buildroot::runner::RealRunner,
+            &t.calendar,
+        )? {
+            return Err(Error::invalid_hint(
+                format!("{}: key `timers.{}.calendar`", project::FILE, t.name),
+                format!("systemd refuses {:?}: {why}", t.calendar),
+                "write a systemd calendar expression, e.g. \"daily\" or \"*-*-* 04:00:00\" (systemd.time(7); try it with `systemd-analyze calendar EXPR`)",
+            )
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The package files of NAME in `packages/`, newest version per package.
@@ -333,6 +355,7 @@ fn build_variant(
                         files,
                         root_file: plan::REQUIREMENTS,
                         python_version: &plan.python_version,
+                        provided: &plan.app_server.provided,
                     },
                 )?;
                 let shlibs = steps::shlib_packages(root, &env_dir)?;

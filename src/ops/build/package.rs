@@ -33,6 +33,7 @@ pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Si
         settings: inputs.settings.clone(),
         workers: inputs.variant.workers,
         celery: inputs.variant.celery,
+        asgi: inputs.project.asgi.is_some(),
         https_only: false,
         version: inputs.plan.site.version.clone(),
         commit: inputs.plan.commit.id.clone(),
@@ -322,6 +323,7 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        copies: inputs.variant.processes.clone(),
     })?;
     let files = render::site_files(&ctx, None)?;
     let mut c = control(&p.name, &p.version, &p.arch, "web");

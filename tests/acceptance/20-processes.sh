@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# Scenario 20 (issue 13): a project shaped like real ones deploys as it is.
+# fixtures/pulse: default branch `master`, requirements chained with -r and
+# pinned with ranges, uWSGI (not gunicorn) compiled from its sdist, an ASGI
+# application with an `async def` view, a long-running management command
+# (two copies), celery beat as a process, a celery worker, and a
+# management command on a timer. Checked on the booted host:
+#   - `djdd variant` records `master`; --plan and `djdd check` say that
+#     djdd provides gunicorn (and uvicorn's worker);
+#   - apt-get install serves the site (the async view answers through
+#     nginx), every unit is active, `systemd-analyze verify` passes on
+#     each generated unit;
+#   - the heartbeat process advances, the timer's job runs, celery beat's
+#     periodic task runs in the worker; `pulse-blue timers` shows the job;
+#   - after an upgrade to v2, the heartbeats come from v2's code;
+#   - one copy instead of two: the second copy and the target stop;
+#   - remove stops every unit; purge removes the units and their state,
+#     keeps DATA_DIR;
+#   - lintian --fail-on error,warning and piuparts pass on the packages.
+source "$(dirname "$0")/lib.sh"
+
+acc_need_host_packages lintian piuparts
+boot_container pulse
+ACC_SRC_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+(cd "$ACC_SRC_ROOT" && cargo build --quiet --bin djdd) || fail "cargo build of djdd failed"
+DJDD="${CARGO_TARGET_DIR:-$ACC_SRC_ROOT/target}/debug/djdd"
+export DJDD_DIR="$CT_DIR/djdd"
+chmod 0755 "$CT_DIR"
+on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
+repo="$CT_DIR/pulse-repo"
+apt_repo="$CT_DIR/apt"
+
+step "djdd init, src (branch master), variant blue with two heartbeats"
+"$DJDD" init --suite "$ACC_SUITE" >"$CT_DIR/init.log" 2>&1 || { tail -n 30 "$CT_DIR/init.log" >&2; fail "djdd init failed"; }
+[ ! -d /var/cache/djdd/test-pip ] || cp -a /var/cache/djdd/test-pip/. "$DJDD_DIR/cache/pip/"
+sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$repo" pulse >/dev/null || fail "fixtures/make-repo.sh pulse failed"
+"$DJDD" src pulse --clone "$repo" >/dev/null 2>&1 || fail "djdd src pulse failed"
+"$DJDD" variant pulse blue --domain pulse.example.org --celery --migrate --process heartbeat=2 ||
+    fail "djdd variant pulse blue failed"
+assert_contains "$(cat "$DJDD_DIR/variants/pulse/blue.toml")" 'branch = "master"' "the variant file (no --branch: the source's default branch)"
+
+build() { # TAG
+    "$DJDD" build pulse blue --version "$1" -Z xz >"$CT_DIR/build-$1.log" 2>&1 || {
+        tail -n 40 "$CT_DIR/build-$1.log" >&2
+        fail "djdd build pulse blue --version $1 failed (log above)"
+    }
+}
+publish() {
+    "$DJDD" publish --init-key --repo "$apt_repo" >"$CT_DIR/publish.log" 2>&1 || {
+        cat "$CT_DIR/publish.log" >&2
+        fail "djdd publish failed"
+    }
+    ct_use_repo "$apt_repo" "$apt_repo/KEY.asc"
+}
+
+step "the plan names the app server djdd provides"
+plan="$("$DJDD" build pulse blue --version v1 --plan 2>&1)" || fail "djdd build --plan failed: $plan"
+printf '%s\n' "$plan" >&2
+assert_contains "$plan" "djdd adds gunicorn==" "the plan"
+assert_contains "$plan" "uvicorn-worker==" "the plan (ASGI)"
+
+step "build v1 (uWSGI compiled, gunicorn added), check, publish, install"
+t0=$SECONDS
+build v1
+acc_log "build v1: $((SECONDS - t0)) s"
+check="$("$DJDD" check pulse blue 2>&1)" || { printf '%s\n' "$check" >&2; fail "djdd check pulse blue found problems"; }
+assert_contains "$check" "djdd adds gunicorn==" "djdd check"
+assert_contains "$check" "checked heartbeat, sweep" "djdd check (the processes' and timers' manage.py commands)"
+publish
+ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue failed: $APT_OUT"
+assert_eq ii "$(ct_pkg_status pulse-site-blue)" "dpkg status of pulse-site-blue"
+
+units=(pulse-blue.socket pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat@1.service
+    pulse-blue-heartbeat@2.service pulse-blue-heartbeat.target pulse-blue-beat.service pulse-blue-sweep.timer)
+assert_unit_active "${units[@]}"
+in_ct sh -c 'ls /usr/lib/pulse-env/*/bin/gunicorn /usr/lib/pulse-env/*/bin/uwsgi' >/dev/null ||
+    fail "the env has no gunicorn (djdd's) or no uwsgi (the project's)"
+
+step "systemd-analyze verify on every generated unit"
+out="$(in_ct sh -c 'systemd-analyze verify /lib/systemd/system/pulse-blue*.service /lib/systemd/system/pulse-blue*.socket /lib/systemd/system/pulse-blue*.timer /lib/systemd/system/pulse-blue*.target 2>&1')" ||
+    fail "systemd-analyze verify failed: $out"
+if printf '%s\n' "$out" | grep -q 'pulse-blue'; then fail "systemd-analyze verify complains: $out"; fi
+
+step "the site answers through nginx, the async view too"
+assert_http 200 http://127.0.0.1/ pulse.example.org
+assert_contains "$HTTP_BODY" "pulse release v1" "home page"
+assert_http 200 http://127.0.0.1/async/ pulse.example.org
+assert_contains "$HTTP_BODY" "async ok release=v1 loop=" "the async view"
+
+# counter NAME: the value of counter NAME on /status/ ("" when absent);
+# COUNTER_RELEASE: the release that last bumped it.
+counter() {
+    http_get http://127.0.0.1/status/ pulse.example.org
+    local line
+    line="$(printf '%s\n' "$HTTP_BODY" | awk -v n="$1" '$1 == n {print $2, $3}')"
+    COUNTER_RELEASE="${line#* }"
+    printf '%s\n' "${line%% *}"
+}
+# wait_counter NAME MIN RELEASE SECONDS: until counter NAME >= MIN, bumped by RELEASE.
+wait_counter() {
+    local name="$1" min="$2" release="$3" secs="$4" v deadline=$((SECONDS + $4))
+    while :; do
+        v="$(counter "$name")"
+        if [ -n "$v" ] && [ "$v" -ge "$min" ] && [ "$COUNTER_RELEASE" = "$release" ]; then
+            printf '%s\n' "$v"
+            return 0
+        fi
+        [ "$SECONDS" -lt "$deadline" ] || fail "counter $name did not reach $min from $release in $secs s (last: '${v:-none}' from '${COUNTER_RELEASE:-}'); /status/: $HTTP_BODY"
+        sleep 1
+    done
+}
+
+step "the heartbeats advance, the timer's job runs, beat's task runs in the worker"
+h1="$(wait_counter heartbeat-1 1 v1 30)"
+h2="$(wait_counter heartbeat-2 1 v1 30)"
+wait_counter heartbeat-1 $((h1 + 2)) v1 20 >/dev/null
+wait_counter heartbeat-2 $((h2 + 2)) v1 20 >/dev/null
+s="$(wait_counter sweep 1 v1 40)"
+wait_counter sweep $((s + 1)) v1 20 >/dev/null
+t="$(wait_counter tick 1 v1 60)"
+wait_counter tick $((t + 1)) v1 20 >/dev/null
+timers="$(in_ct pulse-blue timers 2>&1)" || fail "pulse-blue timers failed: $timers"
+printf '%s\n' "$timers" >&2
+assert_contains "$timers" "pulse-blue-sweep.timer (*:*:0/5)" "pulse-blue timers"
+assert_contains "$timers" "result: success (exit status 0)" "pulse-blue timers (the last run)"
+status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status says something is not running: $status"
+for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-beat.service pulse-blue-sweep.timer; do
+    printf '%s\n' "$status" | grep -Eq "^ +$u +active\$" || fail "pulse-blue status does not show $u active: $status"
+done
+in_ct test -s /var/lib/pulse-site/blue/data/celerybeat-schedule ||
+    fail "celery beat's schedule is not in DATA_DIR"
+
+step "upgrade to v2: the processes run the new release's code"
+build v2
+publish
+ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue (v2) failed: $APT_OUT"
+assert_http 200 http://127.0.0.1/async/ pulse.example.org
+assert_contains "$HTTP_BODY" "release=v2" "the async view after the upgrade"
+h1="$(wait_counter heartbeat-1 1 v2 30)"
+wait_counter heartbeat-1 $((h1 + 2)) v2 20 >/dev/null
+wait_counter heartbeat-2 1 v2 30 >/dev/null
+wait_counter tick 1 v2 60 >/dev/null
+wait_counter sweep 1 v2 40 >/dev/null
+
+step "one heartbeat instead of two: the dropped units stop"
+"$DJDD" variant pulse blue --process heartbeat=1 >/dev/null || fail "djdd variant --process heartbeat=1 failed"
+build v2
+publish
+ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue (one heartbeat) failed: $APT_OUT"
+assert_unit_active pulse-blue-heartbeat.service
+for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-heartbeat.target; do
+    s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
+    [ "$s" != active ] || fail "$u is still active after the variant dropped it"
+done
+in_ct test ! -e /etc/systemd/system/multi-user.target.wants/pulse-blue-heartbeat.target ||
+    fail "the dropped target is still enabled"
+
+step "lintian on the packages, piuparts on the site"
+debs=("$DJDD_DIR"/packages/pulse-env-*.deb)
+debs+=("$(ls -t "$DJDD_DIR"/packages/pulse-src-*.deb | head -n1)" "$(ls -t "$DJDD_DIR"/packages/pulse-site-blue_*.deb | head -n1)")
+for deb in "${debs[@]}"; do
+    rc=0
+    out="$(lintian --fail-on error,warning --tag-display-limit 0 "$deb" 2>&1)" || rc=$?
+    [ "$rc" = 0 ] || fail "lintian --fail-on error,warning fails for $(basename "$deb"): $(printf '%s\n' "$out" | grep -E '^[EW]: ')"
+done
+run_piuparts --repo "$apt_repo" "$apt_repo/KEY.asc" --log "$ACC_RUNDIR/logs/20-piuparts-site.log" \
+    --no-upgrade-test --ignore-regex='^/root/\.ssh/$' --ignore-regex='^/var/(cache|lib|log)/private/$' \
+    --ignore-regex='^/var/lib/systemd/(coredump|pstore)/$' "${debs[2]}" "${debs[1]}"
+
+step "remove stops every unit"
+ct_apt remove pulse-site-blue || fail "apt-get remove pulse-site-blue failed: $APT_OUT"
+for u in pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat.service pulse-blue-beat.service pulse-blue-sweep.timer pulse-blue-sweep.service; do
+    s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
+    [ "$s" != active ] && [ "$s" != activating ] || fail "$u is $s after remove"
+done
+
+step "purge removes the units and their state, keeps DATA_DIR"
+ct_apt purge pulse-site-blue || fail "apt-get purge pulse-site-blue failed: $APT_OUT"
+left="$(in_ct sh -c 'ls -d /lib/systemd/system/pulse-blue* /etc/systemd/system/*/pulse-blue* /etc/systemd/system/pulse-blue* /var/lib/systemd/deb-systemd-helper-enabled/pulse-blue* /var/lib/systemd/deb-systemd-helper-enabled/*/pulse-blue* 2>/dev/null || true')"
+[ -z "$left" ] || fail "purge left unit files or their state: $left"
+in_ct test -e /var/lib/pulse-site/blue/data/celerybeat-schedule || fail "purge removed DATA_DIR (data is the user's)"
+acc_log "scenario 20 passed"
