@@ -145,8 +145,14 @@ enum Mode {
     Hidden,
 }
 
+/// Where a task's info lines go: `tracing` (tests capture them instead).
+type Emit = Arc<dyn Fn(&str) + Send + Sync>;
+
 struct Reporter {
     mode: Mode,
+    /// How often a plain-mode task logs its figures ([`PLAIN_EVERY`]).
+    every: Duration,
+    emit: Emit,
 }
 
 static REPORTER: OnceLock<Reporter> = OnceLock::new();
@@ -161,7 +167,11 @@ pub fn init(s: Settings) {
     } else {
         Mode::Plain
     };
-    let _ = REPORTER.set(Reporter { mode });
+    let _ = REPORTER.set(Reporter {
+        mode,
+        every: PLAIN_EVERY,
+        emit: Arc::new(|line: &str| tracing::info!("{line}")),
+    });
     let filter = tracing_subscriber::EnvFilter::try_from_env("DJDD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(s.level()));
     let _ = tracing_subscriber::fmt()
@@ -408,6 +418,7 @@ struct Inner {
     start: Instant,
     state: Mutex<State>,
     bar: Option<ProgressBar>,
+    emit: Emit,
     /// Dropping it stops the plain-line ticker.
     stop: Mutex<Option<mpsc::Sender<()>>>,
     ticker: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -429,53 +440,60 @@ pub struct Task {
 /// A task that counts the output lines of `meter`'s tool, shown as
 /// `label`.
 pub fn task(label: impl Into<String>, meter: Meter) -> Task {
-    let Some(r) = REPORTER.get() else {
-        return Task { inner: None };
-    };
-    let label = label.into();
-    let bar = match &r.mode {
-        Mode::Hidden => return Task { inner: None },
-        Mode::Plain => None,
-        Mode::Bars(m) => {
-            let bar = m.add(ProgressBar::new_spinner());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} {elapsed}")
-                    .expect("a valid template"),
-            );
-            bar.set_prefix(label.clone());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            Some(bar)
-        }
-    };
-    let inner = Arc::new(Inner {
-        label,
-        meter,
-        start: Instant::now(),
-        state: Mutex::new(State {
-            figures: Figures::new(meter),
-        }),
-        bar,
-        stop: Mutex::new(None),
-        ticker: Mutex::new(None),
-    });
-    if inner.bar.is_none() {
-        let (tx, rx) = mpsc::channel::<()>();
-        let weak = Arc::downgrade(&inner);
-        let handle = std::thread::spawn(move || {
-            while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(PLAIN_EVERY) {
-                let Some(i) = weak.upgrade() else { return };
-                tracing::info!(
-                    "{}: {} ({})",
-                    i.label,
-                    i.text(),
-                    human_duration(i.start.elapsed())
-                );
-            }
-        });
-        *inner.stop.lock().unwrap() = Some(tx);
-        *inner.ticker.lock().unwrap() = Some(handle);
+    match REPORTER.get() {
+        Some(r) => r.task(label.into(), meter),
+        None => Task { inner: None },
     }
-    Task { inner: Some(inner) }
+}
+
+impl Reporter {
+    fn task(&self, label: String, meter: Meter) -> Task {
+        let bar = match &self.mode {
+            Mode::Hidden => return Task { inner: None },
+            Mode::Plain => None,
+            Mode::Bars(m) => {
+                let bar = m.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix}: {wide_msg} {elapsed}")
+                        .expect("a valid template"),
+                );
+                bar.set_prefix(label.clone());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                Some(bar)
+            }
+        };
+        let inner = Arc::new(Inner {
+            label,
+            meter,
+            start: Instant::now(),
+            state: Mutex::new(State {
+                figures: Figures::new(meter),
+            }),
+            bar,
+            emit: self.emit.clone(),
+            stop: Mutex::new(None),
+            ticker: Mutex::new(None),
+        });
+        if inner.bar.is_none() {
+            let (tx, rx) = mpsc::channel::<()>();
+            let weak = Arc::downgrade(&inner);
+            let every = self.every;
+            let handle = std::thread::spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(every) {
+                    let Some(i) = weak.upgrade() else { return };
+                    (i.emit)(&format!(
+                        "{}: {} ({})",
+                        i.label,
+                        i.text(),
+                        human_duration(i.start.elapsed())
+                    ));
+                }
+            });
+            *inner.stop.lock().unwrap() = Some(tx);
+            *inner.ticker.lock().unwrap() = Some(handle);
+        }
+        Task { inner: Some(inner) }
+    }
 }
 
 /// A task for the .deb writer: `members` of them, bytes and rate.
@@ -558,9 +576,9 @@ impl Task {
         if elapsed < QUICK {
             tracing::debug!("{}: {text} (ended after {took})", i.label);
         } else if text.is_empty() {
-            tracing::info!("{}: ended after {took}", i.label);
+            (i.emit)(&format!("{}: ended after {took}", i.label));
         } else {
-            tracing::info!("{}: {text} (ended after {took})", i.label);
+            (i.emit)(&format!("{}: {text} (ended after {took})", i.label));
         }
     }
 }
@@ -720,6 +738,58 @@ mod tests {
         );
         assert_eq!(human_bytes(512.0), "512 B");
         assert_eq!(human_duration(Duration::from_secs(185)), "3 min 05 s");
+    }
+
+    /// A plain-mode reporter whose lines are collected.
+    fn plain(every: Duration) -> (Reporter, Arc<Mutex<Vec<String>>>) {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l = lines.clone();
+        let r = Reporter {
+            mode: Mode::Plain,
+            every,
+            emit: Arc::new(move |s: &str| l.lock().unwrap().push(s.to_string())),
+        };
+        (r, lines)
+    }
+
+    #[test]
+    fn off_a_terminal_figures_are_logged_every_period_while_the_task_runs() {
+        let (r, lines) = plain(Duration::from_millis(100));
+        let t = r.task("pip install".into(), Meter::Pip);
+        t.line("Collecting django");
+        std::thread::sleep(Duration::from_millis(350));
+        t.line("Collecting psycopg2");
+        std::thread::sleep(Duration::from_millis(100));
+        t.finish();
+        let lines = lines.lock().unwrap().clone();
+        // One line per period, never more often (at most 4 in 450 ms; at
+        // least one even on a slow machine),
+        // none at the end: the task took less than QUICK.
+        assert!((1..=4).contains(&lines.len()), "{lines:?}");
+        assert_eq!(lines[0], "pip install: 1 collected (0 s)");
+        assert!(
+            lines
+                .last()
+                .unwrap()
+                .starts_with("pip install: 2 collected"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
+    fn a_task_shorter_than_the_period_logs_nothing() {
+        let (r, lines) = plain(Duration::from_millis(500));
+        let t = r.task("collectstatic".into(), Meter::Collectstatic);
+        t.line("Copying '/a.css'");
+        t.finish();
+        assert_eq!(*lines.lock().unwrap(), Vec::<String>::new());
+        // Hidden (-q): nothing, whatever the task does.
+        let (mut r, lines) = plain(Duration::from_millis(1));
+        r.mode = Mode::Hidden;
+        let t = r.task("pip install".into(), Meter::Pip);
+        std::thread::sleep(Duration::from_millis(20));
+        t.finish();
+        assert!(lines.lock().unwrap().is_empty());
     }
 
     #[test]
