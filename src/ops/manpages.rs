@@ -5,7 +5,10 @@
 //!
 //! The pages are byte-identical on every run (no date): reproducible
 //! packages. Writes only into the directory it is given, each page to a
-//! temporary name renamed into place.
+//! temporary name renamed into place; never prints anything but the paths
+//! it wrote (or the script). Follows Debian Policy §12.1 (a manual page
+//! for every program, section 1 for user commands) and the
+//! bash-completion, zsh and fish vendor directories Debian packages use.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
