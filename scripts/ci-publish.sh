@@ -17,6 +17,7 @@
 # Optional:
 #   DJDD_VERSION      the revision to build (default: the variant's branch)
 #   DJDD_VARIANT_ARGS arguments of `djdd variant` (e.g. "--domain shop.example.org")
+#   DJDD_INIT_ARGS    arguments of `djdd init` (e.g. "--suite trixie")
 #   DJDD_SUITE        the repository suite (default stable)
 #   DJDD_KEEP         prune to this many site versions per variant (default: no pruning)
 #   DJDD_SSH          the ssh command rsync uses (default: ssh -o BatchMode=yes)
@@ -75,7 +76,8 @@ trap 'exit 130' INT TERM
 phase "restoring the cache from $cache"
 mkdir -p "$cache/base" "$cache/pip" "$cache/packages" "$DJDD_DIR"
 export DJDD_BASE_CACHE="$cache/base"
-"$djdd" init
+# shellcheck disable=SC2086 # DJDD_INIT_ARGS is a list of arguments
+"$djdd" init ${DJDD_INIT_ARGS:-}
 mkdir -p "$DJDD_DIR/cache/pip" "$DJDD_DIR/packages"
 rsync -a "$cache/pip/" "$DJDD_DIR/cache/pip/"
 find "$cache/packages" -maxdepth 1 -name '*-env-*.deb' -exec cp -p {} "$DJDD_DIR/packages/" \;
