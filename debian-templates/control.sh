@@ -24,10 +24,13 @@ CELERY_UNIT={{ layout.celery_unit | shell_quote }}
 {% else %}
 CELERY_UNIT=
 {% endif %}
+# The site's Redis: started with the site, stopped and restarted only
+# with --all (it holds state).
+REDIS_UNIT={{ (layout.redis_unit if redis else "") | shell_quote }}
 # What start starts, what restart restarts, what status shows.
 UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS $TIMER_UNITS"
 APP_UNITS="$SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS"
-STATUS_UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT"
+STATUS_UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $REDIS_UNIT"
 PROCESS_RUN_SERVICES={{ process_services | join(" ") | shell_quote }}
 
 usage() {
@@ -40,10 +43,13 @@ Commands:
   status        show the state of every service of the site and the version
                 (exit 0: all running, 3: something is not running)
   start         start the site's services, processes and timers (and nginx)
-  stop          stop the site's services, processes and timers (nginx keeps
-                serving other sites)
-  restart       restart gunicorn{% if celery %}, celery{% endif %} and the processes (connections
-                wait, none is refused); reload nginx
+  stop [--all]  stop the site's services, processes and timers (nginx keeps
+                serving other sites){% if redis %}; --all: Redis too{% endif %}
+
+  restart [--all]
+                restart gunicorn{% if celery %}, celery{% endif %} and the processes (connections
+                wait, none is refused); reload nginx{% if redis %}; --all: Redis too{% endif %}
+
   timers        each scheduled job: its calendar, last run, next run, last result
   reload        gracefully reload gunicorn (HUP) and nginx
   offline       answer every request but static files with the 503 maintenance page
@@ -152,18 +158,23 @@ start)
     need_root start
     need_systemd start
     # shellcheck disable=SC2086
-    systemctl start $UNITS
+    systemctl start $REDIS_UNIT $UNITS
     nginx_action start
     ;;
 stop)
     need_root stop
     need_systemd stop
+    extra=
+    [ "${1:-}" != --all ] || extra=$REDIS_UNIT
     # shellcheck disable=SC2086
-    systemctl stop $TIMER_UNITS $APP_UNITS $SOCKET_UNIT
+    systemctl stop $TIMER_UNITS $APP_UNITS $SOCKET_UNIT $extra
     ;;
 restart)
     need_root restart
     need_systemd restart
+    if [ "${1:-}" = --all ] && [ -n "$REDIS_UNIT" ]; then
+        systemctl restart "$REDIS_UNIT"
+    fi
     systemctl start "$SOCKET_UNIT"
     # shellcheck disable=SC2086
     systemctl restart $APP_UNITS

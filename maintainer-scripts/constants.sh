@@ -35,6 +35,14 @@ CELERY_UNIT={{ (layout.celery_unit if celery else "") | shell_quote }}
 # timers, space-separated ([a-z0-9@.-] names only).
 PROCESS_UNITS={{ process_units | join(" ") | shell_quote }}
 TIMER_UNITS={{ timer_units | join(" ") | shell_quote }}
+REDIS_UNIT={{ (layout.redis_unit if redis else "") | shell_quote }}
+REDIS_CONF={{ layout.redis_conf | shell_quote }}
+REDIS_FOREIGN_CONF={{ layout.redis_foreign_conf | shell_quote }}
+REDIS_DIR={{ layout.redis_dir | shell_quote }}
+REDIS_SOCKET={{ layout.redis_socket | shell_quote }}
+REDIS_MAXMEMORY={{ (redis.maxmemory if redis else "") | shell_quote }}
+REDIS_POLICY={{ (redis.policy if redis else "") | shell_quote }}
+
 HEALTH_PATH={{ health_path | shell_quote }}
 HEALTH_TIMEOUT={{ health_timeout }}
 MIGRATE={{ "yes" if migrate else "no" }}

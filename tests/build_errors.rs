@@ -111,6 +111,12 @@ fn broken_projects() {
         t.push_str("djdd-no-such-package==1.0\n");
         std::fs::write(p, t).unwrap();
     });
+    defect(r, "needs-newer-python", |r| {
+        // Django 6 needs Python >= 3.12; the test's root is bookworm (3.11).
+        let p = r.join("requirements/base.txt");
+        let t = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(p, t.replace("Django==5.2.19", "Django>=6.0,<6.1")).unwrap();
+    });
     defect(r, "bad-finder", |r| {
         let p = r.join("demo/settings.py");
         let mut t = std::fs::read_to_string(&p).unwrap();
@@ -146,6 +152,25 @@ fn broken_projects() {
     assert!(
         err.contains("No matching distribution found for djdd-no-such-package==1.0"),
         "pip's own error should be shown:\n{err}"
+    );
+
+    // A requirement that needs a newer Python: one sentence before pip's
+    // pages says which, what this root has, and the suite that has one.
+    let err = refused(
+        &d,
+        &blue("needs-newer-python"),
+        &[
+            "Django<6.1,>=6.0 needs Python >=3.12",
+            "this build root has Python 3.11",
+            "djdd init --suite trixie",
+        ],
+    );
+    let hint = err.find("needs Python").unwrap();
+    let pip = err.find("No matching distribution").unwrap();
+    assert!(
+        hint < pip,
+        "the sentence comes before pip's output:
+{err}"
     );
 
     // A good build, so the env exists for the cases found later.

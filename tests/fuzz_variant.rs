@@ -400,6 +400,10 @@ proptest! {
             env_set,
             env_unset,
             processes,
+            redis: None,
+            redis_maxmemory: None,
+            redis_policy: None,
+            broker: None,
         };
         match base.apply(&u, RESERVED) {
             Ok(v) => {

@@ -451,15 +451,18 @@ pub fn python_satisfies(version: &str, spec: &str) -> bool {
         })
 }
 
-/// Strips the ELF objects below `env_dir` as dh_strip does for shared
-/// libraries (`--strip-unneeded`, no `.comment`/`.note` sections), with the
-/// root's own `strip`, as the build user. Debian ships stripped objects
-/// (Policy 10.1; lintian: unstripped-binary-or-object), and the symbol
-/// tables are smaller without. A root without binutils (nothing was
-/// compiled) leaves the objects as pip installed them.
+/// Strips the ELF files below `env_dir` as dh_strip does, with the root's
+/// own `strip`, as the build user: shared objects (`*.so*`) with
+/// `--strip-unneeded`, executables (a program compiled from an sdist, such
+/// as uWSGI's `bin/uwsgi`) of all symbols; both without `.comment` and
+/// `.note` sections. Debian ships stripped objects (Policy 10.1; lintian:
+/// unstripped-binary-or-object), and the symbol tables are smaller
+/// without. A root without binutils (nothing was compiled) leaves the
+/// files as pip installed them.
 pub fn strip_objects(root: &BuildRoot, env_dir: &str) -> Result<()> {
     let host = host_path(root, env_dir);
-    let mut objects: Vec<String> = Vec::new();
+    let mut shared: Vec<String> = Vec::new();
+    let mut programs: Vec<String> = Vec::new();
     for e in walkdir::WalkDir::new(&host)
         .follow_links(false)
         .sort_by_file_name()
@@ -468,40 +471,54 @@ pub fn strip_objects(root: &BuildRoot, env_dir: &str) -> Result<()> {
         if !e.file_type().is_file() {
             continue;
         }
-        let name = e.file_name().to_string_lossy();
-        if !(name.ends_with(".so") || name.contains(".so.")) {
-            continue;
-        }
         let mut magic = [0u8; 4];
         let is_elf = std::fs::File::open(e.path())
             .and_then(|mut f| f.read_exact(&mut magic))
             .is_ok()
             && magic == *b"\x7fELF";
-        if is_elf {
-            let rel = e.path().strip_prefix(&host).expect("below the walk's root");
-            objects.push(format!("{env_dir}/{}", rel.to_string_lossy()));
+        if !is_elf {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy();
+        let rel = e.path().strip_prefix(&host).expect("below the walk's root");
+        let inside = format!("{env_dir}/{}", rel.to_string_lossy());
+        if name.ends_with(".so") || name.contains(".so.") {
+            shared.push(inside);
+        } else if name.ends_with(".o") || name.ends_with(".a") {
+            // Objects and archives for linking: left as they are.
+        } else {
+            programs.push(inside);
         }
     }
-    if objects.is_empty() || !host_path(root, "/usr/bin/strip").exists() {
+    if (shared.is_empty() && programs.is_empty()) || !host_path(root, "/usr/bin/strip").exists() {
         return Ok(());
     }
-    tracing::info!("stripping {} shared objects", objects.len());
-    let mut argv: Vec<&str> = vec![
-        "/usr/bin/strip",
-        "--remove-section=.comment",
-        "--remove-section=.note",
-        "--strip-unneeded",
-        "--",
-    ];
-    argv.extend(objects.iter().map(String::as_str));
-    run_step(
-        root,
-        Some(BUILD_USER),
-        "/",
-        &[("PATH".into(), "/usr/bin:/bin".into())],
-        600,
-        &argv,
-    )?;
+    tracing::info!(
+        "stripping {} shared objects and {} programs",
+        shared.len(),
+        programs.len()
+    );
+    for (files, how) in [(&shared, Some("--strip-unneeded")), (&programs, None)] {
+        if files.is_empty() {
+            continue;
+        }
+        let mut argv: Vec<&str> = vec![
+            "/usr/bin/strip",
+            "--remove-section=.comment",
+            "--remove-section=.note",
+        ];
+        argv.extend(how);
+        argv.push("--");
+        argv.extend(files.iter().map(String::as_str));
+        run_step(
+            root,
+            Some(BUILD_USER),
+            "/",
+            &[("PATH".into(), "/usr/bin:/bin".into())],
+            600,
+            &argv,
+        )?;
+    }
     Ok(())
 }
 

@@ -58,6 +58,23 @@ pub struct VariantArgs {
     /// Remove an environment variable (repeatable).
     #[arg(long = "unset-env", value_name = "KEY")]
     pub unset_env: Vec<String>,
+    /// The site gets its own Redis instance (REDIS_URL; Recommends
+    /// redis-server). Also on when the project's djdd.toml says `redis = true`.
+    #[arg(long, overrides_with = "no_redis")]
+    pub redis: bool,
+    /// No Redis instance of the variant's own [default].
+    #[arg(long, overrides_with = "redis")]
+    pub no_redis: bool,
+    /// The Redis instance's maxmemory, e.g. 128mb or 1gb [default: 128mb].
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
+    pub redis_maxmemory: Option<String>,
+    /// The Redis instance's maxmemory-policy [default: noeviction].
+    #[arg(long, value_name = "POLICY", allow_hyphen_values = true)]
+    pub redis_policy: Option<String>,
+    /// celery's broker: rabbitmq, or redis (the site's own instance,
+    /// database 1) [default: rabbitmq].
+    #[arg(long, value_name = "BROKER", allow_hyphen_values = true)]
+    pub broker: Option<String>,
     /// Run N copies of the project's process NAME (`[processes.NAME]` in
     /// its djdd.toml), 0 (off) to 16 [default: 1] (repeatable).
     #[arg(long = "process", value_name = "NAME=N", allow_hyphen_values = true)]

@@ -35,6 +35,7 @@ pub struct ProjectFile {
     pub wsgi: Option<String>,
     pub celery: Option<String>,
     pub asgi: Option<String>,
+    pub redis: Option<bool>,
     #[serde(default)]
     pub build: BuildFile,
     #[serde(default)]
@@ -114,6 +115,9 @@ pub struct Project {
     /// The ASGI application, `MODULE:ATTRIBUTE`: when set, gunicorn serves
     /// it with uvicorn's worker class instead of the WSGI callable.
     pub asgi: Option<String>,
+    /// The project needs Redis: every site gets its own instance
+    /// (REDIS_URL).
+    pub redis: bool,
     pub build: Build,
     pub health: Health,
     /// `[processes.NAME]`: long-running programs beside gunicorn, by name.
@@ -251,6 +255,12 @@ pub const KEYS: &[Key] = &[
         default: "none (WSGI)",
         meaning: "The ASGI application, `MODULE:APP`. When set, gunicorn serves it with uvicorn's worker class (djdd provides `uvicorn-worker` when the requirements do not) instead of the WSGI callable.",
         example: "\"mysite.asgi:application\"",
+    },
+    Key {
+        name: "redis",
+        default: "`false`",
+        meaning: "The project needs Redis: each site gets its own redis-server instance (a unix socket only its user can open, a password, persistence in its state directory) and REDIS_URL. A variant may also ask for one (`--redis`).",
+        example: "true",
     },
     Key {
         name: "processes.NAME.command",
@@ -495,6 +505,7 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         wsgi,
         celery,
         asgi,
+        redis: f.redis.unwrap_or(false),
         processes,
         timers,
         build: Build {

@@ -25,6 +25,22 @@ pub const DEFAULT_WORKERS: i64 = 3;
 pub const MAX_WORKERS: i64 = 64;
 /// The most copies of one process a variant may run.
 pub const MAX_COPIES: i64 = 16;
+/// Default `maxmemory` of a site's Redis instance.
+pub const DEFAULT_REDIS_MAXMEMORY: &str = "128mb";
+/// Default `maxmemory-policy`: Redis's own (nothing is evicted, which a
+/// broker needs); a cache-only site sets `allkeys-lru`.
+pub const DEFAULT_REDIS_POLICY: &str = "noeviction";
+/// The `maxmemory-policy` values Redis 7 knows.
+pub const REDIS_POLICIES: &[&str] = &[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
 /// Default health URL the site's postinst requests after an upgrade.
 pub const DEFAULT_HEALTH_URL: &str = "/";
 
@@ -62,6 +78,16 @@ pub struct Variant {
     /// Copies of the project's processes (`[processes.NAME]` in its
     /// djdd.toml), 0 (off) to 16; a process not listed runs one copy.
     pub processes: BTreeMap<String, u32>,
+    /// The site gets its own Redis instance (also when the project's
+    /// djdd.toml says `redis = true`, or the broker is Redis).
+    pub redis: bool,
+    /// The instance's `maxmemory` (`128mb`, `1gb`, bytes).
+    pub redis_maxmemory: String,
+    /// The instance's `maxmemory-policy`.
+    pub redis_policy: String,
+    /// celery's broker: `rabbitmq` (default) or `redis` (the site's own
+    /// instance, database 1).
+    pub broker: String,
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -87,6 +113,14 @@ struct VariantFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     env: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_maxmemory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     processes: Option<BTreeMap<String, i64>>,
 }
 
@@ -109,6 +143,10 @@ pub struct VariantUpdate {
     pub env_unset: Vec<String>,
     /// `--process NAME=N`: copies of a process (0: off).
     pub processes: Vec<(String, i64)>,
+    pub redis: Option<bool>,
+    pub redis_maxmemory: Option<String>,
+    pub redis_policy: Option<String>,
+    pub broker: Option<String>,
 }
 
 impl Variant {
@@ -129,6 +167,10 @@ impl Variant {
             health_url: DEFAULT_HEALTH_URL.to_string(),
             env: BTreeMap::new(),
             processes: BTreeMap::new(),
+            redis: false,
+            redis_maxmemory: DEFAULT_REDIS_MAXMEMORY.to_string(),
+            redis_policy: DEFAULT_REDIS_POLICY.to_string(),
+            broker: "rabbitmq".to_string(),
         })
     }
 
@@ -190,6 +232,19 @@ impl Variant {
             })?;
             v.env.insert(k, val);
         }
+        v.redis = file.redis.unwrap_or(v.redis);
+        if let Some(m) = file.redis_maxmemory {
+            check_redis_maxmemory(&m).map_err(|p| Error::invalid(key("redis_maxmemory"), p))?;
+            v.redis_maxmemory = m;
+        }
+        if let Some(p) = file.redis_policy {
+            check_redis_policy(&p).map_err(|e| Error::invalid(key("redis_policy"), e))?;
+            v.redis_policy = p;
+        }
+        if let Some(b) = file.broker {
+            check_broker(&b).map_err(|e| Error::invalid(key("broker"), e))?;
+            v.broker = b;
+        }
         for (p, n) in file.processes.unwrap_or_default() {
             let what = format!("{origin}: key `processes.{}`", p.escape_debug());
             check_process_name(&p).map_err(|e| Error::invalid(what.clone(), e))?;
@@ -197,6 +252,11 @@ impl Variant {
             v.processes.insert(p, n);
         }
         Ok(v)
+    }
+
+    /// Whether celery's broker is the site's Redis.
+    pub fn redis_broker(&self) -> bool {
+        self.broker == "redis"
     }
 
     /// Copies of process `name` this variant runs (default 1).
@@ -244,6 +304,19 @@ impl Variant {
             check_env_value(val).map_err(|p| Error::invalid(what(), p))?;
             v.env.insert(k.clone(), val.clone());
         }
+        v.redis = u.redis.unwrap_or(v.redis);
+        if let Some(m) = &u.redis_maxmemory {
+            check_redis_maxmemory(m).map_err(|p| Error::invalid(opt("redis-maxmemory"), p))?;
+            v.redis_maxmemory = m.clone();
+        }
+        if let Some(p) = &u.redis_policy {
+            check_redis_policy(p).map_err(|e| Error::invalid(opt("redis-policy"), e))?;
+            v.redis_policy = p.clone();
+        }
+        if let Some(b) = &u.broker {
+            check_broker(b).map_err(|e| Error::invalid(opt("broker"), e))?;
+            v.broker = b.clone();
+        }
         for (p, n) in &u.processes {
             let what = format!("--process {}={n}", p.escape_debug());
             check_process_name(p).map_err(|e| Error::invalid(what.clone(), e))?;
@@ -266,6 +339,10 @@ impl Variant {
             memcached: Some(self.memcached),
             health_url: Some(self.health_url.clone()),
             env: (!self.env.is_empty()).then(|| self.env.clone()),
+            redis: Some(self.redis),
+            redis_maxmemory: Some(self.redis_maxmemory.clone()),
+            redis_policy: Some(self.redis_policy.clone()),
+            broker: Some(self.broker.clone()),
             processes: (!self.processes.is_empty()).then(|| {
                 self.processes
                     .iter()
@@ -496,6 +573,58 @@ pub fn check_env_value(v: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A Redis memory size: digits, optionally followed by a unit Redis reads
+/// (`b`, `k`, `kb`, `m`, `mb`, `g`, `gb`, any case), at least 1 MiB.
+pub fn check_redis_maxmemory(m: &str) -> std::result::Result<(), String> {
+    let rule = "redis_maxmemory is a size Redis reads: a number with an optional unit (kb, mb, gb), e.g. 128mb, at least 1mb";
+    let n = m.bytes().take_while(|b| b.is_ascii_digit()).count();
+    let unit = m[n..].to_ascii_lowercase();
+    let mult: Option<u64> = match unit.as_str() {
+        "" | "b" => Some(1),
+        "k" => Some(1000),
+        "kb" => Some(1024),
+        "m" => Some(1_000_000),
+        "mb" => Some(1 << 20),
+        "g" => Some(1_000_000_000),
+        "gb" => Some(1 << 30),
+        _ => None,
+    };
+    let bytes = m[..n]
+        .parse::<u64>()
+        .ok()
+        .zip(mult)
+        .and_then(|(v, k)| v.checked_mul(k));
+    match bytes {
+        Some(b) if n > 0 && m.len() <= 24 && b >= 1 << 20 => Ok(()),
+        _ => Err(format!(
+            "redis_maxmemory {} is not a size: {rule}",
+            shown(m)
+        )),
+    }
+}
+
+/// A `maxmemory-policy` Redis knows.
+pub fn check_redis_policy(p: &str) -> std::result::Result<(), String> {
+    if REDIS_POLICIES.contains(&p) {
+        Ok(())
+    } else {
+        Err(format!(
+            "redis_policy {} is not a policy Redis knows: one of {}",
+            shown(p),
+            REDIS_POLICIES.join(", ")
+        ))
+    }
+}
+
+/// celery's broker: `rabbitmq` or `redis`.
+pub fn check_broker(b: &str) -> std::result::Result<(), String> {
+    if b == "rabbitmq" || b == "redis" {
+        Ok(())
+    } else {
+        Err(format!("broker {} is not rabbitmq or redis", shown(b)))
+    }
+}
+
 /// A process name as djdd.toml's `[processes.NAME]` allows it.
 pub fn check_process_name(p: &str) -> std::result::Result<(), String> {
     let ok = p.len() <= 32
@@ -585,6 +714,10 @@ mod tests {
         v.env
             .insert("FEATURE_X".into(), "on \"quoted\" $HOME".into());
         v.processes.insert("sendalerts".into(), 2);
+        v.redis = true;
+        v.redis_maxmemory = "1gb".into();
+        v.redis_policy = "allkeys-lru".into();
+        v.broker = "redis".into();
         v.processes.insert("beat".into(), 0);
         let text = v.to_toml();
         let back = Variant::parse("demo", "red", &text, "x", RESERVED).unwrap();
@@ -650,6 +783,23 @@ mod tests {
                 "`env.DJDD_VERSION`",
                 "set by djdd",
             ),
+            (
+                "redis_maxmemory = \"lots\"",
+                "`redis_maxmemory`",
+                "not a size",
+            ),
+            (
+                "redis_maxmemory = \"12\"",
+                "`redis_maxmemory`",
+                "not a size",
+            ),
+            (
+                "redis_maxmemory = \"64 mb\"",
+                "`redis_maxmemory`",
+                "not a size",
+            ),
+            ("redis_policy = \"lru\"", "`redis_policy`", "allkeys-lru"),
+            ("broker = \"kafka\"", "`broker`", "rabbitmq or redis"),
             (
                 "[processes]\nbeat = 17",
                 "`processes.beat`",

@@ -448,10 +448,17 @@ pub fn settings_read_variables(tree: &dyn Tree, project: &Project) -> Vec<Proble
         return Vec::new();
     };
     let mut out = Vec::new();
+    let mut warned: Vec<&str> = Vec::new();
     for v in VARIABLES.iter().filter(|v| v.reads == Reads::Must) {
-        if v.when == super::When::Celery && project.celery.is_none() {
+        let applies = match v.when {
+            super::When::Celery | super::When::CeleryRedis => project.celery.is_some(),
+            super::When::Redis => project.redis,
+            super::When::Always => true,
+        };
+        if !applies || warned.contains(&v.name) {
             continue;
         }
+        warned.push(v.name);
         let read = mentions(&text, v.name) || v.also_read_by.iter().any(|s| text.contains(s));
         if !read {
             out.push(Problem::warning(
@@ -986,6 +993,8 @@ pub fn check_site(name: &str, variant: &str, project: &Project) -> Site {
         settings: project.settings.clone().unwrap_or_default(),
         workers: 2,
         celery: project.celery.is_some(),
+        redis_broker: false,
+        redis: project.redis,
         asgi: project.asgi.is_some(),
         https_only: true,
         version: "0~djdd.check".into(),

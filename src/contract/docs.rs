@@ -55,8 +55,11 @@ pub fn variables_table(vars: &[Variable]) -> String {
         if v.secret {
             run.push_str(" (secret)");
         }
-        if v.when == When::Celery {
-            run.push_str(" (celery only)");
+        match v.when {
+            When::Celery => run.push_str(" (celery with RabbitMQ)"),
+            When::CeleryRedis => run.push_str(" (celery with `--broker redis`)"),
+            When::Redis => run.push_str(" (sites with Redis)"),
+            When::Always => {}
         }
         let reads = match v.reads {
             Reads::Must => "must read",
@@ -246,6 +249,8 @@ fn commands_block() -> String {
         settings: "SETTINGS".into(),
         workers: 1,
         celery: true,
+        redis_broker: false,
+        redis: false,
         asgi: false,
         https_only: false,
         version: "VERSION".into(),
@@ -258,6 +263,8 @@ fn commands_block() -> String {
             .join(" ")
     };
     let asgi = Site {
+        redis_broker: false,
+        redis: false,
         asgi: true,
         ..site.clone()
     };
@@ -340,7 +347,7 @@ mod tests {
             .find(|l| l.starts_with("| `CELERY_BROKER_URL`"))
             .unwrap();
         assert!(
-            line.contains("(secret)") && line.contains("(celery only)"),
+            line.contains("(secret)") && line.contains("(celery with RabbitMQ)"),
             "{line}"
         );
     }

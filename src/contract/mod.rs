@@ -43,8 +43,14 @@ pub enum Reads {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum When {
     Always,
-    /// Only for variants that run a celery worker.
+    /// Only for variants that run a celery worker with RabbitMQ as broker.
     Celery,
+    /// Only for variants that run a celery worker with the site's Redis
+    /// as broker (`--broker redis`).
+    CeleryRedis,
+    /// Only for sites with a Redis instance (djdd.toml `redis = true` or
+    /// the variant's `--redis`).
+    Redis,
 }
 
 /// One environment variable of the contract.
@@ -224,6 +230,39 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         secret: true,
+        when: When::CeleryRedis,
+        ..var(
+            "CELERY_BROKER_URL",
+            "With `--broker redis`: the site's Redis instance (database 1), in kombu's spelling for a unix socket. `memory://` at build time.",
+            Some("memory://"),
+            Some("redis+socket://:{redis_password}@/run/redis-{site}/redis.sock?virtual_host=1"),
+            Reads::Must,
+        )
+    },
+    Variable {
+        secret: true,
+        when: When::Redis,
+        ..var(
+            "REDIS_URL",
+            "The site's own Redis instance (sites that declare Redis): a unix socket only the site user can open, with the password made by postinst, database 0. Unset at build time: settings must then configure no Redis.",
+            None,
+            Some("unix://:{redis_password}@/run/redis-{site}/redis.sock?db=0"),
+            Reads::Must,
+        )
+    },
+    Variable {
+        secret: true,
+        when: When::Redis,
+        ..var(
+            "REDIS_PASSWORD",
+            "The Redis instance's password (32 random hexadecimal digits), as in REDIS_URL.",
+            None,
+            Some("{redis_password}"),
+            Reads::No,
+        )
+    },
+    Variable {
+        secret: true,
         when: When::Celery,
         ..var(
             "BROKER_PASSWORD",
@@ -398,6 +437,10 @@ pub const PLACEHOLDERS: &[(&str, &str)] = &[
         "broker_password",
         "secret: 32 random hexadecimal digits (postinst)",
     ),
+    (
+        "redis_password",
+        "secret: 32 random hexadecimal digits (postinst)",
+    ),
 ];
 
 /// The secrets postinst generates on the target when they are missing and
@@ -407,13 +450,15 @@ pub enum Secret {
     SecretKey,
     DatabasePassword,
     BrokerPassword,
+    RedisPassword,
 }
 
 impl Secret {
-    pub const ALL: [Secret; 3] = [
+    pub const ALL: [Secret; 4] = [
         Secret::SecretKey,
         Secret::DatabasePassword,
         Secret::BrokerPassword,
+        Secret::RedisPassword,
     ];
 
     /// The placeholder that stands for it in templates.
@@ -422,6 +467,7 @@ impl Secret {
             Secret::SecretKey => "secret_key",
             Secret::DatabasePassword => "database_password",
             Secret::BrokerPassword => "broker_password",
+            Secret::RedisPassword => "redis_password",
         }
     }
 
@@ -432,6 +478,7 @@ impl Secret {
             Secret::SecretKey => "SECRET_KEY",
             Secret::DatabasePassword => "DATABASE_PASSWORD",
             Secret::BrokerPassword => "BROKER_PASSWORD",
+            Secret::RedisPassword => "REDIS_PASSWORD",
         }
     }
 
@@ -441,6 +488,7 @@ impl Secret {
             Secret::SecretKey => 32,
             Secret::DatabasePassword => 16,
             Secret::BrokerPassword => 16,
+            Secret::RedisPassword => 16,
         }
     }
 
@@ -464,6 +512,7 @@ pub struct Secrets {
     pub secret_key: String,
     pub database_password: String,
     pub broker_password: String,
+    pub redis_password: String,
 }
 
 impl Secrets {
@@ -482,6 +531,7 @@ impl Secrets {
             secret_key: fill("djddcheckfakesecretkeynotsecret", Secret::SecretKey),
             database_password: fill("djddcheckfakedbpassword", Secret::DatabasePassword),
             broker_password: fill("djddcheckfakebroker", Secret::BrokerPassword),
+            redis_password: fill("djddcheckfakeredis", Secret::RedisPassword),
         }
     }
 
@@ -490,6 +540,7 @@ impl Secrets {
             Secret::SecretKey => &self.secret_key,
             Secret::DatabasePassword => &self.database_password,
             Secret::BrokerPassword => &self.broker_password,
+            Secret::RedisPassword => &self.redis_password,
         }
     }
 }
@@ -505,6 +556,10 @@ pub struct Site {
     pub settings: String,
     pub workers: u32,
     pub celery: bool,
+    /// celery's broker is the site's Redis (`--broker redis`), not RabbitMQ.
+    pub redis_broker: bool,
+    /// The site has its own Redis instance.
+    pub redis: bool,
     /// Served as an ASGI application (uvicorn's worker class).
     pub asgi: bool,
     pub https_only: bool,
@@ -620,6 +675,25 @@ pub struct Layout {
     pub service_unit: String,
     /// `NAME-VARIANT-celery.service`: the celery worker.
     pub celery_unit: String,
+    /// `redis-server@NAME-VARIANT.service`: the site's Redis (Debian's
+    /// template unit of redis-server, one config file an instance).
+    pub redis_unit: String,
+    /// `etc_dir/redis.conf`: the instance's configuration (written by
+    /// postinst: it holds the password; the site user reads it, which
+    /// Debian's `/etc/redis` (2770 redis:redis) would not let it).
+    pub redis_conf: String,
+    /// `/etc/redis/redis-NAME-VARIANT.conf`: where Debian's template unit
+    /// looks for an instance's configuration. djdd never writes it: when it
+    /// exists, another instance of that name is the admin's.
+    pub redis_foreign_conf: String,
+    /// `state_dir/redis`: the instance's persistence (kept on purge).
+    pub redis_dir: String,
+    /// `/run/redis-NAME-VARIANT/redis.sock`: its only listener (0700, the
+    /// site user's: the template's RuntimeDirectory).
+    pub redis_socket: String,
+    /// `/lib/systemd/system/redis-server@NAME-VARIANT.service.d/djdd.conf`:
+    /// runs the instance as the site user, writing only its redis_dir.
+    pub redis_dropin: String,
 }
 
 /// The units of one process or timer of a site (`[processes.P]`,
@@ -766,6 +840,12 @@ impl Layout {
             socket_unit: format!("{unit}.socket"),
             service_unit: format!("{unit}.service"),
             celery_unit: format!("{unit}-celery.service"),
+            redis_unit: format!("redis-server@{unit}.service"),
+            redis_conf: format!("{etc_dir}/redis.conf"),
+            redis_foreign_conf: format!("/etc/redis/redis-{unit}.conf"),
+            redis_dir: format!("{state_dir}/redis"),
+            redis_socket: format!("/run/redis-{unit}/redis.sock"),
+            redis_dropin: format!("/lib/systemd/system/redis-server@{unit}.service.d/djdd.conf"),
             unit,
             lib_dir,
             state_dir,
@@ -898,7 +978,9 @@ fn site_value(site: &Site, p: &str) -> Option<String> {
 fn applies(v: &Variable, site: &Site) -> bool {
     match v.when {
         When::Always => true,
-        When::Celery => site.celery,
+        When::Celery => site.celery && !site.redis_broker,
+        When::CeleryRedis => site.celery && site.redis_broker,
+        When::Redis => site.redis,
     }
 }
 
@@ -912,10 +994,16 @@ pub fn build_env(ctx: &BuildContext) -> Vec<(String, String)> {
         "env_dir" => Some(ctx.env_dir.clone()),
         _ => site_value(ctx.site, p),
     };
-    VARIABLES
-        .iter()
-        .filter_map(|v| Some((v.name.to_string(), expand(v.build?, &lookup))))
-        .collect()
+    let mut out: Vec<(String, String)> = Vec::new();
+    for v in VARIABLES {
+        // A variable defined twice (for two kinds of site) is set once.
+        if let Some(b) = v.build
+            && !out.iter().any(|(n, _)| n == v.name)
+        {
+            out.push((v.name.to_string(), expand(b, &lookup)));
+        }
+    }
+    out
 }
 
 /// The non-secret run-time variables, in order: the content of the site
@@ -1121,6 +1209,8 @@ mod tests {
             settings: "demo.settings".into(),
             workers: 3,
             celery: true,
+            redis_broker: false,
+            redis: false,
             asgi: false,
             https_only: false,
             version: "1.20250101.1".into(),
@@ -1177,6 +1267,7 @@ mod tests {
             secret_key: "k".repeat(64),
             database_password: "p".repeat(32),
             broker_password: "b".repeat(24),
+            redis_password: "r".repeat(32),
         };
         let env = secret_env(&blue(), &secrets);
         let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
@@ -1203,6 +1294,47 @@ mod tests {
                 "amqp://demo-blue:{}@127.0.0.1:5672/demo-blue",
                 "b".repeat(24)
             )
+        );
+    }
+
+    #[test]
+    fn redis_gives_a_url_and_can_be_the_broker() {
+        let site = Site {
+            redis: true,
+            ..blue()
+        };
+        let env = full_runtime_env(&site, &Secrets::fake());
+        let pw = Secrets::fake().redis_password;
+        assert_eq!(
+            get(&env, "REDIS_URL").unwrap(),
+            format!("unix://:{pw}@/run/redis-demo-blue/redis.sock?db=0")
+        );
+        assert!(
+            get(&env, "CELERY_BROKER_URL")
+                .unwrap()
+                .starts_with("amqp://")
+        );
+        let site = Site {
+            redis_broker: true,
+            ..site
+        };
+        let env = full_runtime_env(&site, &Secrets::fake());
+        assert_eq!(
+            get(&env, "CELERY_BROKER_URL").unwrap(),
+            format!("redis+socket://:{pw}@/run/redis-demo-blue/redis.sock?virtual_host=1")
+        );
+        assert_eq!(get(&env, "BROKER_PASSWORD"), None);
+        assert_eq!(
+            secrets_needed(&site),
+            [
+                Secret::SecretKey,
+                Secret::DatabasePassword,
+                Secret::RedisPassword
+            ]
+        );
+        assert_eq!(
+            get(&full_runtime_env(&blue(), &Secrets::fake()), "REDIS_URL"),
+            None
         );
     }
 
@@ -1304,11 +1436,28 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_env_file_safe() {
-        let mut names: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
-        names.sort();
+        // A name is defined once, or once for each kind of site (the
+        // broker URL: RabbitMQ or Redis), never twice for one site.
+        let mut names: Vec<(&str, When)> = VARIABLES.iter().map(|v| (v.name, v.when)).collect();
+        names.sort_by_key(|(n, w)| (*n, *w as u8));
         let n = names.len();
         names.dedup();
         assert_eq!(n, names.len(), "duplicate variable");
+        for site in [
+            blue(),
+            Site {
+                redis: true,
+                redis_broker: true,
+                ..blue()
+            },
+        ] {
+            let env = full_runtime_env(&site, &Secrets::fake());
+            let mut seen: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+            seen.sort();
+            let m = seen.len();
+            seen.dedup();
+            assert_eq!(m, seen.len(), "a variable set twice for one site");
+        }
         let env = full_runtime_env(&blue(), &Secrets::fake());
         let text = env_file(&env).unwrap();
         assert!(text.contains("DATABASE=\"demo-blue\"\n"));

@@ -76,8 +76,18 @@ pub fn summary(v: &Variant) -> String {
                 .join(" ")
         )
     };
+    let redis = if v.redis || v.redis_broker() {
+        format!(", redis yes ({}, {})", v.redis_maxmemory, v.redis_policy)
+    } else {
+        String::new()
+    };
+    let broker = if v.celery && v.redis_broker() {
+        ", broker redis"
+    } else {
+        ""
+    };
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -198,6 +208,10 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         env_set: Vec::new(),
         env_unset: args.unset_env.clone(),
         processes: Vec::new(),
+        redis: flag(args.redis, args.no_redis),
+        redis_maxmemory: args.redis_maxmemory.clone(),
+        redis_policy: args.redis_policy.clone(),
+        broker: args.broker.clone(),
     };
     for e in &args.env {
         update.env_set.push(split_env(e)?);

@@ -11,8 +11,9 @@ use crate::error::{Error, Result};
 
 /// Bump when djdd changes how it builds a virtualenv (pip flags, layout,
 /// pyc compilation, ...): every env HASH changes with it, so no env built
-/// the old way is reused.
-pub const ENV_FORMAT: u32 = 1;
+/// the old way is reused. 2: programs compiled into the env (`bin/uwsgi`)
+/// are stripped too, not only shared objects.
+pub const ENV_FORMAT: u32 = 2;
 
 /// Hex digits of the env and src HASH in package names (48 bits).
 pub const HASH_LEN: usize = 12;
@@ -353,7 +354,7 @@ mod tests {
             provided: &[],
         };
         let text = env_canonical(&inputs).unwrap();
-        let want = "djdd-env-inputs\nformat 1\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
+        let want = "djdd-env-inputs\nformat 2\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
              file requirements.txt 3\n  -r x.txt\n  a==2\n  b==1\nfile x.txt 1\n  c\n\
              debian-build 2\n  libpq-dev\n  libpq5\ndebian-run 1\n  libpq5\n";
         assert_eq!(text, want);

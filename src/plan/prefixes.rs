@@ -44,6 +44,7 @@ pub fn allowed_prefixes(kind: PackageKind, name: &str, id: &str) -> Vec<String> 
                 format!("/lib/systemd/system/{unit}*.socket"),
                 format!("/lib/systemd/system/{unit}*.timer"),
                 format!("/lib/systemd/system/{unit}*.target"),
+                format!("/lib/systemd/system/redis-server@{unit}.service.d/"),
                 format!("/usr/lib/systemd/system/{unit}*.service"),
                 format!("/usr/lib/systemd/system/{unit}*.socket"),
                 format!("/usr/lib/systemd/system/{unit}*.timer"),

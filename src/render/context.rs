@@ -104,6 +104,18 @@ pub struct Broker {
     pub override_key: String,
 }
 
+/// The site's own Redis instance (a redis-server@ instance of Debian's
+/// template unit, run as the site user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redis {
+    /// `maxmemory` (validated by `config::variant`).
+    pub maxmemory: String,
+    /// `maxmemory-policy`.
+    pub policy: String,
+    /// Key of the secret holding its password.
+    pub password_secret: String,
+}
+
 /// A process or a timer of the site (`[processes.NAME]`, `[timers.NAME]`
 /// in djdd.toml, with the variant's copies): its units and its command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -186,6 +198,8 @@ pub struct SiteContext {
     pub broker: Option<Broker>,
     /// The processes that run (copies > 0) and the timers, by name.
     pub jobs: Vec<Job>,
+    /// The site's Redis instance; None: no Redis.
+    pub redis: Option<Redis>,
 }
 
 impl SiteContext {
@@ -406,6 +420,24 @@ impl SiteContext {
             if !is_generated(&db.password_secret) {
                 return Err(Error::invalid(
                     format!("database.password_secret {}", db.password_secret),
+                    "must name a generated secret",
+                ));
+            }
+        }
+        if let Some(r) = &self.redis {
+            let size_ok = !r.maxmemory.is_empty()
+                && r.maxmemory.len() <= 24
+                && r.maxmemory.chars().all(|c| c.is_ascii_alphanumeric());
+            let policy_ok = crate::config::variant::REDIS_POLICIES.contains(&r.policy.as_str());
+            if !size_ok || !policy_ok {
+                return Err(Error::invalid(
+                    format!("redis maxmemory '{}' policy '{}'", r.maxmemory, r.policy),
+                    "must be a size (e.g. 128mb) and a policy Redis knows",
+                ));
+            }
+            if !is_generated(&r.password_secret) {
+                return Err(Error::invalid(
+                    format!("redis.password_secret {}", r.password_secret),
                     "must name a generated secret",
                 ));
             }

@@ -22,7 +22,7 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, Job, Piece, Secret, SecretValue, SiteContext, check_domain,
+    Broker, Database, EnvVar, Job, Piece, Redis, Secret, SecretValue, SiteContext, check_domain,
     check_env_key, check_env_value,
 };
 pub use site::{SiteInput, site_context};
@@ -81,6 +81,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "timer.timer",
         include_str!("../../debian-templates/timer.timer"),
+    ),
+    (
+        "redis.dropin",
+        include_str!("../../debian-templates/redis.dropin"),
     ),
     (
         "hardening.inc",
@@ -313,6 +317,9 @@ pub fn site_files(
             "celery.service",
             0o644,
         ));
+    }
+    if ctx.redis.is_some() {
+        plan.push((l.redis_dropin.clone(), "redis.dropin", 0o644));
     }
     plan.extend([
         (l.control.clone(), "control.sh", 0o755),

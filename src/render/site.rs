@@ -41,6 +41,10 @@ pub struct SiteInput {
     /// build host; written to site.env after the contract's. A variable
     /// the contract defines (or the launcher sets) is refused.
     pub extra_env: Vec<(String, String)>,
+    /// The site's Redis instance settings (`maxmemory`, policy), when the
+    /// site has one (`site.redis`).
+    pub redis_maxmemory: String,
+    pub redis_policy: String,
     /// The variant's copies of the project's processes (a process not
     /// listed runs once; 0: off). A name the project does not define is
     /// refused.
@@ -108,7 +112,17 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         password_secret: password_of(contract::Secret::DatabasePassword)?,
         override_key: "DATABASE_URL".into(),
     });
-    let broker = if site.celery {
+    let redis = if site.redis {
+        Some(super::Redis {
+            maxmemory: input.redis_maxmemory.clone(),
+            policy: input.redis_policy.clone(),
+            password_secret: password_of(contract::Secret::RedisPassword)?,
+        })
+    } else {
+        None
+    };
+    // RabbitMQ only when it is celery's broker.
+    let broker = if site.celery && !site.redis_broker {
         Some(Broker {
             user: site.site(),
             vhost: site.site(),
@@ -222,6 +236,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         database,
         broker,
         jobs,
+        redis,
     };
     ctx.validate()?;
     Ok(ctx)
@@ -287,6 +302,8 @@ mod tests {
                 settings: "demo.settings".into(),
                 workers: 3,
                 celery,
+                redis_broker: false,
+                redis: false,
                 asgi: false,
                 https_only: false,
                 version: "1.20250101.1".into(),
@@ -300,6 +317,8 @@ mod tests {
             health_url: None,
             extra_env: vec![("SENTRY_ENVIRONMENT".into(), "blue".into())],
             copies: Default::default(),
+            redis_maxmemory: "128mb".into(),
+            redis_policy: "noeviction".into(),
         }
     }
 
@@ -343,7 +362,7 @@ mod tests {
             .collect();
         want.sort();
         assert_eq!(keys, want);
-        for s in contract::Secret::ALL {
+        for s in contract::secrets_needed(&i.site) {
             let got = ctx.secrets.iter().find(|x| x.key == s.variable()).unwrap();
             assert_eq!(
                 got.value,
@@ -358,6 +377,7 @@ mod tests {
             "SECRET_KEY" => fake.secret_key.clone(),
             "DATABASE_PASSWORD" => fake.database_password.clone(),
             "BROKER_PASSWORD" => fake.broker_password.clone(),
+            "REDIS_PASSWORD" => fake.redis_password.clone(),
             _ => panic!("{k}"),
         };
         for (name, value) in contract::secret_env(&i.site, &fake) {
@@ -382,6 +402,42 @@ mod tests {
         let b = ctx.broker.as_ref().unwrap();
         assert_eq!(b.password_secret, "BROKER_PASSWORD");
         assert_eq!(ctx.celery_args, contract::celery_args("demo.celery:app"));
+    }
+
+    #[test]
+    fn redis_as_broker_replaces_rabbitmq() {
+        let mut i = input(true);
+        i.site.redis = true;
+        i.site.redis_broker = true;
+        let ctx = site_context(&i).unwrap();
+        assert!(ctx.broker.is_none(), "no RabbitMQ user for a Redis broker");
+        let r = ctx.redis.as_ref().unwrap();
+        assert_eq!(
+            (
+                r.maxmemory.as_str(),
+                r.policy.as_str(),
+                r.password_secret.as_str()
+            ),
+            ("128mb", "noeviction", "REDIS_PASSWORD")
+        );
+        let broker = ctx
+            .secrets
+            .iter()
+            .find(|s| s.key == "CELERY_BROKER_URL")
+            .unwrap();
+        assert_eq!(
+            broker.value,
+            SecretValue::Composed {
+                pieces: vec![
+                    Piece::Text("redis+socket://:".into()),
+                    Piece::Secret("REDIS_PASSWORD".into()),
+                    Piece::Text("@/run/redis-demo-blue/redis.sock?virtual_host=1".into()),
+                ]
+            }
+        );
+        assert!(!ctx.secrets.iter().any(|s| s.key == "BROKER_PASSWORD"));
+        i.redis_policy = "lru".into();
+        assert!(site_context(&i).unwrap_err().to_string().contains("policy"));
     }
 
     #[test]

@@ -17,6 +17,14 @@
 #   - remove stops every unit; purge removes the units and their state,
 #     keeps DATA_DIR;
 #   - lintian --fail-on error,warning and piuparts pass on the packages.
+# And (issue 20) Redis: the project declares it (djdd.toml `redis = true`)
+# and blue uses it as celery's broker (`--broker redis`) and its cache:
+#   - each site gets its own redis-server@ instance on a unix socket only
+#     its user can open (no TCP port), with a password;
+#   - a value cached before the upgrade is there after it;
+#   - red cannot connect to blue's instance (permission denied);
+#   - an instance of that name djdd did not make is refused, untouched;
+#   - purge removes the instance's configuration, keeps its data.
 source "$(dirname "$0")/lib.sh"
 
 acc_need_host_packages lintian piuparts
@@ -35,7 +43,7 @@ step "djdd init, src (branch master), variant blue with two heartbeats"
 [ ! -d /var/cache/djdd/test-pip ] || cp -a /var/cache/djdd/test-pip/. "$DJDD_DIR/cache/pip/"
 sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$repo" pulse >/dev/null || fail "fixtures/make-repo.sh pulse failed"
 "$DJDD" src pulse --clone "$repo" >/dev/null 2>&1 || fail "djdd src pulse failed"
-"$DJDD" variant pulse blue --domain pulse.example.org --celery --migrate --process heartbeat=2 ||
+"$DJDD" variant pulse blue --domain pulse.example.org --celery --broker redis --migrate --process heartbeat=2 ||
     fail "djdd variant pulse blue failed"
 assert_contains "$(cat "$DJDD_DIR/variants/pulse/blue.toml")" 'branch = "master"' "the variant file (no --branch: the source's default branch)"
 
@@ -70,11 +78,24 @@ publish
 ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue failed: $APT_OUT"
 assert_eq ii "$(ct_pkg_status pulse-site-blue)" "dpkg status of pulse-site-blue"
 
-units=(pulse-blue.socket pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat@1.service
+units=(redis-server@pulse-blue.service pulse-blue.socket pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat@1.service
     pulse-blue-heartbeat@2.service pulse-blue-heartbeat.target pulse-blue-beat.service pulse-blue-sweep.timer)
 assert_unit_active "${units[@]}"
 in_ct sh -c 'ls /usr/lib/pulse-env/*/bin/gunicorn /usr/lib/pulse-env/*/bin/uwsgi' >/dev/null ||
     fail "the env has no gunicorn (djdd's) or no uwsgi (the project's)"
+
+step "blue's Redis: a unix socket of its own, a password, no TCP port"
+assert_eq "pulse-blue 700" "$(in_ct stat -c '%U %a' /run/redis-pulse-blue/redis.sock)" "owner and mode of blue's Redis socket"
+# redis_cli USER SOCKET ARGS...: redis-cli as USER with blue's password.
+redis_cli() {
+    local user="$1" sock="$2"
+    shift 2
+    in_ct sh -c '. /etc/pulse-site/blue/secrets.env && exec runuser -u "$0" -- redis-cli --no-auth-warning -a "$REDIS_PASSWORD" -s "$@"' "$user" "$sock" "$@" 2>&1
+}
+assert_eq PONG "$(redis_cli pulse-blue /run/redis-pulse-blue/redis.sock ping)" "blue's Redis, as pulse-blue with its password"
+assert_contains "$(redis_cli pulse-blue /run/redis-pulse-blue/redis.sock config get port)" $'port\n0' "blue's Redis listens on no TCP port"
+out="$(in_ct runuser -u pulse-blue -- redis-cli -s /run/redis-pulse-blue/redis.sock ping 2>&1 || true)"
+assert_contains "$out" "NOAUTH" "blue's Redis without the password"
 
 step "systemd-analyze verify on every generated unit"
 out="$(in_ct sh -c 'systemd-analyze verify /lib/systemd/system/pulse-blue*.service /lib/systemd/system/pulse-blue*.socket /lib/systemd/system/pulse-blue*.timer /lib/systemd/system/pulse-blue*.target 2>&1')" ||
@@ -87,38 +108,45 @@ assert_contains "$HTTP_BODY" "pulse release v1" "home page"
 assert_http 200 http://127.0.0.1/async/ pulse.example.org
 assert_contains "$HTTP_BODY" "async ok release=v1 loop=" "the async view"
 
-# counter NAME: the value of counter NAME on /status/ ("" when absent);
-# COUNTER_RELEASE: the release that last bumped it.
+# counter NAME: sets COUNTER_VALUE and COUNTER_RELEASE (the release that
+# last bumped it) from /status/; both "" when it is absent.
 counter() {
     http_get http://127.0.0.1/status/ pulse.example.org
     local line
     line="$(printf '%s\n' "$HTTP_BODY" | awk -v n="$1" '$1 == n {print $2, $3}')"
+    COUNTER_VALUE="${line%% *}"
     COUNTER_RELEASE="${line#* }"
-    printf '%s\n' "${line%% *}"
 }
-# wait_counter NAME MIN RELEASE SECONDS: until counter NAME >= MIN, bumped by RELEASE.
+# wait_counter NAME MIN RELEASE SECONDS: until counter NAME >= MIN, bumped
+# by RELEASE; sets WAITED to its value.
 wait_counter() {
-    local name="$1" min="$2" release="$3" secs="$4" v deadline=$((SECONDS + $4))
+    local name="$1" min="$2" release="$3" secs="$4" deadline=$((SECONDS + $4))
     while :; do
-        v="$(counter "$name")"
-        if [ -n "$v" ] && [ "$v" -ge "$min" ] && [ "$COUNTER_RELEASE" = "$release" ]; then
-            printf '%s\n' "$v"
+        counter "$name"
+        if [ -n "$COUNTER_VALUE" ] && [ "$COUNTER_VALUE" -ge "$min" ] && [ "$COUNTER_RELEASE" = "$release" ]; then
+            WAITED="$COUNTER_VALUE"
             return 0
         fi
-        [ "$SECONDS" -lt "$deadline" ] || fail "counter $name did not reach $min from $release in $secs s (last: '${v:-none}' from '${COUNTER_RELEASE:-}'); /status/: $HTTP_BODY"
+        [ "$SECONDS" -lt "$deadline" ] || fail "counter $name did not reach $min from $release in $secs s (last: '${COUNTER_VALUE:-none}' from '${COUNTER_RELEASE:-}'); /status/: $HTTP_BODY"
         sleep 1
     done
 }
 
-step "the heartbeats advance, the timer's job runs, beat's task runs in the worker"
-h1="$(wait_counter heartbeat-1 1 v1 30)"
-h2="$(wait_counter heartbeat-2 1 v1 30)"
-wait_counter heartbeat-1 $((h1 + 2)) v1 20 >/dev/null
-wait_counter heartbeat-2 $((h2 + 2)) v1 20 >/dev/null
-s="$(wait_counter sweep 1 v1 40)"
-wait_counter sweep $((s + 1)) v1 20 >/dev/null
-t="$(wait_counter tick 1 v1 60)"
-wait_counter tick $((t + 1)) v1 20 >/dev/null
+step "a value in the cache (Redis)"
+probe="kept-$RANDOM$RANDOM"
+assert_http 200 "http://127.0.0.1/cache/?set=$probe" pulse.example.org
+assert_http 200 http://127.0.0.1/cache/ pulse.example.org
+assert_eq "cache $probe" "$HTTP_BODY" "the cached value"
+
+step "the heartbeats advance, the timer's job runs, beat's task runs in the worker (broker: Redis)"
+wait_counter heartbeat-1 1 v1 30
+wait_counter heartbeat-1 $((WAITED + 2)) v1 20
+wait_counter heartbeat-2 1 v1 30
+wait_counter heartbeat-2 $((WAITED + 2)) v1 20
+wait_counter sweep 1 v1 40
+wait_counter sweep $((WAITED + 1)) v1 20
+wait_counter tick 1 v1 60
+wait_counter tick $((WAITED + 1)) v1 20
 timers="$(in_ct pulse-blue timers 2>&1)" || fail "pulse-blue timers failed: $timers"
 printf '%s\n' "$timers" >&2
 assert_contains "$timers" "pulse-blue-sweep.timer (*:*:0/5)" "pulse-blue timers"
@@ -127,8 +155,10 @@ status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status says somethi
 for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-beat.service pulse-blue-sweep.timer; do
     printf '%s\n' "$status" | grep -Eq "^ +$u +active\$" || fail "pulse-blue status does not show $u active: $status"
 done
-in_ct test -s /var/lib/pulse-site/blue/data/celerybeat-schedule ||
-    fail "celery beat's schedule is not in DATA_DIR"
+# shelve names its files after the dbm module it finds (celerybeat-schedule,
+# or .dat/.dir with dbm.dumb).
+in_ct sh -c 'ls /var/lib/pulse-site/blue/data/celerybeat-schedule*' >/dev/null 2>&1 ||
+    fail "celery beat's schedule is not in DATA_DIR: $(in_ct ls -la /var/lib/pulse-site/blue/data 2>&1)"
 
 step "upgrade to v2: the processes run the new release's code"
 build v2
@@ -136,11 +166,39 @@ publish
 ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue (v2) failed: $APT_OUT"
 assert_http 200 http://127.0.0.1/async/ pulse.example.org
 assert_contains "$HTTP_BODY" "release=v2" "the async view after the upgrade"
-h1="$(wait_counter heartbeat-1 1 v2 30)"
-wait_counter heartbeat-1 $((h1 + 2)) v2 20 >/dev/null
-wait_counter heartbeat-2 1 v2 30 >/dev/null
-wait_counter tick 1 v2 60 >/dev/null
-wait_counter sweep 1 v2 40 >/dev/null
+wait_counter heartbeat-1 1 v2 30
+wait_counter heartbeat-1 $((WAITED + 2)) v2 20
+wait_counter heartbeat-2 1 v2 30
+wait_counter tick 1 v2 60
+wait_counter sweep 1 v2 40
+assert_http 200 http://127.0.0.1/cache/ pulse.example.org
+assert_eq "cache $probe" "$HTTP_BODY" "the cached value after the upgrade"
+
+step "red: its own Redis; it cannot open blue's"
+"$DJDD" variant pulse red --domain red.pulse.example.org --process heartbeat=0 --process beat=0 >/dev/null ||
+    fail "djdd variant pulse red failed"
+"$DJDD" build pulse red --version v2 -Z xz >"$CT_DIR/build-red.log" 2>&1 || { tail -n 30 "$CT_DIR/build-red.log" >&2; fail "djdd build pulse red failed"; }
+publish
+ct_apt install pulse-site-red || fail "apt-get install pulse-site-red failed: $APT_OUT"
+assert_unit_active redis-server@pulse-red.service pulse-red.service
+assert_http 200 http://127.0.0.1/cache/ red.pulse.example.org
+assert_eq "cache None" "$HTTP_BODY" "red's cache is not blue's"
+out="$(in_ct runuser -u pulse-red -- redis-cli -s /run/redis-pulse-blue/redis.sock ping 2>&1 || true)"
+assert_contains "$out" "Permission denied" "red opening blue's Redis socket"
+out="$(in_ct runuser -u pulse-blue -- redis-cli -s /run/redis-pulse-red/redis.sock ping 2>&1 || true)"
+assert_contains "$out" "Permission denied" "blue opening red's Redis socket"
+
+step "an instance of that name that djdd did not make is refused and left alone"
+printf '# an admin'"'"'s own instance\nport 0\n' | in_ct sh -c 'cat > /etc/redis/redis-pulse-green.conf'
+"$DJDD" variant pulse green --domain green.pulse.example.org --process heartbeat=0 --process beat=0 >/dev/null ||
+    fail "djdd variant pulse green failed"
+"$DJDD" build pulse green --version v2 -Z xz >"$CT_DIR/build-green.log" 2>&1 || { tail -n 30 "$CT_DIR/build-green.log" >&2; fail "djdd build pulse green failed"; }
+publish
+if ct_apt install pulse-site-green; then fail "pulse-site-green installed over an instance it did not make"; fi
+assert_contains "$APT_OUT" "redis-server instance pulse-green exists already" "postinst's refusal"
+assert_eq "# an admin's own instance" "$(in_ct head -n1 /etc/redis/redis-pulse-green.conf)" "the other instance's configuration"
+ct_apt purge pulse-site-green || fail "apt-get purge pulse-site-green failed: $APT_OUT"
+in_ct test -f /etc/redis/redis-pulse-green.conf || fail "purge of pulse-site-green removed a configuration it did not write"
 
 step "one heartbeat instead of two: the dropped units stop"
 "$DJDD" variant pulse blue --process heartbeat=1 >/dev/null || fail "djdd variant --process heartbeat=1 failed"
@@ -169,14 +227,18 @@ run_piuparts --repo "$apt_repo" "$apt_repo/KEY.asc" --log "$ACC_RUNDIR/logs/20-p
 
 step "remove stops every unit"
 ct_apt remove pulse-site-blue || fail "apt-get remove pulse-site-blue failed: $APT_OUT"
-for u in pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat.service pulse-blue-beat.service pulse-blue-sweep.timer pulse-blue-sweep.service; do
+for u in pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat.service pulse-blue-beat.service pulse-blue-sweep.timer pulse-blue-sweep.service redis-server@pulse-blue.service; do
     s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
-    [ "$s" != active ] && [ "$s" != activating ] || fail "$u is $s after remove"
+    case $s in active | activating) fail "$u is $s after remove" ;; esac
 done
 
 step "purge removes the units and their state, keeps DATA_DIR"
 ct_apt purge pulse-site-blue || fail "apt-get purge pulse-site-blue failed: $APT_OUT"
 left="$(in_ct sh -c 'ls -d /lib/systemd/system/pulse-blue* /etc/systemd/system/*/pulse-blue* /etc/systemd/system/pulse-blue* /var/lib/systemd/deb-systemd-helper-enabled/pulse-blue* /var/lib/systemd/deb-systemd-helper-enabled/*/pulse-blue* 2>/dev/null || true')"
 [ -z "$left" ] || fail "purge left unit files or their state: $left"
-in_ct test -e /var/lib/pulse-site/blue/data/celerybeat-schedule || fail "purge removed DATA_DIR (data is the user's)"
+in_ct sh -c 'ls /var/lib/pulse-site/blue/data/celerybeat-schedule*' >/dev/null 2>&1 || fail "purge removed DATA_DIR (data is the user's)"
+in_ct test -s /var/lib/pulse-site/blue/redis/dump.rdb || fail "purge removed the Redis data (or Redis saved none on stop)"
+in_ct test ! -e /etc/pulse-site/blue/redis.conf || fail "purge left blue's Redis configuration"
+in_ct test -f /etc/pulse-site/red/redis.conf || fail "purging blue removed red's Redis configuration"
+assert_unit_active redis-server@pulse-red.service
 acc_log "scenario 20 passed"

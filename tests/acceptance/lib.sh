@@ -35,7 +35,7 @@ ACC_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # cache and from the local djdd repository.
 ACC_BASE_INCLUDE="systemd,systemd-sysv,dbus"
 ACC_BASE_PACKAGES=(
-    postgresql postgresql-client nginx memcached rabbitmq-server
+    postgresql postgresql-client nginx memcached rabbitmq-server redis-server
     curl ca-certificates gnupg adduser python3 python3-venv libpq5
     procps iproute2 netbase less logrotate
 )

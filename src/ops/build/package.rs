@@ -33,6 +33,8 @@ pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Si
         settings: inputs.settings.clone(),
         workers: inputs.variant.workers,
         celery: inputs.variant.celery,
+        redis_broker: inputs.variant.celery && inputs.variant.redis_broker(),
+        redis: inputs.project.redis || inputs.variant.redis || inputs.variant.redis_broker(),
         asgi: inputs.project.asgi.is_some(),
         https_only: false,
         version: inputs.plan.site.version.clone(),
@@ -177,6 +179,10 @@ pub const ENV_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
     (
         "package-contains-timestamped-gzip",
         "a .gz file inside a distribution from PyPI (e.g. Django's common-passwords.txt.gz), shipped as its wheel has it",
+    ),
+    (
+        "custom-library-search-path RUNPATH /usr/lib/*-linux-gnu [*]",
+        "a program compiled from its sdist (uWSGI's bin/uwsgi) links with a RUNPATH of the system's multiarch library directory, which the dynamic linker searches anyway; any other RUNPATH is still reported",
     ),
     ("copyright-without-copyright-notice", COPYRIGHT_WHY),
 ];
@@ -324,6 +330,8 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         copies: inputs.variant.processes.clone(),
+        redis_maxmemory: inputs.variant.redis_maxmemory.clone(),
+        redis_policy: inputs.variant.redis_policy.clone(),
     })?;
     let files = render::site_files(&ctx, None)?;
     let mut c = control(&p.name, &p.version, &p.arch, "web");
@@ -341,8 +349,11 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
     if inputs.variant.memcached {
         recommends.push("memcached");
     }
-    if inputs.variant.celery {
+    if inputs.variant.celery && !inputs.variant.redis_broker() {
         recommends.push("rabbitmq-server");
+    }
+    if site.redis {
+        recommends.push("redis-server");
     }
     c.set("Recommends", recommends.join(", "));
     c.set(
