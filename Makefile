@@ -1,7 +1,7 @@
 # djdd: the README's commands, the tests and the benchmarks.
 CARGO ?= cargo
 
-.PHONY: deps build test lint bench example
+.PHONY: deps build test lint bench example deb
 
 deps:
 	bash .ci/deps.sh
@@ -18,6 +18,11 @@ lint:
 
 example: deps
 	bash scripts/example.sh
+
+# djdd itself as a Debian package (target/deb/djdd_VERSION_ARCH.deb), written
+# by `djdd pack`, with man pages and completions; lintian must pass.
+deb: deps
+	bash scripts/make-deb.sh
 
 # Acceptance scenarios in a booted systemd container (root; see docs/acceptance.md).
 # `make acceptance SCENARIOS="00 01"` runs only those.

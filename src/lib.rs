@@ -17,6 +17,7 @@ pub mod ops;
 pub mod plan;
 pub mod render;
 pub mod repo;
+pub mod report;
 pub mod testpause;
 pub mod time;
 

@@ -75,22 +75,37 @@ pub fn run_step(
     timeout: u32,
     argv: &[&str],
 ) -> Result<crate::buildroot::runner::Output> {
+    run_step_metered(root, user, cwd, env, timeout, argv, None)
+}
+
+/// As [`run_step`], with its output lines counted by a progress task
+/// `(label, meter)` (pip, collectstatic).
+pub fn run_step_metered(
+    root: &BuildRoot,
+    user: Option<&str>,
+    cwd: &str,
+    env: &[(String, String)],
+    timeout: u32,
+    argv: &[&str],
+    meter: Option<(&str, crate::report::Meter)>,
+) -> Result<crate::buildroot::runner::Output> {
     let full = bounded_argv(env, timeout, argv);
     let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-    root.run(user, cwd, &[], &refs).map_err(|e| match e {
-        // timeout(1) exits 124 when it stopped the command (137 when it had
-        // to kill it after the grace period): say so instead of a number.
-        Error::Command {
-            command,
-            status,
-            output,
-        } if status.ends_with(" 124") || status.ends_with(" 137") => Error::Command {
-            command,
-            status: format!("did not finish within {timeout} s and was killed"),
-            output,
-        },
-        e => e,
-    })
+    root.run_metered(user, cwd, &[], &refs, meter)
+        .map_err(|e| match e {
+            // timeout(1) exits 124 when it stopped the command (137 when it had
+            // to kill it after the grace period): say so instead of a number.
+            Error::Command {
+                command,
+                status,
+                output,
+            } if status.ends_with(" 124") || status.ends_with(" 137") => Error::Command {
+                command,
+                status: format!("did not finish within {timeout} s and was killed"),
+                output,
+            },
+            e => e,
+        })
 }
 
 /// As [`run_step`], but a non-zero exit (a timeout included, see
@@ -269,7 +284,16 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         b.root_file,
     ];
     argv.extend(b.provided.iter().map(String::as_str));
-    run_step(root, user, b.share_dir, &env, PIP_TIMEOUT, &argv).map_err(|e| match e {
+    run_step_metered(
+        root,
+        user,
+        b.share_dir,
+        &env,
+        PIP_TIMEOUT,
+        &argv,
+        Some(("pip install", crate::report::Meter::Pip)),
+    )
+    .map_err(|e| match e {
         Error::Command { status, output, .. } => {
             // The one sentence that matters, before pip's pages.
             let hint = python_hint(&output, b.python_version)

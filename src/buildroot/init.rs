@@ -375,6 +375,7 @@ fn debootstrap(
         .arg(target)
         .arg(mirror)
         .progress(debootstrap_progress)
+        .meter("debootstrap", crate::report::Meter::Debootstrap)
         .group_file(Some(PathBuf::from(group_file)));
     let out = runner.run(&cmd)?;
     if !out.status.success() {
@@ -392,7 +393,7 @@ fn debootstrap(
         }
         out.check(&cmd)?;
     }
-    tracing::info!(
+    tracing::debug!(
         "debootstrap finished in {:.0} s",
         start.elapsed().as_secs_f64()
     );

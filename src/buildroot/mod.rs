@@ -251,7 +251,23 @@ impl BuildRoot {
         env: &[(&str, &str)],
         argv: &[&str],
     ) -> Result<Output> {
-        let cmd = self.command(user, cwd, env, argv)?;
+        self.run_metered(user, cwd, env, argv, None)
+    }
+
+    /// As [`BuildRoot::run`], with its output lines counted by a progress
+    /// task `(label, meter)`.
+    pub fn run_metered(
+        &self,
+        user: Option<&str>,
+        cwd: &str,
+        env: &[(&str, &str)],
+        argv: &[&str],
+        meter: Option<(&str, crate::report::Meter)>,
+    ) -> Result<Output> {
+        let mut cmd = self.command(user, cwd, env, argv)?;
+        if let Some((label, m)) = meter {
+            cmd = cmd.meter(label, m);
+        }
         self.check_cwd(cwd)?;
         self.runner.check(&cmd)
     }
@@ -352,7 +368,8 @@ impl BuildRoot {
         install.extend(missing.iter().map(String::as_str));
         let cmd = self
             .command(None, "/", &env, &install)?
-            .progress(apt_progress);
+            .progress(apt_progress)
+            .meter("apt-get install", crate::report::Meter::Apt);
         let first = self.runner.run(&cmd)?;
         if !first.status.success() {
             // The package lists may be missing or stale (a root from an

@@ -2,7 +2,9 @@
 //! argument array, never a shell string) handed to a [`Runner`].
 //!
 //! [`RealRunner`] spawns it, streams its output to `tracing` (progress lines
-//! at info, the rest at debug), keeps a tail for error messages, and can put
+//! at info, the rest at debug) and, for a command with a meter, to a
+//! [`crate::report::Task`] that counts them (the one reporter draws the
+//! progress), keeps a tail for error messages, and can put
 //! the child in its own process group recorded in a file, so that a rerun
 //! after `kill -9` can stop what the killed djdd left running. Every child
 //! gets SIGTERM when djdd dies (prctl(2) `PR_SET_PDEATHSIG`) and inherits
@@ -33,6 +35,8 @@ pub struct Cmd {
     /// Decides which output lines are progress (logged at info); all other
     /// lines are logged at debug.
     pub progress: Option<fn(&str) -> bool>,
+    /// A progress task (label, meter) fed every output line while it runs.
+    pub meter: Option<(String, crate::report::Meter)>,
     /// Run in a new process group and record `PGID STARTTIME` in this file
     /// while it runs (see [`reap_group`]).
     pub group_file: Option<PathBuf>,
@@ -78,6 +82,12 @@ impl Cmd {
     }
     pub fn progress(mut self, f: fn(&str) -> bool) -> Cmd {
         self.progress = Some(f);
+        self
+    }
+    /// Shows its progress as `label`, counting its output lines as
+    /// `meter` reads them.
+    pub fn meter(mut self, label: impl Into<String>, meter: crate::report::Meter) -> Cmd {
+        self.meter = Some((label.into(), meter));
         self
     }
     pub fn group_file(mut self, f: Option<PathBuf>) -> Cmd {
@@ -266,7 +276,12 @@ impl Runner for RealRunner {
         let stderr = child.stderr.take().expect("piped stderr");
         let tail = std::sync::Mutex::new(VecDeque::<String>::new());
         let progress = cmd.progress;
+        let task = match &cmd.meter {
+            Some((label, meter)) => crate::report::task(label.as_str(), *meter),
+            None => crate::report::Task::hidden(),
+        };
         let keep = |line: &str| {
+            task.line(line);
             if progress.is_some_and(|p| p(line)) {
                 tracing::info!("{line}");
             } else {
@@ -320,6 +335,7 @@ impl Runner for RealRunner {
             }
         });
         let status = child.wait().map_err(|e| Error::io(&cmd.program, e))?;
+        task.finish();
         if let Some(f) = &cmd.group_file {
             let _ = std::fs::remove_file(f);
         }

@@ -26,9 +26,25 @@ pub struct Cli {
     #[arg(long, global = true, env = "DJDD_DIR", default_value = "/var/lib/djdd")]
     pub dir: PathBuf,
 
-    /// More output (-v: debug, -vv: trace). Progress goes to stderr.
+    /// More output (-v: debug, -vv: trace). Log lines and progress go to
+    /// stderr; what scripts read goes to stdout.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Errors only on stderr: no log lines, no progress (stdout unchanged).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Colour the log lines: auto (only on a terminal, and not when
+    /// NO_COLOR is set), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_name = "WHEN",
+        default_value = "auto",
+        value_enum
+    )]
+    pub color: crate::report::ColorChoice,
 
     #[command(subcommand)]
     pub command: Command,
@@ -56,4 +72,24 @@ pub enum Command {
     Variant(variant::VariantArgs),
     /// Show the build root, sources, variants, cached packages and last builds.
     Status(status::StatusArgs),
+    /// Print a shell completion script for djdd on stdout (bash, zsh,
+    /// fish, elvish, powershell). The Debian package installs them.
+    Completions(CompletionsArgs),
+    /// Write the man pages (djdd.1 and one djdd-COMMAND.1 per command)
+    /// into DIR (for packaging; the Debian package installs them).
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManpagesArgs {
+    /// The directory to write the pages into (made if missing).
+    pub dir: PathBuf,
 }

@@ -16,7 +16,9 @@
 //! `source_date_epoch` every tar and ar mtime equals it; without, entries
 //! keep their mtimes and generated members get the newest entry mtime.
 //!
-//! Never walks a directory (ops::pack does) and never runs a process.
+//! Reports the data tar's progress (members, bytes, rate) to a
+//! [`crate::report`] task; never prints, never walks a directory (ops::pack
+//! does) and never runs a process.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -128,8 +130,10 @@ pub fn write_deb<W: Write>(pkg: &Package, opts: &WriteOptions, out: W) -> Result
         .unwrap_or_else(|| pkg.entries.iter().map(|e| e.mtime).max().unwrap_or(0));
 
     let spool = tempfile::SpooledTempFile::new(SPOOL_MEMORY);
+    let task = crate::report::bytes_task(format!("packing {}", pkg.name()), plan.len() as u64);
     let (mut spool, digests, data_tar_bytes) =
-        write_data(&plan, opts.compression, level, threads, spool)?;
+        write_data(&plan, opts.compression, level, threads, spool, &task)?;
+    task.finish();
 
     // md5sums, as dh_md5sums writes it: every regular file, sorted by path.
     let mut sums: Vec<(&[u8], [u8; 16])> = Vec::new();
@@ -603,6 +607,7 @@ fn write_data<W: Write + Send>(
     level: u32,
     threads: u32,
     out: W,
+    task: &crate::report::Task,
 ) -> Result<(W, Digests, u64)> {
     let files: Vec<(usize, &Source)> = plan
         .iter()
@@ -632,6 +637,13 @@ fn write_data<W: Write + Send>(
             }
         });
 
+        // The compressor's output is counted too: the multithreaded
+        // encoders take input well ahead of what they have compressed.
+        let out = Compressed {
+            inner: out,
+            count: 0,
+            task,
+        };
         let enc = Encoder::new(out, compression, level, threads).map_err(out_err)?;
         let mut w = Counting {
             inner: BufWriter::with_capacity(1 << 20, enc),
@@ -691,6 +703,7 @@ fn write_data<W: Write + Send>(
                             w.write_all(&vec![0u8; tar::padding(*len)])
                                 .map_err(out_err)?;
                             digests[i] = Some((*len, md5));
+                            task.written(i as u64 + 1, w.count);
                             continue;
                         }
                     };
@@ -704,15 +717,35 @@ fn write_data<W: Write + Send>(
                 }
             }
             w.write_all(&hdr).map_err(out_err)?;
+            task.written(i as u64 + 1, w.count);
         }
         drop(rx);
         let trailer = tar::trailer(w.count);
         w.write_all(&trailer).map_err(out_err)?;
         let tar_len = w.count;
         let enc = w.inner.into_inner().map_err(|e| out_err(e.into_error()))?;
-        let out = enc.finish().map_err(out_err)?;
+        let out = enc.finish().map_err(out_err)?.inner;
         Ok((out, digests, tar_len))
     })
+}
+
+/// The compressor's output, counted for the progress task.
+struct Compressed<'t, W> {
+    inner: W,
+    count: u64,
+    task: &'t crate::report::Task,
+}
+
+impl<W: Write> Write for Compressed<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        self.task.compressed(self.count);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Copies exactly `len` bytes of `f` into `w`, hashing them; fails when

@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command};
 pub mod build;
 pub mod check;
 pub mod init;
+pub mod manpages;
 pub mod pack;
 pub mod publish;
 pub mod src;
@@ -27,5 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Src(args) => src::run(&args, &cli.dir),
         Command::Variant(args) => variant::run(&args, &cli.dir),
         Command::Status(args) => status::run(&args, &cli.dir),
+        Command::Completions(args) => manpages::completions(args.shell),
+        Command::Manpages(args) => manpages::run(&args.dir),
     }
 }

@@ -592,13 +592,22 @@ pub fn collectstatic(
     let manage = manage_name(inputs);
     if inputs.project.build.collectstatic {
         tracing::info!("manage.py collectstatic");
-        let out = steps::run_step(
+        // Verbosity 2 names each file copied: the progress counts them.
+        let out = steps::run_step_metered(
             root,
             Some(steps::BUILD_USER),
             &cwd,
             &env,
             inputs.timeout,
-            &[&python, &manage, "collectstatic", "--noinput"],
+            &[
+                &python,
+                &manage,
+                "collectstatic",
+                "--noinput",
+                "--verbosity",
+                "2",
+            ],
+            Some(("collectstatic", crate::report::Meter::Collectstatic)),
         )
         .map_err(|e| step_error("manage.py collectstatic --noinput", inputs, e))?;
         log.output("collectstatic", &out.tail);
