@@ -210,10 +210,15 @@ step "one heartbeat instead of two: the dropped units stop"
 build v2
 publish
 ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue (one heartbeat) failed: $APT_OUT"
+printf '%s\n' "$APT_OUT" >&2
 assert_unit_active pulse-blue-heartbeat.service
 for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-heartbeat.target; do
     s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
-    [ "$s" != active ] || fail "$u is still active after the variant dropped it"
+    [ "$s" != active ] || {
+        in_ct systemctl status --no-pager -n 5 pulse-blue-heartbeat.target "$u" >&2 || true
+        in_ct cat /var/lib/pulse-site/blue/units >&2 || true
+        fail "$u is still active after the variant dropped it"
+    }
 done
 in_ct test ! -e /etc/systemd/system/multi-user.target.wants/pulse-blue-heartbeat.target ||
     fail "the dropped target is still enabled"
