@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 /// Bump when djdd changes how it builds a virtualenv (pip flags, layout,
 /// pyc compilation, ...): every env HASH changes with it, so no env built
 /// the old way is reused. 2: programs compiled into the env (`bin/uwsgi`)
-/// are stripped too, not only shared objects.
+/// are stripped too, not only shared objects, and a file is executable in
+/// the package only when it is a script (`#!`) or an ELF file.
 pub const ENV_FORMAT: u32 = 2;
 
 /// Hex digits of the env and src HASH in package names (48 bits).

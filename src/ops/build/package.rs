@@ -75,7 +75,11 @@ pub fn entries_from_dir(host: &Path, dest: &str) -> Result<Vec<Entry>> {
             let meta = item
                 .metadata()
                 .map_err(|e| Error::io(item.path(), std::io::Error::other(e.to_string())))?;
-            let mode = if meta.permissions().mode() & 0o111 != 0 {
+            // Executable only when the kernel could run it: a script (#!)
+            // or an ELF file. Distributions from PyPI ship modules with an
+            // execute bit and no #! line (redis-py's client.py); lintian:
+            // executable-not-elf-or-script.
+            let mode = if meta.permissions().mode() & 0o111 != 0 && runnable(item.path()) {
                 0o755
             } else {
                 0o644
@@ -89,6 +93,16 @@ pub fn entries_from_dir(host: &Path, dest: &str) -> Result<Vec<Entry>> {
         }
     }
     Ok(out)
+}
+
+/// Whether a file starts with `#!` or is an ELF file.
+fn runnable(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut head = [0u8; 4];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    head[..n].starts_with(b"#!") || head[..n] == *b"\x7fELF"
 }
 
 fn control(package: &str, version: &str, arch: &str, section: &str) -> Paragraph {
