@@ -28,8 +28,8 @@ DJDD="${CARGO_TARGET_DIR:-$ACC_SRC_ROOT/target}/debug/djdd"
 export DJDD_DIR="$work/djdd"
 on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
 
-step "djdd init, src, variant blue (own build dir)"
-"$DJDD" init >"$work/init.log" 2>&1 || { tail -n 30 "$work/init.log" >&2; fail "djdd init failed"; }
+step "djdd init --suite $ACC_SUITE, src, variant blue (own build dir)"
+"$DJDD" init --suite "$ACC_SUITE" >"$work/init.log" 2>&1 || { tail -n 30 "$work/init.log" >&2; fail "djdd init --suite $ACC_SUITE failed"; }
 # The wheels the cargo tests cached (psycopg2 compiled once per machine);
 # a missing cache only makes the env build slower.
 [ ! -d /var/cache/djdd/test-pip ] || cp -a /var/cache/djdd/test-pip/. "$DJDD_DIR/cache/pip/"
