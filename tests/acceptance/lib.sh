@@ -26,6 +26,8 @@ ACC_MIRROR="${DJDD_MIRROR:-http://deb.debian.org/debian}"
 ACC_SECURITY_MIRROR="${DJDD_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 ACC_CACHE="${DJDD_ACC_CACHE:-/var/cache/djdd/acceptance}"
 ACC_RUNDIR="${DJDD_ACC_RUNDIR:-/var/tmp/djdd-acc}"
+# Each suite's scenario logs apart: `make acceptance` runs them all on two.
+ACC_LOGS="$ACC_RUNDIR/logs/$ACC_SUITE"
 ACC_BOOT_TIMEOUT="${ACC_BOOT_TIMEOUT:-180}"
 ACC_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -780,9 +782,9 @@ ensure_piuparts_base() {
 # repository (bind-mounted read-only, Signed-By KEY_FILE) so dependencies
 # and previous versions come from it; with --apt the arguments are package
 # names taken from the repositories. The piuparts log goes to FILE (default
-# $ACC_RUNDIR/logs/piuparts-PID.log); its last lines are printed on failure.
+# $ACC_LOGS/piuparts-PID.log); its last lines are printed on failure.
 run_piuparts() {
-    local repo="" key="" log="$ACC_RUNDIR/logs/piuparts-$$.log"
+    local repo="" key="" log="$ACC_LOGS/piuparts-$$.log"
     local -a extra=()
     while [ $# -gt 0 ]; do
         case "$1" in

@@ -65,7 +65,8 @@ djdd_publish() {
         cat "$CT_DIR/publish.log" >&2
         fail "djdd publish failed (log above)"
     }
-    [ -s "$ACC_REPO/dists/stable/InRelease" ] || fail "djdd publish wrote no signed InRelease"
+    # The suite is the build root's codename, the suite the container runs.
+    [ -s "$ACC_REPO/dists/$ACC_SUITE/InRelease" ] || fail "djdd publish wrote no signed dists/$ACC_SUITE/InRelease"
     ct_use_repo "$ACC_REPO" "$ACC_REPO_KEY"
     acc_log "djdd publish + apt update: $((SECONDS - t0)) s"
 }
