@@ -99,6 +99,15 @@ systemd_leftovers=(
     --ignore-regex='^/var/(cache|lib|log)/private/$'
     --ignore-regex='^/var/lib/systemd/(coredump|pstore)/$'
 )
+# trixie's systemd also makes two compatibility links there (L+ lines of its
+# /usr/lib/tmpfiles.d/debian.conf); bookworm's does not.
+case "$ACC_SUITE" in
+bookworm) ;;
+*) systemd_leftovers+=(
+    --ignore-regex='^/etc/default/locale$'
+    --ignore-regex='^/etc/vconsole\.conf$'
+) ;;
+esac
 
 step "piuparts: site v2 + its src, install/purge and upgrade from v1 in the repository"
 log="$ACC_LOGS/19-piuparts-site.log"
