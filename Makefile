@@ -24,11 +24,22 @@ example: deps
 deb: deps
 	bash scripts/make-deb.sh
 
-# Acceptance scenarios in a booted systemd container (root; see docs/acceptance.md).
-# `make acceptance SCENARIOS="00 01"` runs only those.
-.PHONY: acceptance
+# Acceptance scenarios in a booted systemd container (root; see docs/acceptance.md),
+# every scenario on each Debian suite of SUITES in turn (trixie first: it is
+# Debian stable). `make acceptance SCENARIOS="00 01" SUITES=bookworm` runs
+# only those, only there.
+SUITES ?= trixie bookworm
+.PHONY: acceptance acceptance-bases
 acceptance: deps
-	bash tests/acceptance/run.sh $(SCENARIOS)
+	@failed=""; for s in $(SUITES); do \
+	    echo "=== acceptance on $$s"; \
+	    SUITE=$$s bash tests/acceptance/run.sh $(SCENARIOS) || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "acceptance failed on:$$failed"; exit 1; fi
+
+# The cached container and piuparts bases of each suite of SUITES.
+acceptance-bases: deps
+	bash tests/acceptance/prepare.sh $(SUITES)
 
 # Times djdd pack against dpkg-deb, nfpm and the raw compressors on a real
 # virtualenv tree (cached under /var/cache/djdd/bench) and writes BENCHMARKS.md.

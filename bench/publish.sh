@@ -28,7 +28,7 @@ for i in $(seq 1 100); do
     mkdeb "demo-src-$h" 1 "$W/d/packages"
     mkdeb "demo-site-v$((i % 10))" "0.$i" "$W/d/packages"
 done
-"$DJDD" --dir "$W/d" publish --init-key --repo "$W/repo" >/dev/null
+"$DJDD" --dir "$W/d" publish --suite stable --init-key --repo "$W/repo" >/dev/null
 count=$(grep -c '^Package:' "$W/repo/dists/stable/main/binary-amd64/Packages")
 echo "bench: repository holds $count packages" >&2
 cp -a "$W/repo" "$W/repo0"
@@ -41,8 +41,8 @@ mkdeb demo-site-v0 0.999 "$W/d/packages"
 
 hyperfine --warmup 1 --runs 10 --export-json "$W/h.json" \
     --prepare "rm -rf '$W/repo' '$W/d/state' && cp -a '$W/repo0' '$W/repo' && cp -a '$W/state0' '$W/d/state'" \
-    "'$DJDD' --dir '$W/d' publish --repo '$W/repo'"
-"$DJDD" --dir "$W/d" publish --repo "$W/repo" >/dev/null
+    "'$DJDD' --dir '$W/d' publish --suite stable --repo '$W/repo'"
+"$DJDD" --dir "$W/d" publish --suite stable --repo "$W/repo" >/dev/null
 after=$(grep -c '^Package:' "$W/repo/dists/stable/main/binary-amd64/Packages")
 python3 - "$W/h.json" "$after" >"$W/section.md" <<'PY'
 import json, sys

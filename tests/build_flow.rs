@@ -48,6 +48,11 @@ fn v1_v2_v3_for_blue_and_red() {
     let env_pkg = field(&env1, "Package");
     let env_hash = env_pkg.strip_prefix("demo-env-").unwrap().to_string();
     assert_eq!(env_hash.len(), 12, "{env_pkg}");
+    // Each package records its build root's release: djdd publish puts it
+    // only into a suite of that codename (the root here is bookworm's).
+    for deb in [&env1, &src1, &blue1, &red1] {
+        assert_eq!(field(deb, "X-Djdd-Suite"), "bookworm", "{}", deb.display());
+    }
 
     // lintian, once per kind, in parallel (each takes a while).
     let lint: Vec<_> = [env1.clone(), src1.clone(), red1.clone()]

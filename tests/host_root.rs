@@ -532,17 +532,43 @@ fn refusals_happen_before_anything_is_made() {
     assert_eq!(common::list_dir(full.path()), ["precious"]);
 }
 
+/// The root, not the host, decides the target's release and Python: on a
+/// Debian 12 host this builds a trixie root (and a bookworm one), on a
+/// Debian 13 host a bookworm root (and a trixie one). `status` names the
+/// root's suite and Python, and reminds (exit 0) when the host differs.
 #[test]
-fn trixie_works_as_bookworm_does() {
+fn roots_of_either_release_work_on_either_host() {
     need_root();
-    let d = TestBuildDir::new();
-    init(&d, &["--suite", "trixie"]);
-    let root = root_of(&d);
-    assert_eq!(root.suite(), "trixie");
-    assert_eq!(root.python_version().unwrap(), "3.13");
-    let v = root
-        .run(Some("djdd"), "/", &[], &["python3", "--version"])
-        .unwrap()
-        .text();
-    assert!(v.starts_with("Python 3.13."), "{v}");
+    let host = djdd::buildroot::host::read_host_suite();
+    for (suite, python) in [("trixie", "3.13"), ("bookworm", "3.11")] {
+        let d = TestBuildDir::new();
+        init(&d, &["--suite", suite]);
+        let root = root_of(&d);
+        assert_eq!(root.suite(), suite);
+        assert_eq!(root.python_version().unwrap(), python);
+        let v = root
+            .run(Some("djdd"), "/", &[], &["python3", "--version"])
+            .unwrap()
+            .text();
+        assert!(v.starts_with(&format!("Python {python}.")), "{v}");
+
+        let out = d.djdd(&["status"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        let st = String::from_utf8_lossy(&out.stdout);
+        assert!(st.contains(&format!("build root: ready, {suite} ")), "{st}");
+        assert!(st.contains(&format!("Python {python}")), "{st}");
+        let reminder = format!("the packages built here are for {suite} targets");
+        match host.as_deref() {
+            Some(h) if h != suite => {
+                assert!(
+                    st.contains(&format!(
+                        "warning: this host runs Debian {h}, the build root {suite}"
+                    )),
+                    "{st}"
+                );
+                assert!(st.contains(&reminder), "{st}");
+            }
+            _ => assert!(!st.contains("warning:"), "{st}"),
+        }
+    }
 }

@@ -62,6 +62,7 @@ impl Root {
         c.arg("--dir")
             .arg(&self.dir)
             .arg("publish")
+            .args(["--suite", "stable"])
             .arg("--repo")
             .arg(self.repo());
         c

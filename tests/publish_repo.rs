@@ -54,6 +54,7 @@ impl Fixture {
         c.arg("--dir")
             .arg(&self.dir)
             .arg("publish")
+            .args(["--suite", "stable"])
             .arg("--repo")
             .arg(&self.repo);
         c
@@ -99,15 +100,15 @@ fn indices_list_every_pool_file_with_its_size_and_hashes_and_are_signed() {
             t("libdemo1", "2:1.0-1", "amd64"),
         ])
     );
-    // Pool layout: pool/C/PREFIX/SOURCE/FILE, lib prefix, epoch dropped.
+    // Pool layout: pool/SUITE/C/PREFIX/SOURCE/FILE, lib prefix, epoch dropped.
     assert!(
         f.repo
-            .join("pool/main/libd/libdemo/libdemo1_1.0-1_amd64.deb")
+            .join("pool/stable/main/libd/libdemo/libdemo1_1.0-1_amd64.deb")
             .is_file()
     );
     assert!(
         f.repo
-            .join("pool/main/d/demo-site-blue/demo-site-blue_0.20240101.1_all.deb")
+            .join("pool/stable/main/d/demo-site-blue/demo-site-blue_0.20240101.1_all.deb")
             .is_file()
     );
 
@@ -283,25 +284,176 @@ fn same_bytes_again_is_a_noop_other_bytes_are_refused() {
     assert_eq!(
         std::fs::read(
             f.repo
-                .join("pool/main/d/demo-site-blue/demo-site-blue_1.0_all.deb")
+                .join("pool/stable/main/d/demo-site-blue/demo-site-blue_1.0_all.deb")
         )
         .unwrap(),
         std::fs::read(&deb).unwrap()
     );
 
-    // Also when the file is only in the pool (another suite put it there).
-    let out = f
-        .publish()
-        .args(["--unsigned", "--suite", "testing"])
+    // Another suite has a pool of its own: the same name and version with
+    // other bytes live there side by side (two build hosts for two Debian
+    // releases both count their site versions from 1).
+    djdd()
+        .arg("--dir")
+        .arg(&f.dir)
+        .args(["publish", "--unsigned", "--suite", "testing", "--repo"])
+        .arg(&f.repo)
         .arg(&other)
         .assert()
-        .failure();
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
-    assert!(
-        stderr.contains("pool/main/d/demo-site-blue/demo-site-blue_1.0_all.deb"),
-        "{stderr}"
+        .success();
+    assert_eq!(
+        check_repo(&f.repo, "testing"),
+        BTreeSet::from([t("demo-site-blue", "1.0", "all")])
     );
-    assert!(!f.repo.join("dists/testing").exists());
+    assert_eq!(
+        std::fs::read(
+            f.repo
+                .join("pool/testing/main/d/demo-site-blue/demo-site-blue_1.0_all.deb")
+        )
+        .unwrap(),
+        std::fs::read(&other).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(f.repo.join("dists/stable/Release")).unwrap(),
+        release
+    );
+}
+
+/// DIR/state/init.toml as `djdd init --suite SUITE` writes it (publish
+/// reads only the suite: no root is needed).
+fn fake_root(dir: &Path, suite: &str) {
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    std::fs::write(
+        dir.join("state/init.toml"),
+        format!(
+            "suite = \"{suite}\"\narch = \"amd64\"\nmirror = \"http://deb.debian.org/debian\"\n\
+             packages = []\nschroot = \"djdd-test\"\nsteps = []\ndone = true\n"
+        ),
+    )
+    .unwrap();
+}
+
+fn publish_from(dir: &Path, repo: &Path, extra: &[&Path]) -> assert_cmd::assert::Assert {
+    djdd()
+        .arg("--dir")
+        .arg(dir)
+        .args(["publish", "--unsigned", "--repo"])
+        .arg(repo)
+        .args(extra)
+        .assert()
+}
+
+fn out_of(a: &assert_cmd::assert::Assert) -> String {
+    let o = a.get_output();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn the_suite_is_the_build_roots_codename_and_one_repository_serves_two_releases() {
+    let tmp = tempdir();
+    let repo = tmp.path().join("repo");
+    for suite in ["bookworm", "trixie"] {
+        let d = tmp.path().join(suite);
+        fake_root(&d, suite);
+        // The same site name and version on both hosts, with other bytes.
+        let marked = format!("X-Djdd-Suite: {suite}\n");
+        make_deb(
+            &d.join("packages"),
+            "demo-site-blue",
+            "1+gabc",
+            "all",
+            &format!("{marked}Depends: demo-env-{suite}\n"),
+            suite,
+        );
+        make_deb(
+            &d.join("packages"),
+            &format!("demo-env-{suite}"),
+            "1",
+            "all",
+            &marked,
+            suite,
+        );
+        let a = publish_from(&d, &repo, &[]).success();
+        assert!(
+            out_of(&a).contains(&format!("updated {suite}/main, which lists 2 package(s)")),
+            "{}",
+            out_of(&a)
+        );
+        assert_eq!(
+            check_repo(&repo, suite),
+            BTreeSet::from([
+                t("demo-site-blue", "1+gabc", "all"),
+                t(&format!("demo-env-{suite}"), "1", "all"),
+            ])
+        );
+        assert!(
+            repo.join(format!(
+                "pool/{suite}/main/d/demo-site-blue/demo-site-blue_1+gabc_all.deb"
+            ))
+            .is_file()
+        );
+    }
+    assert!(!repo.join("dists/stable").exists());
+    let release = std::fs::read(repo.join("dists/bookworm/Release")).unwrap();
+
+    // A package built on the trixie root, named on the bookworm host: refused.
+    let bookworm = tmp.path().join("bookworm");
+    let trixie_env = tmp.path().join("trixie/packages/demo-env-trixie_1_all.deb");
+    let a = publish_from(&bookworm, &repo, &[&trixie_env]).failure();
+    let text = out_of(&a);
+    assert!(
+        text.contains(&format!(
+            "djdd: error: package {}: was built on a trixie build root (X-Djdd-Suite: trixie) and cannot go into suite bookworm",
+            trixie_env.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("publish it with --suite trixie"), "{text}");
+    assert_eq!(
+        std::fs::read(repo.join("dists/bookworm/Release")).unwrap(),
+        release
+    );
+
+    // One in the build dir's own packages/ (left there before its root was
+    // made again for another release) waits for its own suite.
+    std::fs::copy(
+        &trixie_env,
+        bookworm.join("packages/demo-env-trixie_1_all.deb"),
+    )
+    .unwrap();
+    let a = publish_from(&bookworm, &repo, &[]).success();
+    let text = out_of(&a);
+    assert!(
+        text.contains("demo-env-trixie_1_all.deb (built on a trixie build root: publish it with --suite trixie)"),
+        "{text}"
+    );
+    assert_eq!(check_repo(&repo, "bookworm").len(), 2);
+
+    // No build root and no --suite: the packages say which suite, or the
+    // error asks for --suite.
+    let bare = tmp.path().join("bare");
+    let a = publish_from(&bare, &repo, &[&trixie_env]).success();
+    assert!(
+        out_of(&a).contains("already published demo-env-trixie 1 (all)"),
+        "{}",
+        out_of(&a)
+    );
+    let unmarked = make_deb(&bare.join("packages"), "demo-x", "1", "all", "", "x");
+    let a = publish_from(&bare, &repo, &[&unmarked]).failure();
+    let text = out_of(&a);
+    assert!(
+        text.contains("--suite: is not given") && text.contains("has no build root"),
+        "{text}"
+    );
+    assert!(text.contains("hint: pass --suite"), "{text}");
+    assert_eq!(
+        std::fs::read(repo.join("dists/bookworm/Release")).unwrap(),
+        release
+    );
 }
 
 #[test]
@@ -437,7 +589,7 @@ fn default_publishes_only_what_is_new_since_the_last_publish() {
     let out = djdd()
         .arg("--dir")
         .arg(&f.dir)
-        .args(["publish", "--unsigned", "--repo"])
+        .args(["publish", "--suite", "stable", "--unsigned", "--repo"])
         .arg(f.dir.join("repo2"))
         .assert()
         .success();
@@ -472,7 +624,7 @@ fn dry_run_changes_nothing() {
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(
-        stdout.contains("would copy   pool/main/d/demo-env-aaa/demo-env-aaa_1_all.deb"),
+        stdout.contains("would copy   pool/stable/main/d/demo-env-aaa/demo-env-aaa_1_all.deb"),
         "{stdout}"
     );
     assert!(
@@ -528,17 +680,17 @@ fn prune_keeps_newest_sites_and_what_they_depend_on() {
         "{stdout}"
     );
     for gone in [
-        "pool/main/d/demo-site-blue/demo-site-blue_1.9_all.deb",
-        "pool/main/d/demo-site-blue/demo-site-blue_1.10~rc1_all.deb",
-        "pool/main/d/demo-src-s2/demo-src-s2_1_all.deb",
-        "pool/main/d/demo-src-s4/demo-src-s4_1_all.deb",
+        "pool/stable/main/d/demo-site-blue/demo-site-blue_1.9_all.deb",
+        "pool/stable/main/d/demo-site-blue/demo-site-blue_1.10~rc1_all.deb",
+        "pool/stable/main/d/demo-src-s2/demo-src-s2_1_all.deb",
+        "pool/stable/main/d/demo-src-s4/demo-src-s4_1_all.deb",
     ] {
         assert!(!f.repo.join(gone).exists(), "{gone} still in the pool");
         assert!(stdout.contains(&format!("removed {gone}")), "{stdout}");
     }
     assert!(
         f.repo
-            .join("pool/main/d/demo-src-s3/demo-src-s3_1_all.deb")
+            .join("pool/stable/main/d/demo-src-s3/demo-src-s3_1_all.deb")
             .is_file()
     );
 
@@ -618,7 +770,7 @@ fn two_publishes_at_once_keep_both_sets() {
             Command::new(assert_cmd::cargo::cargo_bin("djdd"))
                 .arg("--dir")
                 .arg(&f.dir)
-                .args(["publish", "--unsigned", "--repo"])
+                .args(["publish", "--suite", "stable", "--unsigned", "--repo"])
                 .arg(&f.repo)
                 .args(set)
                 .stdout(Stdio::null())
@@ -654,7 +806,9 @@ fn killed_publish_leaves_a_valid_repository_and_a_rerun_completes() {
     }
     // A publish killed while copying demo-env-zzz left its temp file; the
     // rerun, copying into the same directory, removes it.
-    let stray = f.repo.join("pool/main/d/demo-env-zzz/.djdd-tmp-stray");
+    let stray = f
+        .repo
+        .join("pool/stable/main/d/demo-env-zzz/.djdd-tmp-stray");
     std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
     std::fs::write(&stray, "x").unwrap();
     f.deb("demo-env-zzz", "1", "");

@@ -354,7 +354,10 @@ fn killed_publishes_leave_a_valid_repository_no_lock_and_a_rerun_matches() {
         })
         .collect();
     let publish = |repo: &Path, debs: &[&str]| {
-        let mut c = djdd_cmd(&dir, &["publish", "--unsigned", "--repo"]);
+        let mut c = djdd_cmd(
+            &dir,
+            &["publish", "--suite", "stable", "--unsigned", "--repo"],
+        );
         c.arg(repo).args(debs);
         c
     };

@@ -831,6 +831,8 @@ fn hostile_publish_inputs_leave_the_repository_as_it_was() {
         &d,
         &[
             "publish",
+            "--suite",
+            "stable",
             "--repo",
             repo.to_str().unwrap(),
             "--unsigned",
@@ -859,6 +861,14 @@ fn hostile_publish_inputs_leave_the_repository_as_it_was() {
         "",
         "other bytes",
     );
+    let trixie = make_deb(
+        &w.join("trixie"),
+        "demo-site-blue",
+        "2.0",
+        "all",
+        "X-Djdd-Suite: trixie\n",
+        "built on a trixie root",
+    );
     let bad_name = unchecked_deb(
         &w.join("bad"),
         "traversal.deb",
@@ -879,7 +889,7 @@ fn hostile_publish_inputs_leave_the_repository_as_it_was() {
 
     let r = repo.to_str().unwrap();
     let p = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = ["publish", "--repo", r, "--unsigned"]
+        let mut v: Vec<String> = ["publish", "--suite", "stable", "--repo", r, "--unsigned"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -892,8 +902,14 @@ fn hostile_publish_inputs_leave_the_repository_as_it_was() {
         c
     };
     let s = |p: &Path| p.to_str().unwrap().to_string();
-    let (cut_s, half_s, text_s, empty_s, other_s) =
-        (s(&cut), s(&half), s(&text), s(&empty), s(&other));
+    let (cut_s, half_s, text_s, empty_s, other_s, trixie_s) = (
+        s(&cut),
+        s(&half),
+        s(&text),
+        s(&empty),
+        s(&other),
+        s(&trixie),
+    );
     let (bn, bv, ba) = (s(&bad_name), s(&bad_version), s(&bad_arch));
     #[rustfmt::skip]
     let cases = vec![
@@ -903,7 +919,8 @@ fn hostile_publish_inputs_leave_the_repository_as_it_was() {
         pcase("empty .deb", &[&empty_s], &["empty.deb: is not a valid .deb"]),
         pcase("missing file", &["/nonexistent/x.deb"], &["/nonexistent/x.deb"]),
         pcase("same name and version, other bytes", &[&other_s], &["demo-site-blue 1.0 (all)", "a published version is immutable: bump the version"]),
-        pcase("same name and version in the pool, other suite", &["--suite", "testing", &other_s], &["pool/main/d/demo-site-blue/demo-site-blue_1.0_all.deb"]),
+        pcase("built on a root of another release", &[&trixie_s], &["trixie/demo-site-blue_2.0_all.deb", "was built on a trixie build root (X-Djdd-Suite: trixie) and cannot go into suite stable", "--suite trixie"]),
+        pcase("built for another codename than --codename", &["--codename", "bookworm", &trixie_s], &["cannot go into suite stable (codename bookworm)"]),
         pcase("package name with ../", &[&bn], &["package name '../../etc'"]),
         pcase("version with ;", &[&bv], &["version '1;touch /tmp/x'"]),
         pcase("architecture with ../", &[&ba], &["architecture '../all'"]),
@@ -912,14 +929,14 @@ fn hostile_publish_inputs_leave_the_repository_as_it_was() {
         pcase("--label empty", &["--label", "", &s(&good)], &["--label ''", "is empty"]),
         pcase("--description with a newline", &["--description", "x\n y", &s(&good)], &["--description", "control character"]),
         pcase("--codename with /", &["--codename", "a/b", &s(&good)], &["--codename 'a/b'"]),
-        pcase("--suite ../x", &["--suite", "../x", &s(&good)], &["--suite '../x'", "names a directory under dists/"]),
-        pcase("--suite with a space", &["--suite", "a b", &s(&good)], &["--suite 'a b'"]),
+        case("--suite ../x", &["publish", "--repo", r, "--unsigned", "--suite", "../x", &s(&good)], &["--suite '../x'", "names a directory under dists/"]),
+        case("--suite with a space", &["publish", "--repo", r, "--unsigned", "--suite", "a b", &s(&good)], &["--suite 'a b'"]),
         pcase("--component with ;", &["--component", "a;b", &s(&good)], &["--component 'a;b'"]),
         pcase("--arch with ;", &["--arch", "amd64;x", &s(&good)], &["architecture 'amd64;x'"]),
         pcase("--valid-for 0", &["--valid-for", "0", &s(&good)], &["--valid-for", "0 is not in 1..=36500"]),
         pcase("--valid-for beyond a century", &["--valid-for", "4000000000", &s(&good)], &["--valid-for", "not in 1..=36500"]),
-        case("--sign-key file that does not exist", &["publish", "--repo", r, "--sign-key", "/nonexistent/key.asc", &s(&good)], &["/nonexistent/key.asc"]),
-        case("--repo is a file", &["publish", "--repo", &s(&good), "--unsigned", &s(&good)], &[&s(&good)]),
+        case("--sign-key file that does not exist", &["publish", "--suite", "stable", "--repo", r, "--sign-key", "/nonexistent/key.asc", &s(&good)], &["/nonexistent/key.asc"]),
+        case("--repo is a file", &["publish", "--suite", "stable", "--repo", &s(&good), "--unsigned", &s(&good)], &[&s(&good)]),
     ];
     let n = run_table(dp, Some(&repo), &cases, &pwned);
     assert!(!pwned.exists());

@@ -266,6 +266,16 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         300,
         &[&python, "-m", "venv", b.env_dir],
     )?;
+    // Python >= 3.13's venv (trixie) writes ENV/.gitignore ("*") so that git
+    // ignores the virtualenv: in a package it is a stray VCS file (lintian:
+    // package-contains-vcs-control-file), and the env of every suite is
+    // laid out alike without it.
+    let gitignore = host_path(root, &format!("{}/.gitignore", b.env_dir));
+    match std::fs::remove_file(&gitignore) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&gitignore, e)),
+    }
     let pip = format!("{}/bin/pip", b.env_dir);
     tracing::info!(
         "pip install -r {}/{}{}",

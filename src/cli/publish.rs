@@ -12,15 +12,17 @@ pub struct PublishArgs {
     pub repo: Option<PathBuf>,
 
     /// The suite (distribution) under dists/: targets name it in their
-    /// sources entry.
-    #[arg(long, default_value = "stable")]
-    pub suite: String,
+    /// sources entry. Default: the build root's Debian codename (bookworm,
+    /// trixie), so packages built for two releases never share an index.
+    #[arg(long)]
+    pub suite: Option<String>,
 
     /// The component under the suite.
     #[arg(long, default_value = "main")]
     pub component: String,
 
-    /// The Release Codename (default: the suite).
+    /// The Release Codename (default: the suite). Packages djdd built go
+    /// only into a suite whose codename is their build root's.
     #[arg(long)]
     pub codename: Option<String>,
 

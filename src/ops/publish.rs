@@ -19,9 +19,11 @@ use anyhow::{Context, bail};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::buildroot::InitState;
 use crate::cli::publish::PublishArgs;
 use crate::deb::read::{hash_bytes, read_deb};
 use crate::error::Error;
+use crate::repo::built_for;
 use crate::repo::publish::{NewPackage, PublishOptions, PublishReport, Signer, publish};
 use crate::repo::store::{DryRunStore, FsStore, RepoStore};
 
@@ -72,12 +74,24 @@ pub fn run(args: &PublishArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     } else {
         args.arch.clone()
     };
+    // Packages named on the command line are read first: with neither
+    // --suite nor a build root, they say which suite they are for.
+    let named: Vec<NewPackage> = if args.prune {
+        Vec::new()
+    } else {
+        read_debs(&args.packages)?
+    };
+    let suite = match (&args.suite, build_root_suite(dir)?) {
+        (Some(s), _) => s.clone(),
+        (None, Some(root)) => root,
+        (None, None) => suite_of(&named, dir)?,
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let opts = PublishOptions {
-        suite: args.suite.clone(),
+        suite,
         component: args.component.clone(),
         codename: args.codename.clone(),
         origin: args.origin.clone(),
@@ -91,37 +105,33 @@ pub fn run(args: &PublishArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     crate::repo::publish::check_options(&opts)?;
 
     let record_path = record_path(&layout, &repo, &opts.suite, &opts.component);
-    let files: Vec<PathBuf> = if args.prune {
+    let new: Vec<NewPackage> = if args.prune || !args.packages.is_empty() {
+        named
+    } else if args.init_key && !layout.packages.exists() {
+        // Setting up before the first build: an empty, signed repository.
+        tracing::info!(
+            "{} does not exist yet: nothing to add",
+            layout.packages.display()
+        );
         Vec::new()
-    } else if args.packages.is_empty() {
-        if args.init_key && !layout.packages.exists() {
-            // Setting up before the first build: an empty, signed repository.
-            tracing::info!(
-                "{} does not exist yet: nothing to add",
-                layout.packages.display()
-            );
-            Vec::new()
-        } else {
-            let record = Record::load(&record_path)?;
-            unpublished(&layout.packages, &record)?
-        }
     } else {
-        args.packages.clone()
+        let record = Record::load(&record_path)?;
+        let codename = opts.codename.as_deref().unwrap_or(&opts.suite);
+        // Packages built on a root of another release (before the build
+        // root was made again for another suite) wait for their own suite.
+        let (ours, others): (Vec<NewPackage>, Vec<NewPackage>) =
+            read_debs(&unpublished(&layout.packages, &record)?)?
+                .into_iter()
+                .partition(|p| built_for(&p.info.control).is_none_or(|b| b == codename));
+        for p in &others {
+            let b = built_for(&p.info.control).unwrap_or_default();
+            println!(
+                "skipped {} (built on a {b} build root: publish it with --suite {b})",
+                p.path.display()
+            );
+        }
+        ours
     };
-    let new: Vec<NewPackage> = files
-        .par_iter()
-        .map(|p| -> anyhow::Result<NewPackage> {
-            let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-            let info = read_deb(
-                BufReader::with_capacity(1 << 16, f),
-                &p.display().to_string(),
-            )?;
-            Ok(NewPackage {
-                path: p.clone(),
-                info,
-            })
-        })
-        .collect::<anyhow::Result<_>>()?;
 
     let signer_ref = signer.as_ref().map(|s| s as &dyn Signer);
     if args.dry_run {
@@ -200,6 +210,69 @@ fn print_report(r: &PublishReport, repo: &Path, opts: &PublishOptions) {
             r.total
         );
     }
+}
+
+/// Reads the .deb files (in parallel): control fields and hashes.
+fn read_debs(files: &[PathBuf]) -> anyhow::Result<Vec<NewPackage>> {
+    files
+        .par_iter()
+        .map(|p| -> anyhow::Result<NewPackage> {
+            let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
+            let info = read_deb(
+                BufReader::with_capacity(1 << 16, f),
+                &p.display().to_string(),
+            )?;
+            Ok(NewPackage {
+                path: p.clone(),
+                info,
+            })
+        })
+        .collect()
+}
+
+/// The Debian suite (codename) of DIR's build root, as `djdd init`
+/// recorded it; None when DIR has none.
+fn build_root_suite(dir: &Path) -> anyhow::Result<Option<String>> {
+    let path = dir.join("state/init.toml");
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(Some(
+            InitState::parse(&t, &path.display().to_string())?.suite,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(&path, e).into()),
+    }
+}
+
+/// The one suite the packages were built for (each says it in
+/// [`crate::repo::BUILT_FOR_FIELD`]): the default suite when DIR has no
+/// build root.
+fn suite_of(packages: &[NewPackage], dir: &Path) -> anyhow::Result<String> {
+    let said: std::collections::BTreeSet<&str> = packages
+        .iter()
+        .filter_map(|p| built_for(&p.info.control))
+        .collect();
+    let problem = match said.len() {
+        1 if packages
+            .iter()
+            .all(|p| built_for(&p.info.control).is_some()) =>
+        {
+            return Ok(said.into_iter().next().unwrap().to_string());
+        }
+        0 | 1 => "the packages do not say which Debian release they were built for".to_string(),
+        _ => format!(
+            "the packages were built for several Debian releases ({}), which never share an index",
+            said.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    };
+    Err(Error::invalid_hint(
+        "--suite",
+        format!(
+            "is not given, {} has no build root to take it from, and {problem}",
+            dir.display()
+        ),
+        "pass --suite with the codename of the targets' Debian release, e.g. --suite trixie",
+    )
+    .into())
 }
 
 /// This host's Debian architecture: known Rust targets directly, else

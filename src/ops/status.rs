@@ -1,5 +1,6 @@
 //! `djdd status [NAME]`: what the build dir holds — the build root (ready?
-//! suite, architecture, Python, size), the sources and the commit of each
+//! suite, architecture, Python, size; a reminder when the host runs another
+//! Debian release than the root), the sources and the commit of each
 //! branch, the variants, the env packages cached in D/packages, and the
 //! last build of each variant. Reads only (under the shared lock).
 
@@ -9,6 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::builddir::{BuildDir, format_time};
+use crate::buildroot::host::read_host_suite;
 use crate::buildroot::{InitState, python_version_of};
 use crate::cli::status::StatusArgs;
 use crate::config::names::check_name;
@@ -43,6 +45,19 @@ pub fn source_names(bd: &BuildDir) -> Vec<String> {
     v
 }
 
+/// The reminder `status` prints when the host runs another Debian release
+/// than the build root (`host`: the host's codename, if known). Not an
+/// error: a bookworm host builds for trixie targets and the reverse; the
+/// packages are the root's release, never the host's.
+pub fn host_suite_reminder(host: Option<&str>, root: &str) -> Option<String> {
+    let host = host?;
+    (host != root).then(|| {
+        format!(
+            "warning: this host runs Debian {host}, the build root {root}: the packages built here are for {root} targets (Python and Depends of {root}), not for {host} (a reminder, not an error)"
+        )
+    })
+}
+
 fn mb(bytes: u64) -> String {
     format!("{} MB", bytes.div_ceil(1_000_000))
 }
@@ -61,7 +76,7 @@ pub fn run(args: &StatusArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             let py = python_version_of(&root)
                 .map(|v| format!("Python {v}"))
                 .unwrap_or_else(|_| "no Python".to_string());
-            writeln!(
+            let _ = writeln!(
                 out,
                 "build root: ready, {} {}, {py}, {}, schroot {}, mirror {}",
                 s.suite,
@@ -69,7 +84,11 @@ pub fn run(args: &StatusArgs, dir: &Path) -> anyhow::Result<ExitCode> {
                 mb(disk_usage(&root)),
                 s.schroot,
                 s.mirror
-            )
+            );
+            match host_suite_reminder(read_host_suite().as_deref(), &s.suite) {
+                Some(r) => writeln!(out, "{r}"),
+                None => Ok(()),
+            }
         }
         Some(s) => writeln!(
             out,
@@ -179,4 +198,22 @@ pub fn run(args: &StatusArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_suite_reminder;
+
+    #[test]
+    fn reminds_only_when_the_host_runs_another_release() {
+        assert_eq!(host_suite_reminder(Some("trixie"), "trixie"), None);
+        assert_eq!(host_suite_reminder(None, "trixie"), None);
+        let r = host_suite_reminder(Some("bookworm"), "trixie").unwrap();
+        assert!(
+            r.starts_with("warning: this host runs Debian bookworm, the build root trixie: the packages built here are for trixie targets"),
+            "{r}"
+        );
+        let r = host_suite_reminder(Some("trixie"), "bookworm").unwrap();
+        assert!(r.contains("are for bookworm targets"), "{r}");
+    }
 }

@@ -18,6 +18,20 @@ pub mod release;
 pub mod store;
 
 pub use crate::deb::version::compare_versions;
+
+/// The control field in which `djdd build` records the Debian suite
+/// (codename) of the build root a package was built on. `publish` puts a
+/// package carrying it only into a suite of that codename.
+pub const BUILT_FOR_FIELD: &str = "X-Djdd-Suite";
+
+/// The suite a package says it was built for ([`BUILT_FOR_FIELD`]), if it
+/// says (packages not made by djdd, or by djdd before 0.x, do not).
+pub fn built_for(control: &crate::deb::control::Paragraph) -> Option<&str> {
+    control
+        .get(BUILT_FOR_FIELD)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
 pub use index::{Entry, Key};
 pub use publish::{NewPackage, PublishOptions, PublishReport, Signer, publish};
 pub use store::{DryRunStore, FsStore, RepoStore};

@@ -1,10 +1,14 @@
 //! Where a package lives in an apt repository's pool.
 //!
-//! Follows the Debian archive layout (as dak and reprepro lay it out):
-//! `pool/COMPONENT/PREFIX/SOURCE/NAME_VERSION_ARCH.deb`, PREFIX being the
-//! source name's first letter, or `lib` and the next letter for `lib*`
-//! sources; the file name drops the epoch, as dpkg-name does. Pure: computes
-//! strings, never touches the disk.
+//! Follows the Debian archive layout (as dak and reprepro lay it out) with
+//! one pool per suite: `pool/SUITE/COMPONENT/PREFIX/SOURCE/NAME_VERSION_ARCH.deb`,
+//! PREFIX being the source name's first letter, or `lib` and the next letter
+//! for `lib*` sources; the file name drops the epoch, as dpkg-name does.
+//! The suite is part of the path because djdd counts site versions per build
+//! directory: the build hosts of two Debian releases both make
+//! `demo-site-blue_1+g..._all.deb`, with other bytes (another env, another
+//! Python), and one repository serves both suites only if those files never
+//! meet. Pure: computes strings, never touches the disk.
 
 use crate::deb::control::Paragraph;
 
@@ -38,15 +42,15 @@ pub fn deb_filename(name: &str, version: &str, arch: &str) -> String {
     format!("{name}_{version}_{arch}.deb")
 }
 
-/// The path of a package in the pool, relative to the repository root:
-/// `pool/main/f/foo/foo_1.0_all.deb`.
-pub fn pool_path(component: &str, control: &Paragraph) -> String {
+/// The path of a package in the pool of `suite`, relative to the
+/// repository root: `pool/trixie/main/f/foo/foo_1.0_all.deb`.
+pub fn pool_path(suite: &str, component: &str, control: &Paragraph) -> String {
     let source = source_name(control);
     let name = control.get("Package").unwrap_or("");
     let version = control.get("Version").unwrap_or("");
     let arch = control.get("Architecture").unwrap_or("");
     format!(
-        "pool/{component}/{}/{source}/{}",
+        "pool/{suite}/{component}/{}/{source}/{}",
         pool_prefix(source),
         deb_filename(name, version, arch)
     )
@@ -73,13 +77,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            pool_path("main", &p),
-            "pool/main/b/bar/libbar1_1.0-1_amd64.deb"
+            pool_path("trixie", "main", &p),
+            "pool/trixie/main/b/bar/libbar1_1.0-1_amd64.deb"
         );
         let p = Paragraph::parse("Package: libbaz\nVersion: 1\nArchitecture: all\n", "t").unwrap();
         assert_eq!(
-            pool_path("contrib", &p),
-            "pool/contrib/libb/libbaz/libbaz_1_all.deb"
+            pool_path("bookworm", "contrib", &p),
+            "pool/bookworm/contrib/libb/libbaz/libbaz_1_all.deb"
         );
     }
 }

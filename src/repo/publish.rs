@@ -184,6 +184,30 @@ fn conflict(key: &Key, pool_file: &str, old: &str, new_file: &str, new: &str) ->
     )
 }
 
+/// The error for a package built on a root of another Debian release than
+/// the suite's codename: its env is that release's Python, its Depends that
+/// release's packages.
+pub fn wrong_suite(origin: &str, built: &str, opts: &PublishOptions) -> Error {
+    let codename = opts.codename.as_deref().unwrap_or(&opts.suite);
+    let named = if codename == opts.suite {
+        format!("suite {}", opts.suite)
+    } else {
+        format!("suite {} (codename {codename})", opts.suite)
+    };
+    Error::invalid_hint(
+        format!("package {origin}"),
+        format!(
+            "was built on a {built} build root ({}: {built}) and cannot go into {named}: \
+             its virtualenv and Depends are {built}'s",
+            crate::repo::BUILT_FOR_FIELD
+        ),
+        format!(
+            "publish it with --suite {built} (or, for a suite named otherwise, \
+             --suite NAME --codename {built}, e.g. --suite stable --codename {built})"
+        ),
+    )
+}
+
 /// Adds `new` to `opts.suite`/`opts.component` of the repository behind
 /// `store` (and prunes when asked), then rewrites its indices and Release,
 /// signed when `signer` is given.
@@ -281,6 +305,11 @@ pub fn publish(
         check_version(&key.version).map_err(in_file)?;
         check_package_name(source_name(c)).map_err(in_file)?;
         check_arch(&origin, &key.arch)?;
+        if let Some(built) = crate::repo::built_for(c)
+            && built != opts.codename.as_deref().unwrap_or(&opts.suite)
+        {
+            return Err(wrong_suite(&origin, built, opts));
+        }
         let h = FileHashes {
             size: p.info.size,
             md5: p.info.md5.clone(),
@@ -296,7 +325,7 @@ pub fn publish(
             report.already.push(key);
             continue;
         }
-        let rel = pool_path(comp, c);
+        let rel = pool_path(&opts.suite, comp, c);
         match store.hash_file(&rel)? {
             Some(ph) if ph.sha256 != h.sha256 => {
                 return Err(conflict(&key, &rel, &ph.sha256, &origin, &h.sha256));
@@ -655,7 +684,7 @@ mod tests {
         assert_eq!(inrelease, [log.len() - 2], "{log:#?}"); // then `-- after-release`
         assert!(
             s.files
-                .contains_key("pool/main/d/demo-env-a/demo-env-a_1_all.deb")
+                .contains_key("pool/stable/main/d/demo-env-a/demo-env-a_1_all.deb")
         );
 
         // Nothing new: nothing written.
@@ -736,6 +765,49 @@ mod tests {
         assert_eq!(pool_rm.len(), 4);
         assert!(pool_rm.iter().all(|&i| i > release), "{log:#?}");
         assert_eq!(r.total, 2);
+    }
+
+    #[test]
+    fn packages_built_for_another_release_are_refused_before_anything_is_written() {
+        let mut s = MemStore::default();
+        let mut trixie = pkg("demo-site-x", "1", "");
+        trixie
+            .info
+            .control
+            .set(crate::repo::BUILT_FOR_FIELD, "trixie");
+        let bookworm = |suite: &str, codename: Option<&str>| PublishOptions {
+            suite: suite.into(),
+            codename: codename.map(str::to_string),
+            ..opts()
+        };
+        for o in [bookworm("bookworm", None), bookworm("stable", None)] {
+            let e = publish(&mut s, std::slice::from_ref(&trixie), &o, None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("package /b/demo-site-x_1.deb: was built on a trixie build root (X-Djdd-Suite: trixie) and cannot go into suite "),
+                "{e}"
+            );
+            assert!(e.contains("--suite trixie"), "{e}");
+            assert!(s.log.borrow().is_empty(), "{:?}", s.log.borrow());
+        }
+        // The suite of that codename, under its own name or another one.
+        publish(
+            &mut s,
+            std::slice::from_ref(&trixie),
+            &bookworm("trixie", None),
+            None,
+        )
+        .unwrap();
+        publish(&mut s, &[trixie], &bookworm("stable", Some("trixie")), None).unwrap();
+        assert!(
+            s.files
+                .contains_key("pool/trixie/main/d/demo-site-x/demo-site-x_1_all.deb")
+        );
+        assert!(
+            s.files
+                .contains_key("pool/stable/main/d/demo-site-x/demo-site-x_1_all.deb")
+        );
     }
 
     #[test]

@@ -16,8 +16,8 @@ deb2="$(make_hello_deb "$work" 2.0)"
 make_repo_by_hand "$work" acc "$deb1"
 
 step "piuparts: install/purge of 2.0, and upgrade 1.0 (from the repository) -> 2.0"
-run_piuparts --repo "$work/repo" "$work/key.asc" --log "$ACC_RUNDIR/logs/01-piuparts-ok.log" "$deb2"
-log="$(cat "$ACC_RUNDIR/logs/01-piuparts-ok.log")"
+run_piuparts --repo "$work/repo" "$work/key.asc" --log "$ACC_LOGS/01-piuparts-ok.log" "$deb2"
+log="$(cat "$ACC_LOGS/01-piuparts-ok.log")"
 assert_contains "$log" "Setting up djdd-acc-hello (1.0)" "piuparts log: the upgrade test installs 1.0 from the repository"
 assert_contains "$log" "PASS: Installation, upgrade and purging tests." "piuparts log"
 assert_contains "$log" "PASS: All tests." "piuparts log"
@@ -36,7 +36,7 @@ CONTROL
 printf '#!/bin/sh\nset -e\necho x > /etc/djdd-acc-leaky.conf\n' >"$bad/DEBIAN/postinst"
 chmod 0755 "$bad/DEBIAN/postinst"
 dpkg-deb --root-owner-group -b "$bad" "$work/djdd-acc-leaky_1.0_all.deb" >/dev/null
-if (run_piuparts --log "$ACC_RUNDIR/logs/01-piuparts-bad.log" "$work/djdd-acc-leaky_1.0_all.deb") 2>/dev/null; then
+if (run_piuparts --log "$ACC_LOGS/01-piuparts-bad.log" "$work/djdd-acc-leaky_1.0_all.deb") 2>/dev/null; then
     fail "run_piuparts passed a package that leaves /etc/djdd-acc-leaky.conf behind after purge"
 fi
-assert_contains "$(cat "$ACC_RUNDIR/logs/01-piuparts-bad.log")" "/etc/djdd-acc-leaky.conf" "piuparts log of the leaky package"
+assert_contains "$(cat "$ACC_LOGS/01-piuparts-bad.log")" "/etc/djdd-acc-leaky.conf" "piuparts log of the leaky package"

@@ -10,7 +10,9 @@
 # "# acc-container: NAME" with NAME other than "own": consecutive scenarios
 # naming the same container share one, booted here before the first of them
 # and stopped after the last (they attach to it through ACC_ATTACH=NAME).
-# Output of each scenario: shown live and kept in $DJDD_ACC_RUNDIR/logs/.
+# Output of each scenario: shown live and kept in $DJDD_ACC_RUNDIR/logs/SUITE/.
+# The suite is SUITE (default bookworm); `make acceptance` runs this once
+# per suite of SUITES.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=tests/acceptance/lib.sh
@@ -35,13 +37,14 @@ else
     done
 fi
 
-logs="$ACC_RUNDIR/logs"
+logs="$ACC_LOGS"
 mkdir -p "$logs"
 t_all=$SECONDS
 # Build (or find) the base first, so its time is not charged to a scenario.
 t0=$SECONDS
 ensure_base
 acc_log "base ready: $(basename "$ACC_BASE") ($((SECONDS - t0)) s)"
+acc_log "suite $ACC_SUITE: ${#scenarios[@]} scenario(s), logs in $logs"
 
 passed=0 failed=0
 results=()
@@ -81,6 +84,6 @@ unset ACC_ATTACH
 
 printf '\n'
 printf '%s\n' "${results[@]}"
-printf 'total %s s\n' "$((SECONDS - t_all))"
+printf 'total %s s (suite %s)\n' "$((SECONDS - t_all))" "$ACC_SUITE"
 printf '%s passed, %s failed\n' "$passed" "$failed"
 if [ "$failed" != 0 ]; then exit 1; fi

@@ -31,8 +31,8 @@ djdd_setup() {
     on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
     chmod 0755 "$CT_DIR"
     if [ ! -e "$DJDD_DIR/state/init.toml" ]; then
-        step "djdd init"
-        "$DJDD" init || fail "djdd init failed"
+        step "djdd init --suite $ACC_SUITE"
+        "$DJDD" init --suite "$ACC_SUITE" || fail "djdd init --suite $ACC_SUITE failed"
     fi
     if [ ! -d "$ACC_FIXTURE/.git" ]; then
         sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$ACC_FIXTURE" >/dev/null || fail "fixtures/make-repo.sh failed"
@@ -65,7 +65,8 @@ djdd_publish() {
         cat "$CT_DIR/publish.log" >&2
         fail "djdd publish failed (log above)"
     }
-    [ -s "$ACC_REPO/dists/stable/InRelease" ] || fail "djdd publish wrote no signed InRelease"
+    # The suite is the build root's codename, the suite the container runs.
+    [ -s "$ACC_REPO/dists/$ACC_SUITE/InRelease" ] || fail "djdd publish wrote no signed dists/$ACC_SUITE/InRelease"
     ct_use_repo "$ACC_REPO" "$ACC_REPO_KEY"
     acc_log "djdd publish + apt update: $((SECONDS - t0)) s"
 }

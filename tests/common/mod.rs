@@ -306,6 +306,7 @@ pub fn spawn_paused(dir: &Path, repo: &Path, pause: &str, extra: &[&str]) -> std
     c.arg("--dir")
         .arg(dir)
         .arg("publish")
+        .args(["--suite", "stable"])
         .arg("--repo")
         .arg(repo)
         .args(extra)

@@ -29,8 +29,8 @@ use crate::deb::{Compression, WriteOptions};
 use crate::error::Error;
 use crate::plan::{self, BuildInputs, BuildPlan};
 use package::{
-    BuildLog, collectstatic, compilemessages, contract_site, env_package, site_package,
-    src_package, unpack_deb, write_package,
+    BuildLog, collectstatic, compilemessages, contract_site, env_package, mark_built_for,
+    site_package, src_package, unpack_deb, write_package,
 };
 
 pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
@@ -363,7 +363,8 @@ fn build_variant(
                     "env {}: shared libraries {shlibs:?}",
                     plan.env.name
                 ));
-                let pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
+                let mut pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
+                mark_built_for(&mut pkg, root.suite());
                 write_package(
                     &pkg,
                     &plan.env.allowed,
@@ -445,9 +446,11 @@ fn build_variant(
         scratch_dir,
         &mut log,
     )?;
-    let site_pkg = site_package(&inputs, &site, &static_host)?;
+    let mut site_pkg = site_package(&inputs, &site, &static_host)?;
+    mark_built_for(&mut site_pkg, root.suite());
     if !src_file.exists() {
-        let pkg = src_package(root, &inputs, &src_dir)?;
+        let mut pkg = src_package(root, &inputs, &src_dir)?;
+        mark_built_for(&mut pkg, root.suite());
         write_package(
             &pkg,
             &plan.src.allowed,

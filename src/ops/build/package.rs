@@ -145,10 +145,25 @@ fn changelog(pkg: &str, version: &str, what: &str, epoch: u64) -> Result<Entry> 
 /// kind cannot avoid, each with the reason (docs/build.md lists them).
 fn lintian_overrides(pkg: &str, tags: &[(&str, &str)]) -> Entry {
     let mut text = String::new();
-    for (tag, why) in tags {
+    let built_for = format!("unknown-field {}", crate::repo::BUILT_FOR_FIELD);
+    for (tag, why) in tags
+        .iter()
+        .chain([(built_for.as_str(), BUILT_FOR_WHY)].iter())
+    {
         text.push_str(&format!("# {why}\n{pkg}: {tag}\n"));
     }
     Entry::file_from_bytes(format!("usr/share/lintian/overrides/{pkg}"), 0o644, text)
+}
+
+/// Why every djdd package overrides `unknown-field X-Djdd-Suite`.
+const BUILT_FOR_WHY: &str = "djdd records the Debian release of the build root the package was built on, so that `djdd publish` never puts it into another release's suite";
+
+/// Records the build root's Debian suite (codename) in a package's control
+/// ([`crate::repo::BUILT_FOR_FIELD`], after `Priority`): `djdd publish`
+/// puts the package only into a suite of that codename.
+pub fn mark_built_for(pkg: &mut Package, suite: &str) {
+    pkg.control
+        .insert_after("Priority", crate::repo::BUILT_FOR_FIELD, suite);
 }
 
 /// Why every djdd package overrides `copyright-without-copyright-notice`.
