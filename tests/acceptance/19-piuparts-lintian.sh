@@ -91,23 +91,7 @@ for deb in "$env" "$src2" "$site2"; do
     acc_log "lintian: $pkg clean"
 done
 
-# systemd, which the site depends on, creates these from its own tmpfiles
-# configuration when piuparts installs it into the minbase chroot and does
-# not remove them on purge: not djdd's files.
-systemd_leftovers=(
-    --ignore-regex='^/root/\.ssh/$'
-    --ignore-regex='^/var/(cache|lib|log)/private/$'
-    --ignore-regex='^/var/lib/systemd/(coredump|pstore)/$'
-)
-# trixie's systemd also makes two compatibility links there (L+ lines of its
-# /usr/lib/tmpfiles.d/debian.conf); bookworm's does not.
-case "$ACC_SUITE" in
-bookworm) ;;
-*) systemd_leftovers+=(
-    --ignore-regex='^/etc/default/locale$'
-    --ignore-regex='^/etc/vconsole\.conf$'
-) ;;
-esac
+mapfile -t systemd_leftovers < <(piuparts_systemd_leftovers)
 
 step "piuparts: site v2 + its src, install/purge and upgrade from v1 in the repository"
 log="$ACC_LOGS/19-piuparts-site.log"

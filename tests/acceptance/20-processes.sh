@@ -231,9 +231,9 @@ for deb in "${debs[@]}"; do
     out="$(lintian --fail-on error,warning --tag-display-limit 0 "$deb" 2>&1)" || rc=$?
     [ "$rc" = 0 ] || fail "lintian --fail-on error,warning fails for $(basename "$deb"): $(printf '%s\n' "$out" | grep -E '^[EW]: ')"
 done
-run_piuparts --repo "$apt_repo" "$apt_repo/KEY.asc" --log "$ACC_RUNDIR/logs/20-piuparts-site.log" \
-    --no-upgrade-test --ignore-regex='^/root/\.ssh/$' --ignore-regex='^/var/(cache|lib|log)/private/$' \
-    --ignore-regex='^/var/lib/systemd/(coredump|pstore)/$' "${debs[2]}" "${debs[1]}"
+mapfile -t leftovers < <(piuparts_systemd_leftovers)
+run_piuparts --repo "$apt_repo" "$apt_repo/KEY.asc" --log "$ACC_LOGS/20-piuparts-site.log" \
+    --no-upgrade-test "${leftovers[@]}" "${debs[2]}" "${debs[1]}"
 
 step "remove stops every unit"
 ct_apt remove pulse-site-blue || fail "apt-get remove pulse-site-blue failed: $APT_OUT"

@@ -777,6 +777,22 @@ ensure_piuparts_base() {
     exec {ACC_PLOCK_FD}>&-
 }
 
+# piuparts_systemd_leftovers: piuparts options, one a line, ignoring what
+# systemd (a Depends of every site) creates from its own tmpfiles
+# configuration when piuparts installs it into the minbase chroot, and does
+# not remove on purge: not djdd's files. trixie's systemd also makes two
+# compatibility links (L+ lines of its /usr/lib/tmpfiles.d/debian.conf);
+# bookworm's does not.
+piuparts_systemd_leftovers() {
+    printf '%s\n' --ignore-regex='^/root/\.ssh/$' \
+        --ignore-regex='^/var/(cache|lib|log)/private/$' \
+        --ignore-regex='^/var/lib/systemd/(coredump|pstore)/$'
+    case "$ACC_SUITE" in
+    bookworm) ;;
+    *) printf '%s\n' --ignore-regex='^/etc/default/locale$' --ignore-regex='^/etc/vconsole\.conf$' ;;
+    esac
+}
+
 # run_piuparts [--repo REPO_DIR KEY_FILE] [--log FILE] [PIUPARTS_OPTION...] DEB...|PACKAGE...
 # piuparts on the cached base: install, purge, and (when the repository has
 # an older version of the package) upgrade from it. --repo adds the local
