@@ -38,6 +38,7 @@ TIMER_UNITS={{ timer_units | join(" ") | shell_quote }}
 REDIS_UNIT={{ (layout.redis_unit if redis else "") | shell_quote }}
 REDIS_CONF={{ layout.redis_conf | shell_quote }}
 REDIS_FOREIGN_CONF={{ layout.redis_foreign_conf | shell_quote }}
+REDIS_WANTS={{ ("/etc/systemd/system/multi-user.target.wants/" ~ layout.redis_unit) | shell_quote }}
 REDIS_DIR={{ layout.redis_dir | shell_quote }}
 REDIS_SOCKET={{ layout.redis_socket | shell_quote }}
 REDIS_MAXMEMORY={{ (redis.maxmemory if redis else "") | shell_quote }}
