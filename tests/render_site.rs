@@ -671,15 +671,10 @@ fn control_utility_usage_and_exit_codes() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "none");
 }
 
-#[test]
-fn launcher_resolves_a_release_and_runs_manage_py() {
-    // A fake release: a virtualenv whose python is the host's, a source
-    // tree with a manage.py that prints its argv, cwd and PYTHONPATH.
-    let ctx = red();
-    let files = render(&ctx);
-    let tmp = common::tempdir();
-    let t = tmp.path();
-    write_all(t, &files);
+/// A fake release below `t`: a virtualenv whose python is the host's, and
+/// a source tree with `site/manage.py` holding `manage_py`. Returns the
+/// virtualenv and the release directory (`releases/1`, with `env` and `src`).
+fn fake_release(t: &Path, manage_py: &str) -> (PathBuf, PathBuf) {
     let venv = t.join("venv");
     fs::create_dir_all(venv.join("bin")).unwrap();
     let host_python = String::from_utf8(
@@ -693,15 +688,28 @@ fn launcher_resolves_a_release_and_runs_manage_py() {
     std::os::unix::fs::symlink(host_python.trim(), venv.join("bin/python")).unwrap();
     let src = t.join("src");
     fs::create_dir_all(src.join("site")).unwrap();
-    fs::write(
-        src.join("site/manage.py"),
-        "import os, sys\nprint(repr(sys.argv[1:]), os.getcwd(), os.environ['PYTHONPATH'])\n",
-    )
-    .unwrap();
+    fs::write(src.join("site/manage.py"), manage_py).unwrap();
     let release = t.join("releases/1");
     fs::create_dir_all(&release).unwrap();
     std::os::unix::fs::symlink(&venv, release.join("env")).unwrap();
     std::os::unix::fs::symlink(&src, release.join("src")).unwrap();
+    (venv, release)
+}
+
+#[test]
+fn launcher_resolves_a_release_and_runs_manage_py() {
+    // A fake release: a virtualenv whose python is the host's, a source
+    // tree with a manage.py that prints its argv, cwd and PYTHONPATH.
+    let ctx = red();
+    let files = render(&ctx);
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    write_all(t, &files);
+    fake_release(
+        t,
+        "import os, sys\nprint(repr(sys.argv[1:]), os.getcwd(), os.environ['PYTHONPATH'])\n",
+    );
+    let src = t.join("src");
     let link = t.join("current");
     std::os::unix::fs::symlink("releases/1", &link).unwrap();
     let (ok, out) = run(Command::new(t.join("usr/lib/demo-site/red/launch"))
@@ -737,17 +745,7 @@ fn launcher_runs_processes_and_timers() {
     let tmp = common::tempdir();
     let t = tmp.path();
     write_all(t, &files);
-    let venv = t.join("venv");
-    fs::create_dir_all(venv.join("bin")).unwrap();
-    let host_python = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v python3"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(host_python.trim(), venv.join("bin/python")).unwrap();
+    let (venv, _) = fake_release(t, "import sys\nprint(repr(sys.argv[1:]))\n");
     // A `celery` program of the env that prints its argv.
     fs::write(
         venv.join("bin/celery"),
@@ -755,17 +753,6 @@ fn launcher_runs_processes_and_timers() {
     )
     .unwrap();
     fs::set_permissions(venv.join("bin/celery"), fs::Permissions::from_mode(0o755)).unwrap();
-    let src = t.join("src");
-    fs::create_dir_all(src.join("site")).unwrap();
-    fs::write(
-        src.join("site/manage.py"),
-        "import sys\nprint(repr(sys.argv[1:]))\n",
-    )
-    .unwrap();
-    let release = t.join("releases/1");
-    fs::create_dir_all(&release).unwrap();
-    std::os::unix::fs::symlink(&venv, release.join("env")).unwrap();
-    std::os::unix::fs::symlink(&src, release.join("src")).unwrap();
     let launch = t.join("usr/lib/demo-site/red/launch");
     let run_job = |args: &[&str]| {
         run(Command::new(&launch)

@@ -522,19 +522,11 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
 /// (`NAME-VARIANT-PROCESS.service`), so `^[a-z][a-z0-9-]*$`, at most 32
 /// characters, not ending in `-`, and not a name djdd's own units use.
 fn check_unit_name(key: &str, name: &str) -> Result<()> {
-    let ok = name.len() <= 32
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.ends_with('-');
-    if !ok {
+    // The rule a variant's `--process NAME=N` checks too.
+    if let Err(rule) = crate::config::variant::check_process_name(name) {
         return Err(Error::invalid_hint(
             format!("{FILE}: key `{key}`"),
-            format!(
-                "{:?} is not a process or timer name: it must match ^[a-z][a-z0-9-]*$, not end with '-', at most 32 characters",
-                name
-            ),
+            rule,
             "e.g. [processes.sendalerts] or [timers.clearsessions]",
         ));
     }
