@@ -18,7 +18,9 @@
 #   DJDD_VERSION      the revision to build (default: the variant's branch)
 #   DJDD_VARIANT_ARGS arguments of `djdd variant` (e.g. "--domain shop.example.org")
 #   DJDD_INIT_ARGS    arguments of `djdd init` (e.g. "--suite trixie")
-#   DJDD_SUITE        the repository suite (default stable)
+#   DJDD_SUITE        the repository suite (default: the build root's
+#                     codename, bookworm or trixie: djdd publish refuses to
+#                     put packages of one Debian release into another's suite)
 #   DJDD_KEEP         prune to this many site versions per variant (default: no pruning)
 #   DJDD_SSH          the ssh command rsync uses (default: ssh -o BatchMode=yes)
 #   DJDD_DIR          the build dir (default: $PWD/.djdd-ci); a fresh runner has none
@@ -49,7 +51,7 @@ signing_key="$DJDD_SIGNING_KEY"
 unset DJDD_SIGNING_KEY
 djdd="${DJDD:-djdd}"
 command -v "$djdd" >/dev/null || die "$djdd is missing (install the djdd package: make deb)"
-suite="${DJDD_SUITE:-stable}"
+suite="${DJDD_SUITE:-}"
 ssh_cmd="${DJDD_SSH:-ssh -o BatchMode=yes}"
 remote="${DJDD_REMOTE%/}"
 export DJDD_DIR="${DJDD_DIR:-$PWD/.djdd-ci}"
@@ -94,6 +96,12 @@ phase "building $DJDD_NAME $DJDD_VARIANT ${DJDD_VERSION:-}"
 phase "saving the cache"
 rsync -a --delete "$DJDD_DIR/cache/pip/" "$cache/pip/"
 find "$DJDD_DIR/packages" -maxdepth 1 -name '*-env-*.deb' -exec cp -p {} "$cache/packages/" \;
+
+# The suite: the build root's codename unless DJDD_SUITE names one.
+if [ -z "$suite" ]; then
+    suite="$(sed -n 's/^suite = "\([a-z0-9-]*\)"$/\1/p' "$DJDD_DIR/state/init.toml" | head -n1)"
+    [ -n "$suite" ] || die "cannot read the build root's suite from $DJDD_DIR/state/init.toml; set DJDD_SUITE"
+fi
 
 # 4. The repository as the server has it now.
 phase "fetching $remote"

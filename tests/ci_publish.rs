@@ -278,7 +278,7 @@ fn two_fresh_runners_publish_over_ssh_in_the_safe_order() {
     }
 
     // The server's repository: consistent, signed by the key, both versions.
-    let listed = check_repo(&served, "stable");
+    let listed = check_repo(&served, "bookworm");
     let sites: Vec<&String> = listed
         .iter()
         .filter(|(n, _, _)| n == "demo-site-blue")
@@ -288,7 +288,7 @@ fn two_fresh_runners_publish_over_ssh_in_the_safe_order() {
     let verify = Command::new("gpgv")
         .arg("--keyring")
         .arg(&public)
-        .arg(served.join("dists/stable/InRelease"))
+        .arg(served.join("dists/bookworm/InRelease"))
         .output()
         .unwrap();
     assert!(verify.status.success(), "gpgv: {verify:?}");
