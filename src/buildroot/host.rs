@@ -173,13 +173,7 @@ pub fn calendar_problem(
     if out.status.success() {
         return Ok(None);
     }
-    let why = out
-        .tail
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .unwrap_or("refused")
-        .to_string();
+    let why = out.last_line().unwrap_or("refused").to_string();
     Ok(Some(why))
 }
 

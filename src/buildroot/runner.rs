@@ -146,6 +146,12 @@ impl Output {
         String::from_utf8_lossy(&self.stdout).trim().to_string()
     }
 
+    /// The last non-blank line of [`Output::tail`] (what a failing
+    /// program said last), trimmed; `None` when it said nothing.
+    pub fn last_line(&self) -> Option<&str> {
+        self.tail.lines().map(str::trim).rfind(|l| !l.is_empty())
+    }
+
     /// Turns a failure into [`Error::Command`] naming the command.
     pub fn check(self, cmd: &Cmd) -> Result<Output> {
         if self.status.success() {

@@ -276,13 +276,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
                         .exec(&[&probe.python, &manage, "help", cmd], &env, &project_dir)
                         .map_err(Err)?;
                     if !out.status.success() {
-                        let last = out
-                            .tail
-                            .lines()
-                            .map(str::trim)
-                            .rfind(|l| !l.is_empty())
-                            .unwrap_or("")
-                            .to_string();
+                        let last = out.last_line().unwrap_or("").to_string();
                         problems.push(Problem::error(
                             "process-command",
                             format!(

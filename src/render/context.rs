@@ -116,14 +116,31 @@ pub struct Redis {
     pub password_secret: String,
 }
 
+/// Whether a [`Job`] is a long-running process or a scheduled job (its
+/// templates see `process` or `timer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Process,
+    Timer,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Process => "process",
+            JobKind::Timer => "timer",
+        }
+    }
+}
+
 /// A process or a timer of the site (`[processes.NAME]`, `[timers.NAME]`
 /// in djdd.toml, with the variant's copies): its units and its command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Job {
     /// The process's or timer's name (`^[a-z][a-z0-9-]*$`).
     pub name: String,
-    /// `process` or `timer`.
-    pub kind: String,
+    pub kind: JobKind,
     /// Copies of a process (1..=16); 1 for a timer.
     pub copies: u32,
     /// `true`: `manage.py` and `command` are its arguments; `false`:
@@ -337,9 +354,9 @@ impl SiteContext {
                     "calendar or random delay holds a character a unit file cannot carry as is",
                 ));
             }
-            if (j.kind == "timer") == j.calendar.is_empty() {
+            if (j.kind == JobKind::Timer) == j.calendar.is_empty() {
                 return Err(Error::invalid(
-                    format!("{} {}", j.kind, j.name),
+                    format!("{} {}", j.kind.as_str(), j.name),
                     "a timer needs a calendar and a process has none",
                 ));
             }

@@ -22,8 +22,8 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, Job, Piece, Redis, Secret, SecretValue, SiteContext, check_domain,
-    check_env_key, check_env_value,
+    Broker, Database, EnvVar, Job, JobKind, Piece, Redis, Secret, SecretValue, SiteContext,
+    check_domain, check_env_key, check_env_value,
 };
 pub use site::{SiteInput, site_context};
 
@@ -202,7 +202,7 @@ fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environme
 
 fn view(ctx: &SiteContext) -> View<'_> {
     let layout = ctx.layout();
-    let mains = |kind: &str| -> Vec<String> {
+    let mains = |kind: JobKind| -> Vec<String> {
         ctx.jobs
             .iter()
             .filter(|j| j.kind == kind)
@@ -229,12 +229,12 @@ fn view(ctx: &SiteContext) -> View<'_> {
             .map(|(f, o)| (f.to_string(), *o))
             .collect(),
         writable: layout.writable(),
-        process_units: mains("process"),
-        timer_units: mains("timer"),
+        process_units: mains(JobKind::Process),
+        timer_units: mains(JobKind::Timer),
         process_services: ctx
             .jobs
             .iter()
-            .filter(|j| j.kind == "process")
+            .filter(|j| j.kind == JobKind::Process)
             .flat_map(|j| j.units.services.iter().cloned())
             .collect(),
         job: None,
@@ -350,9 +350,9 @@ pub fn site_files(
     // Each process's and timer's units, after the fixed files.
     for job in &ctx.jobs {
         for unit in &job.units.files {
-            let template = match (job.kind.as_str(), unit.rsplit('.').next()) {
-                ("timer", Some("timer")) => "timer.timer",
-                ("timer", _) => "timer.service",
+            let template = match (job.kind, unit.rsplit('.').next()) {
+                (JobKind::Timer, Some("timer")) => "timer.timer",
+                (JobKind::Timer, _) => "timer.service",
                 (_, Some("target")) => "process.target",
                 _ => "process.service",
             };

@@ -12,7 +12,7 @@ use crate::config::project::{self, Project};
 use crate::contract::{self, Part, Site};
 use crate::error::{Error, Result};
 
-use super::{Broker, Database, EnvVar, Job, Piece, Secret, SiteContext};
+use super::{Broker, Database, EnvVar, Job, JobKind, Piece, Secret, SiteContext};
 
 /// nginx's `client_max_body_size` for every site, in MiB: the largest
 /// upload (or other request body) the site accepts.
@@ -177,7 +177,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         let (manage, command) = words(&pr.command);
         jobs.push(Job {
             name: pr.name.clone(),
-            kind: "process".into(),
+            kind: JobKind::Process,
             copies,
             manage,
             command,
@@ -190,7 +190,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         let (manage, command) = words(&t.command);
         jobs.push(Job {
             name: t.name.clone(),
-            kind: "timer".into(),
+            kind: JobKind::Timer,
             copies: 1,
             manage,
             command,
