@@ -13,6 +13,24 @@ SECRETS_ENV={{ layout.secrets_env | shell_quote }}
 LOCAL_ENV={{ layout.local_env | shell_quote }}
 OFFLINE_FLAG={{ layout.offline_flag | shell_quote }}
 STATE_DIR={{ layout.state_dir | shell_quote }}
+CONTROL={{ layout.control | shell_quote }}
+NGINX_CONF={{ layout.nginx_conf | shell_quote }}
+NGINX_TLS_CONF={{ layout.nginx_tls_conf | shell_quote }}
+NGINX_LINK={{ layout.nginx_link | shell_quote }}
+# HTTPS (docs/tls.md): the mode, where nginx finds the certificate and key
+# (links), HTTPS_ONLY's file, certbot's lineage and the ACME webroot.
+TLS_MODE={{ (tls.mode if tls else "off") | shell_quote }}
+TLS_ENV={{ layout.tls_env | shell_quote }}
+TLS_DIR={{ layout.tls_dir | shell_quote }}
+TLS_CERT={{ layout.tls_cert | shell_quote }}
+TLS_KEY={{ layout.tls_key | shell_quote }}
+ACME_LIVE={{ layout.acme_live | shell_quote }}
+ACME_WEBROOT={{ layout.acme_webroot | shell_quote }}
+ACME_SERVER={{ (tls.acme_server if tls else "") | shell_quote }}
+ACME_EMAIL={{ (tls.acme_email if tls else "") | shell_quote }}
+ACME_RENEWAL=/etc/letsencrypt/renewal/{{ user | shell_quote }}.conf
+# The names the certificate is for (nginx's server names).
+TLS_NAMES={{ server_names | join(" ") | shell_quote }}
 SOCKET_UNIT={{ layout.socket_unit | shell_quote }}
 SERVICE_UNIT={{ layout.service_unit | shell_quote }}
 # The project's processes (a service each, or a target for several
@@ -54,14 +72,20 @@ Commands:
   reload        gracefully reload gunicorn (HUP) and nginx
   offline       answer every request but static files with the 503 maintenance page
   online        serve the site again
+  tls status    HTTPS: the mode, whether it is serving, the certificate's
+                issuer, names, expiry and days left
+  tls renew [--force]
+                acme: get the certificate (or renew it when due; --force: now)
+                and switch nginx to HTTPS; files: check the files local.env
+                names and switch nginx to them (HTTP stays when they fail)
   version       print the deployed version
   manage ARG... run manage.py as $USER_NAME with the site's environment
   shell         an interactive shell as $USER_NAME with the site's environment
   --help        this text
 
 Exit codes: 0 success, 1 failure, 2 usage error, 3 (status) not running.
-Environment: the release's site.env, then $SECRETS_ENV, then $LOCAL_ENV
-(later files win), read like systemd reads EnvironmentFile=.
+Environment: the release's site.env, then $SECRETS_ENV, $TLS_ENV,
+then $LOCAL_ENV (later files win), read like systemd reads EnvironmentFile=.
 EOF
 }
 
@@ -107,8 +131,8 @@ with_env() {
     # Runs ARGS as the site user with the release's environment.
     [ -e "$CURRENT" ] || die "no release is installed ($CURRENT is missing); run: dpkg --configure -a"
     exec "$PYTHON" -I "$ENVFILE" --user "$USER_NAME" \
-        --file "$CURRENT/site.env" --file "$SECRETS_ENV" --optional "$LOCAL_ENV" \
-        -- "$@"
+        --file "$CURRENT/site.env" --file "$SECRETS_ENV" --optional "$TLS_ENV" \
+        --optional "$LOCAL_ENV" -- "$@"
 }
 
 nginx_action() {
@@ -118,6 +142,208 @@ nginx_action() {
     elif [ "$1" = start ]; then
         systemctl start nginx.service
     fi
+}
+
+# --- HTTPS (docs/tls.md) ---
+
+# local_value KEY: KEY's value in local.env (status 1 when unset).
+local_value() {
+    [ -f "$LOCAL_ENV" ] || return 1
+    "$PYTHON" -I "$ENVFILE" --get "$1" --file "$LOCAL_ENV" 2>/dev/null
+}
+
+# pubkey_of FILE x509|pkey: the sha256 of the public key in FILE.
+pubkey_of() {
+    if [ "$2" = x509 ]; then
+        openssl x509 -noout -pubkey -in "$1" 2>/dev/null | openssl sha256 2>/dev/null
+    else
+        openssl pkey -pubout -in "$1" 2>/dev/null | openssl sha256 2>/dev/null
+    fi
+}
+
+# tls_source: sets TLS_SRC_CERT and TLS_SRC_KEY to the certificate chain
+# and key the site should serve, checked (present, key private to root,
+# certificate not expired, key matching it); otherwise sets TLS_PROBLEM
+# and returns 1.
+tls_source() {
+    TLS_PROBLEM=
+    case $TLS_MODE in
+    acme)
+        TLS_SRC_CERT=$ACME_LIVE/fullchain.pem
+        TLS_SRC_KEY=$ACME_LIVE/privkey.pem
+        if [ ! -f "$TLS_SRC_CERT" ] || [ ! -f "$TLS_SRC_KEY" ]; then
+            TLS_PROBLEM="there is no certificate from $ACME_SERVER yet ($ACME_LIVE)"
+            return 1
+        fi
+        ;;
+    files)
+        TLS_SRC_CERT=$(local_value TLS_CERTIFICATE) || TLS_SRC_CERT=
+        TLS_SRC_KEY=$(local_value TLS_KEY) || TLS_SRC_KEY=
+        if [ -z "$TLS_SRC_CERT" ] || [ -z "$TLS_SRC_KEY" ]; then
+            TLS_PROBLEM="set TLS_CERTIFICATE (the certificate chain) and TLS_KEY (its key) in $LOCAL_ENV"
+            return 1
+        fi
+        for f in "$TLS_SRC_CERT" "$TLS_SRC_KEY"; do
+            case $f in
+            /*) ;;
+            *) TLS_PROBLEM="$f (in $LOCAL_ENV) is not an absolute path"; return 1 ;;
+            esac
+            if [ ! -f "$f" ]; then
+                TLS_PROBLEM="$f (in $LOCAL_ENV) does not exist"
+                return 1
+            fi
+        done
+        # The key: root's, not readable by others, not writable by its group.
+        perms=$(stat -L -c '%u %a' "$TLS_SRC_KEY")
+        owner=${perms% *}
+        mode=${perms#* }
+        if [ "$owner" != 0 ] || [ $((0$mode & 022)) -ne 0 ] || [ $((0$mode & 04)) -ne 0 ]; then
+            TLS_PROBLEM="the key $TLS_SRC_KEY must be owned by root and readable by nobody else (it is uid $owner, mode $mode): chown root:root '$TLS_SRC_KEY' && chmod 600 '$TLS_SRC_KEY'"
+            return 1
+        fi
+        ;;
+    *)
+        TLS_PROBLEM="tls is off for this variant"
+        return 1
+        ;;
+    esac
+    if ! openssl x509 -noout -in "$TLS_SRC_CERT" >/dev/null 2>&1; then
+        TLS_PROBLEM="$TLS_SRC_CERT is not a PEM certificate"
+        return 1
+    fi
+    if ! openssl x509 -noout -checkend 0 -in "$TLS_SRC_CERT" >/dev/null 2>&1; then
+        TLS_PROBLEM="the certificate $TLS_SRC_CERT has expired"
+        return 1
+    fi
+    cert_pub=$(pubkey_of "$TLS_SRC_CERT" x509)
+    key_pub=$(pubkey_of "$TLS_SRC_KEY" pkey)
+    if [ -z "$key_pub" ] || [ "$cert_pub" != "$key_pub" ]; then
+        TLS_PROBLEM="the key $TLS_SRC_KEY does not match the certificate $TLS_SRC_CERT"
+        return 1
+    fi
+    return 0
+}
+
+# tls_https_only: true when the site serves HTTPS now (tls.env says so).
+tls_https_only() {
+    [ -f "$TLS_ENV" ] && grep -qx 'HTTPS_ONLY="true"' "$TLS_ENV"
+}
+
+# tls_apply [--restart | --env-only]: serves HTTPS when a checked
+# certificate is in place (the links in $TLS_DIR point at it, nginx gets
+# the HTTPS site), else plain HTTP; HTTPS_ONLY in $TLS_ENV follows (no
+# file with tls off). --restart: the application restarts when HTTPS_ONLY
+# changed; --env-only: nginx is left alone (the postinst, before it starts
+# the site). Prints why HTTP stays.
+tls_apply() {
+    https=false
+    if [ "$TLS_MODE" != off ]; then
+        if tls_source; then
+            https=true
+            install -d -m 0750 -o root -g root "$TLS_DIR"
+            ln -sfn "$TLS_SRC_CERT" "$TLS_CERT.new" && mv -Tf "$TLS_CERT.new" "$TLS_CERT"
+            ln -sfn "$TLS_SRC_KEY" "$TLS_KEY.new" && mv -Tf "$TLS_KEY.new" "$TLS_KEY"
+        else
+            echo "$USER_NAME: serving plain HTTP: $TLS_PROBLEM" >&2
+        fi
+    fi
+    conf=$NGINX_CONF
+    [ "$https" = false ] || conf=$NGINX_TLS_CONF
+    if [ "${1:-}" != --env-only ] && [ -d /etc/nginx/sites-enabled ] \
+        && command -v nginx >/dev/null 2>&1; then
+        old=$(readlink "$NGINX_LINK" 2>/dev/null || true)
+        if [ "$old" != "$conf" ]; then
+            ln -sfn "$conf" "$NGINX_LINK.new" && mv -Tf "$NGINX_LINK.new" "$NGINX_LINK"
+            if ! nginx -t -q 2>/dev/null; then
+                nginx -t -q 2>&1 | sed 's/^/  | /' >&2 || true
+                if [ -n "$old" ]; then
+                    ln -sfn "$old" "$NGINX_LINK.new" && mv -Tf "$NGINX_LINK.new" "$NGINX_LINK"
+                fi
+                die "nginx rejects $conf (the site stays as it was)"
+            fi
+        fi
+        if [ -d /run/systemd/system ] && systemctl --quiet is-active nginx.service; then
+            nginx -t -q 2>/dev/null || die "nginx configuration test failed; nginx not reloaded"
+            systemctl reload nginx.service
+        fi
+    fi
+    if [ "$TLS_MODE" = off ]; then
+        rm -f "$TLS_ENV"
+        return 0
+    fi
+    new="HTTPS_ONLY=\"$https\""
+    if [ "$(cat "$TLS_ENV" 2>/dev/null || true)" != "$new" ]; then
+        printf '%s\n' "$new" >"$TLS_ENV.new"
+        chmod 0644 "$TLS_ENV.new"
+        mv -f "$TLS_ENV.new" "$TLS_ENV"
+        echo "$USER_NAME: HTTPS_ONLY=$https"
+        if [ "${1:-}" = --restart ] && [ -d /run/systemd/system ] \
+            && systemctl --quiet is-active "$SERVICE_UNIT"; then
+            # shellcheck disable=SC2086
+            systemctl restart $APP_UNITS
+        fi
+    fi
+    if [ "$https" = true ]; then
+        echo "$USER_NAME: serving HTTPS with $TLS_SRC_CERT"
+    fi
+}
+
+# acme_get [--force]: certbot gets (or renews) the site's certificate.
+acme_get() {
+    command -v certbot >/dev/null 2>&1 || die "certbot is not installed: apt-get install certbot"
+    install -d -m 0755 -o root -g root "$ACME_WEBROOT"
+    stored=
+    if [ -f "$ACME_RENEWAL" ]; then
+        stored=$(sed -n 's/^server[[:space:]]*=[[:space:]]*//p' "$ACME_RENEWAL" | head -n 1)
+    fi
+    if [ -f "$ACME_LIVE/fullchain.pem" ] && [ "$stored" = "$ACME_SERVER" ]; then
+        force=
+        [ "${1:-}" != --force ] || force=--force-renewal
+        # shellcheck disable=SC2086
+        certbot renew --non-interactive --cert-name "$USER_NAME" $force \
+            --deploy-hook "$CONTROL tls deployed"
+        return
+    fi
+    # No certificate yet, or from another ACME server (staging, say):
+    # a new one from this server, for every name of the site.
+    names=
+    for n in $TLS_NAMES; do
+        names="$names -d $n"
+    done
+    if [ -n "$ACME_EMAIL" ]; then
+        account="--email $ACME_EMAIL --no-eff-email"
+    else
+        account=--register-unsafely-without-email
+    fi
+    # shellcheck disable=SC2086 # names, e-mail and server are checked words
+    certbot certonly --non-interactive --agree-tos --webroot -w "$ACME_WEBROOT" \
+        --cert-name "$USER_NAME" --server "$ACME_SERVER" $account $names \
+        --force-renewal --deploy-hook "$CONTROL tls deployed"
+}
+
+tls_status() {
+    if [ "$TLS_MODE" = off ]; then
+        echo "tls: off (plain HTTP; djdd variant ... --tls acme|files turns it on)"
+        return 0
+    fi
+    how=$TLS_MODE
+    [ "$TLS_MODE" != acme ] || how="acme, $ACME_SERVER"
+    if tls_https_only; then
+        echo "tls: $how; serving HTTPS"
+    else
+        echo "tls: $how; serving plain HTTP"
+    fi
+    if ! tls_source; then
+        echo "  $TLS_PROBLEM"
+        [ "$TLS_MODE" != acme ] || echo "  get one: $USER_NAME tls renew"
+        return 1
+    fi
+    end=$(openssl x509 -noout -enddate -in "$TLS_SRC_CERT" | sed 's/^notAfter=//')
+    left=$(( ($(date -d "$end" +%s) - $(date +%s)) / 86400 ))
+    echo "  certificate: $TLS_SRC_CERT"
+    echo "  issuer: $(openssl x509 -noout -issuer -nameopt oneline -in "$TLS_SRC_CERT" | sed 's/^issuer=[[:space:]]*//')"
+    echo "  names: $(openssl x509 -noout -ext subjectAltName -in "$TLS_SRC_CERT" 2>/dev/null | sed -n '2,$p' | tr -d ' ')"
+    echo "  not after: $end ($left days left)"
 }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
@@ -200,6 +426,48 @@ online)
     ;;
 version)
     release_version
+    ;;
+tls)
+    sub=${1:-}
+    [ $# -eq 0 ] || shift
+    case $sub in
+    status)
+        need_root "tls status"
+        tls_status
+        ;;
+    renew)
+        need_root "tls renew"
+        case ${1:-} in
+        ''|--force) ;;
+        *) echo "$USER_NAME: tls renew takes only --force" >&2; exit 2 ;;
+        esac
+        case $TLS_MODE in
+        off) die "tls is off for this variant: nothing to renew" ;;
+        acme)
+            if ! acme_get "$@"; then
+                tls_apply --restart
+                die "getting a certificate from $ACME_SERVER failed (see above); retry: $USER_NAME tls renew"
+            fi
+            ;;
+        esac
+        tls_apply --restart
+        tls_https_only || exit 1
+        ;;
+    apply)
+        # The postinst's step, also for an admin who changed local.env.
+        need_root "tls apply"
+        tls_apply "$@"
+        ;;
+    deployed)
+        # certbot's deploy hook: a renewed certificate is in place.
+        need_root "tls deployed"
+        tls_apply --restart
+        ;;
+    *)
+        echo "usage: $USER_NAME tls status|renew [--force]" >&2
+        exit 2
+        ;;
+    esac
     ;;
 manage)
     need_root manage

@@ -28,6 +28,13 @@ SRV_DIR={{ layout.srv_dir | shell_quote }}
 RUN_DIR={{ layout.run_dir | shell_quote }}
 SOCKET={{ layout.socket | shell_quote }}
 NGINX_LINK={{ layout.nginx_link | shell_quote }}
+NGINX_TLS_CONF={{ layout.nginx_tls_conf | shell_quote }}
+CONTROL={{ layout.control | shell_quote }}
+# HTTPS: off, acme or files (docs/tls.md).
+TLS_MODE={{ (tls.mode if tls else "off") | shell_quote }}
+TLS_ENV={{ layout.tls_env | shell_quote }}
+TLS_DIR={{ layout.tls_dir | shell_quote }}
+ACME_WEBROOT={{ layout.acme_webroot | shell_quote }}
 SOCKET_UNIT={{ layout.socket_unit | shell_quote }}
 SERVICE_UNIT={{ layout.service_unit | shell_quote }}
 CELERY_UNIT={{ (layout.celery_unit if celery else "") | shell_quote }}

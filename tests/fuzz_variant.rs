@@ -67,6 +67,18 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
         );
         prop_assert!(*n <= 16, "copies {n}");
     }
+    prop_assert!(
+        djdd::config::variant::check_acme_server(&v.acme_server).is_ok(),
+        "acme server {:?}",
+        v.acme_server
+    );
+    if let Some(m) = &v.acme_email {
+        prop_assert!(
+            djdd::config::variant::check_email(m).is_ok(),
+            "acme e-mail {:?}",
+            m
+        );
+    }
     Ok(())
 }
 
@@ -385,6 +397,9 @@ proptest! {
         env_set in proptest::collection::vec((prop_oneof!["[A-Z_][A-Z0-9_]{0,6}", hostile_string()], hostile_string()), 0..3),
         env_unset in proptest::collection::vec("[A-Z_]{1,4}", 0..2),
         processes in proptest::collection::vec((prop_oneof!["[a-z][a-z0-9-]{0,6}", hostile_string()], -3i64..20), 0..3),
+        tls in proptest::option::of(prop_oneof!["off|acme|files", hostile_string()]),
+        acme_server in proptest::option::of(prop_oneof!["https://[a-z]{1,5}\\.example/[a-z/]{0,8}", hostile_string()]),
+        acme_email in proptest::option::of(prop_oneof!["[a-z.+]{0,5}@[a-z]{1,4}\\.org", hostile_string()]),
     ) {
         let base = Variant::new("demo", "blue").unwrap();
         let u = VariantUpdate {
@@ -404,6 +419,9 @@ proptest! {
             redis_maxmemory: None,
             redis_policy: None,
             broker: None,
+            tls,
+            acme_server,
+            acme_email,
         };
         match base.apply(&u, RESERVED) {
             Ok(v) => {
@@ -413,7 +431,7 @@ proptest! {
             Err(e) => {
                 let e = e.to_string();
                 prop_assert!(
-                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process "]
+                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process ", "--tls", "--acme-server", "--acme-email"]
                         .iter()
                         .any(|o| e.starts_with(o)),
                     "the refusal names no option: {}", e

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use djdd::config::project;
+use djdd::config::variant::TlsMode;
 use djdd::contract::{self, Site};
 use djdd::render::{self, EnvVar, Piece, RenderedFile, Secret, SiteContext, SiteInput};
 
@@ -46,6 +47,8 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
         copies: BTreeMap::new(),
         redis_maxmemory: "128mb".into(),
         redis_policy: "noeviction".into(),
+        tls: None,
+        suite: "trixie".into(),
     }
 }
 
@@ -90,6 +93,12 @@ fn red_input() -> SiteInput {
     i.site.redis = true;
     i.redis_maxmemory = "256mb".into();
     i.redis_policy = "allkeys-lru".into();
+    i.tls = Some(render::Tls {
+        mode: TlsMode::Acme,
+        acme_server: "https://acme.example.net/directory".into(),
+        acme_email: "ops@example.net".into(),
+    });
+    i.suite = "bookworm".into();
     i
 }
 
@@ -307,19 +316,34 @@ fn scripts_with_hostile_values_pass_sh_n_and_shellcheck() {
     shell_checks(&hostile());
 }
 
-fn nginx_test(ctx: &SiteContext) {
+fn nginx_test(ctx: &SiteContext, file: &str) {
     assert!(common::have("nginx"), "apt-get install nginx-light");
     let files = render(ctx);
     let conf = files
         .iter()
-        .find(|f| f.path.ends_with("/nginx.conf"))
-        .unwrap();
+        .find(|f| f.path.ends_with(&format!("/{file}")))
+        .unwrap_or_else(|| panic!("{} renders no {file}", ctx.variant));
     let tmp = common::tempdir();
     let t = tmp.path();
-    // Logs go to the temp dir so the test writes nothing under /var/log.
+    // Logs go to the temp dir so the test writes nothing under /var/log;
+    // the certificate links point at a fresh self-signed pair.
+    let l = ctx.layout();
+    let (cert, key) = (t.join("fullchain.pem"), t.join("privkey.pem"));
     let site = conf
         .contents
-        .replace("/var/log/nginx/", &format!("{}/", t.display()));
+        .replace("/var/log/nginx/", &format!("{}/", t.display()))
+        .replace(&l.tls_cert, &cert.display().to_string())
+        .replace(&l.tls_key, &key.display().to_string());
+    if site.contains("ssl_certificate") {
+        let (ok, out) = run(Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+            .arg("ec_paramgen_curve:prime256v1")
+            .args(["-nodes", "-days", "1", "-subj", "/CN=test", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert));
+        assert!(ok, "openssl req: {out}");
+    }
     fs::write(t.join("site.conf"), site).unwrap();
     fs::write(
         t.join("nginx.conf"),
@@ -337,15 +361,97 @@ fn nginx_test(ctx: &SiteContext) {
         .arg(t));
     assert!(
         ok,
-        "nginx -t failed for {}:\n{out}\n{}",
+        "nginx -t failed for {} {file}:\n{out}\n{}",
         ctx.variant, conf.contents
     );
 }
 
 #[test]
 fn nginx_accepts_the_site() {
-    nginx_test(&blue());
-    nginx_test(&red());
+    nginx_test(&blue(), "nginx.conf");
+    nginx_test(&red(), "nginx.conf");
+    nginx_test(&red(), "nginx-tls.conf");
+}
+
+/// tls acme: the HTTP site answers ACME challenges; the HTTPS site
+/// redirects port 80 (challenges aside) and serves the application on
+/// 443 with the certificate links. tls off ships no HTTPS site at all.
+#[test]
+fn tls_sites_serve_challenges_redirect_and_https() {
+    let r = render(&red());
+    let get = |name: &str| {
+        r.iter()
+            .find(|f| f.path.ends_with(name))
+            .map(|f| f.contents.clone())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    let l = red().layout();
+    let http = get("/nginx.conf");
+    assert!(
+        http.contains(&format!("root {};", l.acme_webroot)),
+        "{http}"
+    );
+    assert!(!http.contains("listen 443"), "{http}");
+    let https = get("/nginx-tls.conf");
+    let (port80, port443) = https.split_at(https.find("listen 443").unwrap());
+    assert!(
+        port80.contains("return 301 https://$host$request_uri;"),
+        "{port80}"
+    );
+    assert!(port80.contains("/.well-known/acme-challenge/"), "{port80}");
+    assert!(
+        !port80.contains("proxy_pass"),
+        "port 80 proxies nothing: {port80}"
+    );
+    assert!(port443.contains(&format!("ssl_certificate {};", l.tls_cert)));
+    assert!(port443.contains(&format!("ssl_certificate_key {};", l.tls_key)));
+    assert!(port443.contains("proxy_pass http://demo-red-gunicorn;"));
+    assert!(port443.contains("ssl_protocols TLSv1.2 TLSv1.3;"));
+    // bookworm's nginx 1.22 wants http2 on the listen line; trixie's 1.26
+    // the http2 directive.
+    assert!(port443.contains("listen 443 ssl http2;"), "{port443}");
+    let mut i = red_input();
+    i.suite = "trixie".into();
+    let trixie =
+        render::render_template(&render::site_context(&i).unwrap(), "nginx-tls.conf", None)
+            .unwrap();
+    assert!(
+        trixie.contains("http2 on;") && !trixie.contains("ssl http2"),
+        "{trixie}"
+    );
+    // Certbot is a dependency of an acme site only; openssl of any TLS site.
+    let deps = render::script_depends(&red());
+    assert!(
+        deps.contains(&"certbot") && deps.contains(&"openssl"),
+        "{deps:?}"
+    );
+    let b = render(&blue());
+    assert!(!b.iter().any(|f| f.path.ends_with("/nginx-tls.conf")));
+    assert!(
+        !b.iter()
+            .any(|f| f.path.ends_with("/nginx.conf") && f.contents.contains("acme-challenge"))
+    );
+    assert!(!render::script_depends(&blue()).contains(&"certbot"));
+    // files: no challenge location, the example local.env names the paths.
+    let mut i = red_input();
+    i.tls = Some(render::Tls {
+        mode: TlsMode::Files,
+        acme_server: String::new(),
+        acme_email: String::new(),
+    });
+    let ctx = render::site_context(&i).unwrap();
+    let f = render(&ctx);
+    let conf = |n: &str| {
+        f.iter()
+            .find(|x| x.path.ends_with(n))
+            .unwrap()
+            .contents
+            .clone()
+    };
+    assert!(!conf("/nginx-tls.conf").contains("acme-challenge"));
+    assert!(conf("/local.env.example").contains("#TLS_CERTIFICATE="));
+    assert!(!render::script_depends(&ctx).contains(&"certbot"));
+    assert!(conf("/usr/bin/demo-red").contains("TLS_MODE='files'"));
 }
 
 fn systemd_verify(ctx: &SiteContext) {
@@ -1068,7 +1174,7 @@ fn extreme_accepted_variant_values_still_parse_and_mean_what_they_say() {
     i.site.workers = workers;
     let ctx = render::site_context(&i).expect("the largest accepted values render");
     shell_checks(&ctx);
-    nginx_test(&ctx);
+    nginx_test(&ctx, "nginx.conf");
     systemd_verify(&ctx);
     let files = render(&ctx);
     let text = |suffix: &str| {

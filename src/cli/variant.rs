@@ -79,4 +79,17 @@ pub struct VariantArgs {
     /// its djdd.toml), 0 (off) to 16 [default: 1] (repeatable).
     #[arg(long = "process", value_name = "NAME=N", allow_hyphen_values = true)]
     pub process: Vec<String>,
+    /// How the site serves HTTPS: off (plain HTTP), acme (a certificate
+    /// from an ACME directory, renewed by certbot), files (a certificate
+    /// and key named in local.env) [default: off]. See docs/tls.md.
+    #[arg(long, value_name = "MODE", allow_hyphen_values = true)]
+    pub tls: Option<String>,
+    /// The ACME directory URL, https only [default: Let's Encrypt's
+    /// production directory].
+    #[arg(long, value_name = "URL", allow_hyphen_values = true)]
+    pub acme_server: Option<String>,
+    /// The e-mail address the ACME account is registered with (expiry
+    /// notices); an empty value forgets it [default: none].
+    #[arg(long, value_name = "EMAIL", allow_hyphen_values = true)]
+    pub acme_email: Option<String>,
 }

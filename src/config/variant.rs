@@ -43,6 +43,43 @@ pub const REDIS_POLICIES: &[&str] = &[
 ];
 /// Default health URL the site's postinst requests after an upgrade.
 pub const DEFAULT_HEALTH_URL: &str = "/";
+/// The ACME directory a variant with `tls = "acme"` uses unless it names
+/// another: Let's Encrypt's production directory.
+pub const DEFAULT_ACME_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// How a site serves HTTPS (docs/tls.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMode {
+    /// Plain HTTP on port 80 only (the default for now).
+    #[default]
+    Off,
+    /// A certificate for DOMAIN and www.DOMAIN from an ACME directory
+    /// (certbot, webroot method), renewed by certbot's timer.
+    Acme,
+    /// A certificate chain and key the administrator puts at the paths
+    /// `TLS_CERTIFICATE` and `TLS_KEY` name in local.env.
+    Files,
+}
+
+impl TlsMode {
+    pub const ALL: [TlsMode; 3] = [TlsMode::Off, TlsMode::Acme, TlsMode::Files];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsMode::Off => "off",
+            TlsMode::Acme => "acme",
+            TlsMode::Files => "files",
+        }
+    }
+
+    /// Parses `off`, `acme` or `files`.
+    pub fn parse(s: &str) -> std::result::Result<TlsMode, String> {
+        TlsMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("tls {} is not off, acme or files", shown(s)))
+    }
+}
 
 /// A validated variant: everything a site package needs to know about one
 /// deployment of NAME.
@@ -88,6 +125,13 @@ pub struct Variant {
     /// celery's broker: `rabbitmq` (default) or `redis` (the site's own
     /// instance, database 1).
     pub broker: String,
+    /// How the site serves HTTPS.
+    pub tls: TlsMode,
+    /// The ACME directory URL (`tls = "acme"`): an https URL.
+    pub acme_server: String,
+    /// The e-mail address the ACME account is registered with (expiry
+    /// notices); `None`: registered without one.
+    pub acme_email: Option<String>,
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -122,6 +166,12 @@ struct VariantFile {
     broker: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     processes: Option<BTreeMap<String, i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acme_server: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acme_email: Option<String>,
 }
 
 /// Changes asked for on the command line; `None` keeps the current value.
@@ -147,6 +197,10 @@ pub struct VariantUpdate {
     pub redis_maxmemory: Option<String>,
     pub redis_policy: Option<String>,
     pub broker: Option<String>,
+    pub tls: Option<String>,
+    pub acme_server: Option<String>,
+    /// `Some("")` forgets the address.
+    pub acme_email: Option<String>,
 }
 
 impl Variant {
@@ -171,6 +225,9 @@ impl Variant {
             redis_maxmemory: DEFAULT_REDIS_MAXMEMORY.to_string(),
             redis_policy: DEFAULT_REDIS_POLICY.to_string(),
             broker: "rabbitmq".to_string(),
+            tls: TlsMode::Off,
+            acme_server: DEFAULT_ACME_SERVER.to_string(),
+            acme_email: None,
         })
     }
 
@@ -251,6 +308,17 @@ impl Variant {
             let n = check_copies(&p, n).map_err(|e| Error::invalid(what, e))?;
             v.processes.insert(p, n);
         }
+        if let Some(t) = file.tls {
+            v.tls = TlsMode::parse(&t).map_err(|e| Error::invalid(key("tls"), e))?;
+        }
+        if let Some(u) = file.acme_server {
+            check_acme_server(&u).map_err(|e| Error::invalid(key("acme_server"), e))?;
+            v.acme_server = u;
+        }
+        if let Some(m) = file.acme_email {
+            check_email(&m).map_err(|e| Error::invalid(key("acme_email"), e))?;
+            v.acme_email = Some(m);
+        }
         Ok(v)
     }
 
@@ -323,6 +391,36 @@ impl Variant {
             let n = check_copies(p, *n).map_err(|e| Error::invalid(what, e))?;
             v.processes.insert(p.clone(), n);
         }
+        if let Some(t) = &u.tls {
+            v.tls = TlsMode::parse(t).map_err(|e| Error::invalid(opt("tls"), e))?;
+        }
+        if let Some(url) = &u.acme_server {
+            check_acme_server(url).map_err(|e| Error::invalid(opt("acme-server"), e))?;
+            v.acme_server = url.clone();
+        }
+        match u.acme_email.as_deref() {
+            Some("") => v.acme_email = None,
+            Some(m) => {
+                check_email(m).map_err(|e| Error::invalid(opt("acme-email"), e))?;
+                v.acme_email = Some(m.to_string());
+            }
+            None => {}
+        }
+        if v.tls != TlsMode::Acme && (u.acme_server.is_some() || u.acme_email.is_some()) {
+            let which = if u.acme_server.is_some() {
+                "acme-server"
+            } else {
+                "acme-email"
+            };
+            return Err(Error::invalid_hint(
+                opt(which),
+                format!(
+                    "only applies to a variant with --tls acme (this one has tls {})",
+                    v.tls.as_str()
+                ),
+                "add --tls acme, or leave the option out",
+            ));
+        }
         Ok(v)
     }
 
@@ -343,6 +441,9 @@ impl Variant {
             redis_maxmemory: Some(self.redis_maxmemory.clone()),
             redis_policy: Some(self.redis_policy.clone()),
             broker: Some(self.broker.clone()),
+            tls: Some(self.tls.as_str().to_string()),
+            acme_server: Some(self.acme_server.clone()),
+            acme_email: self.acme_email.clone(),
             processes: (!self.processes.is_empty()).then(|| {
                 self.processes
                     .iter()
@@ -625,6 +726,60 @@ pub fn check_broker(b: &str) -> std::result::Result<(), String> {
     }
 }
 
+/// An ACME directory: an `https://` URL of URL-safe characters (it is
+/// written into a shell script and certbot's renewal configuration).
+pub fn check_acme_server(u: &str) -> std::result::Result<(), String> {
+    const RULE: &str = "the ACME server is the https:// URL of an ACME directory (e.g. https://acme-staging-v02.api.letsencrypt.org/directory)";
+    let s = shown(u);
+    let Some(rest) = u.strip_prefix("https://") else {
+        return Err(format!("ACME server {s} is not an https:// URL: {RULE}"));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() {
+        return Err(format!("ACME server {s} names no host: {RULE}"));
+    }
+    if u.len() > 512 {
+        return Err(format!(
+            "ACME server {s} is longer than 512 characters: {RULE}"
+        ));
+    }
+    if let Some(c) = u
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~/?=&%+,:@[]".contains(*c)))
+    {
+        return Err(format!(
+            "ACME server {s} contains {}: {RULE}",
+            shown(&c.to_string())
+        ));
+    }
+    Ok(())
+}
+
+/// An e-mail address as an ACME account needs it: `LOCAL@DOMAIN`, the
+/// local part of letters, digits and `. _ % + -`, the domain a host name
+/// with at least one dot.
+pub fn check_email(m: &str) -> std::result::Result<(), String> {
+    const RULE: &str = "an e-mail address is LOCAL@DOMAIN: LOCAL of letters, digits and . _ % + -, DOMAIN a host name with a dot";
+    let s = shown(m);
+    let Some((local, domain)) = m.split_once('@') else {
+        return Err(format!("e-mail {s} has no '@': {RULE}"));
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.starts_with('-')
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c));
+    if !local_ok {
+        return Err(format!("e-mail {s} has an invalid local part: {RULE}"));
+    }
+    if !domain.contains('.') || check_domain(&domain.to_ascii_lowercase()).is_err() {
+        return Err(format!("e-mail {s} has an invalid domain: {RULE}"));
+    }
+    Ok(())
+}
+
 /// A process name as djdd.toml's `[processes.NAME]` allows it.
 pub fn check_process_name(p: &str) -> std::result::Result<(), String> {
     let ok = p.len() <= 32
@@ -719,6 +874,9 @@ mod tests {
         v.redis_policy = "allkeys-lru".into();
         v.broker = "redis".into();
         v.processes.insert("beat".into(), 0);
+        v.tls = TlsMode::Acme;
+        v.acme_server = "https://acme-staging-v02.api.letsencrypt.org/directory".into();
+        v.acme_email = Some("ops+djdd@example.org".into());
         let text = v.to_toml();
         let back = Variant::parse("demo", "red", &text, "x", RESERVED).unwrap();
         assert_eq!(back, v);
@@ -889,6 +1047,85 @@ mod tests {
         assert!(e.starts_with("--process beat=99: 99 copies"), "{e}");
         assert_eq!(split_process("a=3").unwrap(), ("a".into(), 3));
         assert!(split_process("a").is_err() && split_process("a=x").is_err());
+    }
+
+    #[test]
+    fn tls_options() {
+        let v = Variant::new("demo", "blue").unwrap();
+        assert_eq!(v.tls, TlsMode::Off);
+        let u = VariantUpdate {
+            tls: Some("acme".into()),
+            acme_email: Some("ops@example.org".into()),
+            ..Default::default()
+        };
+        let w = v.apply(&u, RESERVED).unwrap();
+        assert_eq!(w.tls, TlsMode::Acme);
+        assert_eq!(w.acme_server, DEFAULT_ACME_SERVER);
+        assert_eq!(w.acme_email.as_deref(), Some("ops@example.org"));
+        // An empty --acme-email forgets the address.
+        let forget = VariantUpdate {
+            acme_email: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(w.apply(&forget, RESERVED).unwrap().acme_email, None);
+        // Bad input names the option; the variant is unchanged.
+        for (u, needle) in [
+            (
+                VariantUpdate {
+                    tls: Some("on".into()),
+                    ..Default::default()
+                },
+                "--tls: tls 'on' is not off, acme or files",
+            ),
+            (
+                VariantUpdate {
+                    acme_server: Some("http://acme.example.org/dir".into()),
+                    ..Default::default()
+                },
+                "--acme-server: ACME server 'http://acme.example.org/dir' is not an https:// URL",
+            ),
+            (
+                VariantUpdate {
+                    acme_server: Some("https://a.example/dir;rm -rf /".into()),
+                    ..Default::default()
+                },
+                "--acme-server: ACME server",
+            ),
+            (
+                VariantUpdate {
+                    acme_email: Some("ops at example.org".into()),
+                    ..Default::default()
+                },
+                "--acme-email: e-mail 'ops at example.org' has no '@'",
+            ),
+            (
+                VariantUpdate {
+                    acme_email: Some("ops@localhost".into()),
+                    ..Default::default()
+                },
+                "has an invalid domain",
+            ),
+        ] {
+            let e = w.apply(&u, RESERVED).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
+        // ACME options without --tls acme mean nothing: refused.
+        let e = v
+            .apply(
+                &VariantUpdate {
+                    acme_email: Some("ops@example.org".into()),
+                    ..Default::default()
+                },
+                RESERVED,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--acme-email: only applies to a variant with --tls acme"),
+            "{e}"
+        );
+        let e = parse("tls = \"https\"\n").unwrap_err().to_string();
+        assert!(e.contains("key `tls`"), "{e}");
     }
 
     #[test]

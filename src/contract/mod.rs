@@ -184,7 +184,7 @@ pub const VARIABLES: &[Variable] = &[
     ),
     var(
         "HTTPS_ONLY",
-        "`true` when the site is reached over HTTPS only (an admin set up TLS in front): settings should then redirect to HTTPS and mark cookies secure. djdd's nginx site serves plain HTTP, so the default is `false`.",
+        "`true` while the site serves HTTPS: a variant with `--tls acme` or `--tls files` once its certificate is in place (djdd writes it to `tls.env`, read after site.env; see docs/tls.md), or an admin's `true` in local.env (TLS in front of the host). Settings should then redirect to HTTPS, mark cookies secure and send HSTS. `false` while the site serves plain HTTP (tls off, or no certificate yet).",
         Some("false"),
         Some("{https_only}"),
         Reads::May,
@@ -617,8 +617,11 @@ pub struct Layout {
     pub launcher: String,
     /// `lib_dir/envfile`: reads systemd environment files, runs a command.
     pub envfile: String,
-    /// `lib_dir/nginx.conf`: the nginx server block.
+    /// `lib_dir/nginx.conf`: the nginx site over plain HTTP.
     pub nginx_conf: String,
+    /// `lib_dir/nginx-tls.conf`: the nginx site over HTTPS (tls acme or
+    /// files), enabled instead of nginx_conf once a certificate is in place.
+    pub nginx_tls_conf: String,
     /// `lib_dir/maintenance`: holds the 503 page (index.html).
     pub maintenance_dir: String,
     /// `lib_dir/local.env.example`: copied to local_env when missing.
@@ -643,6 +646,12 @@ pub struct Layout {
     pub current_site_env: String,
     /// `state_dir/offline`: while it exists nginx answers 503.
     pub offline_flag: String,
+    /// `state_dir/acme`: the ACME http-01 webroot nginx serves
+    /// `/.well-known/acme-challenge/` from (certbot writes it).
+    pub acme_webroot: String,
+    /// `state_dir/tls.env`: `HTTPS_ONLY`, written when the site switches
+    /// between HTTP and HTTPS; read after secrets_env, before local_env.
+    pub tls_env: String,
     /// `/etc/NAME-site/VARIANT`: configuration.
     pub etc_dir: String,
     /// `etc_dir/secrets.env`: the secret variables (made by postinst,
@@ -654,6 +663,15 @@ pub struct Layout {
     /// `etc_dir/nginx.d`: the admin's nginx additions, included in the
     /// server block.
     pub nginx_dropins: String,
+    /// `etc_dir/tls`: links to the certificate chain and key nginx serves.
+    pub tls_dir: String,
+    /// `tls_dir/fullchain.pem` -> certbot's live copy, or TLS_CERTIFICATE.
+    pub tls_cert: String,
+    /// `tls_dir/privkey.pem` -> certbot's live key, or TLS_KEY.
+    pub tls_key: String,
+    /// `/etc/letsencrypt/live/NAME-VARIANT`: certbot's lineage of the site
+    /// (certificate name NAME-VARIANT).
+    pub acme_live: String,
     /// `/var/log/NAME-site/VARIANT`: LOG_DIR.
     pub log_dir: String,
     /// `/srv/NAME-site/VARIANT`: convenience links.
@@ -819,6 +837,7 @@ impl Layout {
             launcher: format!("{lib_dir}/launch"),
             envfile: format!("{lib_dir}/envfile"),
             nginx_conf: format!("{lib_dir}/nginx.conf"),
+            nginx_tls_conf: format!("{lib_dir}/nginx-tls.conf"),
             maintenance_dir: format!("{lib_dir}/maintenance"),
             local_env_example: format!("{lib_dir}/local.env.example"),
             media_dir: format!("{state_dir}/media"),
@@ -828,6 +847,12 @@ impl Layout {
             current_site_env: format!("{current}/site.env"),
             current,
             offline_flag: format!("{state_dir}/offline"),
+            acme_webroot: format!("{state_dir}/acme"),
+            tls_env: format!("{state_dir}/tls.env"),
+            tls_dir: format!("{etc_dir}/tls"),
+            tls_cert: format!("{etc_dir}/tls/fullchain.pem"),
+            tls_key: format!("{etc_dir}/tls/privkey.pem"),
+            acme_live: format!("/etc/letsencrypt/live/{unit}"),
             secrets_env: format!("{etc_dir}/secrets.env"),
             local_env: format!("{etc_dir}/local.env"),
             nginx_dropins: format!("{etc_dir}/nginx.d"),
@@ -857,10 +882,11 @@ impl Layout {
     /// The environment files gunicorn, the celery worker and the control
     /// utility read, in order (a later value wins), each with whether it
     /// may be missing.
-    pub fn env_files(&self) -> [(&str, bool); 3] {
+    pub fn env_files(&self) -> [(&str, bool); 4] {
         [
             (self.current_site_env.as_str(), false),
             (self.secrets_env.as_str(), false),
+            (self.tls_env.as_str(), true),
             (self.local_env.as_str(), true),
         ]
     }

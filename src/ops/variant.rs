@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use crate::builddir::{BuildDir, write_atomic};
 use crate::cli::variant::VariantArgs;
 use crate::config::names::{check_name, check_pair, shown};
-use crate::config::variant::{Variant, VariantUpdate, split_env, split_process};
+use crate::config::variant::{TlsMode, Variant, VariantUpdate, split_env, split_process};
 use crate::error::{Error, Result};
 use crate::ops::src::{branches, default_branch, unknown_name};
 
@@ -86,8 +86,20 @@ pub fn summary(v: &Variant) -> String {
     } else {
         ""
     };
+    let tls = match v.tls {
+        TlsMode::Off => String::new(),
+        TlsMode::Files => ", tls files".to_string(),
+        TlsMode::Acme => format!(
+            ", tls acme ({}{})",
+            v.acme_server,
+            v.acme_email
+                .as_deref()
+                .map(|m| format!(", {m}"))
+                .unwrap_or_default()
+        ),
+    };
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}{tls}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -212,6 +224,9 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         redis_maxmemory: args.redis_maxmemory.clone(),
         redis_policy: args.redis_policy.clone(),
         broker: args.broker.clone(),
+        tls: args.tls.clone(),
+        acme_server: args.acme_server.clone(),
+        acme_email: args.acme_email.clone(),
     };
     for e in &args.env {
         update.env_set.push(split_env(e)?);

@@ -217,6 +217,30 @@ pub struct SiteContext {
     pub jobs: Vec<Job>,
     /// The site's Redis instance; None: no Redis.
     pub redis: Option<Redis>,
+    /// HTTPS; None: plain HTTP only (tls off).
+    pub tls: Option<Tls>,
+    /// nginx takes `http2 on;` (1.25.1 and later, trixie); bookworm's 1.22
+    /// only `listen ... http2`.
+    pub nginx_http2_on: bool,
+}
+
+/// How the site gets its certificate (the variant's `tls`, not off).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Tls {
+    /// `acme` or `files`.
+    #[serde(serialize_with = "tls_mode_str")]
+    pub mode: crate::config::variant::TlsMode,
+    /// The ACME directory URL (acme only, else empty).
+    pub acme_server: String,
+    /// The ACME account's e-mail address; empty: none.
+    pub acme_email: String,
+}
+
+fn tls_mode_str<S: serde::Serializer>(
+    m: &crate::config::variant::TlsMode,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
 }
 
 impl SiteContext {
@@ -359,6 +383,21 @@ impl SiteContext {
                     format!("{} {}", j.kind.as_str(), j.name),
                     "a timer needs a calendar and a process has none",
                 ));
+            }
+        }
+        if let Some(t) = &self.tls {
+            use crate::config::variant::{TlsMode, check_acme_server, check_email};
+            match t.mode {
+                TlsMode::Off => {
+                    return Err(Error::invalid("tls", "is off: the context has no tls then"));
+                }
+                TlsMode::Acme => {
+                    check_acme_server(&t.acme_server).map_err(|e| Error::invalid("tls", e))?;
+                    if !t.acme_email.is_empty() {
+                        check_email(&t.acme_email).map_err(|e| Error::invalid("tls", e))?;
+                    }
+                }
+                TlsMode::Files => {}
             }
         }
         check_manage_py(&self.manage_py)?;

@@ -22,7 +22,7 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, Job, JobKind, Piece, Redis, Secret, SecretValue, SiteContext,
+    Broker, Database, EnvVar, Job, JobKind, Piece, Redis, Secret, SecretValue, SiteContext, Tls,
     check_domain, check_env_key, check_env_value,
 };
 pub use site::{SiteInput, site_context};
@@ -53,6 +53,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "nginx.conf",
         include_str!("../../debian-templates/nginx.conf"),
+    ),
+    (
+        "nginx-tls.conf",
+        include_str!("../../debian-templates/nginx-tls.conf"),
+    ),
+    (
+        "nginx-upstream.inc",
+        include_str!("../../debian-templates/nginx-upstream.inc"),
+    ),
+    (
+        "nginx-site.inc",
+        include_str!("../../debian-templates/nginx-site.inc"),
     ),
     (
         "gunicorn.socket",
@@ -298,8 +310,11 @@ pub fn site_files(
     ctx.validate()?;
     let env = environment(overrides)?;
     let l = ctx.layout();
-    let mut plan: Vec<(String, &str, u32)> = vec![
-        (l.nginx_conf.clone(), "nginx.conf", 0o644),
+    let mut plan: Vec<(String, &str, u32)> = vec![(l.nginx_conf.clone(), "nginx.conf", 0o644)];
+    if ctx.tls.is_some() {
+        plan.push((l.nginx_tls_conf.clone(), "nginx-tls.conf", 0o644));
+    }
+    plan.extend([
         (
             format!("{}/{}", l.unit_dir, l.socket_unit),
             "gunicorn.socket",
@@ -310,7 +325,7 @@ pub fn site_files(
             "gunicorn.service",
             0o644,
         ),
-    ];
+    ]);
     if ctx.celery() {
         plan.push((
             format!("{}/{}", l.unit_dir, l.celery_unit),
@@ -378,6 +393,12 @@ pub fn script_depends(ctx: &SiteContext) -> Vec<&'static str> {
     ];
     if ctx.database.is_some() {
         d.push("postgresql-client"); // psql in postinst
+    }
+    if let Some(t) = &ctx.tls {
+        d.push("openssl"); // the control utility checks certificate and key
+        if t.mode == crate::config::variant::TlsMode::Acme {
+            d.push("certbot"); // gets and renews the certificate
+        }
     }
     d
 }

@@ -49,6 +49,10 @@ pub struct SiteInput {
     /// listed runs once; 0: off). A name the project does not define is
     /// refused.
     pub copies: std::collections::BTreeMap<String, u32>,
+    /// How the site serves HTTPS (None: tls off).
+    pub tls: Option<super::Tls>,
+    /// The build root's Debian suite (codename): the target's nginx.
+    pub suite: String,
 }
 
 /// The context of the site package, every value from the contract or the
@@ -237,6 +241,9 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         broker,
         jobs,
         redis,
+        tls: input.tls.clone(),
+        // nginx 1.25.1 took `http2 on;`; bookworm has 1.22.
+        nginx_http2_on: !matches!(input.suite.as_str(), "bullseye" | "bookworm"),
     };
     ctx.validate()?;
     Ok(ctx)
@@ -319,6 +326,8 @@ mod tests {
             copies: Default::default(),
             redis_maxmemory: "128mb".into(),
             redis_policy: "noeviction".into(),
+            tls: None,
+            suite: "trixie".into(),
         }
     }
 

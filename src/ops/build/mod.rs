@@ -446,7 +446,7 @@ fn build_variant(
         scratch_dir,
         &mut log,
     )?;
-    let mut site_pkg = site_package(&inputs, &site, &static_host)?;
+    let mut site_pkg = site_package(&inputs, &site, &static_host, root.suite())?;
     mark_built_for(&mut site_pkg, root.suite());
     if !src_file.exists() {
         let mut pkg = src_package(root, &inputs, &src_dir)?;

@@ -338,8 +338,34 @@ pub fn src_package(root: &BuildRoot, inputs: &Inputs, src_dir: &str) -> Result<P
     Ok(pkg)
 }
 
+/// The site's HTTPS settings from its variant (None: tls off).
+pub fn tls_of(v: &crate::config::variant::Variant) -> Option<render::Tls> {
+    use crate::config::variant::TlsMode;
+    match v.tls {
+        TlsMode::Off => None,
+        mode => Some(render::Tls {
+            mode,
+            acme_server: if mode == TlsMode::Acme {
+                v.acme_server.clone()
+            } else {
+                String::new()
+            },
+            acme_email: if mode == TlsMode::Acme {
+                v.acme_email.clone().unwrap_or_default()
+            } else {
+                String::new()
+            },
+        }),
+    }
+}
+
 /// NAME-site-VARIANT: the rendered files and the collected static files.
-pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) -> Result<Package> {
+pub fn site_package(
+    inputs: &Inputs,
+    site: &contract::Site,
+    static_host: &Path,
+    suite: &str,
+) -> Result<Package> {
     let p = &inputs.plan.site;
     let ctx = render::site_context(&render::SiteInput {
         site: site.clone(),
@@ -361,6 +387,8 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
         copies: inputs.variant.processes.clone(),
         redis_maxmemory: inputs.variant.redis_maxmemory.clone(),
         redis_policy: inputs.variant.redis_policy.clone(),
+        tls: tls_of(&inputs.variant),
+        suite: suite.to_string(),
     })?;
     let files = render::site_files(&ctx, None)?;
     let mut c = control(&p.name, &p.version, &p.arch, "web");
