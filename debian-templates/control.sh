@@ -243,6 +243,13 @@ tls_apply() {
             install -d -m 0750 -o root -g root "$TLS_DIR"
             ln -sfn "$TLS_SRC_CERT" "$TLS_CERT.new" && mv -Tf "$TLS_CERT.new" "$TLS_CERT"
             ln -sfn "$TLS_SRC_KEY" "$TLS_KEY.new" && mv -Tf "$TLS_KEY.new" "$TLS_KEY"
+        elif tls_https_only; then
+            # Serving HTTPS already: nothing changes (no link, no reload),
+            # so nginx keeps the certificate it has loaded.
+            echo "$USER_NAME: $TLS_PROBLEM" >&2
+            echo "$USER_NAME: nothing changed: nginx keeps serving the certificate it has loaded; fix it, then run: $USER_NAME tls renew" >&2
+            [ "${1:-}" = --env-only ] && return 0
+            return 1
         else
             echo "$USER_NAME: serving plain HTTP: $TLS_PROBLEM" >&2
         fi
@@ -445,12 +452,12 @@ tls)
         off) die "tls is off for this variant: nothing to renew" ;;
         acme)
             if ! acme_get "$@"; then
-                tls_apply --restart
+                tls_apply --restart || true
                 die "getting a certificate from $ACME_SERVER failed (see above); retry: $USER_NAME tls renew"
             fi
             ;;
         esac
-        tls_apply --restart
+        tls_apply --restart || exit 1
         tls_https_only || exit 1
         ;;
     apply)

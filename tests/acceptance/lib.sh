@@ -38,7 +38,7 @@ ACC_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ACC_BASE_INCLUDE="systemd,systemd-sysv,dbus"
 ACC_BASE_PACKAGES=(
     postgresql postgresql-client nginx memcached rabbitmq-server redis-server
-    curl ca-certificates gnupg adduser python3 python3-venv libpq5
+    curl ca-certificates gnupg adduser python3 python3-venv libpq5 openssl certbot pebble
     procps iproute2 netbase less logrotate
 )
 # Extra packages for the base (space separated); they change the cache key.
@@ -660,11 +660,13 @@ load_loop() {
 # start a load loop in the background that runs until load_stop NAME (and at
 # least MIN_N requests over MIN_SECONDS), at MIN_N/MIN_SECONDS requests a
 # second at most. Its log is $CT_DIR/load-NAME.log (LOAD_LOG after load_stop).
+# An https:// URL is verified against LOAD_CAFILE (a path in the container).
 load_start() {
     local name="$1" host="$2" url="$3" n="${4:-1000}" secs="${5:-10}" max="${6:-900}"
     local log="$CT_DIR/load-$name.log"
     in_ct rm -f "/run/djdd-load-$name.stop"
     in_ct python3 /usr/local/lib/djdd-acc/loadgen.py --url "$url" --host "$host" \
+        ${LOAD_CAFILE:+--cafile "$LOAD_CAFILE"} \
         --min-requests "$n" --min-seconds "$secs" --max-seconds "$max" \
         --stop-file "/run/djdd-load-$name.stop" \
         ${LOAD_VERSION_RE:+--version-re "$LOAD_VERSION_RE"} >"$log" 2>"$log.err" &
