@@ -307,7 +307,8 @@ acme_get() {
         force=
         [ "${1:-}" != --force ] || force=--force-renewal
         # shellcheck disable=SC2086
-        certbot renew --non-interactive --cert-name "$USER_NAME" $force \
+        # Asked for now: no random sleep (certbot's timer has its own).
+        certbot renew --non-interactive --no-random-sleep-on-renew --cert-name "$USER_NAME" $force \
             --deploy-hook "$CONTROL tls deployed"
         return
     fi
@@ -368,6 +369,13 @@ status)
         echo "  mode: OFFLINE (maintenance page; '$USER_NAME online' to serve again)"
     else
         echo "  mode: online"
+    fi
+    if [ "$TLS_MODE" != off ]; then
+        if tls_https_only; then
+            echo "  tls: $TLS_MODE, serving HTTPS ('$USER_NAME tls status' for the certificate)"
+        else
+            echo "  tls: $TLS_MODE, serving plain HTTP: no usable certificate yet ('$USER_NAME tls status')"
+        fi
     fi
     if [ ! -d /run/systemd/system ]; then
         echo "  systemd is not running: services unknown" >&2

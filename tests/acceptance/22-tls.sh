@@ -52,12 +52,17 @@ EOF
 '
 start_pebble() {
     in_ct systemctl reset-failed pebble.service 2>/dev/null || true
+    # pebble keeps its accounts in memory: a restarted pebble knows none,
+    # so the account certbot registered with the last one goes (a real ACME
+    # server keeps it).
+    in_ct rm -rf /etc/letsencrypt/accounts/localhost:14000
     in_ct systemd-run --quiet --unit=pebble --setenv=PEBBLE_VA_NOSLEEP=1 \
         --setenv=PEBBLE_WFE_NONCEREJECT=0 /usr/bin/pebble -config /etc/pebble/config.json ||
         fail "systemd-run pebble failed"
     wait_for "pebble's directory" 30 in_ct curl -fsS -o /dev/null "$ACME"
-    # Its root (made anew at each start) is what clients verify against.
-    in_ct sh -c 'curl -fsS https://localhost:15000/roots/0 >/etc/pebble/root.pem' ||
+    # Its root (made anew at each start) is what clients verify against;
+    # the last one's stays in the bundle (certificates it issued still serve).
+    in_ct sh -c 'curl -fsS https://localhost:15000/roots/0 >>/etc/pebble/root.pem' ||
         fail "pebble's root certificate"
 }
 start_pebble
