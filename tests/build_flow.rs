@@ -75,6 +75,35 @@ fn v1_v2_v3_for_blue_and_red() {
     has(&c, &format!("{share}/requirements.txt"), "env");
     has(&c, &format!("{share}/requirements/base.txt"), "env");
     has(&c, &format!("{share}/requirements/constraints.txt"), "env");
+    // The resolution lock: every distribution pip installed, pinned with
+    // the sha256 of its archive, Django and psycopg2 (built from its sdist)
+    // among them, sorted by name.
+    has(&c, &format!("{share}/requirements.lock"), "env");
+    let lock = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("dpkg-deb --fsys-tarfile \"$1\" | tar -xOf - \"$2\"")
+        .arg("sh")
+        .arg(&env1)
+        .arg(format!(".{share}/requirements.lock"))
+        .output()
+        .unwrap();
+    let lock = String::from_utf8(lock.stdout).unwrap();
+    let pins: Vec<&str> = lock.lines().filter(|l| !l.starts_with('#')).collect();
+    for name in ["django", "gunicorn", "psycopg2"] {
+        let line = pins
+            .iter()
+            .find(|l| l.starts_with(&format!("{name}==")))
+            .unwrap_or_else(|| panic!("{name} is not in the lock:\n{lock}"));
+        let hex = line.split("--hash=sha256:").nth(1).unwrap_or("");
+        assert!(
+            hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "{line}"
+        );
+    }
+    let names: Vec<&str> = pins.iter().map(|l| l.split("==").next().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "the lock is sorted by name");
     has(&c, &format!("/usr/share/doc/{env_pkg}/changelog.gz"), "env");
     has(
         &c,

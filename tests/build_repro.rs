@@ -8,6 +8,13 @@
 //! shows diffoscope's report when diffoscope is installed
 //! (`apt-get install diffoscope-minimal`).
 //!
+//! The second test does the same for `fixtures/pulse`, a project shaped
+//! like real ones: requirements with ranges, and uWSGI compiled from its
+//! sdist in pip's random build directory, a path its debug info names
+//! (djdd strips it, and rewrites the RECORD rows of what it stripped).
+//! Both builds start with an empty pip cache, the second with another
+//! umask and time zone.
+//!
 //! Needs root, the cached base tarball and PyPI.
 
 mod build_support;
@@ -52,4 +59,78 @@ fn same_commit_twice_gives_identical_packages() {
         "packages differ between two builds of one commit:\n{}",
         differ.join("\n")
     );
+}
+
+/// A fresh build dir with fixtures/pulse as source `pulse` and variant blue.
+fn pulse_build_dir(repo: &std::path::Path) -> common::TestBuildDir {
+    let d = common::TestBuildDir::new();
+    ok(&d, &["init"]);
+    ok(&d, &["src", "pulse", "--clone", repo.to_str().unwrap()]);
+    ok(
+        &d,
+        &["variant", "pulse", "blue", "--domain", "pulse.example.org"],
+    );
+    d
+}
+
+#[test]
+fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
+    need_root();
+    let repo = common::tempdir();
+    let out = Command::new("sh")
+        .arg(common::fixtures().join("make-repo.sh"))
+        .arg(repo.path())
+        .arg("pulse")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "make-repo.sh pulse: {out:?}");
+    let a = pulse_build_dir(repo.path());
+    let b = pulse_build_dir(repo.path());
+    let build = ["build", "pulse", "blue", "--version", "v1"];
+    ok(&a, &build);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Another umask and time zone for the second build.
+    let exe = assert_cmd::cargo::cargo_bin("djdd");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("umask 0002 && exec \"$@\"")
+        .arg("sh")
+        .arg(&exe)
+        .arg("--dir")
+        .arg(b.path())
+        .args(build)
+        .env("TZ", "Pacific/Auckland")
+        .env_remove("DJDD_DIR")
+        .status()
+        .unwrap();
+    assert!(status.success(), "the second build failed");
+
+    let fa = package_files(&a);
+    assert_eq!(fa, package_files(&b));
+    assert_eq!(fa.len(), 3, "{fa:?}");
+    let env = fa.iter().find(|f| f.starts_with("pulse-env-")).unwrap();
+    // uWSGI was compiled (not a wheel from PyPI): its program is there.
+    let listing = Command::new("dpkg-deb")
+        .arg("-c")
+        .arg(a.path().join("packages").join(env))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listing.stdout).contains("/bin/uwsgi"),
+        "no bin/uwsgi in {env}"
+    );
+    for f in &fa {
+        let pa = a.path().join("packages").join(f);
+        let pb = b.path().join("packages").join(f);
+        if std::fs::read(&pa).unwrap() != std::fs::read(&pb).unwrap() {
+            let report = Command::new("diffoscope")
+                .args(["--text", "-", "--max-report-size", "20000"])
+                .arg(&pa)
+                .arg(&pb)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_else(|_| "(diffoscope is not installed)".into());
+            panic!("{f} differs between two builds of one commit:\n{report}");
+        }
+    }
 }

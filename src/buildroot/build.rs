@@ -286,10 +286,15 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
             .map(|l| format!(" {l}"))
             .collect::<String>()
     );
+    // pip's installation report (pip >= 22.2): what it resolved, each
+    // distribution's version and archive hash; it becomes the lock.
+    let report = format!("{}/{LOCK_REPORT}", b.share_dir);
     let mut argv: Vec<&str> = vec![
         &pip,
         "install",
         "--no-warn-script-location",
+        "--report",
+        &report,
         "--requirement",
         b.root_file,
     ];
@@ -317,6 +322,7 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         }
         other => other,
     })?;
+    write_lock(root, b, &env, &report)?;
     strip_objects(root, b.env_dir)?;
     // pip compiled bytecode package by package; drop it and compile the
     // whole env once, in sorted order, in one process (checked-hash pycs
@@ -344,6 +350,41 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
             b.env_dir,
         ],
     )?;
+    Ok(())
+}
+
+/// pip's report, in the share dir while the env builds (removed after).
+const LOCK_REPORT: &str = ".pip-report.json";
+/// The lock, shipped in the env package beside the requirement files.
+pub const LOCK_FILE: &str = "requirements.lock";
+
+/// Turns pip's installation report into `requirements.lock` lines, one a
+/// distribution sorted by name: `NAME==VERSION --hash=sha256:HEX` (the hash
+/// of the archive pip downloaded: the wheel, or the sdist it built), or a
+/// comment for a distribution without one (a VCS or local requirement).
+const LOCK_SCRIPT: &str = include_str!("scripts/lock.py");
+
+/// Writes `SHARE/requirements.lock` from pip's report (see [`LOCK_SCRIPT`]),
+/// with the root's python, and removes the report.
+fn write_lock(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    env: &[(String, String)],
+    report: &str,
+) -> Result<()> {
+    let python = format!("/usr/bin/python{}", b.python_version);
+    let out = run_step(
+        root,
+        Some(BUILD_USER),
+        "/",
+        env,
+        60,
+        &[&python, "-I", "-c", LOCK_SCRIPT, report, b.env_dir],
+    )?;
+    let lock = host_path(root, &format!("{}/{LOCK_FILE}", b.share_dir));
+    std::fs::write(&lock, &out.stdout).map_err(|e| Error::io(&lock, e))?;
+    let r = host_path(root, report);
+    std::fs::remove_file(&r).map_err(|e| Error::io(&r, e))?;
     Ok(())
 }
 
@@ -508,29 +549,38 @@ pub fn strip_objects(root: &BuildRoot, env_dir: &str) -> Result<()> {
         shared.len(),
         programs.len()
     );
+    let path = [("PATH".to_string(), "/usr/bin:/bin".to_string())];
     for (files, how) in [(&shared, Some("--strip-unneeded")), (&programs, None)] {
         if files.is_empty() {
             continue;
         }
+        // The GNU build ID goes too: the linker computed it over the
+        // unstripped file, whose debug info names pip's random build
+        // directory (uWSGI compiles with `-g` whatever CFLAGS say), so it
+        // differs on every build; nothing uses it without debug symbols.
         let mut argv: Vec<&str> = vec![
             "/usr/bin/strip",
             "--remove-section=.comment",
             "--remove-section=.note",
+            "--remove-section=.note.gnu.build-id",
         ];
         argv.extend(how);
         argv.push("--");
         argv.extend(files.iter().map(String::as_str));
-        run_step(
-            root,
-            Some(BUILD_USER),
-            "/",
-            &[("PATH".into(), "/usr/bin:/bin".into())],
-            600,
-            &argv,
-        )?;
+        run_step(root, Some(BUILD_USER), "/", &path, 600, &argv)?;
     }
+    // Their distributions' RECORD still carries the hashes of the files as
+    // pip installed them (with debug info naming pip's random build
+    // directory: different on every build).
+    let python = format!("{env_dir}/bin/python");
+    let mut argv: Vec<&str> = vec![&python, "-I", "-c", RECORD_SCRIPT, env_dir];
+    argv.extend(shared.iter().chain(&programs).map(String::as_str));
+    run_step(root, Some(BUILD_USER), "/", &path, 600, &argv)?;
     Ok(())
 }
+
+/// Rewrites the RECORD rows of stripped files (see the script's header).
+const RECORD_SCRIPT: &str = include_str!("scripts/record.py");
 
 /// Removes every `__pycache__` directory below `dir` (on the host side).
 pub fn remove_bytecode(dir: &Path) -> Result<()> {

@@ -36,4 +36,11 @@ pub struct BuildArgs {
         value_name = "zstd|xz|gzip|none"
     )]
     pub compression: String,
+    /// An apt repository `djdd publish` writes (a directory): when its pool
+    /// for the build root's suite holds this build's NAME-env-HASH, that
+    /// package is reused as it is (copied into packages/, unpacked into the
+    /// build root) instead of being built again, so a new build dir makes
+    /// exactly the env that is deployed. Also set by DJDD_REPO.
+    #[arg(long, value_name = "DIR", env = "DJDD_REPO")]
+    pub repo: Option<std::path::PathBuf>,
 }

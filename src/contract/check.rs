@@ -172,6 +172,9 @@ pub fn static_checks_with(tree: &dyn Tree, settings: Option<&SettingsOverride>) 
     let requirement_problems = requirements_files(tree);
     let includes_complete = requirement_problems.is_empty() && tree.read(REQUIREMENTS).is_some();
     problems.extend(requirement_problems);
+    if includes_complete {
+        problems.extend(requirements_unpinned(tree));
+    }
     problems.extend(debian_requirements(tree));
     let settings_fix = settings.map(|s| s.fix.as_str());
     let (module_problems, wsgi_file_found) = modules_exist(tree, &project, settings_fix);
@@ -270,6 +273,33 @@ fn required_files(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
         ));
     }
     out
+}
+
+/// A warning for each requirement line that leaves its version to pip's
+/// resolution (no `==`, no hash, and no constraint pins the name): two
+/// builds of the same env HASH may then install different versions.
+fn requirements_unpinned(tree: &dyn Tree) -> Vec<Problem> {
+    let mut read = |path: &str| Ok(tree.read(path));
+    let Ok(req) = crate::plan::load_requirements(REQUIREMENTS, &mut read) else {
+        return Vec::new();
+    };
+    let Ok(lines) = crate::plan::unpinned_lines(&req, &mut read) else {
+        return Vec::new();
+    };
+    lines
+        .into_iter()
+        .map(|u| {
+            Problem::warning(
+                "requirements-unpinned",
+                format!("{}:{}", u.path, u.line),
+                format!(
+                    "`{}` is not pinned (`==` or a hash): the env HASH names the requirement files, not what they resolve to, so a later build of the same HASH may install another version",
+                    u.text
+                ),
+                "pin it with `==` here or in a constraints file (-c); each env package records what its build resolved in /usr/share/NAME-env/HASH/requirements.lock, whose pins can be copied",
+            )
+        })
+        .collect()
 }
 
 /// `requirements.txt` and every file it includes, read with djdd's own
@@ -1147,6 +1177,47 @@ mod tests {
         has("requirements-include", "req/c.txt:4: '-r ../req/c.txt'");
         let r = static_checks(&t);
         assert!(!r.includes_complete);
+    }
+
+    #[test]
+    fn unpinned_requirements_are_warnings_naming_file_and_line() {
+        let mut files = good();
+        files[1] = ("req/base.txt", "Django>=5.2,<6\n-r ../more.txt\n");
+        files[3] = ("more.txt", "# celery\ncelery[redis]>=5.4\nsqlparse\n");
+        let r = static_checks(&tree(&files));
+        let w: Vec<(&str, Severity)> = r
+            .problems
+            .iter()
+            .filter(|p| p.check == "requirements-unpinned")
+            .map(|p| (p.what.as_str(), p.severity))
+            .collect();
+        // sqlparse is pinned by the constraints file.
+        assert_eq!(
+            w,
+            [
+                ("more.txt:2", Severity::Warning),
+                ("req/base.txt:1", Severity::Warning)
+            ],
+            "{:#?}",
+            r.problems
+        );
+        let p = r
+            .problems
+            .iter()
+            .find(|p| p.what == "req/base.txt:1")
+            .unwrap();
+        assert!(
+            p.problem.contains("`Django>=5.2,<6` is not pinned"),
+            "{p:?}"
+        );
+        assert!(p.fix.contains("requirements.lock"), "{p:?}");
+        // The pinned tree has none.
+        assert!(
+            !static_checks(&tree(&good()))
+                .problems
+                .iter()
+                .any(|p| p.check == "requirements-unpinned")
+        );
     }
 
     #[test]

@@ -13,8 +13,12 @@ use crate::error::{Error, Result};
 /// pyc compilation, ...): every env HASH changes with it, so no env built
 /// the old way is reused. 2: programs compiled into the env (`bin/uwsgi`)
 /// are stripped too, not only shared objects, and a file is executable in
-/// the package only when it is a script (`#!`) or an ELF file.
-pub const ENV_FORMAT: u32 = 2;
+/// the package only when it is a script (`#!`) or an ELF file. 3: the env
+/// package ships `/usr/share/NAME-env/HASH/requirements.lock`, what pip
+/// resolved (name, version, archive sha256); the files djdd strips lose
+/// their GNU build ID, and the RECORD rows of the files djdd stripped
+/// carry their stripped hash and size.
+pub const ENV_FORMAT: u32 = 3;
 
 /// Hex digits of the env and src HASH in package names (48 bits).
 pub const HASH_LEN: usize = 12;
@@ -355,7 +359,7 @@ mod tests {
             provided: &[],
         };
         let text = env_canonical(&inputs).unwrap();
-        let want = "djdd-env-inputs\nformat 2\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
+        let want = "djdd-env-inputs\nformat 3\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
              file requirements.txt 3\n  -r x.txt\n  a==2\n  b==1\nfile x.txt 1\n  c\n\
              debian-build 2\n  libpq-dev\n  libpq5\ndebian-run 1\n  libpq5\n";
         assert_eq!(text, want);

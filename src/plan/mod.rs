@@ -25,7 +25,9 @@ use crate::error::{Error, Result};
 pub use debian_requirements::DebianRequirements;
 pub use hash::{ENV_FORMAT, EnvInputs, HASH_LEN, Hash, env_canonical, env_hash, src_hash};
 pub use prefixes::{allowed_prefixes, check_path};
-pub use requirements::{ReadFile, Requirements, check_requirements, load_requirements};
+pub use requirements::{
+    ReadFile, Requirements, Unpinned, check_requirements, load_requirements, unpinned_lines,
+};
 pub use version::{CommitInfo, ENV_VERSION, SRC_VERSION, compare_versions, next_site_version};
 
 /// The project's pip requirements file, at the top of the repository.
@@ -181,6 +183,9 @@ pub enum Action {
     Reuse,
     /// The site package of the last build, whose inputs were the same.
     UpToDate,
+    /// Not in `packages/`, but published in the repository `--repo` names:
+    /// copied from there, not built (env packages only).
+    FromRepository,
 }
 
 impl Action {
@@ -189,6 +194,7 @@ impl Action {
             Action::Build => "build",
             Action::Reuse => "reuse",
             Action::UpToDate => "up to date",
+            Action::FromRepository => "from repo",
         }
     }
 }
@@ -778,7 +784,7 @@ mod tests {
             "build plan for shop blue
   commit       {COMMIT} (2023-11-14 22:13:20 UTC)
   build root   python3.11 amd64
-  env HASH     {envh} from 4 requirement lines in 2 files, env format 2
+  env HASH     {envh} from 4 requirement lines in 2 files, env format 3
   app server   gunicorn (WSGI), from the project's requirements
   src HASH     0123456789ab
   fingerprint  {fp}

@@ -13,7 +13,7 @@ pub mod git;
 mod package;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -241,6 +241,73 @@ pub fn check_calendars(project: &Project) -> anyhow::Result<()> {
 }
 
 /// The package files of NAME in `packages/`, newest version per package.
+/// The env package `env` in the pool of `suite` of the apt repository
+/// `repo` (`pool/SUITE/...`, as `djdd publish` lays it out), checked: its
+/// control says the planned name, version and architecture, and that it
+/// was built for `suite`. None when the pool does not hold it.
+fn env_in_repository(
+    repo: &Path,
+    suite: &str,
+    env: &plan::PlannedPackage,
+) -> anyhow::Result<Option<PathBuf>> {
+    if !repo.join("dists").is_dir() {
+        return Err(Error::invalid_hint(
+            format!("--repo {}", repo.display()),
+            "is not an apt repository (no dists/ directory)",
+            "give the directory `djdd publish --repo` writes",
+        )
+        .into());
+    }
+    let pool = repo.join("pool").join(suite);
+    let want = env.file_name();
+    let Some(found) = walkdir::WalkDir::new(&pool)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_type().is_file() && e.file_name().to_string_lossy() == want)
+    else {
+        return Ok(None);
+    };
+    let path = found.path().to_path_buf();
+    let origin = path.display().to_string();
+    let f = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let info = crate::deb::read::read_deb(std::io::BufReader::new(f), &origin)?;
+    let c = &info.control;
+    for (field, expected) in [
+        ("Package", env.name.as_str()),
+        ("Version", env.version.as_str()),
+        ("Architecture", env.arch.as_str()),
+        (crate::repo::BUILT_FOR_FIELD, suite),
+    ] {
+        if c.get(field) != Some(expected) {
+            return Err(Error::invalid_hint(
+                origin,
+                format!(
+                    "its {field} is {}, not {expected}",
+                    c.get(field).unwrap_or("(none)")
+                ),
+                "the repository's pool holds a package under another's file name: fix the repository, or build without --repo",
+            )
+            .into());
+        }
+    }
+    Ok(Some(path))
+}
+
+/// Copies `from` to `to` through a temp file in `to`'s directory and a
+/// rename: `to` is whole or missing.
+fn copy_atomic(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let dir = to.parent().expect("a file in packages/");
+    // The package writer's temp name: a build after a crash removes it.
+    let tmp = dir.join(format!(
+        ".djdd-pack-{}.tmp",
+        to.file_name().expect("a file name").to_string_lossy()
+    ));
+    std::fs::copy(from, &tmp).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, to).map_err(|e| Error::io(to, e))?;
+    Ok(())
+}
+
 fn existing_packages(dir: &Path, name: &str) -> anyhow::Result<BTreeMap<String, plan::Existing>> {
     let mut out: BTreeMap<String, plan::Existing> = BTreeMap::new();
     let rd = match std::fs::read_dir(dir) {
@@ -293,9 +360,24 @@ fn build_variant(
         &format!("build-{}-{variant_name}", args.name),
         &format!("another build of {}-site-{variant_name}", args.name),
     )?;
-    let inputs = load_inputs(bd, root, args, variant_name)?;
+    let mut inputs = load_inputs(bd, root, args, variant_name)?;
+    // The env, published already: reused from the repository.
+    let from_repo = match &args.repo {
+        Some(repo) if inputs.plan.env.action == plan::Action::Build => {
+            env_in_repository(repo, root.suite(), &inputs.plan.env)?
+        }
+        _ => None,
+    };
+    if from_repo.is_some() {
+        inputs.plan.env.action = plan::Action::FromRepository;
+    }
     let plan = &inputs.plan;
     if args.plan {
+        if let Some(deb) = &from_repo {
+            print!("{plan}");
+            println!("env from the repository: {}", deb.display());
+            return Ok(());
+        }
         print!("{plan}");
         return Ok(());
     }
@@ -328,6 +410,16 @@ fn build_variant(
     };
     let packages_dir = bd.packages_dir();
     std::fs::create_dir_all(&packages_dir).map_err(|e| Error::io(&packages_dir, e))?;
+    if let Some(deb) = &from_repo {
+        let dest = packages_dir.join(plan.env.file_name());
+        copy_atomic(deb, &dest)?;
+        tracing::info!("copied {} from the repository", plan.env.file_name());
+        log.line(&format!(
+            "env {}: copied from {}",
+            plan.env.name,
+            deb.display()
+        ));
+    }
 
     // 1. env: built once per HASH (other builds wait on its lock), then its
     //    tree stays in the root for collectstatic of later builds.

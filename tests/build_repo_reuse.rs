@@ -1,0 +1,93 @@
+//! `djdd build --repo R`: a build dir that never built an env reuses the
+//! env package published in the apt repository R instead of building it,
+//! so a second build host (or a CI runner that lost its cache) makes the
+//! env that is deployed, byte for byte, even when pip would now resolve
+//! the requirements differently.
+//!
+//! Needs root, the cached base tarball and PyPI (for the first build).
+
+mod build_support;
+mod common;
+
+use build_support::*;
+
+#[test]
+fn a_new_build_dir_reuses_the_published_env() {
+    let repo = demo_repo();
+    let a = demo_build_dir(repo.path(), true);
+    ok(&a, &["build", "demo", "blue", "--version", "v1"]);
+    let apt = common::tempdir();
+    let apt_dir = apt.path().join("apt");
+    let apt_arg = apt_dir.to_str().unwrap();
+    ok(&a, &["publish", "--unsigned", "--repo", apt_arg]);
+    let env_a = one_package(&a, "demo-env-", &[]);
+    let env_name = env_a.file_name().unwrap().to_owned();
+
+    // A fresh build dir: the plan says the env comes from the repository.
+    let b = demo_build_dir(repo.path(), false);
+    let build = [
+        "build",
+        "demo",
+        "blue",
+        "--version",
+        "v1",
+        "--repo",
+        apt_arg,
+    ];
+    let (plan, _) = ok(&b, &[&build[..], &["--plan"]].concat());
+    let env_line = plan
+        .lines()
+        .find(|l| l.trim_start().starts_with("env "))
+        .unwrap();
+    assert!(env_line.contains("from repo"), "{plan}");
+    assert!(plan.contains("env from the repository: "), "{plan}");
+    assert!(plan.contains("2 packages to build, 1 reused"), "{plan}");
+    assert!(package_files(&b).is_empty(), "--plan wrote nothing");
+
+    // The build copies it and builds no env: no virtualenv made, no pip.
+    let (_, err) = ok(&b, &build);
+    assert!(err.contains("copied demo-env-"), "{err}");
+    assert!(!err.contains("creating the virtualenv"), "{err}");
+    assert!(!err.contains("pip install"), "{err}");
+    let env_b = b.path().join("packages").join(&env_name);
+    assert_eq!(
+        std::fs::read(&env_a).unwrap(),
+        std::fs::read(&env_b).unwrap(),
+        "the env in the new build dir is the published one"
+    );
+    // The site package was built against it (collectstatic ran with the
+    // unpacked env): the same as the first build dir's.
+    assert_eq!(package_files(&b).len(), 3, "{:?}", package_files(&b));
+    assert_eq!(
+        std::fs::read(one_package(&a, "demo-site-blue_", &[])).unwrap(),
+        std::fs::read(one_package(&b, "demo-site-blue_", &[])).unwrap()
+    );
+    assert!(
+        !std::fs::read_dir(b.path().join("packages"))
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().starts_with('.')),
+        "no temp file left in packages/"
+    );
+
+    // Not a repository: the option is named, nothing is built.
+    let c = demo_build_dir(repo.path(), false);
+    let out = run(
+        &c,
+        &[
+            "build",
+            "demo",
+            "blue",
+            "--version",
+            "v1",
+            "--repo",
+            "/nonexistent",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--repo /nonexistent") && err.contains("not an apt repository"),
+        "{err}"
+    );
+    assert!(package_files(&c).is_empty());
+}
