@@ -37,7 +37,7 @@ fn a_new_build_dir_reuses_the_published_env() {
     let (plan, _) = ok(&b, &[&build[..], &["--plan"]].concat());
     let env_line = plan
         .lines()
-        .find(|l| l.trim_start().starts_with("env "))
+        .find(|l| l.trim_start().starts_with("env  demo-env-"))
         .unwrap();
     assert!(env_line.contains("from repo"), "{plan}");
     assert!(plan.contains("env from the repository: "), "{plan}");

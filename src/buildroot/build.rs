@@ -245,13 +245,22 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         ("LC_ALL".into(), "C.UTF-8".into()),
         ("SOURCE_DATE_EPOCH".into(), epoch),
         ("PYTHONHASHSEED".into(), "0".into()),
-        ("PIP_CACHE_DIR".into(), PIP_CACHE_IN_ROOT.into()),
+        // One cache a env format: a wheel pip built from an sdist under
+        // another format's flags (debug info, build ID) is never reused.
+        (
+            "PIP_CACHE_DIR".into(),
+            format!("{PIP_CACHE_IN_ROOT}/env-format-{}", crate::plan::ENV_FORMAT),
+        ),
         ("PIP_NO_INPUT".into(), "1".into()),
         ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
         ("PIP_ROOT_USER_ACTION".into(), "ignore".into()),
         // No debug info: it embeds pip's random build directory.
         ("CFLAGS".into(), "-g0".into()),
         ("CXXFLAGS".into(), "-g0".into()),
+        // No GNU build ID either: the linker computes it over the file,
+        // debug info included, and some builds add `-g` after CFLAGS
+        // (uWSGI), so it would name that directory too, in effect.
+        ("LDFLAGS".into(), "-Wl,--build-id=none".into()),
     ];
     if let Some(ca) = host_ca(root)? {
         env.push(("PIP_CERT".into(), ca.into()));
@@ -554,15 +563,10 @@ pub fn strip_objects(root: &BuildRoot, env_dir: &str) -> Result<()> {
         if files.is_empty() {
             continue;
         }
-        // The GNU build ID goes too: the linker computed it over the
-        // unstripped file, whose debug info names pip's random build
-        // directory (uWSGI compiles with `-g` whatever CFLAGS say), so it
-        // differs on every build; nothing uses it without debug symbols.
         let mut argv: Vec<&str> = vec![
             "/usr/bin/strip",
             "--remove-section=.comment",
             "--remove-section=.note",
-            "--remove-section=.note.gnu.build-id",
         ];
         argv.extend(how);
         argv.push("--");

@@ -15,9 +15,9 @@ use crate::error::{Error, Result};
 /// are stripped too, not only shared objects, and a file is executable in
 /// the package only when it is a script (`#!`) or an ELF file. 3: the env
 /// package ships `/usr/share/NAME-env/HASH/requirements.lock`, what pip
-/// resolved (name, version, archive sha256); the files djdd strips lose
-/// their GNU build ID, and the RECORD rows of the files djdd stripped
-/// carry their stripped hash and size.
+/// resolved (name, version, archive sha256); what pip compiles is linked
+/// without a GNU build ID (`LDFLAGS=-Wl,--build-id=none`), and the RECORD
+/// rows of the files djdd stripped carry their stripped hash and size.
 pub const ENV_FORMAT: u32 = 3;
 
 /// Hex digits of the env and src HASH in package names (48 bits).

@@ -20,7 +20,8 @@
 #   - green (tls files): the certificate and key local.env names are
 #     served; a key that does not match is refused and changes nothing;
 #   - an upgrade asks for no new certificate while one is valid;
-#   - purge of red deletes red's certificate and renewal, never blue's.
+#   - purge of red deletes red's certificate and renewal, never blue's;
+#   - remove keeps blue's certificate: a reinstall serves HTTPS at once.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/site.sh"
 
@@ -207,5 +208,15 @@ in_ct test -e /etc/letsencrypt/renewal/demo-blue.conf || fail "purging red remov
 https_get https://blue.example.org/
 assert_eq 200 "$HTTP_STATUS" "GET https://blue.example.org/ after red's purge"
 in_ct nginx -t -q || fail "nginx -t fails after red's purge"
+
+step "remove keeps blue's certificate: a reinstall serves HTTPS at once, asking for nothing"
+before="$(serial blue.example.org)"
+ct_apt remove demo-site-blue || fail "apt-get remove demo-site-blue failed: $APT_OUT"
+in_ct test -e /etc/letsencrypt/live/demo-blue/fullchain.pem || fail "remove deleted blue's certificate"
+ct_apt install demo-site-blue || fail "apt-get install demo-site-blue (again) failed: $APT_OUT"
+assert_not_contains "$APT_OUT" "getting a certificate" "blue's reinstall"
+https_get https://blue.example.org/
+assert_eq 200 "$HTTP_STATUS" "GET https://blue.example.org/ after remove and reinstall"
+assert_eq "$before" "$(serial blue.example.org)" "blue's certificate after remove and reinstall"
 
 acc_log "scenario 22 passed"
