@@ -11,7 +11,8 @@
 #     `demo-blue tls status` names issuer, names and days left; the
 #     maintenance page works over HTTPS; `nginx -t` passes;
 #   - a forced renewal swaps the certificate (a new serial) under a load
-#     loop over HTTPS with 0 failed requests;
+#     loop over HTTPS with 0 failed requests; certbot's own `renew` (what
+#     its timer runs) does too, through the stored webroot and deploy hook;
 #   - red (tls acme) installed while the ACME server is down: the site
 #     installs and serves plain HTTP, postinst says what failed and the
 #     command that retries; once pebble is back `demo-red tls renew`
@@ -143,6 +144,14 @@ assert_load 300 10
 new_serial="$(serial blue.example.org)"
 [ "$new_serial" != "$old_serial" ] || fail "the renewal did not change the certificate served ($old_serial)"
 acc_log "renewed: $old_serial -> $new_serial"
+
+step "certbot's own renewal (what certbot.timer runs) uses the stored webroot and deploy hook"
+renewal="$(in_ct cat /etc/letsencrypt/renewal/demo-blue.conf)"
+assert_contains "$renewal" "authenticator = webroot" "blue's renewal configuration"
+assert_contains "$renewal" "renew_hook = /usr/bin/demo-blue tls deployed" "blue's renewal configuration"
+before="$(serial blue.example.org)"
+out="$(in_ct certbot renew --force-renewal --no-random-sleep-on-renew 2>&1)" || fail "certbot renew failed: $out"
+[ "$(serial blue.example.org)" != "$before" ] || fail "certbot renew did not change the certificate nginx serves (the deploy hook)"
 
 step "red installed while the ACME server is down: HTTP, the message, then tls renew"
 in_ct systemctl stop pebble.service
