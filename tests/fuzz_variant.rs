@@ -67,6 +67,13 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
         );
         prop_assert!(*n <= 16, "copies {n}");
     }
+    for a in &v.allow {
+        prop_assert!(
+            djdd::config::variant::check_allow(a).is_ok(),
+            "sandbox relaxation {:?}",
+            a
+        );
+    }
     Ok(())
 }
 
@@ -385,6 +392,8 @@ proptest! {
         env_set in proptest::collection::vec((prop_oneof!["[A-Z_][A-Z0-9_]{0,6}", hostile_string()], hostile_string()), 0..3),
         env_unset in proptest::collection::vec("[A-Z_]{1,4}", 0..2),
         processes in proptest::collection::vec((prop_oneof!["[a-z][a-z0-9-]{0,6}", hostile_string()], -3i64..20), 0..3),
+        allow in proptest::collection::vec(prop_oneof![Just("wx-memory".to_string()), "address-family=AF_[A-Z]{2,8}", hostile_string()], 0..3),
+        strict in any::<bool>(),
     ) {
         let base = Variant::new("demo", "blue").unwrap();
         let u = VariantUpdate {
@@ -404,6 +413,8 @@ proptest! {
             redis_maxmemory: None,
             redis_policy: None,
             broker: None,
+            allow,
+            strict,
         };
         match base.apply(&u, RESERVED) {
             Ok(v) => {
@@ -413,7 +424,7 @@ proptest! {
             Err(e) => {
                 let e = e.to_string();
                 prop_assert!(
-                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process "]
+                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process ", "--allow "]
                         .iter()
                         .any(|o| e.starts_with(o)),
                     "the refusal names no option: {}", e

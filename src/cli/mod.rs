@@ -69,7 +69,7 @@ pub enum Command {
     /// Clone a project's repository as a mirror (or fetch it again).
     Src(src::SrcArgs),
     /// Record (or change, or list) a deployment of a project.
-    Variant(variant::VariantArgs),
+    Variant(Box<variant::VariantArgs>),
     /// Show the build root, sources, variants, cached packages and last builds.
     Status(status::StatusArgs),
     /// Print a shell completion script for djdd on stdout (bash, zsh,

@@ -79,4 +79,14 @@ pub struct VariantArgs {
     /// its djdd.toml), 0 (off) to 16 [default: 1] (repeatable).
     #[arg(long = "process", value_name = "NAME=N", allow_hyphen_values = true)]
     pub process: Vec<String>,
+    /// Relax one sandbox option of every unit the site runs (repeatable):
+    /// `wx-memory` (writable executable memory: a JIT, some cffi
+    /// callbacks) or `address-family=AF_NETLINK` (AF_PACKET, AF_ALG,
+    /// AF_VSOCK, AF_CAN) [default: none, the strict sandbox; see
+    /// docs/site-package.md for what each costs].
+    #[arg(long = "allow", value_name = "RELAXATION", allow_hyphen_values = true)]
+    pub allow: Vec<String>,
+    /// Drop every --allow given before: the strict sandbox again.
+    #[arg(long)]
+    pub strict: bool,
 }

@@ -86,8 +86,13 @@ pub fn summary(v: &Variant) -> String {
     } else {
         ""
     };
+    let sandbox = if v.allow.is_empty() {
+        String::new()
+    } else {
+        format!(", sandbox {}", v.sandbox())
+    };
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}{sandbox}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -212,6 +217,8 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         redis_maxmemory: args.redis_maxmemory.clone(),
         redis_policy: args.redis_policy.clone(),
         broker: args.broker.clone(),
+        allow: args.allow.clone(),
+        strict: args.strict,
     };
     for e in &args.env {
         update.env_set.push(split_env(e)?);

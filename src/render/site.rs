@@ -49,6 +49,9 @@ pub struct SiteInput {
     /// listed runs once; 0: off). A name the project does not define is
     /// refused.
     pub copies: std::collections::BTreeMap<String, u32>,
+    /// The variant's sandbox relaxations (`djdd variant --allow`); empty:
+    /// the strict sandbox.
+    pub allow: Vec<String>,
 }
 
 /// The context of the site package, every value from the contract or the
@@ -237,6 +240,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         broker,
         jobs,
         redis,
+        sandbox: super::Sandbox::relaxed(&input.allow)?,
     };
     ctx.validate()?;
     Ok(ctx)
@@ -319,6 +323,7 @@ mod tests {
             copies: Default::default(),
             redis_maxmemory: "128mb".into(),
             redis_policy: "noeviction".into(),
+            allow: Vec::new(),
         }
     }
 

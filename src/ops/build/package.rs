@@ -361,6 +361,7 @@ pub fn site_package(inputs: &Inputs, site: &contract::Site, static_host: &Path) 
         copies: inputs.variant.processes.clone(),
         redis_maxmemory: inputs.variant.redis_maxmemory.clone(),
         redis_policy: inputs.variant.redis_policy.clone(),
+        allow: inputs.variant.allow.clone(),
     })?;
     let files = render::site_files(&ctx, None)?;
     let mut c = control(&p.name, &p.version, &p.arch, "web");
