@@ -39,7 +39,7 @@ acc_log "demo-blue.service with the weakening drop-in: $weak"
 [ "$rc" != 0 ] || fail "assert_unit_scores passed a weakened unit (score $weak)"
 assert_unit_scores 2.0 demo-blue.service
 
-step "blue's upload: group www-data, not world-readable, served by nginx"
+step "an upload to blue, served by nginx"
 in_ct_sh 'printf "blue private upload %s\n" "$(date +%s%N)" > /tmp/acc-private.txt'
 upload="$(in_ct cat /tmp/acc-private.txt)"
 code="$(in_ct curl -sS -o /dev/null -w '%{http_code}' -H 'Host: blue.example.org' \
@@ -47,19 +47,10 @@ code="$(in_ct curl -sS -o /dev/null -w '%{http_code}' -H 'Host: blue.example.org
 assert_eq 302 "$code" "POST /notes/ with an upload on blue"
 stored="$(in_ct find /var/lib/demo-site/blue/media/uploads -type f -name 'acc-private*.txt' | head -n1)"
 [ -n "$stored" ] || fail "no uploaded file in blue's media: $(in_ct find /var/lib/demo-site/blue/media 2>&1)"
-assert_eq "demo-blue:www-data 2750" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/media)" "owner and mode of blue's media"
-assert_eq "demo-blue:www-data 640" "$(in_ct stat -c '%U:%G %a' "$stored")" "owner and mode of blue's upload"
-assert_eq "www-data 2750" "$(in_ct stat -c '%G %a' "$(dirname "$stored")")" "group and mode of the upload's directory"
 assert_http 200 "http://127.0.0.1/media/${stored#/var/lib/demo-site/blue/media/}" blue.example.org
 assert_eq "$upload" "$HTTP_BODY" "blue's upload served by nginx"
-assert_eq "root:root 711" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue)" "blue's state directory"
-assert_eq "root:demo-blue 750" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/releases)" "blue's releases"
 log="$(in_ct sh -c 'ls /var/log/demo-site/blue/*.log | head -n1')" || true
 [ -n "$log" ] || fail "blue wrote no log file in LOG_DIR: $(in_ct ls -la /var/log/demo-site/blue 2>&1)"
-assert_eq "demo-blue 640" "$(in_ct stat -c '%U %a' "$log")" "owner and mode of blue's log $log"
-out="$(in_sandbox_of demo-blue.service sh -c 'echo x > "$LOG_DIR/sandbox-probe" && stat -c %a "$LOG_DIR/sandbox-probe" && rm "$LOG_DIR/sandbox-probe"' 2>&1)" ||
-    fail "writing to LOG_DIR in blue's sandbox failed: $out"
-assert_eq 640 "$out" "mode of a file written in blue's sandbox (UMask=0027)"
 
 # What red must not reach of blue's, as one shell script: each probe that
 # succeeds prints "LEAK: what"; "probes done" at the end shows it ran
@@ -126,6 +117,17 @@ check_probes "$out" "in red's sandbox"
 out="$(in_sandbox_of demo-red.service sh -c 'id -un; cat /proc/1/cmdline >/dev/null 2>&1 && echo "pid 1 visible"; touch /usr/lib/demo-site/red/x 2>/dev/null && echo "wrote /usr"; echo ok' 2>&1)" || true
 assert_eq "demo-red
 ok" "$out" "red's sandbox: its user, no other process visible, /usr read-only"
+
+step "what blue writes: media www-data 2750, upload and log 0640, UMask 0027 in the sandbox"
+assert_eq "demo-blue:www-data 2750" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/media)" "owner and mode of blue's media"
+assert_eq "demo-blue:www-data 640" "$(in_ct stat -c '%U:%G %a' "$stored")" "owner and mode of blue's upload"
+assert_eq "www-data 2750" "$(in_ct stat -c '%G %a' "$(dirname "$stored")")" "group and mode of the upload's directory"
+assert_eq "root:root 711" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue)" "blue's state directory"
+assert_eq "root:demo-blue 750" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/releases)" "blue's releases"
+assert_eq "demo-blue 640" "$(in_ct stat -c '%U %a' "$log")" "owner and mode of blue's log $log"
+out="$(in_sandbox_of demo-blue.service sh -c 'echo x > "$LOG_DIR/sandbox-probe" && stat -c %a "$LOG_DIR/sandbox-probe" && rm "$LOG_DIR/sandbox-probe"' 2>&1)" ||
+    fail "writing to LOG_DIR in blue's sandbox failed: $out"
+assert_eq 640 "$out" "mode of a file written in blue's sandbox (UMask=0027)"
 
 step "blue still serves its own upload and pages; red its own"
 assert_http 200 "http://127.0.0.1/media/${stored#/var/lib/demo-site/blue/media/}" blue.example.org
