@@ -13,6 +13,9 @@
 #     logs, secrets, state, releases and source link fails, and blue's
 #     gunicorn socket, database and RabbitMQ vhost refuse red, while red
 #     reaches its own (so the refusals are not a broken client);
+#   - postinst configure corrects what an older djdd made (0755 state,
+#     releases and media, 0644 uploads in the site's group, directories
+#     without setgid) and follows no symlink planted in media;
 #   - blue still serves its own upload through nginx.
 # acc-container: site
 source "$(dirname "$0")/lib.sh"
@@ -128,6 +131,39 @@ assert_eq "demo-blue 640" "$(in_ct stat -c '%U %a' "$log")" "owner and mode of b
 out="$(in_sandbox_of demo-blue.service sh -c 'echo x > "$LOG_DIR/sandbox-probe" && stat -c %a "$LOG_DIR/sandbox-probe" && rm "$LOG_DIR/sandbox-probe"' 2>&1)" ||
     fail "writing to LOG_DIR in blue's sandbox failed: $out"
 assert_eq 640 "$out" "mode of a file written in blue's sandbox (UMask=0027)"
+
+step "configure corrects what an older version made"
+# As djdd before issue 19 left them: state and releases 0755, media 0755
+# in the site's group, an upload 0644 in a directory without the setgid
+# bit; and a symlink in media to a file of root's, which the fix must not
+# follow.
+# shellcheck disable=SC2016
+in_ct_sh '
+m=/var/lib/demo-site/blue/media
+runuser -u demo-blue -- sh -c "umask 022 && mkdir -p $m/old/sub && echo old-upload > $m/old/sub/f.txt &&
+    chgrp demo-blue $m/old $m/old/sub $m/old/sub/f.txt && chmod 0755 $m/old $m/old/sub && chmod 0644 $m/old/sub/f.txt &&
+    ln -s /etc/hostname $m/old/link"
+chmod 0755 /var/lib/demo-site/blue /var/lib/demo-site/blue/releases $m
+chgrp root /var/lib/demo-site/blue/releases
+chgrp demo-blue $m'
+hostname_before="$(in_ct stat -c '%U:%G %a' /etc/hostname)"
+assert_eq "demo-blue:demo-blue 644" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/media/old/sub/f.txt)" "the old upload before configure"
+in_ct /var/lib/dpkg/info/demo-site-blue.postinst configure "$(site_version blue)" >"$CT_DIR/postinst-fix.log" 2>&1 ||
+    fail "postinst configure failed: $(cat "$CT_DIR/postinst-fix.log")"
+assert_eq "root:root 711" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue)" "blue's state directory after configure"
+assert_eq "root:demo-blue 750" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/releases)" "blue's releases after configure"
+assert_eq "demo-blue:www-data 2750" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/media)" "blue's media after configure"
+for d in old old/sub; do
+    assert_eq "demo-blue:www-data 2750" "$(in_ct stat -c '%U:%G %a' "/var/lib/demo-site/blue/media/$d")" "media/$d after configure"
+done
+assert_eq "demo-blue:www-data 640" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/media/old/sub/f.txt)" "the old upload after configure"
+assert_eq "$hostname_before" "$(in_ct stat -c '%U:%G %a' /etc/hostname)" "/etc/hostname (a symlink in media points to it)"
+in_ct test -L /var/lib/demo-site/blue/media/old/link || fail "configure replaced the symlink in media"
+assert_http 200 http://127.0.0.1/media/old/sub/f.txt blue.example.org
+assert_eq old-upload "$HTTP_BODY" "the old upload served by nginx"
+if in_ct runuser -u demo-red -- cat /var/lib/demo-site/blue/media/old/sub/f.txt >/dev/null 2>&1; then
+    fail "demo-red reads blue's old upload after configure"
+fi
 
 step "blue still serves its own upload and pages; red its own"
 assert_http 200 "http://127.0.0.1/media/${stored#/var/lib/demo-site/blue/media/}" blue.example.org
