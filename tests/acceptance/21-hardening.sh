@@ -69,7 +69,7 @@ for f in "$1" "$2" /etc/demo-site/blue/secrets.env /etc/demo-site/blue/local.env
 done
 for d in /var/lib/demo-site/blue /var/lib/demo-site/blue/media /var/lib/demo-site/blue/media/uploads \
     /var/lib/demo-site/blue/releases /var/lib/demo-site/blue/data /var/log/demo-site/blue \
-    /etc/demo-site/blue /srv/demo-site/blue/src/; do
+    /etc/demo-site/blue /srv/demo-site/blue/src/ /run/demo-blue/gunicorn; do
     if ls "$d" >/dev/null 2>&1; then leak "listed $d"; fi
 done
 if curl -sS -o /dev/null --max-time 5 --unix-socket /run/demo-blue/gunicorn.sock -H "Host: blue.example.org" http://localhost/ 2>/dev/null; then
