@@ -121,6 +121,22 @@ out="$(in_sandbox_of demo-red.service sh -c 'id -un; cat /proc/1/cmdline >/dev/n
 assert_eq "demo-red
 ok" "$out" "red's sandbox: its user, no other process visible, /usr read-only"
 
+step "the sandbox's network: name resolution works without AF_NETLINK, a netlink socket is refused"
+# glibc's getaddrinfo asks netlink which families are configured
+# (AI_ADDRCONFIG) and falls back when it may not: no --allow needed.
+# shellcheck disable=SC2016
+out="$(in_sandbox_of demo-blue.service /usr/bin/python3 -c '
+import errno, socket
+print(sorted({a[4][0] for a in socket.getaddrinfo("localhost", 80, flags=socket.AI_ADDRCONFIG)}))
+try:
+    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    print("netlink open")
+except OSError as e:
+    print("netlink refused:", errno.errorcode[e.errno])
+' 2>&1)" || fail "python in blue's sandbox failed: $out"
+assert_contains "$out" "127.0.0.1" "getaddrinfo(localhost, AI_ADDRCONFIG) in blue's sandbox"
+assert_contains "$out" "netlink refused: EAFNOSUPPORT" "socket(AF_NETLINK) in blue's sandbox"
+
 step "what blue writes: media www-data 2750, upload and log 0640, UMask 0027 in the sandbox"
 assert_eq "demo-blue:www-data 2750" "$(in_ct stat -c '%U:%G %a' /var/lib/demo-site/blue/media)" "owner and mode of blue's media"
 assert_eq "demo-blue:www-data 640" "$(in_ct stat -c '%U:%G %a' "$stored")" "owner and mode of blue's upload"
