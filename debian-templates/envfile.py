@@ -10,7 +10,8 @@
 # environment, like a systemd service: PATH, LANG/LC_*/TERM from the caller,
 # HOME/USER/LOGNAME/SHELL of USER, then the files in order (later wins).
 # With --user, privileges are dropped to USER after the files are read
-# (so root-only files can be read, as systemd does).
+# (so root-only files can be read, as systemd does), and the umask is the
+# units' 0027.
 import os
 import pwd
 import sys
@@ -196,6 +197,11 @@ def main(argv):
         os.initgroups(pw.pw_name, pw.pw_gid)
         os.setgid(pw.pw_gid)
         os.setuid(pw.pw_uid)
+    if user is not None:
+        # The units' UMask=0027: what manage, shell and the postinst's
+        # checks write (a log file first opened by them) is not
+        # world-readable either.
+        os.umask(0o027)
     if chdir is not None:
         os.chdir(chdir)
     try:

@@ -14,6 +14,8 @@ LOCAL_ENV_EXAMPLE={{ layout.local_env_example | shell_quote }}
 STATIC_DIR={{ layout.static_dir | shell_quote }}
 STATE_DIR={{ layout.state_dir | shell_quote }}
 MEDIA_DIR={{ layout.media_dir | shell_quote }}
+# nginx's group: it reads the media, nobody else but the site does.
+WEB_GROUP='www-data'
 DATA_DIR={{ layout.data_dir | shell_quote }}
 UNITS_FILE={{ layout.units_file | shell_quote }}
 RELEASES_DIR={{ layout.releases_dir | shell_quote }}

@@ -6,8 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-const V2: &str = "ce935c1c7e16a927c1e976d030a281f08655ae44";
-const V3: &str = "d81a1752acbeace905e9526783fac9d515e40973";
+const V2: &str = "cebd2ca5267ced57f2b2730f2449475d1dbca01c";
+const V3: &str = "6bb8fb077ac5a5c42e82c2a4bfa7523e8fc38b76";
 
 fn build_dir(tmp: &Path) -> PathBuf {
     let repo = tmp.join("repo");

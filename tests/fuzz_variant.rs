@@ -79,6 +79,13 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
             m
         );
     }
+    for a in &v.allow {
+        prop_assert!(
+            djdd::config::variant::check_allow(a).is_ok(),
+            "sandbox relaxation {:?}",
+            a
+        );
+    }
     Ok(())
 }
 
@@ -400,6 +407,8 @@ proptest! {
         tls in proptest::option::of(prop_oneof!["off|acme|files", hostile_string()]),
         acme_server in proptest::option::of(prop_oneof!["https://[a-z]{1,5}\\.example/[a-z/]{0,8}", hostile_string()]),
         acme_email in proptest::option::of(prop_oneof!["[a-z.+]{0,5}@[a-z]{1,4}\\.org", hostile_string()]),
+        allow in proptest::collection::vec(prop_oneof![Just("wx-memory".to_string()), "address-family=AF_[A-Z]{2,8}", hostile_string()], 0..3),
+        strict in any::<bool>(),
     ) {
         let base = Variant::new("demo", "blue").unwrap();
         let u = VariantUpdate {
@@ -422,6 +431,8 @@ proptest! {
             tls,
             acme_server,
             acme_email,
+            allow,
+            strict,
         };
         match base.apply(&u, RESERVED) {
             Ok(v) => {
@@ -431,7 +442,7 @@ proptest! {
             Err(e) => {
                 let e = e.to_string();
                 prop_assert!(
-                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process ", "--tls", "--acme-server", "--acme-email"]
+                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process ", "--tls", "--acme-server", "--acme-email", "--allow "]
                         .iter()
                         .any(|o| e.starts_with(o)),
                     "the refusal names no option: {}", e

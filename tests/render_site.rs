@@ -49,6 +49,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
         redis_policy: "noeviction".into(),
         tls: None,
         suite: "trixie".into(),
+        allow: vec![],
     }
 }
 
@@ -99,6 +100,8 @@ fn red_input() -> SiteInput {
         acme_email: "ops@example.net".into(),
     });
     i.suite = "bookworm".into();
+    // Both sandbox relaxations (djdd variant --allow).
+    i.allow = vec!["wx-memory".into(), "address-family=AF_NETLINK".into()];
     i
 }
 
@@ -514,6 +517,99 @@ fn systemd_units_verify() {
     systemd_verify(&blue());
     systemd_verify(&red());
     systemd_verify(&hostile());
+}
+
+/// The exposure score `systemd-analyze security --offline` gives one unit
+/// file (the "Overall exposure level" line), with the host's systemd.
+fn exposure(unit: &Path) -> f64 {
+    let (_, out) = run(Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(unit)
+        .env("SYSTEMD_COLORS", "0"));
+    let line = out
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no score for {}:\n{out}", unit.display()));
+    let score = line
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    score
+        .parse()
+        .unwrap_or_else(|_| panic!("score in {line:?}"))
+}
+
+/// Every service the site runs scores OK (<= 2.0) in `systemd-analyze
+/// security`, strict (blue) and with both relaxations (red); the strict
+/// sandbox is the better one, and the check notices a weaker unit.
+#[test]
+fn every_service_scores_ok_in_systemd_analyze_security() {
+    assert!(common::have("systemd-analyze"), "apt-get install systemd");
+    let tmp = common::tempdir();
+    let mut strict = 0.0;
+    for (ctx, name) in [(blue(), "blue"), (red(), "red")] {
+        let files = render(&ctx);
+        let dir = tmp.path().join(name);
+        let services: Vec<&RenderedFile> = files
+            .iter()
+            .filter(|f| f.path.starts_with("/lib/systemd/system/") && f.path.ends_with(".service"))
+            .collect();
+        assert!(!services.is_empty());
+        for f in services {
+            let p = dir.join(rel(&f.path).rsplit('/').next().unwrap());
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(&p, &f.contents).unwrap();
+            let score = exposure(&p);
+            eprintln!("{}: {score}", f.path);
+            assert!(score <= 2.0, "{} scores {score} (> 2.0 OK)", f.path);
+            if name == "blue" {
+                strict = score;
+            } else {
+                assert!(
+                    score > strict,
+                    "red's relaxed {} scores {score}, strict blue {strict}",
+                    f.path
+                );
+            }
+        }
+    }
+    // Teeth: the unit without its sandbox (the lines of hardening.inc
+    // after the environment files) scores far worse.
+    let blue_files = render(&blue());
+    let unit = blue_files
+        .iter()
+        .find(|f| f.path.ends_with("/demo-blue.service"))
+        .unwrap();
+    let weak: String = unit
+        .contents
+        .lines()
+        .filter(|l| {
+            ![
+                "UMask=",
+                "Capability",
+                "Ambient",
+                "Private",
+                "Protect",
+                "ProcSubset",
+                "Restrict",
+                "Lock",
+                "Memory",
+                "RemoveIPC",
+                "SystemCall",
+                "NoNewPrivileges",
+            ]
+            .iter()
+            .any(|k| l.starts_with(k))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let p = tmp.path().join("weak.service");
+    fs::write(&p, weak).unwrap();
+    let score = exposure(&p);
+    assert!(score > 2.0, "a unit without the sandbox scores {score}");
 }
 
 /// site.env means the same to systemd's parser (envfile.py is a port of it)

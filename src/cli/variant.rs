@@ -92,4 +92,14 @@ pub struct VariantArgs {
     /// notices); an empty value forgets it [default: none].
     #[arg(long, value_name = "EMAIL", allow_hyphen_values = true)]
     pub acme_email: Option<String>,
+    /// Relax one sandbox option of every unit the site runs (repeatable):
+    /// `wx-memory` (writable executable memory: a JIT, some cffi
+    /// callbacks) or `address-family=AF_NETLINK` (AF_PACKET, AF_ALG,
+    /// AF_VSOCK, AF_CAN) [default: none, the strict sandbox; see
+    /// docs/site-package.md for what each costs].
+    #[arg(long = "allow", value_name = "RELAXATION", allow_hyphen_values = true)]
+    pub allow: Vec<String>,
+    /// Drop every --allow given before: the strict sandbox again.
+    #[arg(long)]
+    pub strict: bool,
 }

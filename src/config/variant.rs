@@ -80,6 +80,15 @@ impl TlsMode {
             .ok_or_else(|| format!("tls {} is not off, acme or files", shown(s)))
     }
 }
+/// The sandbox relaxation `--allow wx-memory`: no `MemoryDenyWriteExecute`
+/// (a JIT, or a cffi callback that needs writable executable memory).
+pub const ALLOW_WX_MEMORY: &str = "wx-memory";
+/// The prefix of `--allow address-family=AF_X`: one more socket family
+/// beside AF_UNIX, AF_INET and AF_INET6.
+pub const ALLOW_FAMILY_PREFIX: &str = "address-family=";
+/// The address families a variant may add (`--allow address-family=F`).
+pub const ALLOWABLE_FAMILIES: &[&str] =
+    &["AF_NETLINK", "AF_PACKET", "AF_ALG", "AF_VSOCK", "AF_CAN"];
 
 /// A validated variant: everything a site package needs to know about one
 /// deployment of NAME.
@@ -132,6 +141,10 @@ pub struct Variant {
     /// The e-mail address the ACME account is registered with (expiry
     /// notices); `None`: registered without one.
     pub acme_email: Option<String>,
+    /// The sandbox options the variant relaxes (`--allow`), sorted and
+    /// unique: [`ALLOW_WX_MEMORY`], `address-family=AF_X`. Empty (the
+    /// default): every unit gets the strict sandbox.
+    pub allow: Vec<String>,
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -172,6 +185,7 @@ struct VariantFile {
     acme_server: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     acme_email: Option<String>,
+    allow: Option<Vec<String>>,
 }
 
 /// Changes asked for on the command line; `None` keeps the current value.
@@ -201,6 +215,10 @@ pub struct VariantUpdate {
     pub acme_server: Option<String>,
     /// `Some("")` forgets the address.
     pub acme_email: Option<String>,
+    /// `--allow X`: sandbox relaxations to add.
+    pub allow: Vec<String>,
+    /// `--strict`: drop every relaxation (before `allow` is added).
+    pub strict: bool,
 }
 
 impl Variant {
@@ -228,6 +246,7 @@ impl Variant {
             tls: TlsMode::Off,
             acme_server: DEFAULT_ACME_SERVER.to_string(),
             acme_email: None,
+            allow: Vec::new(),
         })
     }
 
@@ -319,6 +338,12 @@ impl Variant {
             check_email(&m).map_err(|e| Error::invalid(key("acme_email"), e))?;
             v.acme_email = Some(m);
         }
+        for a in file.allow.unwrap_or_default() {
+            check_allow(&a).map_err(|e| Error::invalid(key("allow"), e))?;
+            v.allow.push(a);
+        }
+        v.allow.sort();
+        v.allow.dedup();
         Ok(v)
     }
 
@@ -421,7 +446,26 @@ impl Variant {
                 "add --tls acme, or leave the option out",
             ));
         }
+        if u.strict {
+            v.allow.clear();
+        }
+        for a in &u.allow {
+            check_allow(a)
+                .map_err(|e| Error::invalid(format!("--allow {}", a.escape_debug()), e))?;
+            v.allow.push(a.clone());
+        }
+        v.allow.sort();
+        v.allow.dedup();
         Ok(v)
+    }
+
+    /// The sandbox in one phrase: `strict`, or `relaxed: wx-memory, ...`.
+    pub fn sandbox(&self) -> String {
+        if self.allow.is_empty() {
+            "strict".to_string()
+        } else {
+            format!("relaxed: {}", self.allow.join(", "))
+        }
     }
 
     /// The variant file's text: a comment header, then every key (defaults
@@ -450,6 +494,7 @@ impl Variant {
                     .map(|(k, v)| (k.clone(), i64::from(*v)))
                     .collect()
             }),
+            allow: (!self.allow.is_empty()).then(|| self.allow.clone()),
         };
         let body = toml::to_string(&file).expect("a variant always serialises");
         let mut s = format!(
@@ -470,6 +515,30 @@ impl Variant {
 /// the loopback on most systems, so a fresh site answers without DNS).
 pub fn default_domain(name: &str, variant: &str) -> String {
     format!("{name}-{variant}.localhost")
+}
+
+/// A sandbox relaxation a variant may ask for: `wx-memory`, or
+/// `address-family=F` with F one of [`ALLOWABLE_FAMILIES`]. Anything else
+/// is refused, so the units keep their strict default.
+pub fn check_allow(a: &str) -> std::result::Result<(), String> {
+    if a == ALLOW_WX_MEMORY {
+        return Ok(());
+    }
+    if let Some(f) = a.strip_prefix(ALLOW_FAMILY_PREFIX) {
+        if ALLOWABLE_FAMILIES.contains(&f) {
+            return Ok(());
+        }
+        return Err(format!(
+            "address family {} cannot be allowed: one of {}",
+            shown(f),
+            ALLOWABLE_FAMILIES.join(", ")
+        ));
+    }
+    Err(format!(
+        "{} is not a sandbox relaxation djdd knows: {ALLOW_WX_MEMORY}, or {ALLOW_FAMILY_PREFIX}F (F one of {})",
+        shown(a),
+        ALLOWABLE_FAMILIES.join(", ")
+    ))
 }
 
 /// A branch djdd may build: git-check-ref-format(1) `--branch` rules, and
@@ -1132,5 +1201,55 @@ mod tests {
     fn split_env_needs_equals() {
         assert_eq!(split_env("A=b=c").unwrap(), ("A".into(), "b=c".into()));
         assert!(split_env("A").is_err());
+    }
+
+    #[test]
+    fn sandbox_relaxations() {
+        let v = parse("").unwrap();
+        assert!(v.allow.is_empty());
+        assert_eq!(v.sandbox(), "strict");
+        let u = VariantUpdate {
+            allow: vec![
+                "wx-memory".into(),
+                "address-family=AF_NETLINK".into(),
+                "wx-memory".into(),
+            ],
+            ..Default::default()
+        };
+        let r = v.apply(&u, RESERVED).unwrap();
+        assert_eq!(r.allow, ["address-family=AF_NETLINK", "wx-memory"]);
+        assert_eq!(r.sandbox(), "relaxed: address-family=AF_NETLINK, wx-memory");
+        // Written to the file and read back; --strict drops them.
+        let back = parse(&r.to_toml()).unwrap();
+        assert_eq!(back.allow, r.allow);
+        assert!(
+            !v.to_toml().contains("allow"),
+            "strict variants write no allow key"
+        );
+        let strict = VariantUpdate {
+            strict: true,
+            ..Default::default()
+        };
+        assert!(back.apply(&strict, RESERVED).unwrap().allow.is_empty());
+        for bad in [
+            "AF_NETLINK",
+            "address-family=AF_INET9",
+            "address-family=",
+            "wx",
+            "syscalls=@raw-io",
+            "wx-memory\n",
+        ] {
+            let u = VariantUpdate {
+                allow: vec![bad.into()],
+                ..Default::default()
+            };
+            let e = v.apply(&u, RESERVED).unwrap_err().to_string();
+            assert!(e.starts_with("--allow"), "{bad}: {e}");
+            assert!(check_allow(bad).is_err(), "{bad}");
+        }
+        let e = parse("allow = [\"address-family=AF_BLUETOOTH\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key `allow`") && e.contains("AF_NETLINK"), "{e}");
     }
 }

@@ -154,12 +154,12 @@ fn paths_table() -> String {
         ),
         (
             &l.state_dir,
-            "root:root 0755",
-            "state; the site user's HOME (not writable by it)",
+            "root:root 0711",
+            "state; the site user's HOME (not writable by it); others may pass through (nginx reaches media and the offline flag) but list nothing",
         ),
         (
             &l.releases_dir,
-            "root:root 0755",
+            "root:NAME-VARIANT 0750",
             "one directory a version: `env` and `src` links to the env and src trees, a copy of site.env",
         ),
         (
@@ -174,8 +174,8 @@ fn paths_table() -> String {
         ),
         (
             &l.media_dir,
-            "NAME-VARIANT 0755 (nginx reads it)",
-            "MEDIA_ROOT: uploads, served by nginx; never removed",
+            "NAME-VARIANT:www-data 2750 (setgid: uploads get nginx's group)",
+            "MEDIA_ROOT: uploads, served by nginx, readable by no other site; never removed",
         ),
         (&l.etc_dir, "root:NAME-VARIANT 0750", "configuration"),
         (

@@ -98,8 +98,13 @@ pub fn summary(v: &Variant) -> String {
                 .unwrap_or_default()
         ),
     };
+    let sandbox = if v.allow.is_empty() {
+        String::new()
+    } else {
+        format!(", sandbox {}", v.sandbox())
+    };
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}{tls}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}{tls}{sandbox}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -227,6 +232,8 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         tls: args.tls.clone(),
         acme_server: args.acme_server.clone(),
         acme_email: args.acme_email.clone(),
+        allow: args.allow.clone(),
+        strict: args.strict,
     };
     for e in &args.env {
         update.env_set.push(split_env(e)?);

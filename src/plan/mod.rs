@@ -172,6 +172,9 @@ pub struct BuildInputs {
     /// Whether the project is served as ASGI (`asgi` in djdd.toml): its
     /// app server then needs uvicorn's worker.
     pub asgi: bool,
+    /// The units' sandbox as the variant sets it (`strict`, or the
+    /// relaxations of `djdd variant --allow`), for the plan's summary.
+    pub sandbox: String,
 }
 
 /// What happens to a package.
@@ -257,6 +260,8 @@ pub struct BuildPlan {
     pub requirement_lines: usize,
     /// What serves the site, and what djdd adds to the env for it.
     pub app_server: AppServer,
+    /// The units' sandbox: `strict`, or `relaxed: ...`.
+    pub sandbox: String,
 }
 
 impl BuildPlan {
@@ -459,6 +464,7 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         requirement_files: inputs.project.requirements.files.len(),
         requirement_lines: inputs.project.requirements.line_count(),
         app_server,
+        sandbox: inputs.sandbox.clone(),
     })
 }
 
@@ -495,6 +501,7 @@ impl fmt::Display for BuildPlan {
             ENV_FORMAT
         )?;
         writeln!(f, "  app server   {}", self.app_server.describe())?;
+        writeln!(f, "  sandbox      {}", self.sandbox)?;
         writeln!(f, "  src HASH     {}", self.src.id)?;
         writeln!(f, "  fingerprint  {}", &self.fingerprint[..HASH_LEN])?;
         let build_packages = if self.build_packages.is_empty() {
@@ -587,6 +594,7 @@ mod tests {
             src_file_count: Some(42),
             force: false,
             asgi: false,
+            sandbox: "strict".into(),
         }
     }
 
@@ -685,6 +693,7 @@ mod tests {
             crate::contract::GUNICORN_PIN
         )));
         assert!(p.to_string().contains("djdd adds gunicorn=="), "{p}");
+        assert!(p.to_string().contains("  sandbox      strict\n"), "{p}");
         i.asgi = true;
         let q = plan_build(&i).unwrap();
         assert_eq!(
@@ -786,6 +795,7 @@ mod tests {
   build root   python3.11 amd64
   env HASH     {envh} from 4 requirement lines in 2 files, env format 3
   app server   gunicorn (WSGI), from the project's requirements
+  sandbox      strict
   src HASH     0123456789ab
   fingerprint  {fp}
   build root needs  gettext libpq-dev

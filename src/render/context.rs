@@ -156,6 +156,53 @@ pub struct Job {
     pub units: crate::contract::ProcessUnits,
 }
 
+/// The sandbox of every unit the site runs (`hardening.inc`): strict by
+/// default; a variant relaxes one option with `djdd variant --allow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sandbox {
+    /// `MemoryDenyWriteExecute=yes` unless the variant allows `wx-memory`.
+    pub deny_wx_memory: bool,
+    /// `RestrictAddressFamilies=`: AF_UNIX AF_INET AF_INET6, then the
+    /// families the variant allows.
+    pub address_families: Vec<String>,
+}
+
+/// The families every site's units may open: local sockets (gunicorn's,
+/// Redis's, PostgreSQL's) and TCP/UDP over IPv4 and IPv6.
+pub const BASE_ADDRESS_FAMILIES: &[&str] = &["AF_UNIX", "AF_INET", "AF_INET6"];
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox {
+            deny_wx_memory: true,
+            address_families: BASE_ADDRESS_FAMILIES
+                .iter()
+                .map(|f| f.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl Sandbox {
+    /// The sandbox of a variant's relaxations (`config::variant::check_allow`
+    /// spellings: `wx-memory`, `address-family=AF_X`).
+    pub fn relaxed(allow: &[String]) -> Result<Sandbox> {
+        let mut s = Sandbox::default();
+        for a in allow {
+            crate::config::variant::check_allow(a)
+                .map_err(|e| Error::invalid(format!("sandbox relaxation '{a}'"), e))?;
+            if a == crate::config::variant::ALLOW_WX_MEMORY {
+                s.deny_wx_memory = false;
+            } else if let Some(f) = a.strip_prefix(crate::config::variant::ALLOW_FAMILY_PREFIX)
+                && !s.address_families.iter().any(|x| x == f)
+            {
+                s.address_families.push(f.to_string());
+            }
+        }
+        Ok(s)
+    }
+}
+
 /// Everything the site package's files are rendered from. The build fills
 /// it; [`SiteContext::validate`] (called by `site_files`) refuses values
 /// that could change the meaning of a generated file.
@@ -217,6 +264,8 @@ pub struct SiteContext {
     pub jobs: Vec<Job>,
     /// The site's Redis instance; None: no Redis.
     pub redis: Option<Redis>,
+    /// The units' sandbox.
+    pub sandbox: Sandbox,
     /// HTTPS; None: plain HTTP only (tls off).
     pub tls: Option<Tls>,
     /// nginx takes `http2 on;` (1.25.1 and later, trixie); bookworm's 1.22
@@ -401,6 +450,16 @@ impl SiteContext {
             }
         }
         check_manage_py(&self.manage_py)?;
+        for f in &self.sandbox.address_families {
+            if !BASE_ADDRESS_FAMILIES.contains(&f.as_str())
+                && !crate::config::variant::ALLOWABLE_FAMILIES.contains(&f.as_str())
+            {
+                return Err(Error::invalid(
+                    format!("address family '{f}'"),
+                    "is not one a site's units may open",
+                ));
+            }
+        }
         check_url_prefix("static_url", &self.static_url)?;
         check_url_prefix("media_url", &self.media_url)?;
         if self.static_url.starts_with(&self.media_url)

@@ -22,8 +22,8 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, Job, JobKind, Piece, Redis, Secret, SecretValue, SiteContext, Tls,
-    check_domain, check_env_key, check_env_value,
+    Broker, Database, EnvVar, Job, JobKind, Piece, Redis, Sandbox, Secret, SecretValue,
+    SiteContext, Tls, check_domain, check_env_key, check_env_value,
 };
 pub use site::{SiteInput, site_context};
 

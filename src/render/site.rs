@@ -53,6 +53,9 @@ pub struct SiteInput {
     pub tls: Option<super::Tls>,
     /// The build root's Debian suite (codename): the target's nginx.
     pub suite: String,
+    /// The variant's sandbox relaxations (`djdd variant --allow`); empty:
+    /// the strict sandbox.
+    pub allow: Vec<String>,
 }
 
 /// The context of the site package, every value from the contract or the
@@ -244,6 +247,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         tls: input.tls.clone(),
         // nginx 1.25.1 took `http2 on;`; bookworm has 1.22.
         nginx_http2_on: !matches!(input.suite.as_str(), "bullseye" | "bookworm"),
+        sandbox: super::Sandbox::relaxed(&input.allow)?,
     };
     ctx.validate()?;
     Ok(ctx)
@@ -328,6 +332,7 @@ mod tests {
             redis_policy: "noeviction".into(),
             tls: None,
             suite: "trixie".into(),
+            allow: Vec::new(),
         }
     }
 

@@ -60,6 +60,9 @@ if in_ct runuser -u demo-red -- cat /etc/demo-site/blue/secrets.env >/dev/null 2
     fail "demo-red can read /etc/demo-site/blue/secrets.env"
 fi
 
+step "systemd-analyze security: each unit of both sites <= 2.0 (issue 19)"
+assert_unit_scores 2.0 demo-blue.service demo-blue-celery.service demo-red.service demo-red-celery.service
+
 step "removing red leaves blue serving"
 ct_apt remove demo-site-red || fail "apt-get remove demo-site-red failed: $APT_OUT"
 assert_eq rc "$(ct_pkg_status demo-site-red)" "dpkg status of demo-site-red after remove"

@@ -9,7 +9,8 @@
 #     djdd provides gunicorn (and uvicorn's worker);
 #   - apt-get install serves the site (the async view answers through
 #     nginx), every unit is active, `systemd-analyze verify` passes on
-#     each generated unit;
+#     each generated unit, `systemd-analyze security` scores each <= 2.0
+#     (issue 19: the strict sandbox runs uvicorn, celery and the jobs);
 #   - the heartbeat process advances, the timer's job runs, celery beat's
 #     periodic task runs in the worker; `pulse-blue timers` shows the job;
 #   - after an upgrade to v2, the heartbeats come from v2's code;
@@ -101,6 +102,12 @@ step "systemd-analyze verify on every generated unit"
 out="$(in_ct sh -c 'systemd-analyze verify /lib/systemd/system/pulse-blue*.service /lib/systemd/system/pulse-blue*.socket /lib/systemd/system/pulse-blue*.timer /lib/systemd/system/pulse-blue*.target 2>&1')" ||
     fail "systemd-analyze verify failed: $out"
 if printf '%s\n' "$out" | grep -q 'pulse-blue'; then fail "systemd-analyze verify complains: $out"; fi
+
+step "systemd-analyze security: every unit <= 2.0 (issue 19)"
+# The web, worker, process and timer services djdd generates, and the
+# site's Redis (Debian's unit with djdd's drop-in).
+assert_unit_scores 2.0 pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat@1.service \
+    pulse-blue-heartbeat@2.service pulse-blue-beat.service pulse-blue-sweep.service redis-server@pulse-blue.service
 
 step "the site answers through nginx, the async view too"
 assert_http 200 http://127.0.0.1/ pulse.example.org

@@ -26,6 +26,8 @@ breaks=(
     "purge 16 maintainer-scripts/postrm|    rm -rf \"\$ETC_DIR\" \"\$LOG_DIR\" \"\$SRV_DIR\" \"\$RUN_DIR\" \"\$RELEASES_DIR\"|    rm -rf \"\$ETC_DIR\" \"\$LOG_DIR\" \"\$SRV_DIR\" \"\$RUN_DIR\" \"\$RELEASES_DIR\" \"\$STATE_DIR\""
     "check 18 maintainer-scripts/postinst|    if ! in_release \"\$rel\" 300 check; then|    if false; then"
     "switch-first 18 maintainer-scripts/postinst|    log \"checking release \$VERSION (imports the WSGI application, runs Django's checks)\"|    switch_to \"\$VERSION\"; deb-systemd-invoke restart \"\$SERVICE_UNIT\" >/dev/null || true"
+    "state-open 21 maintainer-scripts/postinst|    install -d -m 0711 -o root -g root \"\$STATE_DIR\"|    install -d -m 0755 -o root -g root \"\$STATE_DIR\""
+    "revoke 21 maintainer-scripts/postinst|REVOKE CONNECT, TEMPORARY ON DATABASE :\"db\" FROM PUBLIC;|SELECT 1;"
 )
 # What each break does, for the report.
 declare -A what=(
@@ -34,6 +36,8 @@ declare -A what=(
     [purge]="purge deletes the state directory with the media files (scenario 7: remove and purge)"
     [check]="the postinst skips the release check before the switch (scenario 9: a bad release)"
     [switch-first]="the postinst switches to the new release and restarts gunicorn before checking it (scenario 9: a bad release)"
+    [state-open]="the site's state directory is 0755 again: other sites list it (scenario 21: isolation)"
+    [revoke]="the postinst no longer revokes CONNECT on the site's database from PUBLIC (scenario 21: isolation)"
 )
 
 # Start target/break from the checkout's debug build: only djdd recompiles.

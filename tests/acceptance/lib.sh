@@ -452,6 +452,57 @@ assert_unit_active() {
     done
 }
 
+# unit_exposure UNIT: the overall exposure level `systemd-analyze security
+# UNIT` gives in the container (e.g. 1.2); "" when it prints none. Parses
+# the "Overall exposure level for UNIT: X.Y" line: bookworm's systemd 252
+# has no --threshold.
+unit_exposure() {
+    in_ct env SYSTEMD_COLORS=0 systemd-analyze security --no-pager "$1" 2>&1 |
+        sed -n 's/.*Overall exposure level for .*: \([0-9][0-9.]*\).*/\1/p' | tail -n1
+}
+
+# assert_unit_scores MAX UNIT...: prints the score of each unit (a line
+# "score SUITE UNIT X.Y" in the log) and fails when one is above MAX or
+# has no score, naming each such unit with its score and the checks it
+# fails.
+assert_unit_scores() {
+    local max="$1" u s bad=""
+    shift
+    for u in "$@"; do
+        s="$(unit_exposure "$u")"
+        printf 'score %s %s %s\n' "$ACC_SUITE" "$u" "${s:-none}" >&2
+        if [ -z "$s" ] || awk -v s="$s" -v m="$max" 'BEGIN { exit !(s > m) }'; then
+            in_ct env SYSTEMD_COLORS=0 systemd-analyze security --no-pager "$u" 2>&1 | grep -E '✗|Overall' >&2 || true
+            bad="$bad $u (${s:-no score})"
+        fi
+    done
+    [ -z "$bad" ] || fail "systemd-analyze security above $max:$bad"
+}
+
+# ct_sandbox_of UNIT: the sandbox of UNIT's file as systemd-run options
+# (-p LINE for each setting of its [Service] section from User= to
+# ReadWritePaths=, environment files included: what hardening.inc
+# renders), one a line.
+ct_sandbox_of() {
+    in_ct systemctl cat "$1" | awk '
+        /^\[/ { svc = ($0 == "[Service]") }
+        svc && /^User=/ { on = 1 }
+        svc && on && /^[A-Za-z]+=/ { print "-p"; print }
+        svc && /^ReadWritePaths=/ { on = 0 }'
+}
+
+# in_sandbox_of UNIT CMD...: runs CMD as a transient service with UNIT's
+# user, environment files and sandbox (systemd-run --pipe --wait); its
+# output and exit status are CMD's.
+in_sandbox_of() {
+    local unit="$1"
+    shift
+    local -a props
+    mapfile -t props < <(ct_sandbox_of "$unit")
+    [ "${#props[@]}" -gt 10 ] || fail "no sandbox found in $unit: ${props[*]}"
+    in_ct systemd-run --quiet --pipe --wait --collect --service-type=exec "${props[@]}" -- "$@"
+}
+
 # http_get URL [HOST]: GET inside the container with curl; sets HTTP_STATUS
 # (000 when no answer) and HTTP_BODY (trailing newlines dropped). Never fails.
 http_get() {

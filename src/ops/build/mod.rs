@@ -207,6 +207,7 @@ fn load_inputs(
         src_file_count: None,
         force: args.force,
         asgi: project.asgi.is_some(),
+        sandbox: variant.sandbox(),
     };
     let plan = plan::plan_build(&inputs)?;
     Ok(Inputs {

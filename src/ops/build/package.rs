@@ -389,6 +389,7 @@ pub fn site_package(
         redis_policy: inputs.variant.redis_policy.clone(),
         tls: tls_of(&inputs.variant),
         suite: suite.to_string(),
+        allow: inputs.variant.allow.clone(),
     })?;
     let files = render::site_files(&ctx, None)?;
     let mut c = control(&p.name, &p.version, &p.arch, "web");
