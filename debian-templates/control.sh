@@ -269,10 +269,7 @@ tls_apply() {
                 die "nginx rejects $conf (the site stays as it was)"
             fi
         fi
-        if [ -d /run/systemd/system ] && systemctl --quiet is-active nginx.service; then
-            nginx -t -q 2>/dev/null || die "nginx configuration test failed; nginx not reloaded"
-            systemctl reload nginx.service
-        fi
+        [ ! -d /run/systemd/system ] || nginx_action reload
     fi
     if [ "$TLS_MODE" = off ]; then
         rm -f "$TLS_ENV"
