@@ -33,6 +33,18 @@ ACME_RENEWAL=/etc/letsencrypt/renewal/{{ user | shell_quote }}.conf
 TLS_NAMES={{ server_names | join(" ") | shell_quote }}
 SOCKET_UNIT={{ layout.socket_unit | shell_quote }}
 SERVICE_UNIT={{ layout.service_unit | shell_quote }}
+# The switch (docs/site-package.md, The switch): the next gunicorn's units
+# and socket, the main socket, nginx's upstream file, the health check and
+# how long the old gunicorn may take to finish its requests.
+NEXT_SOCKET_UNIT={{ layout.next_socket_unit | shell_quote }}
+NEXT_SERVICE_UNIT={{ layout.next_service_unit | shell_quote }}
+SOCKET={{ layout.socket | shell_quote }}
+NEXT_SOCKET={{ layout.next_socket | shell_quote }}
+UPSTREAM_CONF={{ layout.upstream_conf | shell_quote }}
+HEALTH_PATH={{ health_path | shell_quote }}
+HEALTH_TIMEOUT={{ health_timeout }}
+GRACEFUL_TIMEOUT={{ graceful_timeout }}
+WARM_REQUESTS={{ workers * 2 }}
 # The project's processes (a service each, or a target for several
 # copies) and timers; the services they run, for status.
 PROCESS_UNITS={{ process_units | join(" ") | shell_quote }}
@@ -45,9 +57,9 @@ CELERY_UNIT=
 # The site's Redis: started with the site, stopped and restarted only
 # with --all (it holds state).
 REDIS_UNIT={{ (layout.redis_unit if redis else "") | shell_quote }}
-# What start starts, what restart restarts, what status shows.
+# What start starts, what restart restarts after the switch, what status shows.
 UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS $TIMER_UNITS"
-APP_UNITS="$SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS"
+WORKER_UNITS="$CELERY_UNIT $PROCESS_UNITS"
 STATUS_UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $REDIS_UNIT"
 PROCESS_RUN_SERVICES={{ process_services | join(" ") | shell_quote }}
 
@@ -65,11 +77,14 @@ Commands:
                 serving other sites){% if redis %}; --all: Redis too{% endif %}
 
   restart [--all]
-                restart gunicorn{% if celery %}, celery{% endif %} and the processes (connections
-                wait, none is refused); reload nginx{% if redis %}; --all: Redis too{% endif %}
+                switch to a new gunicorn (started beside the running one,
+                health-checked, then nginx moves to it: no request waits or
+                fails); restart {% if celery %}celery and {% endif %}the processes{% if redis %}; --all: Redis too{% endif %}
+
 
   timers        each scheduled job: its calendar, last run, next run, last result
-  reload        gracefully reload gunicorn (HUP) and nginx
+  reload        switch to a new gunicorn like restart (the processes keep
+                running), and reload nginx
   offline       answer every request but static files with the 503 maintenance page
   online        serve the site again
   tls status    HTTPS: the mode, whether it is serving, the certificate's
@@ -92,6 +107,45 @@ EOF
 die() {
     echo "$USER_NAME: $*" >&2
     exit 1
+}
+
+log() {
+    echo "$USER_NAME: $*"
+}
+
+warn() {
+    echo "$USER_NAME: warning: $*" >&2
+}
+
+# unit_action ACTION UNIT...: systemctl ACTION on the units.
+unit_action() {
+    systemctl "$@"
+}
+
+{% include "switch.inc" %}
+
+# app_restart [--gunicorn-only]: the switch (app_switch), then the celery
+# worker and the processes restart on the release. Exits 1 when the new
+# gunicorn failed; the running one keeps serving then.
+app_restart() {
+    rc=0
+    app_switch || rc=$?
+    case $rc in
+    0) ;;
+    1)
+        die "the new gunicorn does not answer $HEALTH_PATH: $HEALTH_RESULT; the running one keeps serving (see: journalctl -u $FAILED_UNIT)"
+        ;;
+    2)
+        die "$SERVICE_UNIT does not answer $HEALTH_PATH: $HEALTH_RESULT; $NEXT_SERVICE_UNIT serves meanwhile (see: journalctl -u $SERVICE_UNIT)"
+        ;;
+    *)
+        die "$SERVICE_UNIT does not answer $HEALTH_PATH: $HEALTH_RESULT (see: journalctl -u $SERVICE_UNIT)"
+        ;;
+    esac
+    if [ "${1:-}" != --gunicorn-only ] && [ -n "${WORKER_UNITS# }" ]; then
+        # shellcheck disable=SC2086
+        systemctl restart $WORKER_UNITS
+    fi
 }
 
 need_root() {
@@ -138,7 +192,7 @@ with_env() {
 nginx_action() {
     if systemctl --quiet is-active nginx.service; then
         nginx -t -q || die "nginx configuration test failed; nginx not reloaded"
-        systemctl reload nginx.service
+        reload_nginx
     elif [ "$1" = start ]; then
         systemctl start nginx.service
     fi
@@ -226,7 +280,7 @@ tls_source() {
 
 # tls_https_only: true when the site serves HTTPS now (tls.env says so).
 tls_https_only() {
-    [ -f "$TLS_ENV" ] && grep -qx 'HTTPS_ONLY="true"' "$TLS_ENV"
+    [ "$(site_scheme)" = https ]
 }
 
 # tls_apply [--restart | --env-only]: serves HTTPS when a checked
@@ -283,8 +337,7 @@ tls_apply() {
         echo "$USER_NAME: HTTPS_ONLY=$https"
         if [ "${1:-}" = --restart ] && [ -d /run/systemd/system ] \
             && systemctl --quiet is-active "$SERVICE_UNIT"; then
-            # shellcheck disable=SC2086
-            systemctl restart $APP_UNITS
+            app_restart
         fi
     fi
     if [ "$https" = true ]; then
@@ -383,6 +436,14 @@ status)
         state=$(systemctl is-active "$unit" 2>/dev/null) || rc=3
         printf '  %-40s %s\n' "$unit" "$state"
     done
+    # The next gunicorn runs only during a switch (or after one failed).
+    state=$(systemctl is-active "$NEXT_SERVICE_UNIT" 2>/dev/null) || true
+    if [ "$state" != inactive ]; then
+        printf '  %-40s %s (switching)\n' "$NEXT_SERVICE_UNIT" "$state"
+    fi
+    if [ "$(serving_socket)" = "$NEXT_SOCKET" ]; then
+        echo "  nginx sends requests to $NEXT_SERVICE_UNIT (a switch is under way, or failed half-way: '$USER_NAME restart')"
+    fi
     exit $rc
     ;;
 timers)
@@ -397,6 +458,7 @@ start)
     need_systemd start
     # shellcheck disable=SC2086
     systemctl start $REDIS_UNIT $UNITS
+    upstream_to "$SOCKET" || true
     nginx_action start
     ;;
 stop)
@@ -405,7 +467,7 @@ stop)
     extra=
     [ "${1:-}" != --all ] || extra=$REDIS_UNIT
     # shellcheck disable=SC2086
-    systemctl stop $TIMER_UNITS $APP_UNITS $SOCKET_UNIT $extra
+    systemctl stop $TIMER_UNITS $WORKER_UNITS "$NEXT_SERVICE_UNIT" "$NEXT_SOCKET_UNIT" "$SERVICE_UNIT" "$SOCKET_UNIT" $extra
     ;;
 restart)
     need_root restart
@@ -414,14 +476,13 @@ restart)
         systemctl restart "$REDIS_UNIT"
     fi
     systemctl start "$SOCKET_UNIT"
-    # shellcheck disable=SC2086
-    systemctl restart $APP_UNITS
+    app_restart
     nginx_action start
     ;;
 reload)
     need_root reload
     need_systemd reload
-    systemctl reload "$SERVICE_UNIT"
+    app_restart --gunicorn-only
     nginx_action reload
     ;;
 offline)

@@ -39,9 +39,10 @@ shift
 case $cmd in
 gunicorn)
     # Workers: WEB_CONCURRENCY (gunicorn reads it); more options: GUNICORN_CMD_ARGS.
-    # The options are the deploy contract's (docs/contract.md, Processes).
+    # The options are the deploy contract's (docs/contract.md, Processes);
+    # the graceful timeout is the variant's (a switch waits as long).
     exec "$venv/bin/gunicorn" --chdir "$app"{% for arg in gunicorn_args %} {{ arg | shell_word }}{% endfor %} \
-        "$@" {{ wsgi_callable | shell_quote }}
+        --graceful-timeout {{ graceful_timeout }} "$@" {{ wsgi_callable | shell_quote }}
     ;;
 celery)
 {% if celery %}

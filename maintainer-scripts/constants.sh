@@ -29,6 +29,8 @@ LOG_DIR={{ layout.log_dir | shell_quote }}
 SRV_DIR={{ layout.srv_dir | shell_quote }}
 RUN_DIR={{ layout.run_dir | shell_quote }}
 SOCKET={{ layout.socket | shell_quote }}
+NEXT_SOCKET={{ layout.next_socket | shell_quote }}
+UPSTREAM_CONF={{ layout.upstream_conf | shell_quote }}
 NGINX_LINK={{ layout.nginx_link | shell_quote }}
 NGINX_TLS_CONF={{ layout.nginx_tls_conf | shell_quote }}
 CONTROL={{ layout.control | shell_quote }}
@@ -39,6 +41,8 @@ TLS_DIR={{ layout.tls_dir | shell_quote }}
 ACME_WEBROOT={{ layout.acme_webroot | shell_quote }}
 SOCKET_UNIT={{ layout.socket_unit | shell_quote }}
 SERVICE_UNIT={{ layout.service_unit | shell_quote }}
+NEXT_SOCKET_UNIT={{ layout.next_socket_unit | shell_quote }}
+NEXT_SERVICE_UNIT={{ layout.next_service_unit | shell_quote }}
 CELERY_UNIT={{ (layout.celery_unit if celery else "") | shell_quote }}
 # The processes' units (a service, or a target for several copies) and the
 # timers, space-separated ([a-z0-9@.-] names only).
@@ -55,6 +59,9 @@ REDIS_POLICY={{ (redis.policy if redis else "") | shell_quote }}
 
 HEALTH_PATH={{ health_path | shell_quote }}
 HEALTH_TIMEOUT={{ health_timeout }}
+GRACEFUL_TIMEOUT={{ graceful_timeout }}
+# Requests that warm a new gunicorn's workers up before it serves.
+WARM_REQUESTS={{ workers * 2 }}
 MIGRATE={{ "yes" if migrate else "no" }}
 DB_NAME={{ (database.name if database else "") | shell_quote }}
 DB_USER={{ (database.user if database else "") | shell_quote }}

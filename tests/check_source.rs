@@ -6,8 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-const V2: &str = "cebd2ca5267ced57f2b2730f2449475d1dbca01c";
-const V3: &str = "6bb8fb077ac5a5c42e82c2a4bfa7523e8fc38b76";
+const V2: &str = "85e8f3f00635689ce05ae3c6ee1c6242284b8032";
+const V3: &str = "0e3dc41ca0f5d73553a70f99681144d696d45365";
 
 fn build_dir(tmp: &Path) -> PathBuf {
     let repo = tmp.join("repo");

@@ -55,6 +55,11 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
     }
     prop_assert!((1..=MAX_WORKERS as u32).contains(&v.workers));
     prop_assert!(check_health_url(&v.health_url).is_ok());
+    prop_assert!(
+        (1..=3600).contains(&v.graceful_timeout),
+        "graceful_timeout {}",
+        v.graceful_timeout
+    );
     for (k, val) in &v.env {
         prop_assert!(check_env_key(k, RESERVED).is_ok(), "env key {:?}", k);
         prop_assert!(check_env_value(val).is_ok(), "env value {:?}", val);
@@ -399,6 +404,7 @@ proptest! {
         settings in proptest::option::of(hostile_string()),
         clear_settings in any::<bool>(),
         workers in proptest::option::of(prop_oneof![any::<i64>(), -2i64..70]),
+        graceful_timeout in proptest::option::of(prop_oneof![any::<i64>(), -2i64..3700]),
         flags in (proptest::option::of(any::<bool>()), proptest::option::of(any::<bool>()), proptest::option::of(any::<bool>())),
         health_url in proptest::option::of(hostile_string()),
         env_set in proptest::collection::vec((prop_oneof!["[A-Z_][A-Z0-9_]{0,6}", hostile_string()], hostile_string()), 0..3),
@@ -421,6 +427,7 @@ proptest! {
             migrate: flags.1,
             memcached: flags.2,
             health_url,
+            graceful_timeout,
             env_set,
             env_unset,
             processes,
@@ -442,7 +449,7 @@ proptest! {
             Err(e) => {
                 let e = e.to_string();
                 prop_assert!(
-                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--env ", "--process ", "--tls", "--acme-server", "--acme-email", "--allow "]
+                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--graceful-timeout", "--env ", "--process ", "--tls", "--acme-server", "--acme-email", "--allow "]
                         .iter()
                         .any(|o| e.starts_with(o)),
                     "the refusal names no option: {}", e

@@ -43,6 +43,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
         python_version: "3.11".into(),
         migrate: false,
         health_url: None,
+        graceful_timeout: 30,
         extra_env: vec![],
         copies: BTreeMap::new(),
         redis_maxmemory: "128mb".into(),
@@ -284,7 +285,11 @@ fn shell_checks(ctx: &SiteContext) {
     let tmp = common::tempdir();
     write_all(tmp.path(), &files);
     let scripts = scripts(&files);
-    assert_eq!(scripts.len(), 5, "control, launch, postinst, prerm, postrm");
+    assert_eq!(
+        scripts.len(),
+        6,
+        "control, launch, preinst, postinst, prerm, postrm"
+    );
     for f in scripts {
         let p = tmp.path().join(rel(&f.path));
         let (ok, out) = run(Command::new("sh").arg("-n").arg(&p));
@@ -332,8 +337,16 @@ fn nginx_test(ctx: &SiteContext, file: &str) {
     // the certificate links point at a fresh self-signed pair.
     let l = ctx.layout();
     let (cert, key) = (t.join("fullchain.pem"), t.join("privkey.pem"));
+    // The upstream file as the postinst writes it (the main socket).
+    let upstream = t.join("upstream.conf");
+    fs::write(
+        &upstream,
+        format!("server unix:{} fail_timeout=0;\n", l.socket),
+    )
+    .unwrap();
     let site = conf
         .contents
+        .replace(&l.upstream_conf, &upstream.display().to_string())
         .replace("/var/log/nginx/", &format!("{}/", t.display()))
         .replace(&l.tls_cert, &cert.display().to_string())
         .replace(&l.tls_key, &key.display().to_string());
@@ -1227,7 +1240,11 @@ fn launcher_runs_the_contracts_command_lines() {
     let gunicorn = line("ENV_DIR/bin/gunicorn ")
         .replace("ENV_DIR/bin/gunicorn", "exec \"$venv/bin/gunicorn\"")
         .replace("PROJECT_DIR", "\"$app\"")
-        .replace(" WSGI", " \"$@\" 'demo.wsgi:application'");
+        // The variant's graceful timeout follows the contract's options.
+        .replace(
+            " WSGI",
+            " --graceful-timeout 30 \"$@\" 'demo.wsgi:application'",
+        );
     assert!(
         joined.lines().any(|l| l.trim() == gunicorn),
         "launch does not run `{gunicorn}`:\n{launch}"

@@ -52,6 +52,10 @@ pub struct VariantArgs {
     /// The path postinst requests after an upgrade [default: /].
     #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     pub health_url: Option<String>,
+    /// Seconds the old gunicorn gets to finish its requests when an
+    /// upgrade, restart or reload switches to a new one [default: 30].
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
+    pub graceful_timeout: Option<i64>,
     /// Set an environment variable of the site's processes (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", allow_hyphen_values = true)]
     pub env: Vec<String>,

@@ -43,6 +43,10 @@ pub const REDIS_POLICIES: &[&str] = &[
 ];
 /// Default health URL the site's postinst requests after an upgrade.
 pub const DEFAULT_HEALTH_URL: &str = "/";
+/// Default seconds a switch lets the old gunicorn finish its requests.
+pub const DEFAULT_GRACEFUL_TIMEOUT: u32 = 30;
+/// The longest graceful timeout a variant may ask for.
+pub const MAX_GRACEFUL_TIMEOUT: i64 = 3600;
 /// The ACME directory a variant with `tls = "acme"` uses unless it names
 /// another: Let's Encrypt's production directory.
 pub const DEFAULT_ACME_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
@@ -118,6 +122,10 @@ pub struct Variant {
     /// Path (with optional query) requested through gunicorn's socket after
     /// an upgrade; the upgrade is rolled back unless it answers.
     pub health_url: String,
+    /// Seconds the old gunicorn gets to finish the requests it has when a
+    /// switch (upgrade, restart, reload) moves the site to a new one
+    /// (gunicorn's `--graceful-timeout`), 1..=3600. Default 30.
+    pub graceful_timeout: u32,
     /// Extra environment of the site's processes (keys `[A-Z_][A-Z0-9_]*`,
     /// not one of the deploy contract's reserved names).
     pub env: BTreeMap<String, String>,
@@ -168,6 +176,8 @@ struct VariantFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     health_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    graceful_timeout: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     env: Option<BTreeMap<String, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     redis: Option<bool>,
@@ -201,6 +211,7 @@ pub struct VariantUpdate {
     pub migrate: Option<bool>,
     pub memcached: Option<bool>,
     pub health_url: Option<String>,
+    pub graceful_timeout: Option<i64>,
     /// `KEY=VALUE` pairs to set.
     pub env_set: Vec<(String, String)>,
     /// Keys to remove.
@@ -237,6 +248,7 @@ impl Variant {
             migrate: false,
             memcached: false,
             health_url: DEFAULT_HEALTH_URL.to_string(),
+            graceful_timeout: DEFAULT_GRACEFUL_TIMEOUT,
             env: BTreeMap::new(),
             processes: BTreeMap::new(),
             redis: false,
@@ -298,6 +310,10 @@ impl Variant {
         if let Some(h) = file.health_url {
             check_health_url(&h).map_err(|p| Error::invalid(key("health_url"), p))?;
             v.health_url = h;
+        }
+        if let Some(t) = file.graceful_timeout {
+            v.graceful_timeout = check_graceful_timeout(t)
+                .map_err(|p| Error::invalid(key("graceful_timeout"), p))?;
         }
         for (k, val) in file.env.unwrap_or_default() {
             check_env_key(&k, reserved).map_err(|p| {
@@ -386,6 +402,10 @@ impl Variant {
         if let Some(h) = &u.health_url {
             check_health_url(h).map_err(|p| Error::invalid(opt("health-url"), p))?;
             v.health_url = h.clone();
+        }
+        if let Some(t) = u.graceful_timeout {
+            v.graceful_timeout = check_graceful_timeout(t)
+                .map_err(|p| Error::invalid(opt("graceful-timeout"), p))?;
         }
         for k in &u.env_unset {
             v.env.remove(k);
@@ -480,6 +500,7 @@ impl Variant {
             migrate: Some(self.migrate),
             memcached: Some(self.memcached),
             health_url: Some(self.health_url.clone()),
+            graceful_timeout: Some(i64::from(self.graceful_timeout)),
             env: (!self.env.is_empty()).then(|| self.env.clone()),
             redis: Some(self.redis),
             redis_maxmemory: Some(self.redis_maxmemory.clone()),
@@ -668,6 +689,17 @@ pub fn check_workers(w: i64) -> std::result::Result<u32, String> {
     } else {
         Err(format!(
             "workers = {w} is out of range: must be 1 to {MAX_WORKERS}"
+        ))
+    }
+}
+
+/// The graceful timeout of a switch: 1..=3600 seconds.
+pub fn check_graceful_timeout(t: i64) -> std::result::Result<u32, String> {
+    if (1..=MAX_GRACEFUL_TIMEOUT).contains(&t) {
+        Ok(t as u32)
+    } else {
+        Err(format!(
+            "graceful_timeout = {t} is out of range: must be 1 to {MAX_GRACEFUL_TIMEOUT} (seconds)"
         ))
     }
 }
@@ -982,6 +1014,8 @@ mod tests {
             ("workers = 0", "`workers`", "1 to 64"),
             ("workers = -1", "`workers`", "1 to 64"),
             ("workers = 100000", "`workers`", "1 to 64"),
+            ("graceful_timeout = 0", "`graceful_timeout`", "1 to 3600"),
+            ("graceful_timeout = 3601", "`graceful_timeout`", "1 to 3600"),
             (
                 "branch = \"$(touch /tmp/pwned)\"",
                 "`branch`",

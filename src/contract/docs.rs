@@ -128,8 +128,13 @@ fn paths_table() -> String {
         .collect();
     let links = format!("convenience links: {}", links.join(", "));
     let units = format!(
-        "{}/{{{}, {}, {}, NAME-VARIANT-P.service, NAME-VARIANT-P.target, NAME-VARIANT-P@.service, NAME-VARIANT-T.timer, NAME-VARIANT-T.service}}",
-        l.unit_dir, l.socket_unit, l.service_unit, l.celery_unit
+        "{}/{{{}, {}, {}, {}, {}, NAME-VARIANT-P.service, NAME-VARIANT-P.target, NAME-VARIANT-P@.service, NAME-VARIANT-T.timer, NAME-VARIANT-T.service}}",
+        l.unit_dir,
+        l.socket_unit,
+        l.service_unit,
+        l.next_socket_unit,
+        l.next_service_unit,
+        l.celery_unit
     );
     let rows: Vec<(&str, &str, &str)> = vec![
         (

@@ -681,6 +681,12 @@ pub struct Layout {
     /// `run_dir/gunicorn.sock`: the socket gunicorn is given by its
     /// `.socket` unit and nginx proxies to.
     pub socket: String,
+    /// `run_dir/next.sock`: the socket of the next gunicorn during a switch
+    /// (docs/site-package.md, The switch).
+    pub next_socket: String,
+    /// `state_dir/upstream.conf`: the `server` line of the site's nginx
+    /// upstream, naming socket or next_socket (written by the switch).
+    pub upstream_conf: String,
     /// `/etc/nginx/sites-enabled/NAME-VARIANT.conf` -> nginx_conf.
     pub nginx_link: String,
     /// `/usr/bin/NAME-VARIANT`: the control utility.
@@ -691,6 +697,11 @@ pub struct Layout {
     pub socket_unit: String,
     /// `NAME-VARIANT.service`: gunicorn.
     pub service_unit: String,
+    /// `NAME-VARIANT-next.socket` and `NAME-VARIANT-next.service`: the
+    /// next gunicorn, run beside the serving one during a switch only
+    /// (static units: never enabled).
+    pub next_socket_unit: String,
+    pub next_service_unit: String,
     /// `NAME-VARIANT-celery.service`: the celery worker.
     pub celery_unit: String,
     /// `redis-server@NAME-VARIANT.service`: the site's Redis (Debian's
@@ -859,11 +870,15 @@ impl Layout {
             log_dir: format!("/var/log/{name}-site/{variant}"),
             srv_dir: format!("/srv/{name}-site/{variant}"),
             socket: format!("{run_dir}/gunicorn.sock"),
+            next_socket: format!("{run_dir}/next.sock"),
+            upstream_conf: format!("{state_dir}/upstream.conf"),
             nginx_link: format!("/etc/nginx/sites-enabled/{unit}.conf"),
             control: format!("/usr/bin/{unit}"),
             unit_dir: "/lib/systemd/system".to_string(),
             socket_unit: format!("{unit}.socket"),
             service_unit: format!("{unit}.service"),
+            next_socket_unit: format!("{unit}-next.socket"),
+            next_service_unit: format!("{unit}-next.service"),
             celery_unit: format!("{unit}-celery.service"),
             redis_unit: format!("redis-server@{unit}.service"),
             redis_conf: format!("{etc_dir}/redis.conf"),

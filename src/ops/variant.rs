@@ -104,7 +104,7 @@ pub fn summary(v: &Variant) -> String {
         format!(", sandbox {}", v.sandbox())
     };
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{}{processes}{redis}{broker}{tls}{sandbox}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}, graceful timeout {} s{}{processes}{redis}{broker}{tls}{sandbox}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -113,6 +113,7 @@ pub fn summary(v: &Variant) -> String {
         yn(v.migrate),
         yn(v.memcached),
         v.health_url,
+        v.graceful_timeout,
         if v.env.is_empty() {
             String::new()
         } else {
@@ -222,6 +223,7 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         migrate: flag(args.migrate, args.no_migrate),
         memcached: flag(args.memcached, args.no_memcached),
         health_url: args.health_url.clone(),
+        graceful_timeout: args.graceful_timeout,
         env_set: Vec::new(),
         env_unset: args.unset_env.clone(),
         processes: Vec::new(),

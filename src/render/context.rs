@@ -251,6 +251,9 @@ pub struct SiteContext {
     pub max_body_mb: u32,
     /// Seconds the postinst waits for the health URL to answer.
     pub health_timeout: u32,
+    /// Seconds a switch lets the old gunicorn finish its requests (its
+    /// `--graceful-timeout`; the postinst's drain waits as long at most).
+    pub graceful_timeout: u32,
     /// The run-time environment shipped in site.env, in order (the deploy
     /// contract's variables, then the variant's extra ones; no secrets).
     pub environment: Vec<EnvVar>,
@@ -391,6 +394,12 @@ impl SiteContext {
         if !(1..=3600).contains(&self.health_timeout) {
             return Err(Error::invalid(
                 format!("health_timeout {}", self.health_timeout),
+                "must be between 1 and 3600 seconds",
+            ));
+        }
+        if !(1..=3600).contains(&self.graceful_timeout) {
+            return Err(Error::invalid(
+                format!("graceful_timeout {}", self.graceful_timeout),
                 "must be between 1 and 3600 seconds",
             ));
         }

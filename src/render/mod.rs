@@ -103,6 +103,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../debian-templates/hardening.inc"),
     ),
     (
+        "upstream.inc",
+        include_str!("../../debian-templates/upstream.inc"),
+    ),
+    (
+        "switch.inc",
+        include_str!("../../debian-templates/switch.inc"),
+    ),
+    (
         "control.sh",
         include_str!("../../debian-templates/control.sh"),
     ),
@@ -127,6 +135,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "constants.sh",
         include_str!("../../maintainer-scripts/constants.sh"),
     ),
+    ("preinst", include_str!("../../maintainer-scripts/preinst")),
     (
         "postinst",
         include_str!("../../maintainer-scripts/postinst"),
@@ -167,6 +176,43 @@ struct View<'a> {
     process_services: Vec<String>,
     /// The process or timer a per-job template is rendered for.
     job: Option<Job>,
+    /// The gunicorn a gunicorn.socket or gunicorn.service is rendered for.
+    slot: Option<Slot>,
+}
+
+/// One of the site's two gunicorn units: `main` serves; `next` runs the
+/// release a switch moves to, beside main, until main runs it too
+/// (docs/site-package.md, The switch).
+#[derive(Clone, Debug, serde::Serialize)]
+struct Slot {
+    name: &'static str,
+    socket: String,
+    socket_unit: String,
+    service_unit: String,
+    /// gunicorn's control directory in the run directory.
+    runtime: &'static str,
+}
+
+impl Slot {
+    fn main(l: &crate::contract::Layout) -> Slot {
+        Slot {
+            name: "main",
+            socket: l.socket.clone(),
+            socket_unit: l.socket_unit.clone(),
+            service_unit: l.service_unit.clone(),
+            runtime: "gunicorn",
+        }
+    }
+
+    fn next(l: &crate::contract::Layout) -> Slot {
+        Slot {
+            name: "next",
+            socket: l.next_socket.clone(),
+            socket_unit: l.next_socket_unit.clone(),
+            service_unit: l.next_service_unit.clone(),
+            runtime: "gunicorn-next",
+        }
+    }
 }
 
 fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environment<'static>> {
@@ -250,6 +296,7 @@ fn view(ctx: &SiteContext) -> View<'_> {
             .flat_map(|j| j.units.services.iter().cloned())
             .collect(),
         job: None,
+        slot: None,
     }
 }
 
@@ -266,7 +313,10 @@ pub fn render_template(
 }
 
 fn render_with(env: &Environment<'_>, ctx: &SiteContext, name: &str) -> Result<String> {
-    render_job(env, ctx, name, None)
+    let slot = name
+        .starts_with("gunicorn.")
+        .then(|| Slot::main(&ctx.layout()));
+    render_view(env, ctx, name, None, slot)
 }
 
 /// Renders template `name`, for the process or timer `job` when given.
@@ -276,11 +326,22 @@ fn render_job(
     name: &str,
     job: Option<&Job>,
 ) -> Result<String> {
+    render_view(env, ctx, name, job, None)
+}
+
+fn render_view(
+    env: &Environment<'_>,
+    ctx: &SiteContext,
+    name: &str,
+    job: Option<&Job>,
+    slot: Option<Slot>,
+) -> Result<String> {
     let tmpl = env
         .get_template(name)
         .map_err(|e| template_error(name, e))?;
     let mut v = view(ctx);
     v.job = job.cloned();
+    v.slot = slot;
     tmpl.render(minijinja::value::Serde(v))
         .map_err(|e| template_error(name, e))
 }
@@ -347,6 +408,7 @@ pub fn site_files(
             "maintenance.html",
             0o644,
         ),
+        ("DEBIAN/preinst".to_string(), "preinst", 0o755),
         ("DEBIAN/postinst".to_string(), "postinst", 0o755),
         ("DEBIAN/prerm".to_string(), "prerm", 0o755),
         ("DEBIAN/postrm".to_string(), "postrm", 0o755),
@@ -362,6 +424,18 @@ pub fn site_files(
             })
         })
         .collect::<Result<_>>()?;
+    // The next gunicorn's units: the same templates, for the next slot.
+    for (unit, template) in [
+        (&l.next_socket_unit, "gunicorn.socket"),
+        (&l.next_service_unit, "gunicorn.service"),
+    ] {
+        files.push(RenderedFile {
+            path: format!("{}/{unit}", l.unit_dir),
+            mode: 0o644,
+            contents: render_view(&env, ctx, template, None, Some(Slot::next(&l)))?,
+            is_conffile: false,
+        });
+    }
     // Each process's and timer's units, after the fixed files.
     for job in &ctx.jobs {
         for unit in &job.units.files {

@@ -37,6 +37,9 @@ pub struct SiteInput {
     /// The variant's health URL, when it sets one: it replaces the
     /// project's `health.url` (djdd.toml); the timeout stays the project's.
     pub health_url: Option<String>,
+    /// Seconds the old gunicorn gets to finish its requests in a switch
+    /// (the variant's `graceful_timeout`).
+    pub graceful_timeout: u32,
     /// The variant's extra run-time variables, given by the admin of the
     /// build host; written to site.env after the contract's. A variable
     /// the contract defines (or the launcher sets) is refused.
@@ -238,6 +241,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         media_url: get("MEDIA_URL")?,
         max_body_mb: MAX_BODY_MB,
         health_timeout: p.health.timeout,
+        graceful_timeout: input.graceful_timeout,
         environment,
         secrets,
         database,
@@ -326,6 +330,7 @@ mod tests {
             python_version: "3.11".into(),
             migrate: false,
             health_url: None,
+            graceful_timeout: 30,
             extra_env: vec![("SENTRY_ENVIRONMENT".into(), "blue".into())],
             copies: Default::default(),
             redis_maxmemory: "128mb".into(),

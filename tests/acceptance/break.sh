@@ -22,7 +22,7 @@ mkdir -p "$rundir/break"
 # NAME SCENARIO FILE OLD NEW: replace the line OLD by NEW in FILE.
 breaks=(
     "static 10 debian-templates/nginx.conf|    location ^~ {{ static_url | nginx_token }} {|    location ^~ /static-broken-on-purpose/ {"
-    "switch 12 maintainer-scripts/postinst|        elif ! deb-systemd-invoke restart \"\$SERVICE_UNIT\" >/dev/null; then|        elif ! { deb-systemd-invoke stop \"\$SOCKET_UNIT\" \"\$SERVICE_UNIT\"; sleep 3; deb-systemd-invoke start \"\$SOCKET_UNIT\" \"\$SERVICE_UNIT\"; } >/dev/null; then"
+    "switch 12 debian-templates/switch.inc|    if systemctl --quiet is-active \"\$SERVICE_UNIT\" && [ \"\$(serving_socket)\" != \"\$NEXT_SOCKET\" ]; then|    if false; then"
     "purge 16 maintainer-scripts/postrm|    rm -rf \"\$ETC_DIR\" \"\$LOG_DIR\" \"\$SRV_DIR\" \"\$RUN_DIR\" \"\$RELEASES_DIR\"|    rm -rf \"\$ETC_DIR\" \"\$LOG_DIR\" \"\$SRV_DIR\" \"\$RUN_DIR\" \"\$RELEASES_DIR\" \"\$STATE_DIR\""
     "check 18 maintainer-scripts/postinst|    if ! in_release \"\$rel\" 300 check; then|    if false; then"
     "switch-first 18 maintainer-scripts/postinst|    log \"checking release \$VERSION (imports the WSGI application, runs Django's checks)\"|    switch_to \"\$VERSION\"; deb-systemd-invoke restart \"\$SERVICE_UNIT\" >/dev/null || true"
@@ -32,7 +32,7 @@ breaks=(
 # What each break does, for the report.
 declare -A what=(
     [static]="nginx no longer serves /static/ (scenario 1: install)"
-    [switch]="the postinst stops the socket and service and starts them again instead of restarting gunicorn behind its socket (scenario 3: upgrade under load)"
+    [switch]="the switch restarts gunicorn in place instead of starting the new release beside the running one (scenario 12: upgrade under load)"
     [purge]="purge deletes the state directory with the media files (scenario 7: remove and purge)"
     [check]="the postinst skips the release check before the switch (scenario 9: a bad release)"
     [switch-first]="the postinst switches to the new release and restarts gunicorn before checking it (scenario 9: a bad release)"
