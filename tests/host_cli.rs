@@ -268,6 +268,7 @@ fn variant_is_created_updated_and_listed() {
         "celery = false",
         "migrate = false",
         "health_url = \"/\"",
+        "graceful_timeout = 30",
     ] {
         assert!(text.contains(line), "{line} in\n{text}");
     }
@@ -285,6 +286,8 @@ fn variant_is_created_updated_and_listed() {
             "FEATURE=on $HOME \"q\"",
             "--domain",
             "blue.example.org",
+            "--graceful-timeout",
+            "90",
         ],
     );
     has(&o, "updated");
@@ -297,6 +300,7 @@ fn variant_is_created_updated_and_listed() {
     )
     .unwrap();
     assert_eq!(v.workers, 5);
+    assert_eq!(v.graceful_timeout, 90);
     assert!(v.celery && !v.migrate);
     assert_eq!(v.branch, "main");
     assert_eq!(v.domain, "blue.example.org");

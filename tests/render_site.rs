@@ -1366,3 +1366,62 @@ fn more_hostile_values_are_refused_naming_the_field() {
         );
     }
 }
+
+/// The switch's two gunicorns (docs/site-package.md, The switch): the
+/// next one listens on its own socket, is never enabled and leaves no
+/// socket file behind; both let the old gunicorn finish its requests for
+/// the variant's graceful timeout, and nginx's upstream is the file the
+/// switch rewrites.
+#[test]
+fn the_switch_has_a_next_gunicorn_and_the_graceful_timeout() {
+    let mut input = blue_input();
+    input.graceful_timeout = 90;
+    let ctx = render::site_context(&input).unwrap();
+    let l = ctx.layout();
+    let files = render(&ctx);
+    let file = |name: &str| {
+        files
+            .iter()
+            .find(|f| f.path.ends_with(&format!("/{name}")))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .contents
+            .clone()
+    };
+    let main_socket = file(&l.socket_unit);
+    let next_socket = file(&l.next_socket_unit);
+    let main = file(&l.service_unit);
+    let next = file(&l.next_service_unit);
+    assert!(main_socket.contains(&format!("ListenStream={}\n", l.socket)));
+    assert!(next_socket.contains(&format!("ListenStream={}\n", l.next_socket)));
+    assert!(next_socket.contains("RemoveOnStop=yes"));
+    assert!(main_socket.contains("[Install]") && !next_socket.contains("[Install]"));
+    assert!(main.contains("[Install]") && !next.contains("[Install]"));
+    assert!(next.contains(&format!("Requires={}\n", l.next_socket_unit)));
+    assert!(main.contains(&format!("Requires={}\n", l.socket_unit)));
+    for unit in [&main, &next] {
+        assert!(unit.contains("TimeoutStopSec=100\n"), "{unit}");
+        assert!(unit.contains("KillMode=mixed\n"), "{unit}");
+    }
+    // Each gunicorn has its own control directory.
+    assert!(
+        main.contains("RuntimeDirectory=demo-blue/gunicorn\n"),
+        "{main}"
+    );
+    assert!(
+        next.contains("RuntimeDirectory=demo-blue/gunicorn-next\n"),
+        "{next}"
+    );
+    assert!(file("launch").contains("--graceful-timeout 90 \"$@\""));
+    let nginx = file("nginx.conf");
+    assert!(
+        nginx.contains(&format!("include {};", l.upstream_conf)),
+        "{nginx}"
+    );
+    assert!(
+        !nginx.contains(&format!("server unix:{}", l.socket)),
+        "{nginx}"
+    );
+    let postinst = file("postinst");
+    assert!(postinst.contains("GRACEFUL_TIMEOUT=90\n"));
+    assert!(postinst.contains(&format!("WARM_REQUESTS={}\n", ctx.workers * 2)));
+}

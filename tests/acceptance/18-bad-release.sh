@@ -6,7 +6,11 @@
 # `apt-get install --only-upgrade demo-site-red` run: the upgrade fails with
 # the package's message (the release fails its checks, the running one is
 # not touched), dpkg leaves v4 half-configured, and every request is
-# answered 200 by v3. Then v5 installs and serves.
+# answered 200 by v3. Then v6, which passes its checks but whose health
+# page answers 500 (issue 16): under a load of 8 concurrent clients the
+# upgrade fails ("does not answer ... beside the running release"), no
+# request fails and none is answered by v6 (it ran beside v3 and was
+# stopped), `current` is v3 again. Then v5 installs and serves.
 # acc-container: site
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/site.sh"
@@ -36,12 +40,27 @@ if ! fx rev-parse -q --verify refs/tags/v5 >/dev/null; then
     fx tag -f v5
     fx checkout -q main
 fi
+if ! fx rev-parse -q --verify refs/tags/v6 >/dev/null; then
+    fx checkout -q -B bad-health v5
+    sed -i 's/^RELEASE = "v5"$/RELEASE = "v6"/' "$ACC_FIXTURE/demo/__init__.py"
+    python3 - "$ACC_FIXTURE/notes/views.py" <<'PY'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+s = s.replace("def health(request):\n", "def health(request):\n    raise RuntimeError('v6 fails its health check on purpose (acceptance scenario 18)')\n", 1)
+open(p, "w").write(s)
+PY
+    fx commit -q -am 'v6: the health page fails'
+    fx tag -f v6
+    fx checkout -q main
+fi
+fx show v6:notes/views.py | grep -q 'health check on purpose' || fail "v6's health view does not fail"
 fx show v4:demo/urls.py | grep -q 'broken on purpose' || fail "v4's urls.py does not raise"
 fx show v5:demo/__init__.py | grep -qx 'RELEASE = "v5"' || fail "v5 does not say release v5"
 djdd_build red v4
 
 step "publish v4 and upgrade under load: the upgrade fails, v3 keeps serving"
-load_start bad red.example.org http://127.0.0.1/ 1000 10
+LOAD_CLIENTS=8 load_start bad red.example.org http://127.0.0.1/ 1000 10
 sleep 2
 djdd_publish
 if ct_apt install --only-upgrade demo-site-red; then
@@ -64,6 +83,28 @@ in_ct grep -qx 'RELEASE = "v3"' /var/lib/demo-site/red/current/src/demo/__init__
 assert_unit_active demo-red.socket demo-red.service
 assert_http 200 http://127.0.0.1/ red.example.org
 assert_contains "$HTTP_BODY" "release v3" "red's home page after the failed upgrade"
+
+step "publish v6 (its health page fails) and upgrade under load: it never serves"
+djdd_build red v6
+LOAD_CLIENTS=8 load_start bad-health red.example.org http://127.0.0.1/ 1000 10
+sleep 2
+djdd_publish
+if ct_apt install --only-upgrade demo-site-red; then
+    load_stop bad-health || true
+    fail "apt-get install --only-upgrade demo-site-red (v6, health page fails) succeeded: $APT_OUT"
+fi
+sleep 2
+load_stop bad-health
+assert_load 1000 10 "v3"
+acc_log "bad upgrade v3 -> v6 (health check): $LOAD_TOTAL requests in $LOAD_SECONDS s, $LOAD_FAILED failed, worst latency $LOAD_WORST s"
+assert_contains "$APT_OUT" "beside the running release" "apt's output of the upgrade to v6 (the health check must fail beside v3)"
+assert_eq iF "$(ct_pkg_status demo-site-red)" "dpkg status of demo-site-red after the failed upgrade to v6"
+in_ct grep -qx 'RELEASE = "v3"' /var/lib/demo-site/red/current/src/demo/__init__.py ||
+    fail "red's current release is not v3 after the failed upgrade to v6"
+assert_unit_active demo-red.socket demo-red.service
+assert_unit_inactive demo-red-next.service demo-red-next.socket
+assert_eq "server unix:/run/demo-red/gunicorn.sock fail_timeout=0;" "$(in_ct tail -n 1 /var/lib/demo-site/red/upstream.conf)" \
+    "nginx's upstream after the failed upgrade to v6"
 
 step "v5 (fixed) installs and serves"
 djdd_build red v5

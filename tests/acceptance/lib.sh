@@ -830,6 +830,12 @@ upgrade_line() {
 # the machine's CPU and disk with the site) under 0.5 s, half of the
 # stall a restart in place gave (0.9 to 1.06 s).
 assert_upgrade_goal() {
+    if [ -n "${UPGRADE_BENCH:-}" ]; then
+        # bench/upgrade.sh: the figures only (it also measures the method
+        # before the switch, which these bounds would stop).
+        printf 'BENCH\t%s\t%s\n' "$UPGRADE_LINE" "$LOAD_SWITCH_WORST" >>"$UPGRADE_BENCH"
+        return 0
+    fi
     [ "$LOAD_FAILED" = 0 ] || fail "$UPGRADE_LINE: requests failed"
     [ "$LOAD_UPGRADE_N" -gt 0 ] || fail "$UPGRADE_LINE: no request started during the upgrade (load_mark?)"
     [ "$LOAD_SWITCH_WORST" != "-" ] || fail "$UPGRADE_LINE: the journal shows no start of the next gunicorn"

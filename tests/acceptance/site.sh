@@ -19,8 +19,11 @@ export LOAD_VERSION_RE='release (v[0-9]+)'
 djdd_setup() {
     # Always the binary of this checkout's sources (a stale release build
     # would test old templates): cargo rebuilds only what changed.
-    (cd "$ACC_SRC_ROOT" && cargo build --quiet --bin djdd) || fail "cargo build of djdd failed"
-    DJDD="${CARGO_TARGET_DIR:-$ACC_SRC_ROOT/target}/debug/djdd"
+    # ACC_DJDD_SRC: another checkout's djdd (bench/upgrade.sh measures the
+    # commit before the switch with these scenarios).
+    local src="${ACC_DJDD_SRC:-$ACC_SRC_ROOT}"
+    (cd "$src" && cargo build --quiet --bin djdd) || fail "cargo build of djdd in $src failed"
+    DJDD="${CARGO_TARGET_DIR:-$src/target}/debug/djdd"
     export DJDD_DIR="$CT_DIR/djdd"
     ACC_FIXTURE="$CT_DIR/demo-repo"
     ACC_REPO="$CT_DIR/apt"
