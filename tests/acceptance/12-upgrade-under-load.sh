@@ -101,4 +101,21 @@ under_load restart v3 v3 in_ct demo-blue restart
 pid_after="$(in_ct systemctl show -P MainPID demo-blue.service)"
 [ "$pid_after" != "$pid_before" ] || fail "demo-blue restart left gunicorn's MainPID at $pid_before"
 assert_unit_inactive demo-blue-next.service
+
+# bench/upgrade.sh also runs this scenario with the djdd before the switch.
+if [ -n "${UPGRADE_BENCH:-}" ]; then
+    acc_log "scenario 12 passed (bench: figures only)"
+    exit 0
+fi
+
+step "after the switches: what a boot starts serves"
+# At boot systemd starts the enabled socket and gunicorn, and nginx reads
+# upstream.conf: it must name that socket, and the next unit stays static.
+assert_eq "enabled enabled" "$(in_ct systemctl is-enabled demo-blue.socket demo-blue.service | tr '\n' ' ' | sed 's/ $//')" \
+    "enable state of demo-blue's socket and gunicorn"
+assert_eq "static static" "$(in_ct systemctl is-enabled demo-blue-next.socket demo-blue-next.service | tr '\n' ' ' | sed 's/ $//')" \
+    "enable state of demo-blue-next's socket and gunicorn"
+assert_eq "server unix:/run/demo-blue/gunicorn.sock fail_timeout=0;" "$(in_ct tail -n 1 /var/lib/demo-site/blue/upstream.conf)" \
+    "nginx's upstream after the switches"
+in_ct test ! -e /run/demo-blue/next.sock || fail "/run/demo-blue/next.sock is left after the switches"
 acc_log "scenario 12 passed"

@@ -439,30 +439,26 @@ assert_not_contains() {
     esac
 }
 
-# assert_unit_active UNIT...: each unit is active in the container.
-assert_unit_active() {
-    local u s
+# assert_unit_state STATE UNIT...: `systemctl is-active` says STATE of
+# each unit in the container (active; inactive: not running, not failed).
+assert_unit_state() {
+    local want="$1" u s
+    shift
     for u in "$@"; do
         s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
-        [ "$s" = active ] || {
+        [ "$s" = "$want" ] || {
             in_ct systemctl status --no-pager -n 0 "$u" >&2 || true
             ct_logs "$u" 40
-            fail "unit $u is '$s', expected active"
+            fail "unit $u is '$s', expected $want"
         }
     done
 }
 
+# assert_unit_active UNIT...: each unit is active in the container.
+assert_unit_active() { assert_unit_state active "$@"; }
+
 # assert_unit_inactive UNIT...: each unit is inactive (not running, not failed).
-assert_unit_inactive() {
-    local u s
-    for u in "$@"; do
-        s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
-        [ "$s" = inactive ] || {
-            in_ct systemctl status --no-pager -n 0 "$u" >&2 || true
-            fail "unit $u is '$s', expected inactive"
-        }
-    done
-}
+assert_unit_inactive() { assert_unit_state inactive "$@"; }
 
 # unit_exposure UNIT: the overall exposure level `systemd-analyze security
 # UNIT` gives in the container (e.g. 1.2); "" when it prints none. Parses
