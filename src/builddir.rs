@@ -13,6 +13,7 @@
 //! D/logs/                 one log per build
 //! D/state/init.toml       what `djdd init` did (suite, arch, mirror, steps)
 //! D/state/builds/NAME-VARIANT.toml   the last build of each variant
+//! D/state/env-locks/NAME-FULLHASH.lock   the resolution lock of each env this build dir made or took
 //! D/state/locks/          per-source and per-variant lock files
 //! ```
 //! Locks are `flock(2)` locks (std `File::lock`): released by the kernel when
@@ -154,6 +155,17 @@ impl BuildDir {
     pub fn last_build_file(&self, name: &str, variant: &str) -> PathBuf {
         self.builds_state_dir()
             .join(format!("{name}-{variant}.toml"))
+    }
+
+    /// D/state/env-locks/NAME-FULLHASH.lock: the resolution lock
+    /// (`requirements.lock`) of the env of NAME with the full env hash
+    /// FULLHASH, as the last env package of it this build dir built,
+    /// reused or copied holds it. A later build of that env whose package
+    /// is gone installs exactly it (docs/build-plan.md).
+    pub fn env_lock_file(&self, name: &str, full_hash: &str) -> PathBuf {
+        self.state_dir()
+            .join("env-locks")
+            .join(format!("{name}-{full_hash}.lock"))
     }
 
     /// The schroot chroot name of this build dir: `djdd-` and 12 hex digits

@@ -55,6 +55,25 @@ fn a_new_build_dir_reuses_the_published_env() {
         std::fs::read(&env_b).unwrap(),
         "the env in the new build dir is the published one"
     );
+    // Its lock is now the new build dir's lock of this env (a later build
+    // whose package is gone installs it: tests/build_lock.rs).
+    let locks = |d: &common::TestBuildDir| -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d.path().join("state/env-locks"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(locks(&b).len(), 1);
+    assert_eq!(
+        locks(&b),
+        locks(&a),
+        "the recorded lock is the published one's"
+    );
     // The site package was built against it (collectstatic ran with the
     // unpacked env): the same as the first build dir's.
     assert_eq!(package_files(&b).len(), 3, "{:?}", package_files(&b));

@@ -174,6 +174,14 @@ pub struct EnvBuild<'a> {
     /// Requirement lines djdd adds (its app server), installed in the
     /// same pip run as the project's, so one resolution covers both.
     pub provided: &'a [String],
+    /// The resolution lock to install exactly (`pip install --no-deps
+    /// --require-hashes`), instead of resolving the requirements; it is
+    /// then the env's `requirements.lock` as it is.
+    pub lock: Option<&'a [u8]>,
+    /// The PEP 503 names the requirements ask for (the root file, its `-r`
+    /// includes, `provided`): installed from a lock, only these keep the
+    /// `REQUESTED` mark pip gives every line of the lock.
+    pub requested: &'a [String],
 }
 
 /// The build user inside the root (made by `djdd init`).
@@ -286,52 +294,10 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         Err(e) => return Err(Error::io(&gitignore, e)),
     }
     let pip = format!("{}/bin/pip", b.env_dir);
-    tracing::info!(
-        "pip install -r {}/{}{}",
-        b.share_dir,
-        b.root_file,
-        b.provided
-            .iter()
-            .map(|l| format!(" {l}"))
-            .collect::<String>()
-    );
-    // pip's installation report (pip >= 22.2): what it resolved, each
-    // distribution's version and archive hash; it becomes the lock.
-    let report = format!("{}/{LOCK_REPORT}", b.share_dir);
-    let mut argv: Vec<&str> = vec![
-        &pip,
-        "install",
-        "--no-warn-script-location",
-        "--report",
-        &report,
-        "--requirement",
-        b.root_file,
-    ];
-    argv.extend(b.provided.iter().map(String::as_str));
-    run_step_metered(
-        root,
-        user,
-        b.share_dir,
-        &env,
-        PIP_TIMEOUT,
-        &argv,
-        Some(("pip install", crate::report::Meter::Pip)),
-    )
-    .map_err(|e| match e {
-        Error::Command { status, output, .. } => {
-            // The one sentence that matters, before pip's pages.
-            let hint = python_hint(&output, b.python_version)
-                .map(|h| format!("{h}\n"))
-                .unwrap_or_default();
-            Error::Command {
-                command: format!("pip install -r {} (in the build root)", b.root_file),
-                status,
-                output: format!("{hint}{output}"),
-            }
-        }
-        other => other,
-    })?;
-    write_lock(root, b, &env, &report)?;
+    match b.lock {
+        Some(lock) => install_lock(root, b, &env, &pip, lock)?,
+        None => resolve(root, b, &env, &pip)?,
+    }
     strip_objects(root, b.env_dir)?;
     // pip compiled bytecode package by package; drop it and compile the
     // whole env once, in sorted order, in one process (checked-hash pycs
@@ -361,6 +327,132 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// `pip install -r ROOT_FILE PROVIDED...`: pip resolves the requirements;
+/// its report becomes `requirements.lock`.
+fn resolve(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)], pip: &str) -> Result<()> {
+    let user = Some(BUILD_USER);
+    tracing::info!(
+        "pip install -r {}/{}{}",
+        b.share_dir,
+        b.root_file,
+        b.provided
+            .iter()
+            .map(|l| format!(" {l}"))
+            .collect::<String>()
+    );
+    // pip's installation report (pip >= 22.2): what it resolved, each
+    // distribution's version and archive hash; it becomes the lock.
+    let report = format!("{}/{LOCK_REPORT}", b.share_dir);
+    let mut argv: Vec<&str> = vec![
+        pip,
+        "install",
+        "--no-warn-script-location",
+        "--report",
+        &report,
+        "--requirement",
+        b.root_file,
+    ];
+    argv.extend(b.provided.iter().map(String::as_str));
+    run_step_metered(
+        root,
+        user,
+        b.share_dir,
+        env,
+        PIP_TIMEOUT,
+        &argv,
+        Some(("pip install", crate::report::Meter::Pip)),
+    )
+    .map_err(|e| match e {
+        Error::Command { status, output, .. } => {
+            // The one sentence that matters, before pip's pages.
+            let hint = python_hint(&output, b.python_version)
+                .map(|h| format!("{h}\n"))
+                .unwrap_or_default();
+            Error::Command {
+                command: format!("pip install -r {} (in the build root)", b.root_file),
+                status,
+                output: format!("{hint}{output}"),
+            }
+        }
+        other => other,
+    })?;
+    write_lock(root, b, env, &report)
+}
+
+/// `pip install --no-deps --require-hashes -r requirements.lock`: exactly
+/// the distributions of `lock` (written to the share dir first, so the
+/// env ships it as it is), each checked against its archive's sha256.
+/// Then only the requested distributions keep pip's `REQUESTED` mark, as
+/// after a resolution. A lock that no longer installs is an error naming
+/// the distributions pip could not get, and `--rebuild-env`.
+fn install_lock(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    env: &[(String, String)],
+    pip: &str,
+    lock: &[u8],
+) -> Result<()> {
+    let inside = format!("{}/{LOCK_FILE}", b.share_dir);
+    let dest = host_path(root, &inside);
+    std::fs::write(&dest, lock).map_err(|e| Error::io(&dest, e))?;
+    tracing::info!("pip install --no-deps --require-hashes -r {inside}");
+    let argv = [
+        pip,
+        "install",
+        "--no-warn-script-location",
+        "--no-deps",
+        "--require-hashes",
+        "--requirement",
+        LOCK_FILE,
+    ];
+    run_step_metered(
+        root,
+        Some(BUILD_USER),
+        b.share_dir,
+        env,
+        PIP_TIMEOUT,
+        &argv,
+        Some(("pip install", crate::report::Meter::Pip)),
+    )
+    .map_err(|e| match e {
+        Error::Command { status, output, .. } => {
+            let failed = crate::plan::lock_failures(&output);
+            let what = if failed.is_empty() {
+                format!("pip {status}")
+            } else {
+                failed.join(", ")
+            };
+            let tail: Vec<&str> = output.trim_end().lines().collect();
+            let tail = tail[tail.len().saturating_sub(12)..]
+                .iter()
+                .map(|l| format!("\n  | {l}"))
+                .collect::<String>();
+            Error::invalid_hint(
+                format!("the resolution lock {inside}"),
+                format!("no longer installs: {what}{tail}"),
+                "`djdd build --rebuild-env` resolves the requirements again and writes a new lock (the env's content may then change under the same HASH)",
+            )
+        }
+        other => other,
+    })?;
+    let text = String::from_utf8_lossy(lock);
+    let not_requested: Vec<String> = crate::plan::parse_lock(&text)
+        .map_err(|why| Error::invalid(format!("the resolution lock {inside}"), why))?
+        .into_iter()
+        .map(|d| d.name)
+        .filter(|n| !b.requested.contains(n))
+        .collect();
+    let python = format!("{}/bin/python", b.env_dir);
+    let mut argv: Vec<&str> = vec![&python, "-I", "-c", REQUESTED_SCRIPT, b.env_dir];
+    argv.extend(not_requested.iter().map(String::as_str));
+    run_step(root, Some(BUILD_USER), "/", env, 60, &argv)?;
+    Ok(())
+}
+
+/// Drops the `REQUESTED` mark (and its RECORD row) of the distributions
+/// named (see the script's header).
+const REQUESTED_SCRIPT: &str = include_str!("scripts/requested.py");
 
 /// pip's report, in the share dir while the env builds (removed after).
 const LOCK_REPORT: &str = ".pip-report.json";

@@ -175,13 +175,8 @@ pub fn field(deb: &Path, name: &str) -> String {
 /// The member paths of the data archive, as `/usr/...` (directories end
 /// in `/`).
 pub fn contents(deb: &Path) -> Vec<String> {
-    let out = Command::new("dpkg-deb")
-        .arg("--fsys-tarfile")
-        .arg(deb)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let data = data_tar(deb);
+    let mut ar = tar::Archive::new(&data[..]);
     ar.entries()
         .unwrap()
         .map(|e| {
@@ -195,6 +190,32 @@ pub fn contents(deb: &Path) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The data archive of `deb`, uncompressed (`dpkg-deb --fsys-tarfile`).
+pub fn data_tar(deb: &Path) -> Vec<u8> {
+    let out = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The text of the first member of `deb` whose path ends with `suffix`.
+pub fn member_text(deb: &Path, suffix: &str) -> Option<String> {
+    let data = data_tar(deb);
+    let mut ar = tar::Archive::new(&data[..]);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path_bytes().ends_with(suffix.as_bytes()) {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            return Some(s);
+        }
+    }
+    None
 }
 
 /// Asserts `list` holds `want`.

@@ -1,0 +1,170 @@
+//! The resolution lock kept in the build dir: an env whose package is gone
+//! from packages/ is built again from the lock its first build recorded
+//! (`pip install --no-deps --require-hashes`, no resolution) and comes out
+//! byte for byte the same; a lock that no longer installs (an archive whose
+//! hash is not the lock's, a version the index lacks) stops the build,
+//! naming the distribution and `--rebuild-env`, and leaves nothing behind;
+//! `--rebuild-env` resolves again, says what changed under the same HASH
+//! and records the new lock.
+//!
+//! Needs root, the cached base tarball and PyPI.
+
+mod build_support;
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use build_support::*;
+
+const BUILD: [&str; 5] = ["build", "demo", "blue", "--version", "v1"];
+
+/// The one lock file in D/state/env-locks/.
+fn recorded_lock(d: &common::TestBuildDir) -> PathBuf {
+    let dir = d.path().join("state/env-locks");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+/// Replaces the lock line of `dist` in `lock` by `line`.
+fn with_line(lock: &str, dist: &str, line: &str) -> String {
+    let prefix = format!("{dist}==");
+    assert!(lock.lines().any(|l| l.starts_with(&prefix)), "{lock}");
+    lock.lines()
+        .map(|l| {
+            if l.starts_with(&prefix) {
+                line.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// Asserts the package at `got` has the bytes `want`, showing diffoscope's
+/// report when not (`apt-get install diffoscope-minimal`).
+fn assert_same_package(want: &[u8], got: &Path, what: &str) {
+    let bytes = std::fs::read(got).unwrap();
+    if bytes == want {
+        return;
+    }
+    let t = common::tempdir();
+    let first = t.path().join(got.file_name().unwrap());
+    std::fs::write(&first, want).unwrap();
+    let report = std::process::Command::new("diffoscope")
+        .args(["--text", "-", "--max-report-size", "20000"])
+        .arg(&first)
+        .arg(got)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_else(|_| "(diffoscope is not installed)".into());
+    panic!("{what}:\n{report}");
+}
+
+#[test]
+fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
+    let repo = demo_repo();
+    let d = demo_build_dir(repo.path(), true);
+    ok(&d, &BUILD);
+    save_pip_cache(&d);
+    let env = one_package(&d, "demo-env-", &[]);
+    let env_bytes = std::fs::read(&env).unwrap();
+    let lock_file = recorded_lock(&d);
+    let lock = std::fs::read_to_string(&lock_file).unwrap();
+    assert_eq!(
+        Some(lock.clone()),
+        member_text(&env, "/requirements.lock"),
+        "the build dir keeps the shipped lock"
+    );
+    assert!(lock.contains("\nsqlparse==0.6.1 --hash=sha256:"), "{lock}");
+    let hash = env
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .split('_')
+        .next()
+        .unwrap()
+        .trim_start_matches("demo-env-")
+        .to_string();
+    let env_tree = d.path().join("buildroot/usr/lib/demo-env").join(&hash);
+
+    // The package is lost: the plan says the env is rebuilt from the lock,
+    // and the build installs it without resolving.
+    std::fs::remove_file(&env).unwrap();
+    let (plan, _) = ok(&d, &[&BUILD[..], &["--plan"]].concat());
+    let env_line = plan.lines().find(|l| l.starts_with("  env  ")).unwrap();
+    assert!(env_line.contains("rebuild from lock"), "{plan}");
+    assert!(
+        plan.contains("env rebuild from lock: installs exactly the ")
+            && plan.contains(&lock_file.display().to_string()),
+        "{plan}"
+    );
+    let (_, err) = ok(&d, &BUILD);
+    assert!(
+        err.contains("pip install --no-deps --require-hashes -r /usr/share/demo-env/"),
+        "{err}"
+    );
+    assert!(!err.contains("pip install -r "), "no resolution:\n{err}");
+    assert_same_package(
+        &env_bytes,
+        &env,
+        "the env rebuilt from its lock differs from the first build's",
+    );
+
+    // A lock that no longer installs: an archive with another hash, or a
+    // version the index does not have. The build stops naming it, and no
+    // env package, temp file or env tree is left.
+    let cases = [
+        (
+            with_line(
+                &lock,
+                "sqlparse",
+                &format!("sqlparse==0.6.1 --hash=sha256:{}", "0".repeat(64)),
+            ),
+            "sqlparse==0.6.1 (its archive's sha256 is not the one the lock records)",
+        ),
+        (
+            with_line(
+                &lock,
+                "vine",
+                &format!("vine==0.0.424242 --hash=sha256:{}", "1".repeat(64)),
+            ),
+            "vine==0.0.424242 (the index has no such version)",
+        ),
+    ];
+    for (broken, named) in &cases {
+        std::fs::remove_file(&env).unwrap();
+        std::fs::write(&lock_file, broken).unwrap();
+        let before = package_files(&d);
+        let err = fails(&d, &BUILD);
+        for needle in [
+            "no longer installs: ",
+            named,
+            "djdd build --rebuild-env",
+            "may then change under the same HASH",
+        ] {
+            assert!(err.contains(needle), "{needle:?} not in:\n{err}");
+        }
+        assert_eq!(package_files(&d), before, "{err}");
+        assert!(!env_tree.exists(), "a half-made env stayed in the root");
+        assert_eq!(std::fs::read_to_string(&lock_file).unwrap(), *broken);
+        // Put the package back for the next case's `remove_file`.
+        std::fs::write(&env, &env_bytes).unwrap();
+    }
+
+    // --rebuild-env resolves again, says what changed against the
+    // (broken) recorded lock, and records the new one: the demo pins
+    // every version, so it is the first build's lock and package again.
+    let (_, err) = ok(&d, &[&BUILD[..], &["--rebuild-env"]].concat());
+    assert!(err.contains("pip install -r "), "{err}");
+    assert!(
+        err.contains("was resolved again (--rebuild-env): the env's content changed under the same HASH: vine 0.0.424242 -> 5.1.0"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&lock_file).unwrap(), lock);
+    assert_same_package(&env_bytes, &env, "the env resolved again differs");
+}
