@@ -271,12 +271,13 @@ pub fn check_calendars(project: &Project) -> anyhow::Result<()> {
 /// was built for `suite`. None when the pool does not hold it.
 fn env_in_repository(
     repo: &Path,
+    what: &str,
     suite: &str,
     env: &plan::PlannedPackage,
 ) -> anyhow::Result<Option<PathBuf>> {
     if !repo.join("dists").is_dir() {
         return Err(Error::invalid_hint(
-            format!("--repo {}", repo.display()),
+            what.to_string(),
             "is not an apt repository (no dists/ directory)",
             "give the directory `djdd publish --repo` writes",
         )
@@ -385,18 +386,36 @@ fn build_variant(
         &format!("another build of {}-site-{variant_name}", args.name),
     )?;
     let mut inputs = load_inputs(bd, root, args, variant_name)?;
+    // `--repo`/DJDD_REPO, or else the build dir's setting (`djdd init
+    // --repo`), which may name a repository nothing was published to yet.
+    let repo: Option<(PathBuf, String)> = match &args.repo {
+        Some(r) => Some((r.clone(), format!("--repo {}", r.display()))),
+        None => bd.read_settings()?.repo.map(|r| {
+            let what = format!(
+                "{} (the build dir's repository, {})",
+                r.display(),
+                bd.settings_file().display()
+            );
+            (r, what)
+        }),
+    };
     // The env, published already: reused from the repository.
     // It is preferred to a rebuild from the recorded lock: no pip run, and
     // the very bytes that are deployed.
-    let from_repo = match &args.repo {
-        Some(repo)
+    let from_repo = match &repo {
+        Some((repo, what))
             if !args.rebuild_env
                 && matches!(
                     inputs.plan.env.action,
                     plan::Action::Build | plan::Action::RebuildFromLock
                 ) =>
         {
-            env_in_repository(repo, root.suite(), &inputs.plan.env)?
+            if args.repo.is_none() && !repo.join("dists").is_dir() {
+                tracing::info!("{what} holds no apt repository yet");
+                None
+            } else {
+                env_in_repository(repo, what, root.suite(), &inputs.plan.env)?
+            }
         }
         _ => None,
     };
