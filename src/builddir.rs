@@ -10,6 +10,7 @@
 //! D/variants/NAME/VARIANT.toml   one deployment of NAME
 //! D/packages/             finished .debs (written to a temp name, renamed in)
 //! D/cache/pip/            pip's cache, bind-mounted into the root at /djdd/cache
+//! D/cache/wheels/         wheels pip built from sdists, by the sdist's sha256 (buildroot::wheels)
 //! D/logs/                 one log per build
 //! D/state/init.toml       what `djdd init` did (suite, arch, mirror, steps)
 //! D/state/settings.toml   the build dir's settings (`djdd init --repo`)

@@ -91,6 +91,20 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
         .trim_start_matches("demo-env-")
         .to_string();
     let env_tree = d.path().join("buildroot/usr/lib/demo-env").join(&hash);
+    // The wheel pip built from psycopg2's sdist is kept by the sdist's hash.
+    let psycopg2 = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("psycopg2==2.9.13 --hash=sha256:"))
+        .unwrap_or_else(|| panic!("no psycopg2 line in {lock}"));
+    let kept: Vec<String> =
+        std::fs::read_dir(d.path().join("cache/wheels/env-format-3").join(psycopg2))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    assert!(
+        kept.len() == 1 && kept[0].starts_with("psycopg2-2.9.13-cp3"),
+        "{kept:?}"
+    );
 
     // The package is lost: the plan says the env is rebuilt from the lock,
     // and the build installs it without resolving.
@@ -109,6 +123,15 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
         "{err}"
     );
     assert!(!err.contains("pip install -r "), "no resolution:\n{err}");
+    // psycopg2 came from the kept wheel: pip compiled nothing.
+    assert!(
+        err.contains(
+            "1 wheel built before from its sdist (the build dir's cache): psycopg2==2.9.13"
+        ),
+        "{err}"
+    );
+    let pip_line = err.lines().find(|l| l.contains("pip install: ")).unwrap();
+    assert!(!pip_line.contains("built"), "{err}");
     assert_same_package(
         &env_bytes,
         &env,

@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use crate::buildroot::BuildRoot;
+use crate::buildroot::{BuildRoot, wheels};
 use crate::error::{Error, Result};
 
 /// mtime and SOURCE_DATE_EPOCH of everything in an env package: the env's
@@ -182,6 +182,9 @@ pub struct EnvBuild<'a> {
     /// includes, `provided`): installed from a lock, only these keep the
     /// `REQUESTED` mark pip gives every line of the lock.
     pub requested: &'a [String],
+    /// The build dir's cache dir on the host (`D/cache`, `/djdd/cache` in
+    /// the root): its wheels built from sdists ([`wheels`]).
+    pub cache_dir: &'a Path,
 }
 
 /// The build user inside the root (made by `djdd init`).
@@ -298,6 +301,7 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         Some(lock) => install_lock(root, b, &env, &pip, lock)?,
         None => resolve(root, b, &env, &pip)?,
     }
+    keep_wheels(root, b)?;
     strip_objects(root, b.env_dir)?;
     // pip compiled bytecode package by package; drop it and compile the
     // whole env once, in sorted order, in one process (checked-hash pycs
@@ -396,17 +400,70 @@ fn install_lock(
     let inside = format!("{}/{LOCK_FILE}", b.share_dir);
     let dest = host_path(root, &inside);
     std::fs::write(&dest, lock).map_err(|e| Error::io(&dest, e))?;
+    let text = String::from_utf8_lossy(lock);
+    let dists = crate::plan::parse_lock(&text)
+        .map_err(|why| Error::invalid(format!("the resolution lock {inside}"), why))?;
+    // The wheels the build dir kept of its sdists: offered to pip with
+    // their own hash beside the sdist's, in a copy of the lock that is not
+    // shipped, through a page of links that carry that hash (pip ranks a
+    // link without an allowed hash below the index's sdist, which has one).
+    let mut lines = Vec::new();
+    let mut links = String::new();
+    let mut from_cache = Vec::new();
+    for d in &dists {
+        let Some(sha) = &d.sha256 else { continue };
+        let mut line = format!("{}=={} --hash=sha256:{sha}", d.name, d.version);
+        let kept = wheels::cached(b.cache_dir, sha)?;
+        if !kept.is_empty() {
+            for (wheel, wheel_sha) in &kept {
+                line.push_str(&format!(" --hash=sha256:{wheel_sha}"));
+                links.push_str(&format!(
+                    "<a href=\"file://{}/wheels/env-format-{}/{sha}/{wheel}#sha256={wheel_sha}\">{wheel}</a>\n",
+                    crate::buildroot::CACHE_INSIDE,
+                    crate::plan::ENV_FORMAT
+                ));
+            }
+            from_cache.push(format!("{}=={}", d.name, d.version));
+        }
+        lines.push(line + "\n");
+    }
+    let requirement = if from_cache.is_empty() {
+        LOCK_FILE
+    } else {
+        tracing::info!(
+            "{} wheel{} built before from {} sdist{} (the build dir's cache): {}",
+            from_cache.len(),
+            if from_cache.len() == 1 { "" } else { "s" },
+            if from_cache.len() == 1 {
+                "its"
+            } else {
+                "their"
+            },
+            if from_cache.len() == 1 { "" } else { "s" },
+            from_cache.join(" ")
+        );
+        let p = host_path(root, &format!("{}/{INSTALL_FILE}", b.share_dir));
+        std::fs::write(&p, lines.concat()).map_err(|e| Error::io(&p, e))?;
+        let p = host_path(root, &format!("{}/{LINKS_FILE}", b.share_dir));
+        let page = format!("<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n");
+        std::fs::write(&p, page).map_err(|e| Error::io(&p, e))?;
+        INSTALL_FILE
+    };
+    let find_links = format!("--find-links={}/{LINKS_FILE}", b.share_dir);
     tracing::info!("pip install --no-deps --require-hashes -r {inside}");
-    let argv = [
+    let mut argv = vec![
         pip,
         "install",
         "--no-warn-script-location",
         "--no-deps",
         "--require-hashes",
         "--requirement",
-        LOCK_FILE,
+        requirement,
     ];
-    run_step_metered(
+    if requirement == INSTALL_FILE {
+        argv.push(&find_links);
+    }
+    let installed = run_step_metered(
         root,
         Some(BUILD_USER),
         b.share_dir,
@@ -435,10 +492,15 @@ fn install_lock(
             )
         }
         other => other,
-    })?;
-    let text = String::from_utf8_lossy(lock);
-    let not_requested: Vec<String> = crate::plan::parse_lock(&text)
-        .map_err(|why| Error::invalid(format!("the resolution lock {inside}"), why))?
+    });
+    if requirement == INSTALL_FILE {
+        for f in [INSTALL_FILE, LINKS_FILE] {
+            let p = host_path(root, &format!("{}/{f}", b.share_dir));
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    installed?;
+    let not_requested: Vec<String> = dists
         .into_iter()
         .map(|d| d.name)
         .filter(|n| !b.requested.contains(n))
@@ -450,9 +512,37 @@ fn install_lock(
     Ok(())
 }
 
+/// Keeps in the build dir's cache the wheels pip built from the sdists of
+/// the env's lock (see [`wheels`]).
+fn keep_wheels(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
+    let lock = host_path(root, &format!("{}/{LOCK_FILE}", b.share_dir));
+    let text = std::fs::read_to_string(&lock).map_err(|e| Error::io(&lock, e))?;
+    let hashes: Vec<String> = crate::plan::parse_lock(&text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| d.sha256)
+        .collect();
+    let pip_cache = b
+        .cache_dir
+        .join("pip")
+        .join(format!("env-format-{}", crate::plan::ENV_FORMAT));
+    for (sha, wheel) in wheels::keep_built(b.cache_dir, &pip_cache, &hashes)? {
+        tracing::info!(
+            "kept {wheel} (built from the sdist with sha256 {sha}) in the build dir's wheel cache"
+        );
+    }
+    Ok(())
+}
+
 /// Drops the `REQUESTED` mark (and its RECORD row) of the distributions
 /// named (see the script's header).
 const REQUESTED_SCRIPT: &str = include_str!("scripts/requested.py");
+
+/// The lock with the hashes of the build dir's cached wheels added, in the
+/// share dir while pip installs it (removed after).
+const INSTALL_FILE: &str = ".djdd-install.lock";
+/// The page of links to those wheels, beside it.
+const LINKS_FILE: &str = ".djdd-wheels.html";
 
 /// pip's report, in the share dir while the env builds (removed after).
 const LOCK_REPORT: &str = ".pip-report.json";

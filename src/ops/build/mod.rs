@@ -514,6 +514,7 @@ fn build_variant(
                         provided: &plan.app_server.provided,
                         lock,
                         requested: &requested,
+                        cache_dir: &bd.cache_dir(),
                     },
                 )?;
                 let shlibs = steps::shlib_packages(root, &env_dir)?;
