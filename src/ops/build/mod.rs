@@ -84,9 +84,20 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         let _fetch = bd.lock_named(&format!("src-{}", args.name), "fetching the source")?;
         crate::ops::src::fetch(&repo).with_context(|| format!("fetching {}", repo.display()))?;
     }
+    // `--rebuild-env` resolves each env once, whatever number of variants
+    // share it (every variant's site package is built again).
+    let mut rebuilt_envs: Vec<String> = Vec::new();
     for v in &variants {
-        build_variant(&bd, &root, &mut lock, args, v, compression)
-            .with_context(|| format!("building {}-site-{v}", args.name))?;
+        build_variant(
+            &bd,
+            &root,
+            &mut lock,
+            args,
+            v,
+            compression,
+            &mut rebuilt_envs,
+        )
+        .with_context(|| format!("building {}-site-{v}", args.name))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -378,6 +389,7 @@ fn build_variant(
     args: &BuildArgs,
     variant_name: &str,
     compression: Compression,
+    rebuilt_envs: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     // One build of a variant at a time, from its plan (which reads the last
     // build number) to its record: two at once would both take number N+1.
@@ -490,7 +502,8 @@ fn build_variant(
         let lock_file = bd.env_lock_file(&args.name, &plan.env.full_id);
         let old_lock = read_if_exists(&lock_file)?;
         let share_dir = format!("/usr/share/{}-env/{}", args.name, plan.env.id);
-        if args.rebuild_env || !env_file.exists() {
+        let rebuild = args.rebuild_env && !rebuilt_envs.contains(&plan.env.full_id);
+        if rebuild || !env_file.exists() {
             let files: Vec<(String, Vec<u8>)> = requirement_files(&inputs);
             let _ = std::fs::remove_file(&marker);
             let requested = requested_names(&inputs);
@@ -543,8 +556,15 @@ fn build_variant(
             }
             mark_complete(&marker)?;
             tracing::info!("wrote {}", env_file.display());
-        } else if !marker.exists() || !steps::host_path(root, &env_dir).is_dir() {
-            // Reused package, tree missing from this root: unpack it.
+        } else if from_repo.is_some()
+            || !marker.exists()
+            || !steps::host_path(root, &env_dir).is_dir()
+        {
+            // Reused package, tree missing from this root (or, for one
+            // copied from the repository, maybe another build's): unpack it.
+            let _ = std::fs::remove_file(&marker);
+            steps::remove_in_root(root, &env_dir)?;
+            steps::remove_in_root(root, &share_dir)?;
             tracing::info!("unpacking {} into the build root", plan.env.file_name());
             unpack_deb(&env_file, &root.path())?;
             mark_complete(&marker)?;
@@ -556,10 +576,13 @@ fn build_variant(
             &share_dir,
             &lock_file,
             old_lock.as_deref(),
-            args.rebuild_env,
+            rebuild,
             &plan.env.name,
             &mut log,
         )?;
+        if rebuild {
+            rebuilt_envs.push(plan.env.full_id.clone());
+        }
     }
     crate::testpause::point("after-env");
 
