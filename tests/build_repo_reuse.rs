@@ -65,6 +65,8 @@ fn a_new_build_dir_reuses_the_published_env() {
         v
     };
     assert_eq!(locks(&b).len(), 1);
+    let (status, _) = ok(&b, &["status"]);
+    assert!(status.contains("  env locks kept: 1 "), "{status}");
     assert_eq!(
         locks(&b),
         locks(&a),
@@ -114,6 +116,13 @@ fn a_new_build_dir_reuses_the_published_env() {
             "repository {apt_arg} (envs published there are reused)"
         )),
         "{out}"
+    );
+    let (status, _) = ok(&c, &["status"]);
+    assert!(
+        status.contains(&format!(
+            "repository: {apt_arg} (`djdd init --repo`): builds reuse the envs published there\n"
+        )),
+        "{status}"
     );
     let plan_c = ["build", "demo", "blue", "--version", "v1", "--plan"];
     let (plan, _) = ok(&c, &plan_c);
