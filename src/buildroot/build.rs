@@ -412,7 +412,7 @@ fn install_lock(
     let mut from_cache = Vec::new();
     for d in &dists {
         let Some(sha) = &d.sha256 else { continue };
-        let mut line = format!("{}=={} --hash=sha256:{sha}", d.name, d.version);
+        let mut line = format!("{} --hash=sha256:{sha}", d.requirement);
         let kept = wheels::cached(b.cache_dir, sha)?;
         if !kept.is_empty() {
             for (wheel, wheel_sha) in &kept {
@@ -968,6 +968,63 @@ fn check_link(name: &str, rel: &Path, target: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_py_writes_what_the_plan_reads_back() {
+        // pip's report (format 1) for an index wheel, an sdist given by
+        // its URL, and a VCS checkout; the build root's python runs the
+        // script, /usr/bin/python3 (python3-venv, .ci/apt-packages) here.
+        let h1 = "1".repeat(64);
+        let h2 = "2".repeat(64);
+        let report = format!(
+            r#"{{"version": "1", "install": [
+  {{"metadata": {{"name": "Django", "version": "5.2.8"}}, "is_direct": false, "requested": true,
+    "download_info": {{"url": "https://files.example.org/Django-5.2.8-py3-none-any.whl", "archive_info": {{"hash": "sha256={h1}"}}}}}},
+  {{"metadata": {{"name": "my_lib", "version": "1.2"}}, "is_direct": true, "requested": true,
+    "download_info": {{"url": "https://e.org/dl/my_lib-1.2.tar.gz", "archive_info": {{"hash": "sha256={h2}", "hashes": {{"sha256": "{h2}"}}}}}}}},
+  {{"metadata": {{"name": "vcs.thing", "version": "0.1"}}, "is_direct": true, "requested": true,
+    "download_info": {{"url": "https://git.example.org/thing.git", "vcs_info": {{"vcs": "git", "commit_id": "abc"}}}}}}
+]}}"#
+        );
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("report.json");
+        std::fs::write(&path, report).unwrap();
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-I", "-c", LOCK_SCRIPT])
+            .arg(&path)
+            .arg("/usr/lib/demo-env/0123456789ab")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let got = crate::plan::parse_lock(&text).unwrap();
+        let got: Vec<(&str, &str, &str, Option<&str>)> = got
+            .iter()
+            .map(|d| {
+                (
+                    d.name.as_str(),
+                    d.version.as_str(),
+                    d.requirement.as_str(),
+                    d.sha256.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("django", "5.2.8", "django==5.2.8", Some(h1.as_str())),
+                (
+                    "my-lib",
+                    "1.2",
+                    "my-lib @ https://e.org/dl/my_lib-1.2.tar.gz",
+                    Some(h2.as_str())
+                ),
+                ("vcs-thing", "0.1", "vcs-thing==0.1", None),
+            ],
+            "{text}"
+        );
+        assert!(crate::plan::installable(&text).is_err(), "{text}");
+    }
 
     #[test]
     fn pips_python_complaint_becomes_one_sentence() {

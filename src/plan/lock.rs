@@ -6,8 +6,10 @@
 //! Pure: the caller hands in the lock's text. The format is the one
 //! `src/buildroot/scripts/lock.py` writes (docs/build-plan.md, "The
 //! resolution lock"): `#` comment lines, then one `NAME==VERSION
-//! --hash=sha256:HEX` line a distribution, or `NAME==VERSION  # no archive
-//! hash: from URL` for one installed from a VCS or a local path.
+//! --hash=sha256:HEX` line a distribution, `NAME @ URL --hash=sha256:HEX
+//! # VERSION` for an archive the requirements named by its URL, or
+//! `NAME==VERSION  # no archive hash: from URL` for one installed from a
+//! VCS or a local path.
 
 /// One distribution of a lock.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,8 @@ pub struct Locked {
     /// PEP 503-normalised name.
     pub name: String,
     pub version: String,
+    /// What pip is given before the hash: `NAME==VERSION`, or `NAME @ URL`.
+    pub requirement: String,
     /// The sha256 (hex) of its archive; `None` for a distribution without
     /// one (its line says where it came from).
     pub sha256: Option<String>,
@@ -34,7 +38,30 @@ pub fn parse_lock(text: &str) -> Result<Vec<Locked>, String> {
             Some((r, rest)) => (r, rest.trim()),
             None => (line, ""),
         };
-        let (name, version) = req.split_once("==").ok_or_else(bad)?;
+        // `NAME @ URL --hash=sha256:HEX  # VERSION`.
+        let (req, rest, url_version) = match rest.strip_prefix("@ ") {
+            Some(after) => {
+                let (url, tail) = after.split_once(' ').ok_or_else(bad)?;
+                let (hash, version) = tail.split_once('#').ok_or_else(bad)?;
+                let url_ok = (url.starts_with("https://") || url.starts_with("http://"))
+                    && !url
+                        .bytes()
+                        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+                if !url_ok || !hash.trim().starts_with("--hash=") {
+                    return Err(bad());
+                }
+                (
+                    format!("{req} @ {url}"),
+                    hash.trim(),
+                    Some(version.trim().to_string()),
+                )
+            }
+            None => (req.to_string(), rest, None),
+        };
+        let (name, version) = match &url_version {
+            Some(v) => (req.split(" @ ").next().unwrap_or(""), v.as_str()),
+            None => req.split_once("==").ok_or_else(bad)?,
+        };
         let name_ok = !name.is_empty()
             && name
                 .bytes()
@@ -59,6 +86,7 @@ pub fn parse_lock(text: &str) -> Result<Vec<Locked>, String> {
         out.push(Locked {
             name: name.to_string(),
             version: version.to_string(),
+            requirement: req.clone(),
             sha256,
         });
     }
@@ -168,6 +196,27 @@ mod tests {
         assert_eq!(d[1].version, "5.2.8");
         assert_eq!(d[1].sha256.as_deref(), Some(H2));
         assert_eq!(installable(&text), Ok(2));
+    }
+
+    #[test]
+    fn a_direct_url_archive_keeps_its_url() {
+        let text = format!(
+            "mylib @ https://e.org/dl/mylib-1.2-py3-none-any.whl --hash=sha256:{H1}  # 1.2\n"
+        );
+        let d = parse_lock(&text).unwrap();
+        assert_eq!(d[0].name, "mylib");
+        assert_eq!(d[0].version, "1.2");
+        assert_eq!(
+            d[0].requirement,
+            "mylib @ https://e.org/dl/mylib-1.2-py3-none-any.whl"
+        );
+        assert_eq!(installable(&text), Ok(1));
+        for bad in [
+            format!("mylib @ file:///x.whl --hash=sha256:{H1}  # 1\n"),
+            format!("mylib @ https://e.org/x.whl --hash=sha256:{H1}\n"),
+        ] {
+            assert!(parse_lock(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
