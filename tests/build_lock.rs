@@ -5,7 +5,9 @@
 //! hash is not the lock's, a version the index lacks) stops the build,
 //! naming the distribution and `--rebuild-env`, and leaves nothing behind;
 //! `--rebuild-env` resolves again, says what changed under the same HASH
-//! and records the new lock.
+//! and records the new lock. The second test rebuilds fixtures/pulse
+//! (ranges; psycopg2 and uWSGI compiled from their sdists) from its lock:
+//! the env is the same, psycopg2 coming from the wheel the build dir kept.
 //!
 //! Needs root, the cached base tarball and PyPI.
 
@@ -194,4 +196,36 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
     one_package(&d, "demo-site-red_", &[]);
     assert_eq!(std::fs::read_to_string(&lock_file).unwrap(), lock);
     assert_same_package(&env_bytes, &env, "the env resolved again differs");
+}
+
+#[test]
+fn a_project_with_ranges_and_compiled_sdists_is_the_same_from_its_lock() {
+    let repo = pulse_repo();
+    let d = pulse_build_dir(repo.path());
+    let build = ["build", "pulse", "blue", "--version", "v1"];
+    ok(&d, &build);
+    let env = one_package(&d, "pulse-env-", &[]);
+    let env_bytes = std::fs::read(&env).unwrap();
+    let lock = std::fs::read_to_string(recorded_lock(&d)).unwrap();
+    assert!(lock.contains("\nuwsgi==2.0."), "{lock}");
+
+    // Installed from the lock (the requirements' ranges are not resolved
+    // again): psycopg2 from the wheel the build dir kept, uWSGI compiled
+    // again (bookworm's pip installs its sdist with `setup.py install`,
+    // which makes no wheel to keep), and the env is the same.
+    std::fs::remove_file(&env).unwrap();
+    let (_, err) = ok(&d, &build);
+    assert!(
+        err.contains("pip install --no-deps --require-hashes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(the build dir's cache): ") && err.contains("psycopg2==2.9."),
+        "{err}"
+    );
+    assert_same_package(
+        &env_bytes,
+        &env,
+        "the env of fixtures/pulse rebuilt from its lock differs",
+    );
 }

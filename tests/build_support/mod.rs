@@ -70,6 +70,33 @@ pub fn demo_repo() -> tempfile::TempDir {
     t
 }
 
+/// The fixtures/pulse repository (make-repo.sh ... pulse) in a new temp dir.
+pub fn pulse_repo() -> tempfile::TempDir {
+    need_root();
+    let t = tempdir();
+    let out = Command::new("sh")
+        .arg(fixtures().join("make-repo.sh"))
+        .arg(t.path())
+        .arg("pulse")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "make-repo.sh pulse: {out:?}");
+    t
+}
+
+/// A fresh build dir (empty pip cache) with fixtures/pulse as source
+/// `pulse` and variant blue.
+pub fn pulse_build_dir(repo: &Path) -> TestBuildDir {
+    let d = TestBuildDir::new();
+    ok(&d, &["init"]);
+    ok(&d, &["src", "pulse", "--clone", repo.to_str().unwrap()]);
+    ok(
+        &d,
+        &["variant", "pulse", "blue", "--domain", "pulse.example.org"],
+    );
+    d
+}
+
 /// `djdd --dir D ARGS`, whatever its exit.
 pub fn run(d: &TestBuildDir, args: &[&str]) -> Output {
     d.djdd(args).output().unwrap()
