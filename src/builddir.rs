@@ -10,9 +10,12 @@
 //! D/variants/NAME/VARIANT.toml   one deployment of NAME
 //! D/packages/             finished .debs (written to a temp name, renamed in)
 //! D/cache/pip/            pip's cache, bind-mounted into the root at /djdd/cache
+//! D/cache/wheels/         wheels pip built from sdists, by the sdist's sha256 (buildroot::wheels)
 //! D/logs/                 one log per build
 //! D/state/init.toml       what `djdd init` did (suite, arch, mirror, steps)
+//! D/state/settings.toml   the build dir's settings (`djdd init --repo`)
 //! D/state/builds/NAME-VARIANT.toml   the last build of each variant
+//! D/state/env-locks/NAME-FULLHASH.lock   the resolution lock of each env this build dir made or took
 //! D/state/locks/          per-source and per-variant lock files
 //! ```
 //! Locks are `flock(2)` locks (std `File::lock`): released by the kernel when
@@ -156,6 +159,17 @@ impl BuildDir {
             .join(format!("{name}-{variant}.toml"))
     }
 
+    /// D/state/env-locks/NAME-FULLHASH.lock: the resolution lock
+    /// (`requirements.lock`) of the env of NAME with the full env hash
+    /// FULLHASH, as the last env package of it this build dir built,
+    /// reused or copied holds it. A later build of that env whose package
+    /// is gone installs exactly it (docs/build-plan.md).
+    pub fn env_lock_file(&self, name: &str, full_hash: &str) -> PathBuf {
+        self.state_dir()
+            .join("env-locks")
+            .join(format!("{name}-{full_hash}.lock"))
+    }
+
     /// The schroot chroot name of this build dir: `djdd-` and 12 hex digits
     /// of the SHA-256 of D's canonical path, so that every build dir on a
     /// host has its own chroot config and none clobbers another.
@@ -233,6 +247,30 @@ impl BuildDir {
             &self.state_dir().join("locks").join(format!("{key}.lock")),
             what,
         )
+    }
+
+    /// D/state/settings.toml.
+    pub fn settings_file(&self) -> PathBuf {
+        self.state_dir().join("settings.toml")
+    }
+
+    /// The build dir's settings (defaults when none were set).
+    pub fn read_settings(&self) -> Result<Settings> {
+        let path = self.settings_file();
+        match std::fs::read_to_string(&path) {
+            Ok(t) => Settings::parse(&t, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Records the build dir's settings (atomically).
+    pub fn write_settings(&self, s: &Settings) -> Result<()> {
+        let path = self.settings_file();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        write_atomic(&path, s.to_toml().as_bytes())
     }
 
     /// The last build of NAME-VARIANT, if one was recorded.
@@ -452,6 +490,38 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The build dir's own settings, `D/state/settings.toml`, set by `djdd
+/// init` and used by the commands when their options do not say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The apt repository the builds go to (`djdd init --repo R`): `djdd
+    /// build` reuses the env packages published there when neither
+    /// `--repo` nor `DJDD_REPO` names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Parses the settings; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Settings> {
+        toml::from_str(text).map_err(|e| {
+            Error::invalid_hint(
+                origin,
+                format!("not valid build dir settings: {}", e.to_string().trim_end()),
+                "set them again with `djdd init --repo R` (or `--no-repo`), or delete the file",
+            )
+        })
+    }
+
+    pub fn to_toml(&self) -> String {
+        format!(
+            "# The build dir's settings, written by `djdd init` (docs/host.md).\n{}",
+            toml::to_string(self).expect("settings serialise")
+        )
+    }
+}
+
 /// The record of the last build of one variant,
 /// `D/state/builds/NAME-VARIANT.toml`, written by `djdd build` and shown by
 /// `djdd status`.
@@ -518,6 +588,20 @@ pub fn now_secs() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_round_trip_and_refuse_unknown_keys() {
+        let none = Settings::default();
+        assert_eq!(Settings::parse(&none.to_toml(), "s").unwrap(), none);
+        assert!(!none.to_toml().contains("repo"));
+        let set = Settings {
+            repo: Some(PathBuf::from("/srv/apt")),
+        };
+        assert!(set.to_toml().contains("repo = \"/srv/apt\"\n"));
+        assert_eq!(Settings::parse(&set.to_toml(), "s").unwrap(), set);
+        let e = Settings::parse("rep = \"/x\"\n", "D/state/settings.toml").unwrap_err();
+        assert!(e.to_string().starts_with("D/state/settings.toml: "), "{e}");
+    }
 
     #[test]
     fn formats_times() {

@@ -35,11 +35,7 @@ fn a_new_build_dir_reuses_the_published_env() {
         apt_arg,
     ];
     let (plan, _) = ok(&b, &[&build[..], &["--plan"]].concat());
-    let env_line = plan
-        .lines()
-        .find(|l| l.trim_start().starts_with("env  demo-env-"))
-        .unwrap();
-    assert!(env_line.contains("from repo"), "{plan}");
+    assert!(env_line(&plan).contains("from repo"), "{plan}");
     assert!(plan.contains("env from the repository: "), "{plan}");
     assert!(plan.contains("2 packages to build, 1 reused"), "{plan}");
     assert!(package_files(&b).is_empty(), "--plan wrote nothing");
@@ -54,6 +50,27 @@ fn a_new_build_dir_reuses_the_published_env() {
         std::fs::read(&env_a).unwrap(),
         std::fs::read(&env_b).unwrap(),
         "the env in the new build dir is the published one"
+    );
+    // Its lock is now the new build dir's lock of this env (a later build
+    // whose package is gone installs it: tests/build_lock.rs).
+    let locks = |d: &common::TestBuildDir| -> Vec<(std::ffi::OsString, Vec<u8>)> {
+        let mut v: Vec<_> = std::fs::read_dir(d.path().join("state/env-locks"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), std::fs::read(e.path()).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(locks(&b).len(), 1);
+    let (status, _) = ok(&b, &["status"]);
+    assert!(status.contains("  env locks kept: 1 "), "{status}");
+    assert_eq!(
+        locks(&b),
+        locks(&a),
+        "the recorded lock is the published one's"
     );
     // The site package was built against it (collectstatic ran with the
     // unpacked env): the same as the first build dir's.
@@ -90,4 +107,53 @@ fn a_new_build_dir_reuses_the_published_env() {
         "{err}"
     );
     assert!(package_files(&c).is_empty());
+
+    // The repository set once for the build dir (`djdd init --repo`):
+    // used without --repo, which still wins.
+    let (out, _) = ok(&c, &["init", "--repo", apt_arg]);
+    assert!(
+        out.contains(&format!(
+            "repository {apt_arg} (envs published there are reused)"
+        )),
+        "{out}"
+    );
+    let (status, _) = ok(&c, &["status"]);
+    assert!(
+        status.contains(&format!(
+            "repository: {apt_arg} (`djdd init --repo`): builds reuse the envs published there\n"
+        )),
+        "{status}"
+    );
+    let plan_c = ["build", "demo", "blue", "--version", "v1", "--plan"];
+    let (plan, _) = ok(&c, &plan_c);
+    assert!(env_line(&plan).contains("from repo"), "{plan}");
+    assert!(
+        plan.contains(&format!("env from the repository: {apt_arg}/pool/")),
+        "{plan}"
+    );
+    let err = fails(&c, &[&plan_c[..], &["--repo", "/nonexistent"]].concat());
+    assert!(err.contains("--repo /nonexistent"), "{err}");
+    // A repository nothing was published to yet: the env is built.
+    let later = c.path().join("not-yet");
+    let (out, _) = ok(&c, &["init", "--repo", later.to_str().unwrap()]);
+    assert!(out.contains("nothing published yet"), "{out}");
+    let (plan, _) = ok(&c, &plan_c);
+    assert!(env_line(&plan).contains(" build "), "{plan}");
+    // Only absolute paths; --no-repo forgets it.
+    let err = fails(&c, &["init", "--repo", "apt"]);
+    assert!(
+        err.contains("--repo apt: must be an absolute path"),
+        "{err}"
+    );
+    ok(&c, &["init", "--no-repo"]);
+    let settings = std::fs::read_to_string(c.path().join("state/settings.toml")).unwrap();
+    assert!(!settings.contains("repo"), "{settings}");
+    assert!(package_files(&c).is_empty(), "--plan wrote nothing");
+}
+
+/// The plan's line of the env package.
+fn env_line(plan: &str) -> &str {
+    plan.lines()
+        .find(|l| l.starts_with("  env  "))
+        .unwrap_or_else(|| panic!("no env package line in:\n{plan}"))
 }

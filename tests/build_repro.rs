@@ -47,29 +47,9 @@ fn same_commit_twice_gives_identical_packages() {
     );
 }
 
-/// A fresh build dir with fixtures/pulse as source `pulse` and variant blue.
-fn pulse_build_dir(repo: &std::path::Path) -> common::TestBuildDir {
-    let d = common::TestBuildDir::new();
-    ok(&d, &["init"]);
-    ok(&d, &["src", "pulse", "--clone", repo.to_str().unwrap()]);
-    ok(
-        &d,
-        &["variant", "pulse", "blue", "--domain", "pulse.example.org"],
-    );
-    d
-}
-
 #[test]
 fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
-    need_root();
-    let repo = common::tempdir();
-    let out = Command::new("sh")
-        .arg(common::fixtures().join("make-repo.sh"))
-        .arg(repo.path())
-        .arg("pulse")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "make-repo.sh pulse: {out:?}");
+    let repo = pulse_repo();
     let a = pulse_build_dir(repo.path());
     let b = pulse_build_dir(repo.path());
     let build = ["build", "pulse", "blue", "--version", "v1"];

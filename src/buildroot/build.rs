@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use crate::buildroot::BuildRoot;
+use crate::buildroot::{BuildRoot, wheels};
 use crate::error::{Error, Result};
 
 /// mtime and SOURCE_DATE_EPOCH of everything in an env package: the env's
@@ -174,6 +174,17 @@ pub struct EnvBuild<'a> {
     /// Requirement lines djdd adds (its app server), installed in the
     /// same pip run as the project's, so one resolution covers both.
     pub provided: &'a [String],
+    /// The resolution lock to install exactly (`pip install --no-deps
+    /// --require-hashes`), instead of resolving the requirements; it is
+    /// then the env's `requirements.lock` as it is.
+    pub lock: Option<&'a [u8]>,
+    /// The PEP 503 names the requirements ask for (the root file, its `-r`
+    /// includes, `provided`): installed from a lock, only these keep the
+    /// `REQUESTED` mark pip gives every line of the lock.
+    pub requested: &'a [String],
+    /// The build dir's cache dir on the host (`D/cache`, `/djdd/cache` in
+    /// the root): its wheels built from sdists ([`wheels`]).
+    pub cache_dir: &'a Path,
 }
 
 /// The build user inside the root (made by `djdd init`).
@@ -286,52 +297,11 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         Err(e) => return Err(Error::io(&gitignore, e)),
     }
     let pip = format!("{}/bin/pip", b.env_dir);
-    tracing::info!(
-        "pip install -r {}/{}{}",
-        b.share_dir,
-        b.root_file,
-        b.provided
-            .iter()
-            .map(|l| format!(" {l}"))
-            .collect::<String>()
-    );
-    // pip's installation report (pip >= 22.2): what it resolved, each
-    // distribution's version and archive hash; it becomes the lock.
-    let report = format!("{}/{LOCK_REPORT}", b.share_dir);
-    let mut argv: Vec<&str> = vec![
-        &pip,
-        "install",
-        "--no-warn-script-location",
-        "--report",
-        &report,
-        "--requirement",
-        b.root_file,
-    ];
-    argv.extend(b.provided.iter().map(String::as_str));
-    run_step_metered(
-        root,
-        user,
-        b.share_dir,
-        &env,
-        PIP_TIMEOUT,
-        &argv,
-        Some(("pip install", crate::report::Meter::Pip)),
-    )
-    .map_err(|e| match e {
-        Error::Command { status, output, .. } => {
-            // The one sentence that matters, before pip's pages.
-            let hint = python_hint(&output, b.python_version)
-                .map(|h| format!("{h}\n"))
-                .unwrap_or_default();
-            Error::Command {
-                command: format!("pip install -r {} (in the build root)", b.root_file),
-                status,
-                output: format!("{hint}{output}"),
-            }
-        }
-        other => other,
-    })?;
-    write_lock(root, b, &env, &report)?;
+    match b.lock {
+        Some(lock) => install_lock(root, b, &env, &pip, lock)?,
+        None => resolve(root, b, &env, &pip)?,
+    }
+    keep_wheels(root, b)?;
     strip_objects(root, b.env_dir)?;
     // pip compiled bytecode package by package; drop it and compile the
     // whole env once, in sorted order, in one process (checked-hash pycs
@@ -361,6 +331,218 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// `pip install -r ROOT_FILE PROVIDED...`: pip resolves the requirements;
+/// its report becomes `requirements.lock`.
+fn resolve(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)], pip: &str) -> Result<()> {
+    let user = Some(BUILD_USER);
+    tracing::info!(
+        "pip install -r {}/{}{}",
+        b.share_dir,
+        b.root_file,
+        b.provided
+            .iter()
+            .map(|l| format!(" {l}"))
+            .collect::<String>()
+    );
+    // pip's installation report (pip >= 22.2): what it resolved, each
+    // distribution's version and archive hash; it becomes the lock.
+    let report = format!("{}/{LOCK_REPORT}", b.share_dir);
+    let mut argv: Vec<&str> = vec![
+        pip,
+        "install",
+        "--no-warn-script-location",
+        "--report",
+        &report,
+        "--requirement",
+        b.root_file,
+    ];
+    argv.extend(b.provided.iter().map(String::as_str));
+    run_step_metered(
+        root,
+        user,
+        b.share_dir,
+        env,
+        PIP_TIMEOUT,
+        &argv,
+        Some(("pip install", crate::report::Meter::Pip)),
+    )
+    .map_err(|e| match e {
+        Error::Command { status, output, .. } => {
+            // The one sentence that matters, before pip's pages.
+            let hint = python_hint(&output, b.python_version)
+                .map(|h| format!("{h}\n"))
+                .unwrap_or_default();
+            Error::Command {
+                command: format!("pip install -r {} (in the build root)", b.root_file),
+                status,
+                output: format!("{hint}{output}"),
+            }
+        }
+        other => other,
+    })?;
+    write_lock(root, b, env, &report)
+}
+
+/// `pip install --no-deps --require-hashes -r requirements.lock`: exactly
+/// the distributions of `lock` (written to the share dir first, so the
+/// env ships it as it is), each checked against its archive's sha256.
+/// Then only the requested distributions keep pip's `REQUESTED` mark, as
+/// after a resolution. A lock that no longer installs is an error naming
+/// the distributions pip could not get, and `--rebuild-env`.
+fn install_lock(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    env: &[(String, String)],
+    pip: &str,
+    lock: &[u8],
+) -> Result<()> {
+    let inside = format!("{}/{LOCK_FILE}", b.share_dir);
+    let dest = host_path(root, &inside);
+    std::fs::write(&dest, lock).map_err(|e| Error::io(&dest, e))?;
+    let text = String::from_utf8_lossy(lock);
+    let dists = crate::plan::parse_lock(&text)
+        .map_err(|why| Error::invalid(format!("the resolution lock {inside}"), why))?;
+    // The wheels the build dir kept of its sdists: offered to pip with
+    // their own hash beside the sdist's, in a copy of the lock that is not
+    // shipped, through a page of links that carry that hash (pip ranks a
+    // link without an allowed hash below the index's sdist, which has one).
+    let mut lines = Vec::new();
+    let mut links = String::new();
+    let mut from_cache = Vec::new();
+    for d in &dists {
+        let Some(sha) = &d.sha256 else { continue };
+        let mut line = format!("{} --hash=sha256:{sha}", d.requirement);
+        let kept = wheels::cached(b.cache_dir, sha)?;
+        if !kept.is_empty() {
+            for (wheel, wheel_sha) in &kept {
+                line.push_str(&format!(" --hash=sha256:{wheel_sha}"));
+                links.push_str(&format!(
+                    "<a href=\"file://{}/wheels/env-format-{}/{sha}/{wheel}#sha256={wheel_sha}\">{wheel}</a>\n",
+                    crate::buildroot::CACHE_INSIDE,
+                    crate::plan::ENV_FORMAT
+                ));
+            }
+            from_cache.push(format!("{}=={}", d.name, d.version));
+        }
+        lines.push(line + "\n");
+    }
+    let requirement = if from_cache.is_empty() {
+        LOCK_FILE
+    } else {
+        tracing::info!(
+            "{} wheel{} built before from {} sdist{} (the build dir's cache): {}",
+            from_cache.len(),
+            if from_cache.len() == 1 { "" } else { "s" },
+            if from_cache.len() == 1 {
+                "its"
+            } else {
+                "their"
+            },
+            if from_cache.len() == 1 { "" } else { "s" },
+            from_cache.join(" ")
+        );
+        let p = host_path(root, &format!("{}/{INSTALL_FILE}", b.share_dir));
+        std::fs::write(&p, lines.concat()).map_err(|e| Error::io(&p, e))?;
+        let p = host_path(root, &format!("{}/{LINKS_FILE}", b.share_dir));
+        let page = format!("<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n");
+        std::fs::write(&p, page).map_err(|e| Error::io(&p, e))?;
+        INSTALL_FILE
+    };
+    let find_links = format!("--find-links={}/{LINKS_FILE}", b.share_dir);
+    tracing::info!("pip install --no-deps --require-hashes -r {inside}");
+    let mut argv = vec![
+        pip,
+        "install",
+        "--no-warn-script-location",
+        "--no-deps",
+        "--require-hashes",
+        "--requirement",
+        requirement,
+    ];
+    if requirement == INSTALL_FILE {
+        argv.push(&find_links);
+    }
+    let installed = run_step_metered(
+        root,
+        Some(BUILD_USER),
+        b.share_dir,
+        env,
+        PIP_TIMEOUT,
+        &argv,
+        Some(("pip install", crate::report::Meter::Pip)),
+    )
+    .map_err(|e| match e {
+        Error::Command { status, output, .. } => {
+            let failed = crate::plan::lock_failures(&output);
+            let what = if failed.is_empty() {
+                format!("pip {status}")
+            } else {
+                failed.join(", ")
+            };
+            let tail: Vec<&str> = output.trim_end().lines().collect();
+            let tail = tail[tail.len().saturating_sub(12)..]
+                .iter()
+                .map(|l| format!("\n  | {l}"))
+                .collect::<String>();
+            Error::invalid_hint(
+                format!("the resolution lock {inside}"),
+                format!("no longer installs: {what}{tail}"),
+                "`djdd build --rebuild-env` resolves the requirements again and writes a new lock (the env's content may then change under the same HASH)",
+            )
+        }
+        other => other,
+    });
+    if requirement == INSTALL_FILE {
+        for f in [INSTALL_FILE, LINKS_FILE] {
+            let p = host_path(root, &format!("{}/{f}", b.share_dir));
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
+    installed?;
+    let not_requested: Vec<String> = dists
+        .into_iter()
+        .map(|d| d.name)
+        .filter(|n| !b.requested.contains(n))
+        .collect();
+    let python = format!("{}/bin/python", b.env_dir);
+    let mut argv: Vec<&str> = vec![&python, "-I", "-c", REQUESTED_SCRIPT, b.env_dir];
+    argv.extend(not_requested.iter().map(String::as_str));
+    run_step(root, Some(BUILD_USER), "/", env, 60, &argv)?;
+    Ok(())
+}
+
+/// Keeps in the build dir's cache the wheels pip built from the sdists of
+/// the env's lock (see [`wheels`]).
+fn keep_wheels(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
+    let lock = host_path(root, &format!("{}/{LOCK_FILE}", b.share_dir));
+    let text = std::fs::read_to_string(&lock).map_err(|e| Error::io(&lock, e))?;
+    let hashes: Vec<String> = crate::plan::parse_lock(&text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| d.sha256)
+        .collect();
+    let pip_cache = b
+        .cache_dir
+        .join("pip")
+        .join(format!("env-format-{}", crate::plan::ENV_FORMAT));
+    for (sha, wheel) in wheels::keep_built(b.cache_dir, &pip_cache, &hashes)? {
+        tracing::info!(
+            "kept {wheel} (built from the sdist with sha256 {sha}) in the build dir's wheel cache"
+        );
+    }
+    Ok(())
+}
+
+/// Drops the `REQUESTED` mark (and its RECORD row) of the distributions
+/// named (see the script's header).
+const REQUESTED_SCRIPT: &str = include_str!("scripts/requested.py");
+
+/// The lock with the hashes of the build dir's cached wheels added, in the
+/// share dir while pip installs it (removed after).
+const INSTALL_FILE: &str = ".djdd-install.lock";
+/// The page of links to those wheels, beside it.
+const LINKS_FILE: &str = ".djdd-wheels.html";
 
 /// pip's report, in the share dir while the env builds (removed after).
 const LOCK_REPORT: &str = ".pip-report.json";
@@ -786,6 +968,63 @@ fn check_link(name: &str, rel: &Path, target: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_py_writes_what_the_plan_reads_back() {
+        // pip's report (format 1) for an index wheel, an sdist given by
+        // its URL, and a VCS checkout; the build root's python runs the
+        // script, /usr/bin/python3 (python3-venv, .ci/apt-packages) here.
+        let h1 = "1".repeat(64);
+        let h2 = "2".repeat(64);
+        let report = format!(
+            r#"{{"version": "1", "install": [
+  {{"metadata": {{"name": "Django", "version": "5.2.8"}}, "is_direct": false, "requested": true,
+    "download_info": {{"url": "https://files.example.org/Django-5.2.8-py3-none-any.whl", "archive_info": {{"hash": "sha256={h1}"}}}}}},
+  {{"metadata": {{"name": "my_lib", "version": "1.2"}}, "is_direct": true, "requested": true,
+    "download_info": {{"url": "https://e.org/dl/my_lib-1.2.tar.gz", "archive_info": {{"hash": "sha256={h2}", "hashes": {{"sha256": "{h2}"}}}}}}}},
+  {{"metadata": {{"name": "vcs.thing", "version": "0.1"}}, "is_direct": true, "requested": true,
+    "download_info": {{"url": "https://git.example.org/thing.git", "vcs_info": {{"vcs": "git", "commit_id": "abc"}}}}}}
+]}}"#
+        );
+        let t = tempfile::tempdir().unwrap();
+        let path = t.path().join("report.json");
+        std::fs::write(&path, report).unwrap();
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-I", "-c", LOCK_SCRIPT])
+            .arg(&path)
+            .arg("/usr/lib/demo-env/0123456789ab")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let got = crate::plan::parse_lock(&text).unwrap();
+        let got: Vec<(&str, &str, &str, Option<&str>)> = got
+            .iter()
+            .map(|d| {
+                (
+                    d.name.as_str(),
+                    d.version.as_str(),
+                    d.requirement.as_str(),
+                    d.sha256.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("django", "5.2.8", "django==5.2.8", Some(h1.as_str())),
+                (
+                    "my-lib",
+                    "1.2",
+                    "my-lib @ https://e.org/dl/my_lib-1.2.tar.gz",
+                    Some(h2.as_str())
+                ),
+                ("vcs-thing", "0.1", "vcs-thing==0.1", None),
+            ],
+            "{text}"
+        );
+        assert!(crate::plan::installable(&text).is_err(), "{text}");
+    }
 
     #[test]
     fn pips_python_complaint_becomes_one_sentence() {

@@ -28,6 +28,7 @@ pub mod mounts;
 pub mod runner;
 pub mod schroot;
 pub mod tarball;
+pub mod wheels;
 
 use runner::{Cmd, Output, RealRunner, Runner};
 

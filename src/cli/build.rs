@@ -43,4 +43,11 @@ pub struct BuildArgs {
     /// exactly the env that is deployed. Also set by DJDD_REPO.
     #[arg(long, value_name = "DIR", env = "DJDD_REPO")]
     pub repo: Option<std::path::PathBuf>,
+    /// Build the env again, letting pip resolve the requirements anew and
+    /// writing a new resolution lock, even when its package exists or a
+    /// lock was recorded (neither packages/, the repository nor the lock
+    /// is used). The env's content may then change under the same HASH;
+    /// the build says whether it did.
+    #[arg(long)]
+    pub rebuild_env: bool,
 }

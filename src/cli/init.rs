@@ -16,4 +16,14 @@ pub struct InitArgs {
     /// [default: the one the host's apt sources use].
     #[arg(long, value_name = "URL")]
     pub mirror: Option<String>,
+    /// The apt repository this build dir's packages are published to (the
+    /// directory `djdd publish --repo` writes), kept in the build dir's
+    /// settings: `djdd build` then reuses the env packages published there
+    /// as with `--repo`, which (or DJDD_REPO) still wins. It need not
+    /// exist yet.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_repo")]
+    pub repo: Option<std::path::PathBuf>,
+    /// Forget the repository `--repo` set.
+    #[arg(long)]
+    pub no_repo: bool,
 }

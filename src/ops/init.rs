@@ -14,7 +14,24 @@ pub fn run(args: &InitArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         arch: args.arch.clone(),
         mirror: args.mirror.clone(),
     };
+    let repo = match &args.repo {
+        Some(r) if !r.is_absolute() || r.as_os_str().is_empty() => {
+            return Err(crate::error::Error::invalid_hint(
+                format!("--repo {}", r.display()),
+                "must be an absolute path",
+                "give the directory `djdd publish --repo` writes, e.g. /srv/apt",
+            )
+            .into());
+        }
+        r => r.clone(),
+    };
     let report = init(dir, &opts)?;
+    if repo.is_some() || args.no_repo {
+        let bd = crate::builddir::BuildDir::open(dir)?;
+        let mut settings = bd.read_settings()?;
+        settings.repo = repo;
+        bd.write_settings(&settings)?;
+    }
     let s = &report.state;
     let root = dir.join("buildroot");
     let python = python_version_of(&root.canonicalize().unwrap_or(root.clone()))
@@ -32,5 +49,17 @@ pub fn run(args: &InitArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         "  {} {}, {python}, mirror {}, schroot {}",
         s.suite, s.arch, s.mirror, s.schroot
     );
+    let settings = crate::builddir::BuildDir::open(dir)?.read_settings()?;
+    match &settings.repo {
+        Some(r) if !r.join("dists").is_dir() => println!(
+            "  repository {} (envs published there are reused; nothing published yet)",
+            r.display()
+        ),
+        Some(r) => println!(
+            "  repository {} (envs published there are reused)",
+            r.display()
+        ),
+        None => {}
+    }
     Ok(ExitCode::SUCCESS)
 }

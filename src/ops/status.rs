@@ -71,6 +71,7 @@ pub fn run(args: &StatusArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     let _ = writeln!(out, "build dir: {}", bd.path().display());
     let root = bd.buildroot();
+    let mut bad_settings = None;
     let _ = match InitState::read(&bd)? {
         Some(s) if s.done && root.is_dir() => {
             let py = python_version_of(&root)
@@ -106,6 +107,25 @@ pub fn run(args: &StatusArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             bd.path().display()
         ),
     };
+    match bd.read_settings() {
+        Ok(s) => {
+            if let Some(r) = &s.repo {
+                let _ = writeln!(
+                    out,
+                    "repository: {} (`djdd init --repo`): builds reuse the envs published there{}",
+                    r.display(),
+                    if r.join("dists").is_dir() {
+                        ""
+                    } else {
+                        " (nothing published yet)"
+                    }
+                );
+            }
+        }
+        Err(e) => {
+            bad_settings = Some(e);
+        }
+    }
     let names = match &args.name {
         Some(n) => {
             if !bd.source_repo(n).is_dir() {
@@ -122,6 +142,10 @@ pub fn run(args: &StatusArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         );
     }
     let mut bad = false;
+    if let Some(e) = bad_settings {
+        bad = true;
+        let _ = writeln!(out, "settings: BROKEN: {e}");
+    }
     for name in &names {
         let repo = bd.source_repo(name);
         let url = remote_url(&repo)?.unwrap_or_else(|| "?".to_string());
@@ -190,6 +214,24 @@ pub fn run(args: &StatusArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         }
         for (n, size) in envs {
             let _ = writeln!(out, "  env package {n} ({})", mb(size));
+        }
+        let locks = std::fs::read_dir(bd.state_dir().join("env-locks"))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        n.strip_prefix(&format!("{name}-"))
+                            .and_then(|rest| rest.strip_suffix(".lock"))
+                            .is_some_and(|h| h.len() == 64 && !h.contains('-'))
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if locks > 0 {
+            let _ = writeln!(
+                out,
+                "  env locks kept: {locks} (an env whose package is gone is rebuilt from its lock)"
+            );
         }
     }
     print!("{out}");

@@ -12,6 +12,7 @@
 
 pub mod debian_requirements;
 pub mod hash;
+pub mod lock;
 pub mod prefixes;
 pub mod requirements;
 pub mod version;
@@ -24,9 +25,11 @@ use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
 pub use debian_requirements::DebianRequirements;
 pub use hash::{ENV_FORMAT, EnvInputs, HASH_LEN, Hash, env_canonical, env_hash, src_hash};
+pub use lock::{Locked, installable, lock_changes, lock_failures, parse_lock};
 pub use prefixes::{allowed_prefixes, check_path};
 pub use requirements::{
-    ReadFile, Requirements, Unpinned, check_requirements, load_requirements, unpinned_lines,
+    ReadFile, Requirements, Unpinned, check_requirements, load_requirements, requirement_name,
+    unpinned_lines,
 };
 pub use version::{CommitInfo, ENV_VERSION, SRC_VERSION, compare_versions, next_site_version};
 
@@ -169,6 +172,10 @@ pub struct BuildInputs {
     pub src_file_count: Option<usize>,
     /// `--force`: build the site package even when up to date.
     pub force: bool,
+    /// `--rebuild-env`: build the env again with a new resolution (a new
+    /// lock), even when its package exists; the site package is then
+    /// built too.
+    pub rebuild_env: bool,
     /// Whether the project is served as ASGI (`asgi` in djdd.toml): its
     /// app server then needs uvicorn's worker.
     pub asgi: bool,
@@ -189,6 +196,10 @@ pub enum Action {
     /// Not in `packages/`, but published in the repository `--repo` names:
     /// copied from there, not built (env packages only).
     FromRepository,
+    /// Not in `packages/` (nor in the repository), but the build dir has
+    /// the lock an earlier build of this env recorded: built by installing
+    /// exactly that lock, not by resolving the requirements (env only).
+    RebuildFromLock,
 }
 
 impl Action {
@@ -198,6 +209,7 @@ impl Action {
             Action::Reuse => "reuse",
             Action::UpToDate => "up to date",
             Action::FromRepository => "from repo",
+            Action::RebuildFromLock => "rebuild from lock",
         }
     }
 }
@@ -262,6 +274,9 @@ pub struct BuildPlan {
     pub app_server: AppServer,
     /// The units' sandbox: `strict`, or `relaxed: ...`.
     pub sandbox: String,
+    /// How the env is made when it is built, when that needs saying
+    /// (`--rebuild-env`, from the recorded lock, or why not from it).
+    pub env_note: Option<String>,
 }
 
 impl BuildPlan {
@@ -279,8 +294,33 @@ impl BuildPlan {
     pub fn to_build(&self) -> Vec<&PlannedPackage> {
         self.packages()
             .into_iter()
-            .filter(|p| p.action == Action::Build)
+            .filter(|p| matches!(p.action, Action::Build | Action::RebuildFromLock))
             .collect()
+    }
+
+    /// Given the lock the build dir recorded for this env (`lock`, its
+    /// text), an env to be built (not `--rebuild-env`) is built from it
+    /// when it can be installed on its own ([`installable`]); the note
+    /// says which, or why not. `where_` names where the lock is kept.
+    pub fn use_env_lock(&mut self, lock: Option<&str>, where_: &str) {
+        if self.env.action != Action::Build || self.env_note.is_some() {
+            return;
+        }
+        let Some(lock) = lock else { return };
+        match installable(lock) {
+            Ok(n) => {
+                self.env.action = Action::RebuildFromLock;
+                self.env_note = Some(format!(
+                    "installs exactly the {n} distribution{} of the lock this build dir recorded ({where_}) with pip --no-deps --require-hashes; no resolution",
+                    plural(n)
+                ));
+            }
+            Err(why) => {
+                self.env_note = Some(format!(
+                    "pip resolves the requirements: the recorded lock ({where_}) cannot be installed on its own: {why}"
+                ));
+            }
+        }
     }
 }
 
@@ -348,7 +388,15 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         }
     };
 
-    let (env_name, env_action, env_count) = reuse(PackageKind::Env, &env_h, ENV_VERSION)?;
+    let (env_name, mut env_action, mut env_count) = reuse(PackageKind::Env, &env_h, ENV_VERSION)?;
+    let mut env_note = None;
+    if inputs.rebuild_env {
+        env_action = Action::Build;
+        env_count = None;
+        env_note = Some(
+            "--rebuild-env: pip resolves the requirements again and writes a new lock; the env's content may change under the same HASH".to_string(),
+        );
+    }
     let mut env_depends = vec![format!("python{}", inputs.python_version)];
     env_depends.extend(inputs.project.venv_debian.run.iter().cloned());
     let env = PlannedPackage {
@@ -465,6 +513,7 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         requirement_lines: inputs.project.requirements.line_count(),
         app_server,
         sandbox: inputs.sandbox.clone(),
+        env_note,
     })
 }
 
@@ -535,6 +584,9 @@ impl fmt::Display for BuildPlan {
             )?;
         }
         writeln!(f)?;
+        if let Some(note) = &self.env_note {
+            writeln!(f, "env {}: {note}", self.env.action.as_str())?;
+        }
         if self.up_to_date() {
             writeln!(
                 f,
@@ -593,6 +645,7 @@ mod tests {
             last_build: None,
             src_file_count: Some(42),
             force: false,
+            rebuild_env: false,
             asgi: false,
             sandbox: "strict".into(),
         }
@@ -628,10 +681,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn existing_env_and_src_are_reused_and_same_inputs_are_up_to_date() {
-        let first = plan_build(&inputs()).unwrap();
-        let mut i = inputs();
+    /// `i` with the env and src packages of `first` in `packages/`, and
+    /// with `site` its site package too, recorded as the last build.
+    fn with_packages_of(i: &mut BuildInputs, first: &BuildPlan, site: bool) {
         i.existing.insert(
             first.env.name.clone(),
             existing("1", &first.env.file_name()),
@@ -640,19 +692,29 @@ mod tests {
             first.src.name.clone(),
             existing("1", &first.src.file_name()),
         );
+        if site {
+            i.existing.insert(
+                first.site.name.clone(),
+                existing(&first.site.version, "x.deb"),
+            );
+            i.last_build = Some(LastBuild {
+                version: first.site.version.clone(),
+                fingerprint: first.fingerprint.clone(),
+            });
+        }
+    }
+
+    #[test]
+    fn existing_env_and_src_are_reused_and_same_inputs_are_up_to_date() {
+        let first = plan_build(&inputs()).unwrap();
+        let mut i = inputs();
+        with_packages_of(&mut i, &first, false);
         let p = plan_build(&i).unwrap();
         assert_eq!(p.env.action, Action::Reuse);
         assert_eq!(p.src.action, Action::Reuse);
         assert_eq!(p.site.action, Action::Build);
 
-        i.existing.insert(
-            first.site.name.clone(),
-            existing(&first.site.version, "x.deb"),
-        );
-        i.last_build = Some(LastBuild {
-            version: first.site.version.clone(),
-            fingerprint: first.fingerprint.clone(),
-        });
+        with_packages_of(&mut i, &first, true);
         let p = plan_build(&i).unwrap();
         assert!(p.up_to_date());
         assert_eq!(p.site.version, first.site.version);
@@ -675,6 +737,58 @@ mod tests {
         i.variant_settings = inputs().variant_settings;
         i.djdd_version = "0.2.0".into();
         assert!(!plan_build(&i).unwrap().up_to_date(), "a new djdd rebuilds");
+    }
+
+    #[test]
+    fn a_recorded_lock_rebuilds_the_env_and_rebuild_env_resolves_again() {
+        let h = "a".repeat(64);
+        let lock =
+            format!("# lock\ndjango==5.2.8 --hash=sha256:{h}\nsqlparse==0.5.3 --hash=sha256:{h}\n");
+        // No env package: built from the lock, and the plan says so.
+        let mut p = plan_build(&inputs()).unwrap();
+        p.use_env_lock(Some(&lock), "state/env-locks/x.lock");
+        assert_eq!(p.env.action, Action::RebuildFromLock);
+        assert_eq!(p.to_build().len(), 3);
+        let text = p.to_string();
+        assert!(text.contains("  rebuild from lock  "), "{text}");
+        assert!(
+            text.contains("env rebuild from lock: installs exactly the 2 distributions of the lock this build dir recorded (state/env-locks/x.lock)"),
+            "{text}"
+        );
+        // No lock: resolved as before, nothing said.
+        let mut p = plan_build(&inputs()).unwrap();
+        p.use_env_lock(None, "x");
+        assert_eq!(p.env.action, Action::Build);
+        assert_eq!(p.env_note, None);
+        // A lock with a VCS distribution cannot be installed alone.
+        let mut p = plan_build(&inputs()).unwrap();
+        p.use_env_lock(
+            Some("x==1  # no archive hash: from git+https://e.org/x\n"),
+            "x",
+        );
+        assert_eq!(p.env.action, Action::Build);
+        assert!(p.to_string().contains("env build: pip resolves the requirements: the recorded lock (x) cannot be installed on its own: x==1 has no archive hash"), "{p}");
+        // An existing env package is reused, lock or not.
+        let first = plan_build(&inputs()).unwrap();
+        let mut i = inputs();
+        with_packages_of(&mut i, &first, true);
+        let mut p = plan_build(&i).unwrap();
+        p.use_env_lock(Some(&lock), "x");
+        assert!(p.up_to_date());
+        assert_eq!(p.env.action, Action::Reuse);
+        // --rebuild-env: the env is built again (resolved, not from the
+        // lock), and the site package with it.
+        i.rebuild_env = true;
+        let mut p = plan_build(&i).unwrap();
+        p.use_env_lock(Some(&lock), "x");
+        assert_eq!(p.env.action, Action::Build);
+        assert_eq!(p.src.action, Action::Reuse);
+        assert_eq!(p.site.action, Action::Build);
+        assert_eq!(p.site.version, "2+g0123456789ab");
+        assert!(
+            p.to_string().contains("env build: --rebuild-env: pip resolves the requirements again and writes a new lock; the env's content may change under the same HASH"),
+            "{p}"
+        );
     }
 
     #[test]

@@ -70,6 +70,33 @@ pub fn demo_repo() -> tempfile::TempDir {
     t
 }
 
+/// The fixtures/pulse repository (make-repo.sh ... pulse) in a new temp dir.
+pub fn pulse_repo() -> tempfile::TempDir {
+    need_root();
+    let t = tempdir();
+    let out = Command::new("sh")
+        .arg(fixtures().join("make-repo.sh"))
+        .arg(t.path())
+        .arg("pulse")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "make-repo.sh pulse: {out:?}");
+    t
+}
+
+/// A fresh build dir (empty pip cache) with fixtures/pulse as source
+/// `pulse` and variant blue.
+pub fn pulse_build_dir(repo: &Path) -> TestBuildDir {
+    let d = TestBuildDir::new();
+    ok(&d, &["init"]);
+    ok(&d, &["src", "pulse", "--clone", repo.to_str().unwrap()]);
+    ok(
+        &d,
+        &["variant", "pulse", "blue", "--domain", "pulse.example.org"],
+    );
+    d
+}
+
 /// `djdd --dir D ARGS`, whatever its exit.
 pub fn run(d: &TestBuildDir, args: &[&str]) -> Output {
     d.djdd(args).output().unwrap()
@@ -175,13 +202,8 @@ pub fn field(deb: &Path, name: &str) -> String {
 /// The member paths of the data archive, as `/usr/...` (directories end
 /// in `/`).
 pub fn contents(deb: &Path) -> Vec<String> {
-    let out = Command::new("dpkg-deb")
-        .arg("--fsys-tarfile")
-        .arg(deb)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let mut ar = tar::Archive::new(&out.stdout[..]);
+    let data = data_tar(deb);
+    let mut ar = tar::Archive::new(&data[..]);
     ar.entries()
         .unwrap()
         .map(|e| {
@@ -195,6 +217,32 @@ pub fn contents(deb: &Path) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The data archive of `deb`, uncompressed (`dpkg-deb --fsys-tarfile`).
+pub fn data_tar(deb: &Path) -> Vec<u8> {
+    let out = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The text of the first member of `deb` whose path ends with `suffix`.
+pub fn member_text(deb: &Path, suffix: &str) -> Option<String> {
+    let data = data_tar(deb);
+    let mut ar = tar::Archive::new(&data[..]);
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        if e.path_bytes().ends_with(suffix.as_bytes()) {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut e, &mut s).unwrap();
+            return Some(s);
+        }
+    }
+    None
 }
 
 /// Asserts `list` holds `want`.

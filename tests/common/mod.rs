@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 /// A `djdd` command ready to run, with logging quiet unless DJDD_LOG is set.
 pub fn djdd() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("djdd").expect("djdd binary");
-    c.env_remove("DJDD_DIR");
+    // The caller's build dir and repository are not the test's.
+    c.env_remove("DJDD_DIR").env_remove("DJDD_REPO");
     c
 }
 

@@ -15,7 +15,12 @@ for item in data.get("install", []):
     version = meta.get("version", "")
     info = item.get("download_info", {})
     digest = info.get("archive_info", {}).get("hash", "")
-    if digest.startswith("sha256="):
+    if digest.startswith("sha256=") and item.get("is_direct"):
+        # A direct URL (`name @ https://.../x.whl`): the index may not have
+        # it, so the lock names the URL, and the version after a comment.
+        url = info.get("url", "")
+        lines.append((name, f"{name} @ {url} --hash=sha256:{digest[7:]}  # {version}"))
+    elif digest.startswith("sha256="):
         lines.append((name, f"{name}=={version} --hash=sha256:{digest[7:]}"))
     else:
         url = info.get("url", "")

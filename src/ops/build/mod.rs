@@ -84,9 +84,20 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         let _fetch = bd.lock_named(&format!("src-{}", args.name), "fetching the source")?;
         crate::ops::src::fetch(&repo).with_context(|| format!("fetching {}", repo.display()))?;
     }
+    // `--rebuild-env` resolves each env once, whatever number of variants
+    // share it (every variant's site package is built again).
+    let mut rebuilt_envs: Vec<String> = Vec::new();
     for v in &variants {
-        build_variant(&bd, &root, &mut lock, args, v, compression)
-            .with_context(|| format!("building {}-site-{v}", args.name))?;
+        build_variant(
+            &bd,
+            &root,
+            &mut lock,
+            args,
+            v,
+            compression,
+            &mut rebuilt_envs,
+        )
+        .with_context(|| format!("building {}-site-{v}", args.name))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -101,6 +112,9 @@ struct Inputs {
     files: BTreeMap<String, Vec<u8>>,
     /// Seconds a project command may run (`--timeout`).
     timeout: u32,
+    /// The resolution lock the build dir recorded for this env, when the
+    /// plan builds the env from it.
+    env_lock: Option<Vec<u8>>,
 }
 
 fn load_inputs(
@@ -206,10 +220,20 @@ fn load_inputs(
         }),
         src_file_count: None,
         force: args.force,
+        rebuild_env: args.rebuild_env,
         asgi: project.asgi.is_some(),
         sandbox: variant.sandbox(),
     };
-    let plan = plan::plan_build(&inputs)?;
+    let mut plan = plan::plan_build(&inputs)?;
+    // The lock an earlier build of this env recorded: the env is built
+    // from it when its package is gone (and not `--rebuild-env`).
+    let lock_file = bd.env_lock_file(name, &plan.env.full_id);
+    let recorded = read_if_exists(&lock_file)?;
+    plan.use_env_lock(
+        recorded.as_deref().map(String::from_utf8_lossy).as_deref(),
+        &lock_file.display().to_string(),
+    );
+    let env_lock = recorded.filter(|_| plan.env.action == plan::Action::RebuildFromLock);
     Ok(Inputs {
         variant,
         project_inputs: inputs.project,
@@ -218,7 +242,17 @@ fn load_inputs(
         plan,
         files,
         timeout: args.timeout,
+        env_lock,
     })
+}
+
+/// The bytes of `path`, or None when it does not exist.
+fn read_if_exists(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e).into()),
+    }
 }
 
 /// Every timer's calendar, as the target's systemd will read it (this
@@ -248,12 +282,13 @@ pub fn check_calendars(project: &Project) -> anyhow::Result<()> {
 /// was built for `suite`. None when the pool does not hold it.
 fn env_in_repository(
     repo: &Path,
+    what: &str,
     suite: &str,
     env: &plan::PlannedPackage,
 ) -> anyhow::Result<Option<PathBuf>> {
     if !repo.join("dists").is_dir() {
         return Err(Error::invalid_hint(
-            format!("--repo {}", repo.display()),
+            what.to_string(),
             "is not an apt repository (no dists/ directory)",
             "give the directory `djdd publish --repo` writes",
         )
@@ -354,6 +389,7 @@ fn build_variant(
     args: &BuildArgs,
     variant_name: &str,
     compression: Compression,
+    rebuilt_envs: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     // One build of a variant at a time, from its plan (which reads the last
     // build number) to its record: two at once would both take number N+1.
@@ -362,15 +398,43 @@ fn build_variant(
         &format!("another build of {}-site-{variant_name}", args.name),
     )?;
     let mut inputs = load_inputs(bd, root, args, variant_name)?;
+    // `--repo`/DJDD_REPO, or else the build dir's setting (`djdd init
+    // --repo`), which may name a repository nothing was published to yet.
+    let repo: Option<(PathBuf, String)> = match &args.repo {
+        Some(r) => Some((r.clone(), format!("--repo {}", r.display()))),
+        None => bd.read_settings()?.repo.map(|r| {
+            let what = format!(
+                "{} (the build dir's repository, {})",
+                r.display(),
+                bd.settings_file().display()
+            );
+            (r, what)
+        }),
+    };
     // The env, published already: reused from the repository.
-    let from_repo = match &args.repo {
-        Some(repo) if inputs.plan.env.action == plan::Action::Build => {
-            env_in_repository(repo, root.suite(), &inputs.plan.env)?
+    // It is preferred to a rebuild from the recorded lock: no pip run, and
+    // the very bytes that are deployed.
+    let from_repo = match &repo {
+        Some((repo, what))
+            if !args.rebuild_env
+                && matches!(
+                    inputs.plan.env.action,
+                    plan::Action::Build | plan::Action::RebuildFromLock
+                ) =>
+        {
+            if args.repo.is_none() && !repo.join("dists").is_dir() {
+                tracing::info!("{what} holds no apt repository yet");
+                None
+            } else {
+                env_in_repository(repo, what, root.suite(), &inputs.plan.env)?
+            }
         }
         _ => None,
     };
     if from_repo.is_some() {
         inputs.plan.env.action = plan::Action::FromRepository;
+        inputs.plan.env_note = None;
+        inputs.env_lock = None;
     }
     let plan = &inputs.plan;
     if args.plan {
@@ -435,10 +499,22 @@ fn build_variant(
         let _hold = env_lock.hold_in_children();
         let env_file = packages_dir.join(plan.env.file_name());
         let marker = bd.state_dir().join("envs").join(&plan.env.full_id);
-        if !env_file.exists() {
+        let lock_file = bd.env_lock_file(&args.name, &plan.env.full_id);
+        let old_lock = read_if_exists(&lock_file)?;
+        let share_dir = format!("/usr/share/{}-env/{}", args.name, plan.env.id);
+        let rebuild = args.rebuild_env && !rebuilt_envs.contains(&plan.env.full_id);
+        if rebuild || !env_file.exists() {
             let files: Vec<(String, Vec<u8>)> = requirement_files(&inputs);
-            let share_dir = format!("/usr/share/{}-env/{}", args.name, plan.env.id);
             let _ = std::fs::remove_file(&marker);
+            let requested = requested_names(&inputs);
+            let lock = inputs.env_lock.as_deref();
+            if lock.is_some() {
+                log.line(&format!(
+                    "env {}: from the lock {}",
+                    plan.env.name,
+                    lock_file.display()
+                ));
+            }
             let built = || -> anyhow::Result<()> {
                 steps::build_env(
                     root,
@@ -449,6 +525,9 @@ fn build_variant(
                         root_file: plan::REQUIREMENTS,
                         python_version: &plan.python_version,
                         provided: &plan.app_server.provided,
+                        lock,
+                        requested: &requested,
+                        cache_dir: &bd.cache_dir(),
                     },
                 )?;
                 let shlibs = steps::shlib_packages(root, &env_dir)?;
@@ -477,13 +556,32 @@ fn build_variant(
             }
             mark_complete(&marker)?;
             tracing::info!("wrote {}", env_file.display());
-        } else if !marker.exists() || !steps::host_path(root, &env_dir).is_dir() {
-            // Reused package, tree missing from this root: unpack it.
+        } else if from_repo.is_some()
+            || !marker.exists()
+            || !steps::host_path(root, &env_dir).is_dir()
+        {
+            // Reused package, tree missing from this root (or, for one
+            // copied from the repository, maybe another build's): unpack it.
+            let _ = std::fs::remove_file(&marker);
+            steps::remove_in_root(root, &env_dir)?;
+            steps::remove_in_root(root, &share_dir)?;
             tracing::info!("unpacking {} into the build root", plan.env.file_name());
             unpack_deb(&env_file, &root.path())?;
             mark_complete(&marker)?;
         } else {
             tracing::info!("reusing {}", plan.env.file_name());
+        }
+        record_lock(
+            root,
+            &share_dir,
+            &lock_file,
+            old_lock.as_deref(),
+            rebuild,
+            &plan.env.name,
+            &mut log,
+        )?;
+        if rebuild {
+            rebuilt_envs.push(plan.env.full_id.clone());
         }
     }
     crate::testpause::point("after-env");
@@ -634,6 +732,74 @@ fn mark_complete(marker: &Path) -> anyhow::Result<()> {
     }
     builddir::write_atomic(marker, b"complete\n")?;
     Ok(())
+}
+
+/// Keeps the lock of the env tree now in the root (`SHARE/requirements.lock`,
+/// that of the package just built, reused or copied) as the build dir's
+/// lock of this env, `lock_file`. After `--rebuild-env` it says whether
+/// the env's content changed under the same HASH, and how.
+fn record_lock(
+    root: &BuildRoot,
+    share_dir: &str,
+    lock_file: &Path,
+    old: Option<&[u8]>,
+    rebuilt: bool,
+    env_name: &str,
+    log: &mut BuildLog,
+) -> anyhow::Result<()> {
+    let in_root = steps::host_path(root, &format!("{share_dir}/{}", steps::LOCK_FILE));
+    // An env package from before the lock (env format < 3) has none.
+    let Some(new) = read_if_exists(&in_root)? else {
+        return Ok(());
+    };
+    if rebuilt {
+        let changes = old.map(|o| {
+            plan::lock_changes(&String::from_utf8_lossy(o), &String::from_utf8_lossy(&new))
+        });
+        let msg = match &changes {
+            Some(c) if c.is_empty() => format!(
+                "{env_name} was resolved again (--rebuild-env) to the same lock: its content did not change"
+            ),
+            Some(c) => format!(
+                "{env_name} was resolved again (--rebuild-env): the env's content changed under the same HASH: {}",
+                c.join(", ")
+            ),
+            None => format!(
+                "{env_name} was resolved again (--rebuild-env) with no earlier lock to compare: the env's content may have changed under the same HASH"
+            ),
+        };
+        if changes.as_ref().is_some_and(|c| c.is_empty()) {
+            tracing::info!("{msg}");
+        } else {
+            tracing::warn!("{msg}");
+        }
+        log.line(&msg);
+    }
+    if old != Some(new.as_slice()) {
+        if let Some(dir) = lock_file.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        builddir::write_atomic(lock_file, &new)?;
+    }
+    Ok(())
+}
+
+/// The names the requirements ask for (the root file and its `-r`
+/// includes, and what djdd adds), PEP 503-normalised: installed from a
+/// lock, only these keep pip's REQUESTED mark.
+fn requested_names(inputs: &Inputs) -> Vec<String> {
+    let mut names = inputs.project_inputs.requirements.installed_names();
+    names.extend(
+        inputs
+            .plan
+            .app_server
+            .provided
+            .iter()
+            .filter_map(|l| plan::requirement_name(l)),
+    );
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The requirement files plan hashed, with their bytes, for the env's

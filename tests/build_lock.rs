@@ -1,0 +1,231 @@
+//! The resolution lock kept in the build dir: an env whose package is gone
+//! from packages/ is built again from the lock its first build recorded
+//! (`pip install --no-deps --require-hashes`, no resolution) and comes out
+//! byte for byte the same; a lock that no longer installs (an archive whose
+//! hash is not the lock's, a version the index lacks) stops the build,
+//! naming the distribution and `--rebuild-env`, and leaves nothing behind;
+//! `--rebuild-env` resolves again, says what changed under the same HASH
+//! and records the new lock. The second test rebuilds fixtures/pulse
+//! (ranges; psycopg2 and uWSGI compiled from their sdists) from its lock:
+//! the env is the same, psycopg2 coming from the wheel the build dir kept.
+//!
+//! Needs root, the cached base tarball and PyPI.
+
+mod build_support;
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use build_support::*;
+
+const BUILD: [&str; 5] = ["build", "demo", "blue", "--version", "v1"];
+
+/// The one lock file in D/state/env-locks/.
+fn recorded_lock(d: &common::TestBuildDir) -> PathBuf {
+    let dir = d.path().join("state/env-locks");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+/// Replaces the lock line of `dist` in `lock` by `line`.
+fn with_line(lock: &str, dist: &str, line: &str) -> String {
+    let prefix = format!("{dist}==");
+    assert!(lock.lines().any(|l| l.starts_with(&prefix)), "{lock}");
+    lock.lines()
+        .map(|l| {
+            if l.starts_with(&prefix) {
+                line.to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+/// Asserts the package at `got` has the bytes `want`, showing diffoscope's
+/// report when not (`apt-get install diffoscope-minimal`).
+fn assert_same_package(want: &[u8], got: &Path, what: &str) {
+    let bytes = std::fs::read(got).unwrap();
+    if bytes == want {
+        return;
+    }
+    let t = common::tempdir();
+    let first = t.path().join(got.file_name().unwrap());
+    std::fs::write(&first, want).unwrap();
+    let report = std::process::Command::new("diffoscope")
+        .args(["--text", "-", "--max-report-size", "20000"])
+        .arg(&first)
+        .arg(got)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_else(|_| "(diffoscope is not installed)".into());
+    panic!("{what}:\n{report}");
+}
+
+#[test]
+fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
+    let repo = demo_repo();
+    let d = demo_build_dir(repo.path(), true);
+    ok(&d, &BUILD);
+    save_pip_cache(&d);
+    let env = one_package(&d, "demo-env-", &[]);
+    let env_bytes = std::fs::read(&env).unwrap();
+    let lock_file = recorded_lock(&d);
+    let lock = std::fs::read_to_string(&lock_file).unwrap();
+    assert_eq!(
+        Some(lock.clone()),
+        member_text(&env, "/requirements.lock"),
+        "the build dir keeps the shipped lock"
+    );
+    assert!(lock.contains("\nsqlparse==0.6.1 --hash=sha256:"), "{lock}");
+    let hash = env
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .split('_')
+        .next()
+        .unwrap()
+        .trim_start_matches("demo-env-")
+        .to_string();
+    let env_tree = d.path().join("buildroot/usr/lib/demo-env").join(&hash);
+    // The wheel pip built from psycopg2's sdist is kept by the sdist's hash.
+    let psycopg2 = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("psycopg2==2.9.13 --hash=sha256:"))
+        .unwrap_or_else(|| panic!("no psycopg2 line in {lock}"));
+    let kept: Vec<String> =
+        std::fs::read_dir(d.path().join("cache/wheels/env-format-3").join(psycopg2))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+    assert!(
+        kept.len() == 1 && kept[0].starts_with("psycopg2-2.9.13-cp3"),
+        "{kept:?}"
+    );
+
+    // The package is lost: the plan says the env is rebuilt from the lock,
+    // and the build installs it without resolving.
+    std::fs::remove_file(&env).unwrap();
+    let (plan, _) = ok(&d, &[&BUILD[..], &["--plan"]].concat());
+    let env_line = plan.lines().find(|l| l.starts_with("  env  ")).unwrap();
+    assert!(env_line.contains("rebuild from lock"), "{plan}");
+    assert!(
+        plan.contains("env rebuild from lock: installs exactly the ")
+            && plan.contains(&lock_file.display().to_string()),
+        "{plan}"
+    );
+    let (_, err) = ok(&d, &BUILD);
+    assert!(
+        err.contains("pip install --no-deps --require-hashes -r /usr/share/demo-env/"),
+        "{err}"
+    );
+    assert!(!err.contains("pip install -r "), "no resolution:\n{err}");
+    // psycopg2 came from the kept wheel: pip compiled nothing.
+    assert!(
+        err.contains(
+            "1 wheel built before from its sdist (the build dir's cache): psycopg2==2.9.13"
+        ),
+        "{err}"
+    );
+    let pip_line = err.lines().find(|l| l.contains("pip install: ")).unwrap();
+    assert!(!pip_line.contains("built"), "{err}");
+    assert_same_package(
+        &env_bytes,
+        &env,
+        "the env rebuilt from its lock differs from the first build's",
+    );
+
+    // A lock that no longer installs: an archive with another hash, or a
+    // version the index does not have. The build stops naming it, and no
+    // env package, temp file or env tree is left.
+    let cases = [
+        (
+            with_line(
+                &lock,
+                "sqlparse",
+                &format!("sqlparse==0.6.1 --hash=sha256:{}", "0".repeat(64)),
+            ),
+            "sqlparse==0.6.1 (its archive's sha256 is not the one the lock records)",
+        ),
+        (
+            with_line(
+                &lock,
+                "vine",
+                &format!("vine==0.0.424242 --hash=sha256:{}", "1".repeat(64)),
+            ),
+            "vine==0.0.424242 (the index has no such version)",
+        ),
+    ];
+    for (broken, named) in &cases {
+        std::fs::remove_file(&env).unwrap();
+        std::fs::write(&lock_file, broken).unwrap();
+        let before = package_files(&d);
+        let err = fails(&d, &BUILD);
+        for needle in [
+            "no longer installs: ",
+            named,
+            "djdd build --rebuild-env",
+            "may then change under the same HASH",
+        ] {
+            assert!(err.contains(needle), "{needle:?} not in:\n{err}");
+        }
+        assert_eq!(package_files(&d), before, "{err}");
+        assert!(!env_tree.exists(), "a half-made env stayed in the root");
+        assert_eq!(std::fs::read_to_string(&lock_file).unwrap(), *broken);
+        // Put the package back for the next case's `remove_file`.
+        std::fs::write(&env, &env_bytes).unwrap();
+    }
+
+    // --rebuild-env resolves again, says what changed against the
+    // (broken) recorded lock, and records the new one: the demo pins
+    // every version, so it is the first build's lock and package again.
+    // Both variants (blue and red) share the env: resolved once, and both
+    // site packages built.
+    let (_, err) = ok(&d, &["build", "demo", "--version", "v1", "--rebuild-env"]);
+    assert_eq!(err.matches("pip install -r ").count(), 1, "{err}");
+    assert_eq!(err.matches("was resolved again").count(), 1, "{err}");
+    assert!(
+        err.contains("was resolved again (--rebuild-env): the env's content changed under the same HASH: vine 0.0.424242 -> 5.1.0"),
+        "{err}"
+    );
+    one_package(&d, "demo-site-red_", &[]);
+    assert_eq!(std::fs::read_to_string(&lock_file).unwrap(), lock);
+    assert_same_package(&env_bytes, &env, "the env resolved again differs");
+}
+
+#[test]
+fn a_project_with_ranges_and_compiled_sdists_is_the_same_from_its_lock() {
+    let repo = pulse_repo();
+    let d = pulse_build_dir(repo.path());
+    let build = ["build", "pulse", "blue", "--version", "v1"];
+    ok(&d, &build);
+    let env = one_package(&d, "pulse-env-", &[]);
+    let env_bytes = std::fs::read(&env).unwrap();
+    let lock = std::fs::read_to_string(recorded_lock(&d)).unwrap();
+    assert!(lock.contains("\nuwsgi==2.0."), "{lock}");
+
+    // Installed from the lock (the requirements' ranges are not resolved
+    // again): psycopg2 from the wheel the build dir kept, uWSGI compiled
+    // again (bookworm's pip installs its sdist with `setup.py install`,
+    // which makes no wheel to keep), and the env is the same.
+    std::fs::remove_file(&env).unwrap();
+    let (_, err) = ok(&d, &build);
+    assert!(
+        err.contains("pip install --no-deps --require-hashes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("(the build dir's cache): ") && err.contains("psycopg2==2.9."),
+        "{err}"
+    );
+    assert_same_package(
+        &env_bytes,
+        &env,
+        "the env of fixtures/pulse rebuilt from its lock differs",
+    );
+}
