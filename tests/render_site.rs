@@ -1425,3 +1425,160 @@ fn the_switch_has_a_next_gunicorn_and_the_graceful_timeout() {
     assert!(postinst.contains("GRACEFUL_TIMEOUT=90\n"));
     assert!(postinst.contains(&format!("WARM_REQUESTS={}\n", ctx.workers * 2)));
 }
+
+/// Runs the postinst's switch (`app_switch`, from switch.inc) in `t` with
+/// fake `systemctl`, `curl` and `nginx` on PATH: units' states are files
+/// in `t/units`, `t/fail-start-UNIT` makes a start fail, `t/code-SOCKET`
+/// is the HTTP status a health request through SOCKET gets (200 when
+/// absent). Returns the switch's status, the systemctl calls in order and
+/// the socket upstream.conf names afterwards.
+fn run_switch(t: &Path, postinst: &str) -> (i32, Vec<String>, String) {
+    let start = postinst
+        .find("# --- the switch")
+        .expect("switch in postinst");
+    let end = postinst.find("# --- end of the switch ---").unwrap();
+    let bin = t.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::create_dir_all(t.join("units")).unwrap();
+    let fake = |name: &str, body: &str| {
+        let p = bin.join(name);
+        fs::write(&p, format!("#!/bin/sh\nT={}\n{body}", t.display())).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    fake(
+        "systemctl",
+        r#"echo "$*" >>"$T/calls"
+[ "$1" = --quiet ] && shift
+cmd=$1; shift
+case $cmd in
+is-active) rc=3; for u; do s=$(cat "$T/units/$u" 2>/dev/null || echo inactive); [ "$s" = active ] && rc=0; [ $# -eq 1 ] && echo "$s"; done; exit $rc ;;
+is-failed) [ "$(cat "$T/units/$1" 2>/dev/null)" = failed ] ;;
+start|restart) for u; do if [ -e "$T/fail-start-$u" ]; then echo failed >"$T/units/$u"; exit 1; fi; echo active >"$T/units/$u"; done ;;
+stop) for u; do echo inactive >"$T/units/$u"; done ;;
+*) exit 0 ;;
+esac
+"#,
+    );
+    fake(
+        "curl",
+        r#"sock=
+while [ $# -gt 0 ]; do [ "$1" = --unix-socket ] && sock=$2; shift; done
+code=$(cat "$T/code-$(basename "$sock")" 2>/dev/null || echo 200)
+printf '%s' "$code"
+"#,
+    );
+    fake("nginx", "exit 0\n");
+    let script = format!(
+        "set -u\nPATH={bin}:/usr/bin:/bin\nT={t}\nSOCKET=$T/gunicorn.sock\nNEXT_SOCKET=$T/next.sock\n\
+         SOCKET_UNIT=s.socket\nSERVICE_UNIT=s.service\nNEXT_SOCKET_UNIT=s-next.socket\n\
+         NEXT_SERVICE_UNIT=s-next.service\nUPSTREAM_CONF=$T/upstream.conf\nNGINX_LINK=$T/no-link\n\
+         CURRENT=$T/current\nDOMAIN=d.example\nHEALTH_PATH=/\nHEALTH_TIMEOUT=2\nGRACEFUL_TIMEOUT=2\n\
+         WARM_REQUESTS=2\nTLS_ENV=$T/tls.env\nlog() {{ :; }}\nwarn() {{ :; }}\n\
+         unit_action() {{ systemctl \"$@\"; }}\n{switch}\n\
+         [ -f \"$UPSTREAM_CONF\" ] || write_upstream \"$SOCKET\"\n\
+         rc=0; app_switch || rc=$?\necho \"$rc\" >$T/rc\nserving_socket >$T/serving\n",
+        bin = bin.display(),
+        t = t.display(),
+        switch = &postinst[start..end],
+    );
+    fs::remove_file(t.join("calls")).ok();
+    let (ok, out) = run(Command::new("sh").arg("-c").arg(&script));
+    assert!(ok, "{out}");
+    let rc: i32 = fs::read_to_string(t.join("rc"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let calls = fs::read_to_string(t.join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.contains("is-active") && !l.contains("is-failed"))
+        .map(String::from)
+        .collect();
+    let serving = fs::read_to_string(t.join("serving"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let serving = serving.rsplit('/').next().unwrap().to_string();
+    (rc, calls, serving)
+}
+
+/// The switch's outcomes (docs/site-package.md, The switch): each failure
+/// leaves what the table there says.
+#[test]
+fn the_switch_leaves_what_the_docs_say() {
+    let files = render(&blue());
+    let postinst = &files
+        .iter()
+        .find(|f| f.path == "DEBIAN/postinst")
+        .unwrap()
+        .contents;
+    let state = |t: &Path, unit: &str| {
+        fs::read_to_string(t.join("units").join(unit))
+            .unwrap_or_else(|_| "inactive".into())
+            .trim()
+            .to_string()
+    };
+
+    // Serving, a good release: next starts first, main restarts after it
+    // took over, next stops; nginx ends on the main socket.
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    fs::create_dir_all(t.join("units")).unwrap();
+    fs::write(t.join("units/s.service"), "active\n").unwrap();
+    let (rc, calls, serving) = run_switch(t, postinst);
+    assert_eq!(rc, 0, "{calls:?}");
+    assert_eq!(
+        calls,
+        [
+            "start s-next.socket s-next.service",
+            "start s.socket",
+            "restart s.service",
+            "stop s-next.service s-next.socket"
+        ],
+        "the order of the switch"
+    );
+    assert_eq!(serving, "gunicorn.sock");
+    assert_eq!(state(t, "s-next.service"), "inactive");
+
+    // The new release fails its health check beside the running one:
+    // status 1, main never restarted, nginx never moved, next stopped.
+    fs::write(t.join("code-next.sock"), "500").unwrap();
+    let (rc, calls, serving) = run_switch(t, postinst);
+    assert_eq!(rc, 1, "{calls:?}");
+    assert!(!calls.iter().any(|c| c.contains("s.service")), "{calls:?}");
+    assert_eq!(serving, "gunicorn.sock");
+    assert_eq!(state(t, "s-next.service"), "inactive");
+    assert_eq!(state(t, "s.service"), "active");
+
+    // Next answers, main does not start on the release: status 2, next
+    // keeps serving it.
+    fs::remove_file(t.join("code-next.sock")).unwrap();
+    fs::write(t.join("fail-start-s.service"), "").unwrap();
+    let (rc, _, serving) = run_switch(t, postinst);
+    assert_eq!(rc, 2);
+    assert_eq!(serving, "next.sock");
+    assert_eq!(state(t, "s-next.service"), "active");
+
+    // The rerun once main starts again (dpkg --configure -a): no second
+    // next, main restarts, nginx moves back, next stops.
+    fs::remove_file(t.join("fail-start-s.service")).unwrap();
+    let (rc, calls, serving) = run_switch(t, postinst);
+    assert_eq!(rc, 0, "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("start s-next")),
+        "{calls:?}"
+    );
+    assert_eq!(serving, "gunicorn.sock");
+    assert_eq!(state(t, "s-next.service"), "inactive");
+
+    // Nothing served before (first install) and main fails its check:
+    // status 3, nginx on the main socket.
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    fs::write(t.join("code-gunicorn.sock"), "500").unwrap();
+    let (rc, calls, serving) = run_switch(t, postinst);
+    assert_eq!(rc, 3, "{calls:?}");
+    assert!(!calls.iter().any(|c| c.contains("s-next")), "{calls:?}");
+    assert_eq!(serving, "gunicorn.sock");
+}
