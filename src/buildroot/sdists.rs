@@ -155,7 +155,25 @@ impl Builder<'_> {
             if !wheels::cached(self.cache_dir, self.python_version, &s.sha256)?.is_empty() {
                 continue;
             }
-            self.build_one(s)?;
+            // A failure names the distribution; its tree stays in the root
+            // for a look, and the next build starts it afresh.
+            self.build_one(s).map_err(|e| match e {
+                Error::Command {
+                    command,
+                    status,
+                    output,
+                } => Error::Command {
+                    command: format!(
+                        "building {}=={} from its sdist at {} in the build root: {command}",
+                        s.name,
+                        s.version,
+                        s.build_path()
+                    ),
+                    status,
+                    output,
+                },
+                other => other,
+            })?;
             built.push(format!("{}=={}", s.name, s.version));
         }
         Ok(built)
