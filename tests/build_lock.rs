@@ -6,8 +6,9 @@
 //! naming the distribution and `--rebuild-env`, and leaves nothing behind;
 //! `--rebuild-env` resolves again, says what changed under the same HASH
 //! and records the new lock. The second test rebuilds fixtures/pulse
-//! (ranges; psycopg2 and uWSGI compiled from their sdists) from its lock:
-//! the env is the same, psycopg2 coming from the wheel the build dir kept.
+//! (ranges; psycopg2 and uWSGI compiled from their sdists, by djdd, at
+//! fixed paths) from its lock: the env is the same, both coming from the
+//! wheels the build dir kept.
 //!
 //! Needs root, the cached base tarball and PyPI.
 
@@ -93,16 +94,13 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
         .trim_start_matches("demo-env-")
         .to_string();
     let env_tree = d.path().join("buildroot/usr/lib/demo-env").join(&hash);
-    // The wheel pip built from psycopg2's sdist is kept by the sdist's hash.
+    // The wheel djdd built from psycopg2's sdist is kept by the sdist's
+    // hash, which the lock names.
     let psycopg2 = lock
         .lines()
         .find_map(|l| l.strip_prefix("psycopg2==2.9.13 --hash=sha256:"))
         .unwrap_or_else(|| panic!("no psycopg2 line in {lock}"));
-    let kept: Vec<String> =
-        std::fs::read_dir(d.path().join("cache/wheels/env-format-3").join(psycopg2))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+    let kept = kept_wheels(&d, psycopg2);
     assert!(
         kept.len() == 1 && kept[0].starts_with("psycopg2-2.9.13-cp3"),
         "{kept:?}"
@@ -203,26 +201,55 @@ fn a_project_with_ranges_and_compiled_sdists_is_the_same_from_its_lock() {
     let repo = pulse_repo();
     let d = pulse_build_dir(repo.path());
     let build = ["build", "pulse", "blue", "--version", "v1"];
-    ok(&d, &build);
+    let (_, err) = ok(&d, &build);
+    // djdd built both sdists itself, at their fixed paths, and kept the
+    // wheels by the sdists' hashes, which the lock names.
+    let built = err
+        .lines()
+        .find(|l| l.contains("built from sdists at /build/NAME-VERSION: "))
+        .unwrap_or_else(|| panic!("no sdist built at a fixed path:\n{err}"));
+    assert!(
+        built.contains("psycopg2==2.9.") && built.contains("uwsgi==2.0."),
+        "{built}"
+    );
     let env = one_package(&d, "pulse-env-", &[]);
     let env_bytes = std::fs::read(&env).unwrap();
     let lock = std::fs::read_to_string(recorded_lock(&d)).unwrap();
     assert!(lock.contains("\nuwsgi==2.0."), "{lock}");
+    for dist in ["psycopg2", "uwsgi"] {
+        let sha = lock
+            .lines()
+            .find(|l| l.starts_with(&format!("{dist}==")))
+            .and_then(|l| l.split_once("--hash=sha256:"))
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_else(|| panic!("no {dist} line in {lock}"));
+        let kept = kept_wheels(&d, &sha);
+        assert!(
+            kept.len() == 1 && kept[0].starts_with(&format!("{dist}-2.")),
+            "{dist}: {kept:?}"
+        );
+    }
 
     // Installed from the lock (the requirements' ranges are not resolved
-    // again): psycopg2 from the wheel the build dir kept, uWSGI compiled
-    // again (bookworm's pip installs its sdist with `setup.py install`,
-    // which makes no wheel to keep), and the env is the same.
+    // again): psycopg2 and uWSGI from the wheels the build dir kept, built
+    // at their fixed paths (bookworm's pip too, which would install
+    // uWSGI's sdist with `setup.py install` and keep no wheel), nothing
+    // compiled, and the env is the same.
     std::fs::remove_file(&env).unwrap();
     let (_, err) = ok(&d, &build);
     assert!(
         err.contains("pip install --no-deps --require-hashes"),
         "{err}"
     );
+    let from_cache = err
+        .lines()
+        .find(|l| l.contains("2 wheels built before from their sdists (the build dir's cache): "))
+        .unwrap_or_else(|| panic!("not both from the kept wheels:\n{err}"));
     assert!(
-        err.contains("(the build dir's cache): ") && err.contains("psycopg2==2.9."),
-        "{err}"
+        from_cache.contains("psycopg2==2.9.") && from_cache.contains("uwsgi==2.0."),
+        "{from_cache}"
     );
+    assert!(!err.contains("built from sdist"), "compiled again:\n{err}");
     assert_same_package(
         &env_bytes,
         &env,

@@ -1,6 +1,7 @@
 //! Reproducibility of `djdd build`: the same commit built in two fresh build
 //! dirs (different paths, different build roots, different times) gives
-//! byte-identical env, src and site packages.
+//! byte-identical env, src and site packages, the second one built with
+//! another umask, time zone and host name.
 //!
 //! The first build dir starts with the test wheel cache (a psycopg2 wheel
 //! an earlier run compiled), the second with an empty one, so psycopg2's C
@@ -10,10 +11,10 @@
 //!
 //! The second test does the same for `fixtures/pulse`, a project shaped
 //! like real ones: requirements with ranges, and uWSGI compiled from its
-//! sdist in pip's random build directory, a path its debug info names
-//! (djdd strips it, and rewrites the RECORD rows of what it stripped).
-//! Both builds start with an empty pip cache, the second with another
-//! umask and time zone.
+//! sdist, which djdd builds at a fixed path (`/build/uwsgi-VERSION`, not
+//! pip's random build directory, which uWSGI would embed).
+//! Both builds start with an empty pip cache. In both tests the second
+//! build runs with another umask, time zone and host name.
 //!
 //! Needs root, the cached base tarball and PyPI.
 
@@ -33,7 +34,7 @@ fn same_commit_twice_gives_identical_packages() {
     save_pip_cache(&a);
     // A second apart at least, so that a leaked build time would show.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    ok(&b, &["build", "demo", "blue", "--version", "v1"]);
+    build_elsewhere(&b, &["build", "demo", "blue", "--version", "v1"]);
 
     let fa = package_files(&a);
     let fb = package_files(&b);
@@ -55,21 +56,7 @@ fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
     let build = ["build", "pulse", "blue", "--version", "v1"];
     ok(&a, &build);
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    // Another umask and time zone for the second build.
-    let exe = assert_cmd::cargo::cargo_bin("djdd");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("umask 0002 && exec \"$@\"")
-        .arg("sh")
-        .arg(&exe)
-        .arg("--dir")
-        .arg(b.path())
-        .args(build)
-        .env("TZ", "Pacific/Auckland")
-        .env_remove("DJDD_DIR")
-        .status()
-        .unwrap();
-    assert!(status.success(), "the second build failed");
+    build_elsewhere(&b, &build);
 
     let fa = package_files(&a);
     assert_eq!(fa, package_files(&b));
@@ -85,11 +72,66 @@ fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
         String::from_utf8_lossy(&listing.stdout).contains("/bin/uwsgi"),
         "no bin/uwsgi in {env}"
     );
+    // It was built at its fixed path: uWSGI records its compiler flags in
+    // the program (hex-encoded; `uwsgi --cflags` prints them), and they
+    // name /build/uwsgi-VERSION, mapped to `.`, not pip's random directory.
+    let unpacked = common::tempdir();
+    let st = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(a.path().join("packages").join(env))
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let uwsgi = walkdir::WalkDir::new(unpacked.path())
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name() == "uwsgi" && e.path().parent().unwrap().ends_with("bin"))
+        .expect("bin/uwsgi");
+    let program = std::fs::read(uwsgi.path()).unwrap();
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let has = |needle: &str| {
+        program
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    };
+    assert!(
+        has(&hex("-ffile-prefix-map=/build/uwsgi-2.0.")),
+        "bin/uwsgi's recorded flags do not name its fixed build path"
+    );
+    assert!(
+        !has(&hex("pip-")) && !has("/tmp/pip-"),
+        "bin/uwsgi names a pip build directory"
+    );
     let differ = differing_packages(&a, &b, &fa);
     assert!(
         differ.is_empty(),
         "packages differ between two builds of one commit:\n{}",
         differ.join("\n")
+    );
+}
+
+/// `djdd --dir D ARGS` as another machine would run it: another umask
+/// (0002), time zone (Pacific/Auckland) and host name (its own UTS
+/// namespace, `unshare --uts`).
+fn build_elsewhere(d: &common::TestBuildDir, args: &[&str]) {
+    let exe = assert_cmd::cargo::cargo_bin("djdd");
+    let out = Command::new("unshare")
+        .args(["--uts", "sh", "-c"])
+        .arg("hostname djdd-repro-elsewhere && [ \"$(hostname)\" = djdd-repro-elsewhere ] && umask 0002 && exec \"$@\"")
+        .arg("sh")
+        .arg(&exe)
+        .arg("--dir")
+        .arg(d.path())
+        .args(args)
+        .env("TZ", "Pacific/Auckland")
+        .env_remove("DJDD_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the second build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -12,7 +12,7 @@
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
-use crate::buildroot::{BuildRoot, wheels};
+use crate::buildroot::{BuildRoot, sdists, wheels};
 use crate::error::{Error, Result};
 
 /// mtime and SOURCE_DATE_EPOCH of everything in an env package: the env's
@@ -301,7 +301,6 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         Some(lock) => install_lock(root, b, &env, &pip, lock)?,
         None => resolve(root, b, &env, &pip)?,
     }
-    keep_wheels(root, b)?;
     strip_objects(root, b.env_dir)?;
     // pip compiled bytecode package by package; drop it and compile the
     // whole env once, in sorted order, in one process (checked-hash pycs
@@ -333,7 +332,8 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
 }
 
 /// `pip install -r ROOT_FILE PROVIDED...`: pip resolves the requirements;
-/// its report becomes `requirements.lock`.
+/// its report becomes `requirements.lock`. What it would build from
+/// sdists is built first, at fixed paths ([`sdists`]), and offered to it.
 fn resolve(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)], pip: &str) -> Result<()> {
     let user = Some(BUILD_USER);
     tracing::info!(
@@ -345,6 +345,16 @@ fn resolve(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)], pip: &s
             .map(|l| format!(" {l}"))
             .collect::<String>()
     );
+    let mut args: Vec<&str> = vec!["--requirement", b.root_file];
+    args.extend(b.provided.iter().map(String::as_str));
+    let planned = prebuild(root, b, env, pip, &args, |e| resolve_error(b, e))?;
+    let mut links = String::new();
+    for s in &planned {
+        for (wheel, wheel_sha) in wheels::cached(b.cache_dir, b.python_version, &s.sha256)? {
+            links.push_str(&wheel_link(b.python_version, &s.sha256, &wheel, &wheel_sha));
+        }
+    }
+    let find_links = format!("--find-links={}/{LINKS_FILE}", b.share_dir);
     // pip's installation report (pip >= 22.2): what it resolved, each
     // distribution's version and archive hash; it becomes the lock.
     let report = format!("{}/{LOCK_REPORT}", b.share_dir);
@@ -354,11 +364,13 @@ fn resolve(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)], pip: &s
         "--no-warn-script-location",
         "--report",
         &report,
-        "--requirement",
-        b.root_file,
     ];
-    argv.extend(b.provided.iter().map(String::as_str));
-    run_step_metered(
+    if !links.is_empty() {
+        write_links(root, b, &links)?;
+        argv.push(&find_links);
+    }
+    argv.extend(args);
+    let installed = run_step_metered(
         root,
         user,
         b.share_dir,
@@ -367,9 +379,20 @@ fn resolve(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)], pip: &s
         &argv,
         Some(("pip install", crate::report::Meter::Pip)),
     )
-    .map_err(|e| match e {
+    .map_err(|e| resolve_error(b, e));
+    if !links.is_empty() {
+        let p = host_path(root, &format!("{}/{LINKS_FILE}", b.share_dir));
+        std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+    }
+    installed?;
+    write_lock(root, b, env, &report)
+}
+
+/// A failed pip run resolving the requirements, explained: the one
+/// sentence that matters (a Python the root has not), before pip's pages.
+fn resolve_error(b: &EnvBuild<'_>, e: Error) -> Error {
+    match e {
         Error::Command { status, output, .. } => {
-            // The one sentence that matters, before pip's pages.
             let hint = python_hint(&output, b.python_version)
                 .map(|h| format!("{h}\n"))
                 .unwrap_or_default();
@@ -380,8 +403,84 @@ fn resolve(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)], pip: &s
             }
         }
         other => other,
-    })?;
-    write_lock(root, b, env, &report)
+    }
+}
+
+/// A failed pip run installing a lock, explained: the distributions pip
+/// could not get, the tail of its output, and `--rebuild-env`.
+fn lock_error(inside: &str, e: Error) -> Error {
+    match e {
+        Error::Command { status, output, .. } => {
+            let failed = crate::plan::lock_failures(&output);
+            let what = if failed.is_empty() {
+                format!("pip {status}")
+            } else {
+                failed.join(", ")
+            };
+            let tail: Vec<&str> = output.trim_end().lines().collect();
+            let tail = tail[tail.len().saturating_sub(12)..]
+                .iter()
+                .map(|l| format!("\n  | {l}"))
+                .collect::<String>();
+            Error::invalid_hint(
+                format!("the resolution lock {inside}"),
+                format!("no longer installs: {what}{tail}"),
+                "`djdd build --rebuild-env` resolves the requirements again and writes a new lock (the env's content may then change under the same HASH)",
+            )
+        }
+        other => other,
+    }
+}
+
+/// Builds what pip would build from sdists (its dry run with `args`, in
+/// the share dir; a failure explained by `explain`) at fixed paths, unless
+/// the build dir kept their wheels ([`sdists`]); says which it built.
+/// Returns the sdists of the dry run.
+fn prebuild(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    env: &[(String, String)],
+    pip: &str,
+    args: &[&str],
+    explain: impl Fn(Error) -> Error,
+) -> Result<Vec<sdists::Sdist>> {
+    let python = format!("/usr/bin/python{}", b.python_version);
+    let builder = sdists::Builder {
+        root,
+        cache_dir: b.cache_dir,
+        python_version: b.python_version,
+        python: &python,
+        pip,
+        env,
+    };
+    let planned = builder.planned(b.share_dir, args).map_err(explain)?;
+    let built = builder.build_missing(&planned)?;
+    if !built.is_empty() {
+        tracing::info!(
+            "built from sdist{} at /build/NAME-VERSION: {}",
+            if built.len() == 1 { "" } else { "s" },
+            built.join(" ")
+        );
+    }
+    Ok(planned)
+}
+
+/// One link of the page of kept wheels: the wheel built from the sdist
+/// with sha256 `sha`, in the cache dir's mount, with its own sha256.
+fn wheel_link(python: &str, sha: &str, wheel: &str, wheel_sha: &str) -> String {
+    format!(
+        "<a href=\"file://{}/{}/{sha}/{wheel}#sha256={wheel_sha}\">{wheel}</a>\n",
+        crate::buildroot::CACHE_INSIDE,
+        wheels::subdir(python)
+    )
+}
+
+/// Writes the page of links `links` to the share dir (removed after the
+/// install).
+fn write_links(root: &BuildRoot, b: &EnvBuild<'_>, links: &str) -> Result<()> {
+    let p = host_path(root, &format!("{}/{LINKS_FILE}", b.share_dir));
+    let page = format!("<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n");
+    std::fs::write(&p, page).map_err(|e| Error::io(&p, e))
 }
 
 /// `pip install --no-deps --require-hashes -r requirements.lock`: exactly
@@ -403,6 +502,11 @@ fn install_lock(
     let text = String::from_utf8_lossy(lock);
     let dists = crate::plan::parse_lock(&text)
         .map_err(|why| Error::invalid(format!("the resolution lock {inside}"), why))?;
+    // What of the lock comes from sdists: built first, at fixed paths,
+    // unless the build dir has built them before. A lock that no longer
+    // installs fails here already.
+    let args = ["--no-deps", "--require-hashes", "--requirement", LOCK_FILE];
+    prebuild(root, b, env, pip, &args, |e| lock_error(&inside, e))?;
     // The wheels the build dir kept of its sdists: offered to pip with
     // their own hash beside the sdist's, in a copy of the lock that is not
     // shipped, through a page of links that carry that hash (pip ranks a
@@ -413,15 +517,11 @@ fn install_lock(
     for d in &dists {
         let Some(sha) = &d.sha256 else { continue };
         let mut line = format!("{} --hash=sha256:{sha}", d.requirement);
-        let kept = wheels::cached(b.cache_dir, sha)?;
+        let kept = wheels::cached(b.cache_dir, b.python_version, sha)?;
         if !kept.is_empty() {
             for (wheel, wheel_sha) in &kept {
                 line.push_str(&format!(" --hash=sha256:{wheel_sha}"));
-                links.push_str(&format!(
-                    "<a href=\"file://{}/wheels/env-format-{}/{sha}/{wheel}#sha256={wheel_sha}\">{wheel}</a>\n",
-                    crate::buildroot::CACHE_INSIDE,
-                    crate::plan::ENV_FORMAT
-                ));
+                links.push_str(&wheel_link(b.python_version, sha, wheel, wheel_sha));
             }
             from_cache.push(format!("{}=={}", d.name, d.version));
         }
@@ -444,9 +544,7 @@ fn install_lock(
         );
         let p = host_path(root, &format!("{}/{INSTALL_FILE}", b.share_dir));
         std::fs::write(&p, lines.concat()).map_err(|e| Error::io(&p, e))?;
-        let p = host_path(root, &format!("{}/{LINKS_FILE}", b.share_dir));
-        let page = format!("<!DOCTYPE html>\n<html><body>\n{links}</body></html>\n");
-        std::fs::write(&p, page).map_err(|e| Error::io(&p, e))?;
+        write_links(root, b, &links)?;
         INSTALL_FILE
     };
     let find_links = format!("--find-links={}/{LINKS_FILE}", b.share_dir);
@@ -472,27 +570,7 @@ fn install_lock(
         &argv,
         Some(("pip install", crate::report::Meter::Pip)),
     )
-    .map_err(|e| match e {
-        Error::Command { status, output, .. } => {
-            let failed = crate::plan::lock_failures(&output);
-            let what = if failed.is_empty() {
-                format!("pip {status}")
-            } else {
-                failed.join(", ")
-            };
-            let tail: Vec<&str> = output.trim_end().lines().collect();
-            let tail = tail[tail.len().saturating_sub(12)..]
-                .iter()
-                .map(|l| format!("\n  | {l}"))
-                .collect::<String>();
-            Error::invalid_hint(
-                format!("the resolution lock {inside}"),
-                format!("no longer installs: {what}{tail}"),
-                "`djdd build --rebuild-env` resolves the requirements again and writes a new lock (the env's content may then change under the same HASH)",
-            )
-        }
-        other => other,
-    });
+    .map_err(|e| lock_error(&inside, e));
     if requirement == INSTALL_FILE {
         for f in [INSTALL_FILE, LINKS_FILE] {
             let p = host_path(root, &format!("{}/{f}", b.share_dir));
@@ -509,28 +587,6 @@ fn install_lock(
     let mut argv: Vec<&str> = vec![&python, "-I", "-c", REQUESTED_SCRIPT, b.env_dir];
     argv.extend(not_requested.iter().map(String::as_str));
     run_step(root, Some(BUILD_USER), "/", env, 60, &argv)?;
-    Ok(())
-}
-
-/// Keeps in the build dir's cache the wheels pip built from the sdists of
-/// the env's lock (see [`wheels`]).
-fn keep_wheels(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
-    let lock = host_path(root, &format!("{}/{LOCK_FILE}", b.share_dir));
-    let text = std::fs::read_to_string(&lock).map_err(|e| Error::io(&lock, e))?;
-    let hashes: Vec<String> = crate::plan::parse_lock(&text)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|d| d.sha256)
-        .collect();
-    let pip_cache = b
-        .cache_dir
-        .join("pip")
-        .join(format!("env-format-{}", crate::plan::ENV_FORMAT));
-    for (sha, wheel) in wheels::keep_built(b.cache_dir, &pip_cache, &hashes)? {
-        tracing::info!(
-            "kept {wheel} (built from the sdist with sha256 {sha}) in the build dir's wheel cache"
-        );
-    }
     Ok(())
 }
 

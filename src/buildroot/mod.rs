@@ -27,6 +27,7 @@ pub mod init;
 pub mod mounts;
 pub mod runner;
 pub mod schroot;
+pub mod sdists;
 pub mod tarball;
 pub mod wheels;
 

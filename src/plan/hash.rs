@@ -18,7 +18,10 @@ use crate::error::{Error, Result};
 /// resolved (name, version, archive sha256); what pip compiles is linked
 /// without a GNU build ID (`LDFLAGS=-Wl,--build-id=none`), and the RECORD
 /// rows of the files djdd stripped carry their stripped hash and size.
-pub const ENV_FORMAT: u32 = 3;
+/// 4: what comes from an sdist is built by djdd at a fixed path
+/// (`/build/NAME-VERSION`, with `-ffile-prefix-map` to `.`), not by pip in
+/// its random build directory.
+pub const ENV_FORMAT: u32 = 4;
 
 /// Hex digits of the env and src HASH in package names (48 bits).
 pub const HASH_LEN: usize = 12;
@@ -359,7 +362,7 @@ mod tests {
             provided: &[],
         };
         let text = env_canonical(&inputs).unwrap();
-        let want = "djdd-env-inputs\nformat 3\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
+        let want = "djdd-env-inputs\nformat 4\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
              file requirements.txt 3\n  -r x.txt\n  a==2\n  b==1\nfile x.txt 1\n  c\n\
              debian-build 2\n  libpq-dev\n  libpq5\ndebian-run 1\n  libpq5\n";
         assert_eq!(text, want);

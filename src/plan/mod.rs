@@ -907,7 +907,7 @@ mod tests {
             "build plan for shop blue
   commit       {COMMIT} (2023-11-14 22:13:20 UTC)
   build root   python3.11 amd64
-  env HASH     {envh} from 4 requirement lines in 2 files, env format 3
+  env HASH     {envh} from 4 requirement lines in 2 files, env format 4
   app server   gunicorn (WSGI), from the project's requirements
   sandbox      strict
   src HASH     0123456789ab

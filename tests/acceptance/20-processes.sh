@@ -42,6 +42,7 @@ apt_repo="$CT_DIR/apt"
 step "djdd init, src (branch master), variant blue with two heartbeats"
 "$DJDD" init --suite "$ACC_SUITE" >"$CT_DIR/init.log" 2>&1 || { tail -n 30 "$CT_DIR/init.log" >&2; fail "djdd init failed"; }
 [ ! -d /var/cache/djdd/test-pip ] || cp -a /var/cache/djdd/test-pip/. "$DJDD_DIR/cache/pip/"
+if [ -d /var/cache/djdd/test-wheels ]; then mkdir -p "$DJDD_DIR/cache/wheels" && cp -a /var/cache/djdd/test-wheels/. "$DJDD_DIR/cache/wheels/"; fi
 sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$repo" pulse >/dev/null || fail "fixtures/make-repo.sh pulse failed"
 "$DJDD" src pulse --clone "$repo" >/dev/null 2>&1 || fail "djdd src pulse failed"
 "$DJDD" variant pulse blue --domain pulse.example.org --celery --broker redis --migrate --process heartbeat=2 ||

@@ -3,11 +3,13 @@
 //! repository from fixtures/make-repo.sh, running `djdd build` and reading
 //! the packages it writes with the real dpkg-deb.
 //!
-//! pip's wheel cache: a build dir starts with an empty one, so the first
-//! env build compiles psycopg2 from source. `seed_pip_cache` copies the
-//! wheels an earlier test run left in /var/cache/djdd/test-pip into the
-//! build dir (and `save_pip_cache` adds new ones), under a lock; a missing
-//! cache only makes a test slower.
+//! pip's cache and djdd's kept wheels: a build dir starts with empty ones,
+//! so the first env build compiles psycopg2 from its sdist.
+//! `seed_pip_cache` copies what an earlier test run left in
+//! /var/cache/djdd/test-pip (pip's downloads) and
+//! /var/cache/djdd/test-wheels (the wheels djdd built from sdists, by the
+//! sdist's sha256) into the build dir (and `save_pip_cache` adds new ones),
+//! under a lock; a missing cache only makes a test slower.
 #![allow(dead_code)]
 
 use std::os::unix::fs::MetadataExt;
@@ -17,6 +19,11 @@ use std::process::{Command, Output};
 use crate::common::{TestBuildDir, fixtures, tempdir};
 
 pub const PIP_CACHE: &str = "/var/cache/djdd/test-pip";
+/// The kept wheels of earlier test runs (D/cache/wheels).
+pub const WHEEL_CACHE: &str = "/var/cache/djdd/test-wheels";
+
+/// (test cache, the build dir's cache subdir it seeds).
+const TEST_CACHES: [(&str, &str); 2] = [(PIP_CACHE, "cache/pip"), (WHEEL_CACHE, "cache/wheels")];
 
 pub fn need_root() {
     assert!(
@@ -255,30 +262,61 @@ pub fn has(list: &[String], want: &str, what: &str) {
     );
 }
 
-/// Copies the wheels of /var/cache/djdd/test-pip into D/cache/pip.
+/// Copies /var/cache/djdd/test-pip into D/cache/pip and
+/// /var/cache/djdd/test-wheels into D/cache/wheels.
 pub fn seed_pip_cache(d: &TestBuildDir) {
     let _lock = pip_lock();
-    let src = Path::new(PIP_CACHE);
-    if src.is_dir() {
+    for (src, sub) in TEST_CACHES {
+        if !Path::new(src).is_dir() {
+            continue;
+        }
+        let dest = d.path().join(sub);
+        std::fs::create_dir_all(&dest).unwrap();
         let st = Command::new("cp")
             .arg("-a")
-            .arg(format!("{PIP_CACHE}/."))
-            .arg(d.path().join("cache/pip"))
+            .arg(format!("{src}/."))
+            .arg(&dest)
             .status()
             .unwrap();
-        assert!(st.success(), "copying the test pip cache");
+        assert!(st.success(), "copying the test cache {src}");
     }
 }
 
-/// Adds the wheels of D/cache/pip to /var/cache/djdd/test-pip.
+/// Adds what D/cache/pip and D/cache/wheels hold to the test caches.
 pub fn save_pip_cache(d: &TestBuildDir) {
     let _lock = pip_lock();
-    std::fs::create_dir_all(PIP_CACHE).unwrap();
-    let _ = Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", d.path().join("cache/pip").display()))
-        .arg(PIP_CACHE)
-        .status();
+    for (dest, sub) in TEST_CACHES {
+        let src = d.path().join(sub);
+        if !src.is_dir() {
+            continue;
+        }
+        std::fs::create_dir_all(dest).unwrap();
+        let _ = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", src.display()))
+            .arg(dest)
+            .status();
+    }
+}
+
+/// The file names of the wheels D/cache/wheels keeps for the sdist with
+/// sha256 `sha` (any Python), sorted.
+pub fn kept_wheels(d: &TestBuildDir, sha: &str) -> Vec<String> {
+    let dir = d.path().join(format!(
+        "cache/wheels/env-format-{}",
+        djdd::plan::ENV_FORMAT
+    ));
+    let mut out: Vec<String> = walkdir::WalkDir::new(&dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_type().is_file()
+                && e.path().parent().and_then(|p| p.file_name()) == Some(std::ffi::OsStr::new(sha))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
 }
 
 fn pip_lock() -> std::fs::File {

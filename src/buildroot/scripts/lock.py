@@ -1,6 +1,7 @@
 # lock.py REPORT ENV_DIR: requirements.lock from pip's installation report
 # (pip install --report, format 1), on stdout. Run by djdd with the build
-# root's python after the env's pip install.
+# root's python after the env's pip install. A wheel djdd built from an
+# sdist is locked as that sdist.
 import json
 import re
 import sys
@@ -15,6 +16,13 @@ for item in data.get("install", []):
     version = meta.get("version", "")
     info = item.get("download_info", {})
     digest = info.get("archive_info", {}).get("hash", "")
+    # A wheel djdd built from an sdist at its fixed path, offered from the
+    # build dir's cache (file:///djdd/cache/wheels/env-format-N/pythonX.Y/SHA/...):
+    # the lock names the sdist, whose sha256 names the wheel's directory.
+    kept = re.search(r"/wheels/env-format-[0-9]+/python[0-9.]+/([0-9a-f]{64})/[^/]+[.]whl$", info.get("url", ""))
+    if kept and info.get("url", "").startswith("file://"):
+        lines.append((name, f"{name}=={version} --hash=sha256:{kept.group(1)}"))
+        continue
     if digest.startswith("sha256=") and item.get("is_direct"):
         # A direct URL (`name @ https://.../x.whl`): the index may not have
         # it, so the lock names the URL, and the version after a comment.
