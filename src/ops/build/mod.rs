@@ -29,8 +29,8 @@ use crate::deb::{Compression, WriteOptions};
 use crate::error::Error;
 use crate::plan::{self, BuildInputs, BuildPlan};
 use package::{
-    BuildLog, collectstatic, compilemessages, contract_site, env_package, mark_built_for,
-    site_package, src_package, unpack_deb, write_package,
+    BuildLog, check_deb_data, collectstatic, compilemessages, contract_site, env_package,
+    mark_built_for, site_package, src_package, unpack_deb, write_package,
 };
 
 pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
@@ -561,12 +561,20 @@ fn build_variant(
             || !steps::host_path(root, &env_dir).is_dir()
         {
             // Reused package, tree missing from this root (or, for one
-            // copied from the repository, maybe another build's): unpack it.
+            // copied from the repository, maybe another build's): unpack it,
+            // once it is known to unpack whole.
+            check_deb_data(&env_file)?;
             let _ = std::fs::remove_file(&marker);
             steps::remove_in_root(root, &env_dir)?;
             steps::remove_in_root(root, &share_dir)?;
             tracing::info!("unpacking {} into the build root", plan.env.file_name());
-            unpack_deb(&env_file, &root.path())?;
+            if let Err(e) = unpack_deb(&env_file, &root.path()) {
+                // No half-unpacked env stays in the root (a damaged
+                // package stops dpkg-deb part of the way).
+                let _ = steps::remove_in_root(root, &env_dir);
+                let _ = steps::remove_in_root(root, &share_dir);
+                return Err(e.into());
+            }
             mark_complete(&marker)?;
         } else {
             tracing::info!("reusing {}", plan.env.file_name());

@@ -492,6 +492,28 @@ pub fn write_package(
     Ok(())
 }
 
+/// Reads a package's whole data archive (`dpkg-deb --fsys-tarfile`, the
+/// tar thrown away): a truncated or damaged package fails here, before
+/// anything in the build root is removed to unpack it.
+pub fn check_deb_data(deb: &Path) -> Result<()> {
+    let out = std::process::Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| Error::io(deb, e))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(Error::Command {
+        command: format!("dpkg-deb --fsys-tarfile {}", deb.display()),
+        status: out.status.to_string(),
+        output: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
 /// Unpacks a package's data into the build root (`dpkg-deb -x`).
 pub fn unpack_deb(deb: &Path, root: &Path) -> Result<()> {
     use crate::buildroot::runner::{Cmd, RealRunner, Runner};
