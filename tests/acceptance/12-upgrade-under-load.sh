@@ -6,10 +6,11 @@
 # another (/slow/?s=5), v2 is published and `apt-get install --only-upgrade
 # demo-site-blue` run: no request fails, the release served changes from v1
 # to v2 exactly once, every 5-second request (one is in flight when nginx
-# moves) completes with 200, and the worst latency during the upgrade is
-# within 2 x the steady state's p99 + 0.05 s (the goal; each
-# upgrade prints its line `upgrade A -> B: N requests, F failed, worst W s,
-# steady p99 P s`). Then the same for v3, whose env hash is new
+# moves) completes with 200, and no request takes 0.5 s (a restart in
+# place stalls them 2 to 4 s under this load); each upgrade prints its line
+# `upgrade A -> B: N requests, F failed, worst W s, steady p99 P s` and
+# whether the switch met the goal, 2 x p99 + 0.05 s, which
+# `make bench` measures (assert_upgrade_goal). Then the same for v3, whose env hash is new
 # (requirements changed) and which adds migration 0002: blue is switched
 # to migrate = true first, so the postinst applies the (additive)
 # migration before it switches. Then the same for `demo-blue restart`.
