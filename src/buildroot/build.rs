@@ -620,19 +620,28 @@ fn write_lock(
     report: &str,
 ) -> Result<()> {
     let python = format!("/usr/bin/python{}", b.python_version);
-    let out = run_step(
-        root,
-        Some(BUILD_USER),
-        "/",
-        env,
-        60,
-        &[&python, "-I", "-c", LOCK_SCRIPT, report, b.env_dir],
-    )?;
+    let out = read_report(root, env, &python, LOCK_SCRIPT, report, &[b.env_dir])?;
     let lock = host_path(root, &format!("{}/{LOCK_FILE}", b.share_dir));
-    std::fs::write(&lock, &out.stdout).map_err(|e| Error::io(&lock, e))?;
+    std::fs::write(&lock, out).map_err(|e| Error::io(&lock, e))
+}
+
+/// Runs `script` (a djdd Python script) with `python` over pip's report
+/// `report` (a path in the root) and `args`, as the build user; removes
+/// the report and returns the script's stdout.
+pub fn read_report(
+    root: &BuildRoot,
+    env: &[(String, String)],
+    python: &str,
+    script: &str,
+    report: &str,
+    args: &[&str],
+) -> Result<Vec<u8>> {
+    let mut argv = vec![python, "-I", "-c", script, report];
+    argv.extend(args);
+    let out = run_step(root, Some(BUILD_USER), "/", env, 60, &argv)?;
     let r = host_path(root, report);
     std::fs::remove_file(&r).map_err(|e| Error::io(&r, e))?;
-    Ok(())
+    Ok(out.stdout)
 }
 
 /// The Debian suites djdd builds for, with the Python each one's

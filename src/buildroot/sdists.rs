@@ -20,7 +20,8 @@
 //! a local directory), which pip builds itself as before.
 
 use crate::buildroot::build::{
-    BUILD_USER, PIP_TIMEOUT, host_path, make_build_dir, remove_in_root, run_step, run_step_metered,
+    BUILD_USER, PIP_TIMEOUT, host_path, make_build_dir, read_report, remove_in_root, run_step,
+    run_step_metered,
 };
 use crate::buildroot::{BuildRoot, wheels};
 use crate::error::{Error, Result};
@@ -133,17 +134,8 @@ impl Builder<'_> {
             &argv,
             Some(("pip install --dry-run", crate::report::Meter::Pip)),
         )?;
-        let out = run_step(
-            root,
-            Some(BUILD_USER),
-            "/",
-            env,
-            60,
-            &[self.python, "-I", "-c", SDISTS_SCRIPT, &report],
-        )?;
-        let r = host_path(root, &report);
-        std::fs::remove_file(&r).map_err(|e| Error::io(&r, e))?;
-        parse_list(&String::from_utf8_lossy(&out.stdout))
+        let out = read_report(root, env, self.python, SDISTS_SCRIPT, &report, &[])?;
+        parse_list(&String::from_utf8_lossy(&out))
             .map_err(|why| Error::invalid(format!("pip's report {report}"), why))
     }
 
