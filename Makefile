@@ -10,7 +10,7 @@ build:
 	$(CARGO) build --release
 
 test: deps
-	$(CARGO) test --all-targets
+	bash scripts/test.sh
 
 lint:
 	$(CARGO) fmt --check

@@ -5,7 +5,7 @@
 //! hash is not the lock's, a version the index lacks) stops the build,
 //! naming the distribution and `--rebuild-env`, and leaves nothing behind;
 //! `--rebuild-env` resolves again, says what changed under the same HASH
-//! and records the new lock. The second test rebuilds fixtures/pulse
+//! and records the new lock. tests/build_repro.rs rebuilds fixtures/pulse
 //! (ranges; psycopg2 and uWSGI compiled from their sdists, by djdd, at
 //! fixed paths) from its lock: the env is the same, both coming from the
 //! wheels the build dir kept.
@@ -15,22 +15,9 @@
 mod build_support;
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use build_support::*;
 
 const BUILD: [&str; 5] = ["build", "demo", "blue", "--version", "v1"];
-
-/// The one lock file in D/state/env-locks/.
-fn recorded_lock(d: &common::TestBuildDir) -> PathBuf {
-    let dir = d.path().join("state/env-locks");
-    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    files[0].clone()
-}
 
 /// Replaces the lock line of `dist` in `lock` by `line`.
 fn with_line(lock: &str, dist: &str, line: &str) -> String {
@@ -46,26 +33,6 @@ fn with_line(lock: &str, dist: &str, line: &str) -> String {
         })
         .map(|l| l + "\n")
         .collect()
-}
-
-/// Asserts the package at `got` has the bytes `want`, showing diffoscope's
-/// report when not (`apt-get install diffoscope-minimal`).
-fn assert_same_package(want: &[u8], got: &Path, what: &str) {
-    let bytes = std::fs::read(got).unwrap();
-    if bytes == want {
-        return;
-    }
-    let t = common::tempdir();
-    let first = t.path().join(got.file_name().unwrap());
-    std::fs::write(&first, want).unwrap();
-    let report = std::process::Command::new("diffoscope")
-        .args(["--text", "-", "--max-report-size", "20000"])
-        .arg(&first)
-        .arg(got)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_else(|_| "(diffoscope is not installed)".into());
-    panic!("{what}:\n{report}");
 }
 
 #[test]
@@ -194,65 +161,4 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
     one_package(&d, "demo-site-red_", &[]);
     assert_eq!(std::fs::read_to_string(&lock_file).unwrap(), lock);
     assert_same_package(&env_bytes, &env, "the env resolved again differs");
-}
-
-#[test]
-fn a_project_with_ranges_and_compiled_sdists_is_the_same_from_its_lock() {
-    let repo = pulse_repo();
-    let d = pulse_build_dir(repo.path());
-    let build = ["build", "pulse", "blue", "--version", "v1"];
-    let (_, err) = ok(&d, &build);
-    // djdd built both sdists itself, at their fixed paths, and kept the
-    // wheels by the sdists' hashes, which the lock names.
-    let built = err
-        .lines()
-        .find(|l| l.contains("built from sdists at /build/NAME-VERSION: "))
-        .unwrap_or_else(|| panic!("no sdist built at a fixed path:\n{err}"));
-    assert!(
-        built.contains("psycopg2==2.9.") && built.contains("uwsgi==2.0."),
-        "{built}"
-    );
-    let env = one_package(&d, "pulse-env-", &[]);
-    let env_bytes = std::fs::read(&env).unwrap();
-    let lock = std::fs::read_to_string(recorded_lock(&d)).unwrap();
-    assert!(lock.contains("\nuwsgi==2.0."), "{lock}");
-    for dist in ["psycopg2", "uwsgi"] {
-        let sha = lock
-            .lines()
-            .find(|l| l.starts_with(&format!("{dist}==")))
-            .and_then(|l| l.split_once("--hash=sha256:"))
-            .map(|(_, h)| h.to_string())
-            .unwrap_or_else(|| panic!("no {dist} line in {lock}"));
-        let kept = kept_wheels(&d, &sha);
-        assert!(
-            kept.len() == 1 && kept[0].starts_with(&format!("{dist}-2.")),
-            "{dist}: {kept:?}"
-        );
-    }
-
-    // Installed from the lock (the requirements' ranges are not resolved
-    // again): psycopg2 and uWSGI from the wheels the build dir kept, built
-    // at their fixed paths (bookworm's pip too, which would install
-    // uWSGI's sdist with `setup.py install` and keep no wheel), nothing
-    // compiled, and the env is the same.
-    std::fs::remove_file(&env).unwrap();
-    let (_, err) = ok(&d, &build);
-    assert!(
-        err.contains("pip install --no-deps --require-hashes"),
-        "{err}"
-    );
-    let from_cache = err
-        .lines()
-        .find(|l| l.contains("2 wheels built before from their sdists (the build dir's cache): "))
-        .unwrap_or_else(|| panic!("not both from the kept wheels:\n{err}"));
-    assert!(
-        from_cache.contains("psycopg2==2.9.") && from_cache.contains("uwsgi==2.0."),
-        "{from_cache}"
-    );
-    assert!(!err.contains("built from sdist"), "compiled again:\n{err}");
-    assert_same_package(
-        &env_bytes,
-        &env,
-        "the env of fixtures/pulse rebuilt from its lock differs",
-    );
 }

@@ -14,7 +14,10 @@
 //! sdist, which djdd builds at a fixed path (`/build/uwsgi-VERSION`, not
 //! pip's random build directory, which uWSGI would embed).
 //! Both builds start with an empty pip cache. In both tests the second
-//! build runs with another umask, time zone and host name.
+//! build runs with another umask, time zone and host name. Then the first
+//! build dir, its env package deleted, builds the env again from the lock
+//! its first build recorded, with the wheels it kept (nothing compiled):
+//! the same bytes (tests/build_lock.rs has the lock's other cases).
 //!
 //! Needs root, the cached base tarball and PyPI.
 
@@ -54,7 +57,32 @@ fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
     let a = pulse_build_dir(repo.path());
     let b = pulse_build_dir(repo.path());
     let build = ["build", "pulse", "blue", "--version", "v1"];
-    ok(&a, &build);
+    let (_, err) = ok(&a, &build);
+    // djdd built both sdists itself, at their fixed paths, and kept the
+    // wheels by the sdists' hashes, which the lock names.
+    let built = err
+        .lines()
+        .find(|l| l.contains("built from sdists at /build/NAME-VERSION: "))
+        .unwrap_or_else(|| panic!("no sdist built at a fixed path:\n{err}"));
+    assert!(
+        built.contains("psycopg2==2.9.") && built.contains("uwsgi==2.0."),
+        "{built}"
+    );
+    let lock = std::fs::read_to_string(recorded_lock(&a)).unwrap();
+    assert!(lock.contains("\nuwsgi==2.0."), "{lock}");
+    for dist in ["psycopg2", "uwsgi"] {
+        let sha = lock
+            .lines()
+            .find(|l| l.starts_with(&format!("{dist}==")))
+            .and_then(|l| l.split_once("--hash=sha256:"))
+            .map(|(_, h)| h.to_string())
+            .unwrap_or_else(|| panic!("no {dist} line in {lock}"));
+        let kept = kept_wheels(&a, &sha);
+        assert!(
+            kept.len() == 1 && kept[0].starts_with(&format!("{dist}-2.")),
+            "{dist}: {kept:?}"
+        );
+    }
     std::thread::sleep(std::time::Duration::from_millis(1100));
     build_elsewhere(&b, &build);
 
@@ -108,6 +136,34 @@ fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
         differ.is_empty(),
         "packages differ between two builds of one commit:\n{}",
         differ.join("\n")
+    );
+
+    // The env's package lost, A builds it again from its lock (the
+    // requirements' ranges are not resolved again): psycopg2 and uWSGI
+    // from the wheels A kept, built at their fixed paths (bookworm's pip
+    // too, which would install uWSGI's sdist with `setup.py install` and
+    // keep no wheel), nothing compiled, and the env is the same.
+    let env_path = a.path().join("packages").join(env);
+    let env_bytes = std::fs::read(&env_path).unwrap();
+    std::fs::remove_file(&env_path).unwrap();
+    let (_, err) = ok(&a, &build);
+    assert!(
+        err.contains("pip install --no-deps --require-hashes"),
+        "{err}"
+    );
+    let from_cache = err
+        .lines()
+        .find(|l| l.contains("2 wheels built before from their sdists (the build dir's cache): "))
+        .unwrap_or_else(|| panic!("not both from the kept wheels:\n{err}"));
+    assert!(
+        from_cache.contains("psycopg2==2.9.") && from_cache.contains("uwsgi==2.0."),
+        "{from_cache}"
+    );
+    assert!(!err.contains("built from sdist"), "compiled again:\n{err}");
+    assert_same_package(
+        &env_bytes,
+        &env_path,
+        "the env of fixtures/pulse rebuilt from its lock differs",
     );
 }
 

@@ -352,3 +352,34 @@ pub fn lintian_problems(deb: &Path) -> (Vec<String>, String) {
 pub fn rev_parse(repo: &Path, rev: &str) -> String {
     crate::common::git(repo, &["rev-parse", &format!("{rev}^{{commit}}")])
 }
+
+/// The one lock file in D/state/env-locks/.
+pub fn recorded_lock(d: &TestBuildDir) -> PathBuf {
+    let dir = d.path().join("state/env-locks");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files[0].clone()
+}
+
+/// Asserts the package at `got` has the bytes `want`, showing diffoscope's
+/// report when not (`apt-get install diffoscope-minimal`).
+pub fn assert_same_package(want: &[u8], got: &Path, what: &str) {
+    let bytes = std::fs::read(got).unwrap();
+    if bytes == want {
+        return;
+    }
+    let t = tempdir();
+    let first = t.path().join(got.file_name().unwrap());
+    std::fs::write(&first, want).unwrap();
+    let report = std::process::Command::new("diffoscope")
+        .args(["--text", "-", "--max-report-size", "20000"])
+        .arg(&first)
+        .arg(got)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_else(|_| "(diffoscope is not installed)".into());
+    panic!("{what}:\n{report}");
+}
