@@ -1492,7 +1492,7 @@ printf '%s' "$code"
     let calls = fs::read_to_string(t.join("calls"))
         .unwrap_or_default()
         .lines()
-        .filter(|l| !l.contains("is-active") && !l.contains("is-failed"))
+        .filter(|l| !l.contains("is-active") && !l.contains("is-failed") && !l.starts_with("show "))
         .map(String::from)
         .collect();
     let serving = fs::read_to_string(t.join("serving"))
