@@ -32,7 +32,8 @@ for line in sys.stdin:
 ')
 
 # weight NAME: the last run's seconds, else 1000 for a binary that makes
-# build roots, else 0.
+# build roots (tests/build_support), 500 for one that runs debootstrap's
+# roots, lintian or `djdd init` otherwise, else 0.
 weight() {
     local t
     t=$(awk -v n="$1" '$1 == n { print $2 }' "$logs/times" 2>/dev/null | tail -n 1)
@@ -40,6 +41,8 @@ weight() {
         echo "$t"
     elif [ -f "tests/$1.rs" ] && grep -q '^mod build_support;' "tests/$1.rs"; then
         echo 1000
+    elif [ -f "tests/$1.rs" ] && grep -qE 'debootstrap|lintian|"init"' "tests/$1.rs"; then
+        echo 500
     else
         echo 0
     fi
