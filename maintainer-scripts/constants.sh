@@ -32,8 +32,6 @@ SOCKET={{ layout.socket | shell_quote }}
 NEXT_SOCKET={{ layout.next_socket | shell_quote }}
 UPSTREAM_CONF={{ layout.upstream_conf | shell_quote }}
 NGINX_LINK={{ layout.nginx_link | shell_quote }}
-# What nginx last reloaded with for this site (enable_nginx).
-NGINX_SUM={{ (layout.run_dir ~ "/nginx.sum") | shell_quote }}
 NGINX_TLS_CONF={{ layout.nginx_tls_conf | shell_quote }}
 CONTROL={{ layout.control | shell_quote }}
 # HTTPS: off, acme or files (docs/tls.md).
