@@ -1463,6 +1463,7 @@ esac
         "curl",
         r#"sock=
 while [ $# -gt 0 ]; do [ "$1" = --unix-socket ] && sock=$2; shift; done
+echo "$sock" >>"$T/curl-sockets"
 code=$(cat "$T/code-$(basename "$sock")" 2>/dev/null || echo 200)
 printf '%s' "$code"
 "#,
@@ -1495,6 +1496,17 @@ printf '%s' "$code"
         .filter(|l| !l.contains("is-active") && !l.contains("is-failed") && !l.starts_with("show "))
         .map(String::from)
         .collect();
+    // Every request (health checks, warm-up) went to one of the two
+    // gunicorn sockets.
+    let sockets = fs::read_to_string(t.join("curl-sockets")).unwrap_or_default();
+    for s in sockets.lines() {
+        assert!(
+            s == t.join("gunicorn.sock").to_str().unwrap()
+                || s == t.join("next.sock").to_str().unwrap(),
+            "a request through {s:?}"
+        );
+    }
+    fs::remove_file(t.join("curl-sockets")).ok();
     let serving = fs::read_to_string(t.join("serving"))
         .unwrap()
         .trim()
