@@ -25,17 +25,14 @@ deb: deps
 	bash scripts/make-deb.sh
 
 # Acceptance scenarios in a booted systemd container (root; see docs/acceptance.md),
-# every scenario on each Debian suite of SUITES in turn (trixie first: it is
-# Debian stable). `make acceptance SCENARIOS="00 01" SUITES=bookworm` runs
+# every scenario on each Debian suite of SUITES (trixie first: it is Debian
+# stable), one suite after the other; ACC_SUITE_JOBS=2 runs them side by side
+# (.ci/run does). `make acceptance SCENARIOS="00 01" SUITES=bookworm` runs
 # only those, only there.
 SUITES ?= trixie bookworm
 .PHONY: acceptance acceptance-bases
 acceptance: deps
-	@failed=""; for s in $(SUITES); do \
-	    echo "=== acceptance on $$s"; \
-	    SUITE=$$s bash tests/acceptance/run.sh $(SCENARIOS) || failed="$$failed $$s"; \
-	done; \
-	if [ -n "$$failed" ]; then echo "acceptance failed on:$$failed"; exit 1; fi
+	@bash tests/acceptance/suites.sh "$(SUITES)" $(SCENARIOS)
 
 # The cached container and piuparts bases of each suite of SUITES.
 acceptance-bases: deps

@@ -15,6 +15,7 @@
 # to migrate = true first, so the postinst applies the (additive)
 # migration before it switches. Then the same for `demo-blue restart`.
 # acc-container: site
+# acc-quiet: no request may take 0.5 s, and the switch prints its latency goal
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/site.sh"
 

@@ -26,8 +26,12 @@ ACC_MIRROR="${DJDD_MIRROR:-http://deb.debian.org/debian}"
 ACC_SECURITY_MIRROR="${DJDD_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 ACC_CACHE="${DJDD_ACC_CACHE:-/var/cache/djdd/acceptance}"
 ACC_RUNDIR="${DJDD_ACC_RUNDIR:-/var/tmp/djdd-acc}"
-# Each suite's scenario logs apart: `make acceptance` runs them all on two.
+# Each suite's containers and scenario logs apart: `make acceptance` runs
+# the scenarios on two suites, side by side in CI (tests/acceptance/suites.sh).
+ACC_CTS="$ACC_RUNDIR/$ACC_SUITE"
 ACC_LOGS="$ACC_RUNDIR/logs/$ACC_SUITE"
+# Host-wide, whatever the run directory: see "acc-quiet" in run.sh.
+ACC_QUIET_LOCK="${DJDD_ACC_QUIET_LOCK:-/run/lock/djdd-acc-quiet.lock}"
 ACC_BOOT_TIMEOUT="${ACC_BOOT_TIMEOUT:-180}"
 ACC_PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -193,7 +197,7 @@ acc_base_tree() {
 # ------------------------------------------------------------ containers
 
 CT_NAME=""      # name given to boot_container
-CT_DIR=""       # /var/tmp/djdd-acc/NAME: root/, console.log, logs
+CT_DIR=""       # /var/tmp/djdd-acc/SUITE/NAME: root/, console.log, logs
 CT_ROOT=""      # CT_DIR/root: the container's / as seen from the host
 CT_PID=""       # the container's PID 1 (its systemd), as seen from the host
 CT_NSPAWN=""    # the systemd-nspawn process
@@ -234,7 +238,7 @@ boot_container() {
         return 0
     fi
     ensure_base
-    local dir="$ACC_RUNDIR/$name"
+    local dir="$ACC_CTS/$name"
     if [ -e "$dir" ]; then
         if [ -s "$dir/nspawn.pid" ] && kill -0 "$(cat "$dir/nspawn.pid")" 2>/dev/null; then
             fail "boot_container $name: $dir is in use by a running container (pid $(cat "$dir/nspawn.pid"))"
@@ -304,7 +308,7 @@ boot_container() {
 # attach_container NAME: use a container booted by another process (run.sh).
 attach_container() {
     local name="$1"
-    local dir="$ACC_RUNDIR/$name"
+    local dir="$ACC_CTS/$name"
     [ -s "$dir/pid1" ] || fail "attach_container $name: $dir/pid1 missing (not booted?)"
     CT_NAME="$name" CT_DIR="$dir" CT_ROOT="$dir/root" CT_OWNED=0
     CT_PID="$(cat "$dir/pid1")"

@@ -10,6 +10,10 @@
 # "# acc-container: NAME" with NAME other than "own": consecutive scenarios
 # naming the same container share one, booted here before the first of them
 # and stopped after the last (they attach to it through ACC_ATTACH=NAME).
+# A scenario whose header says "# acc-quiet: WHY" runs alone on the host:
+# it waits until every other run.sh on it (another suite's, side by side:
+# suites.sh) is between scenarios, and they wait for it (the lock file
+# $ACC_QUIET_LOCK, taken shared by every other scenario).
 # Output of each scenario: shown live and kept in $DJDD_ACC_RUNDIR/logs/SUITE/.
 # The suite is SUITE (default bookworm); `make acceptance` runs this once
 # per suite of SUITES.
@@ -54,6 +58,15 @@ for i in "${!scenarios[@]}"; do
     name="$(basename "$f" .sh)"
     ctname="$(sed -n 's/^# acc-container: *\([a-z0-9-]*\).*/\1/p' "$f" | head -n1)"
     [ -n "$ctname" ] || ctname=own
+    # Host-wide: a quiet scenario waits until no other run.sh's scenario
+    # (another suite's, side by side) runs, and holds the others off.
+    exec {lock_fd}>>"$ACC_QUIET_LOCK"
+    mode=-s
+    if grep -q '^# acc-quiet:' "$f"; then
+        mode=-x
+        flock -n -x "$lock_fd" || acc_log "$name runs alone on the host: waiting for the other runs' scenarios to end"
+    fi
+    flock "$mode" "$lock_fd"
     if [ "$ctname" != own ]; then
         if [ "$shared" != "$ctname" ]; then
             [ -z "$shared" ] || stop_container
@@ -78,6 +91,8 @@ for i in "${!scenarios[@]}"; do
         results+=("FAIL $name (${dt} s; exit $rc; log $logs/$name.log)")
     fi
     printf '%s\n' "${results[-1]}"
+    flock -u "$lock_fd"
+    exec {lock_fd}>&-
 done
 [ -z "$shared" ] || stop_container
 unset ACC_ATTACH
