@@ -145,6 +145,8 @@ app_restart() {
     if [ "${1:-}" != --gunicorn-only ] && [ -n "${WORKER_UNITS# }" ]; then
         # shellcheck disable=SC2086
         systemctl restart $WORKER_UNITS
+        # shellcheck disable=SC2086
+        quiet_boot $WORKER_UNITS
     fi
 }
 
@@ -477,13 +479,14 @@ restart)
     fi
     systemctl start "$SOCKET_UNIT"
     app_restart
-    nginx_action start
+    # The switch's reloads loaded nginx's files as they are now.
+    [ "${NGINX_RELOADED:-}" = yes ] || nginx_action start
     ;;
 reload)
     need_root reload
     need_systemd reload
     app_restart --gunicorn-only
-    nginx_action reload
+    [ "${NGINX_RELOADED:-}" = yes ] || nginx_action reload
     ;;
 offline)
     need_root offline

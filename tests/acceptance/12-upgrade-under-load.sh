@@ -63,6 +63,15 @@ under_load() {
     assert_eq "$versions" "$slow_versions" "releases that answered the 5-second requests"
     upgrade_line "$from" "$to"
     assert_upgrade_goal
+    # nginx reloads twice from the next gunicorn's start on: to next, back
+    # to the restarted main one; the postinst's own reload is skipped when
+    # the switch has loaded the site's files as they are.
+    local journal reloads
+    journal="$ACC_LOGS/load-$(basename "$0" .sh)-$from-$to.journal"
+    reloads="$(awk '/Starting .*-next\.socket/ { on = 1 } on && /Reloading nginx/ { n++ } END { print n + 0 }' "$journal")"
+    if grep -q 'Starting .*-next\.socket' "$journal"; then
+        assert_eq 2 "$reloads" "nginx reloads from the next gunicorn's start to the end of the upgrade ($journal)"
+    fi
 }
 
 upgrade() {
@@ -120,4 +129,21 @@ assert_eq "static static" "$(in_ct systemctl is-enabled demo-blue-next.socket de
 assert_eq "server unix:/run/demo-blue/gunicorn.sock fail_timeout=0;" "$(in_ct tail -n 1 /var/lib/demo-site/blue/upstream.conf)" \
     "nginx's upstream after the switches"
 in_ct test ! -e /run/demo-blue/next.sock || fail "/run/demo-blue/next.sock is left after the switches"
+# The switch boots a gunicorn at niceness 10 (its processes and its
+# session's autogroup) and puts it back to 0 before it serves; the
+# celery worker boots at 10 too (quiet_boot), and runs at 0 once idle.
+for unit in demo-blue.service demo-blue-celery.service; do
+    main_pid="$(in_ct systemctl show -P MainPID "$unit")"
+    nices="$(in_ct ps -o ni= --ppid "$main_pid" -p "$main_pid" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//')"
+    [ -n "$nices" ] || fail "no process of $unit (MainPID $main_pid)"
+    for n in $nices; do
+        [ "$n" = 0 ] || fail "$unit runs at niceness '$nices' after the switches (0 expected)"
+    done
+    autogroup="$(in_ct cat "/proc/$main_pid/autogroup" 2>/dev/null || echo "none")"
+    case "$autogroup" in
+    none | *" nice 0") ;;
+    *) fail "$unit's autogroup after the switches: '$autogroup' (nice 0 expected)" ;;
+    esac
+    acc_log "$unit after the switches: niceness $nices, autogroup '$autogroup'"
+done
 acc_log "scenario 12 passed"
