@@ -473,11 +473,11 @@ pub fn publish(
     // 3. Release, its signatures, InRelease last.
     match signer {
         Some(s) => {
-            let (detached, clear) = rayon::join(
-                || s.detach_sign(release.as_bytes()),
-                || s.clearsign(release.as_bytes()),
-            );
-            let (detached, clear) = (detached?, clear?);
+            // One after the other: gpg-agent 2.2.40 handed two signings at
+            // once with a key just imported fails about one time in 30
+            // ("Unmatched parentheses in S-expression"; CI saw it).
+            let detached = s.detach_sign(release.as_bytes())?;
+            let clear = s.clearsign(release.as_bytes())?;
             store.write(&format!("{dists}/Release"), release.as_bytes())?;
             store.write(&format!("{dists}/Release.gpg"), &detached)?;
             store.write(&format!("{dists}/InRelease"), &clear)?;
@@ -618,6 +618,43 @@ mod tests {
         fn detach_sign(&self, _: &[u8]) -> Result<Vec<u8>> {
             Ok(b"sig".to_vec())
         }
+    }
+
+    /// Fails a signing that starts while another one runs.
+    #[derive(Default)]
+    struct OneAtATime(std::sync::atomic::AtomicBool);
+    impl OneAtATime {
+        fn sign(&self, text: &[u8]) -> Result<Vec<u8>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            assert!(!self.0.swap(true, SeqCst), "two signings at once");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            self.0.store(false, SeqCst);
+            FakeSigner.clearsign(text)
+        }
+    }
+    impl Signer for OneAtATime {
+        fn clearsign(&self, text: &[u8]) -> Result<Vec<u8>> {
+            self.sign(text)
+        }
+        fn detach_sign(&self, text: &[u8]) -> Result<Vec<u8>> {
+            self.sign(text)
+        }
+    }
+
+    #[test]
+    fn signs_release_and_inrelease_one_after_the_other() {
+        let mut s = MemStore::default();
+        let signer = OneAtATime::default();
+        let r = publish(
+            &mut s,
+            &[pkg("demo-env-a", "1", "")],
+            &opts(),
+            Some(&signer),
+        )
+        .unwrap();
+        assert!(r.indices_written);
+        assert!(s.files.contains_key("dists/stable/Release.gpg"));
+        assert!(s.files.contains_key("dists/stable/InRelease"));
     }
 
     /// A package whose "file" is its path: MemStore copies the path text.
