@@ -45,6 +45,7 @@ HEALTH_PATH={{ health_path | shell_quote }}
 HEALTH_TIMEOUT={{ health_timeout }}
 GRACEFUL_TIMEOUT={{ graceful_timeout }}
 WARM_REQUESTS={{ workers * 2 }}
+WARM_PATH={{ warm_path | shell_quote }}
 # The project's processes (a service each, or a target for several
 # copies) and timers; the services they run, for status.
 PROCESS_UNITS={{ process_units | join(" ") | shell_quote }}

@@ -60,8 +60,10 @@ REDIS_POLICY={{ (redis.policy if redis else "") | shell_quote }}
 HEALTH_PATH={{ health_path | shell_quote }}
 HEALTH_TIMEOUT={{ health_timeout }}
 GRACEFUL_TIMEOUT={{ graceful_timeout }}
-# Requests that warm a new gunicorn's workers up before it serves.
+# Requests (to WARM_PATH) that warm a new gunicorn's workers up before
+# it serves.
 WARM_REQUESTS={{ workers * 2 }}
+WARM_PATH={{ warm_path | shell_quote }}
 MIGRATE={{ "yes" if migrate else "no" }}
 DB_NAME={{ (database.name if database else "") | shell_quote }}
 DB_USER={{ (database.user if database else "") | shell_quote }}

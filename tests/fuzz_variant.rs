@@ -55,6 +55,9 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
     }
     prop_assert!((1..=MAX_WORKERS as u32).contains(&v.workers));
     prop_assert!(check_health_url(&v.health_url).is_ok());
+    if let Some(w) = &v.warm_url {
+        prop_assert!(check_health_url(w).is_ok());
+    }
     prop_assert!(
         (1..=3600).contains(&v.graceful_timeout),
         "graceful_timeout {}",
@@ -287,6 +290,110 @@ fn tomlish() -> impl Strategy<Value = String> {
 
 // ---- properties -------------------------------------------------------
 
+/// Command-line updates with arbitrary values, built from two boxed
+/// halves: one strategy of all the fields overflowed the test thread's
+/// stack in debug builds.
+fn update_strategy() -> BoxedStrategy<VariantUpdate> {
+    let first = (
+        proptest::option::of(hostile_string()),
+        proptest::option::of(hostile_string()),
+        proptest::option::of(hostile_string()),
+        any::<bool>(),
+        proptest::option::of(prop_oneof![any::<i64>(), -2i64..70]),
+        proptest::option::of(prop_oneof![any::<i64>(), -2i64..3700]),
+        (
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<bool>()),
+            proptest::option::of(any::<bool>()),
+        ),
+        proptest::option::of(hostile_string()),
+        proptest::option::of(prop_oneof![
+            Just(String::new()),
+            "/[a-z/]{0,6}",
+            hostile_string()
+        ]),
+    )
+        .boxed();
+    let second = (
+        proptest::collection::vec(
+            (
+                prop_oneof!["[A-Z_][A-Z0-9_]{0,6}", hostile_string()],
+                hostile_string(),
+            ),
+            0..3,
+        ),
+        proptest::collection::vec("[A-Z_]{1,4}", 0..2),
+        proptest::collection::vec(
+            (
+                prop_oneof!["[a-z][a-z0-9-]{0,6}", hostile_string()],
+                -3i64..20,
+            ),
+            0..3,
+        ),
+        proptest::option::of(prop_oneof!["off|acme|files", hostile_string()]),
+        proptest::option::of(prop_oneof![
+            "https://[a-z]{1,5}\\.example/[a-z/]{0,8}",
+            hostile_string()
+        ]),
+        proptest::option::of(prop_oneof![
+            "[a-z.+]{0,5}@[a-z]{1,4}\\.org",
+            hostile_string()
+        ]),
+        proptest::collection::vec(
+            prop_oneof![
+                Just("wx-memory".to_string()),
+                "address-family=AF_[A-Z]{2,8}",
+                hostile_string()
+            ],
+            0..3,
+        ),
+        any::<bool>(),
+    )
+        .boxed();
+    (first, second)
+        .prop_map(
+            |(
+                (
+                    branch,
+                    domain,
+                    settings,
+                    clear_settings,
+                    workers,
+                    graceful_timeout,
+                    flags,
+                    health_url,
+                    warm_url,
+                ),
+                (env_set, env_unset, processes, tls, acme_server, acme_email, allow, strict),
+            )| VariantUpdate {
+                branch,
+                domain,
+                settings,
+                clear_settings,
+                workers,
+                celery: flags.0,
+                migrate: flags.1,
+                memcached: flags.2,
+                health_url,
+                warm_url,
+                graceful_timeout,
+                env_set,
+                env_unset,
+                processes,
+                redis: None,
+                redis_maxmemory: None,
+                redis_policy: None,
+                broker: None,
+                tls,
+                acme_server,
+                acme_email,
+                allow,
+                strict,
+            },
+        )
+        .boxed()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
@@ -398,49 +505,8 @@ proptest! {
     /// gives a valid variant that round-trips through its file; a refused
     /// one names the option (`--domain`, `--env KEY`, ...).
     #[test]
-    fn updates_are_valid_or_name_the_option(
-        branch in proptest::option::of(hostile_string()),
-        domain in proptest::option::of(hostile_string()),
-        settings in proptest::option::of(hostile_string()),
-        clear_settings in any::<bool>(),
-        workers in proptest::option::of(prop_oneof![any::<i64>(), -2i64..70]),
-        graceful_timeout in proptest::option::of(prop_oneof![any::<i64>(), -2i64..3700]),
-        flags in (proptest::option::of(any::<bool>()), proptest::option::of(any::<bool>()), proptest::option::of(any::<bool>())),
-        health_url in proptest::option::of(hostile_string()),
-        env_set in proptest::collection::vec((prop_oneof!["[A-Z_][A-Z0-9_]{0,6}", hostile_string()], hostile_string()), 0..3),
-        env_unset in proptest::collection::vec("[A-Z_]{1,4}", 0..2),
-        processes in proptest::collection::vec((prop_oneof!["[a-z][a-z0-9-]{0,6}", hostile_string()], -3i64..20), 0..3),
-        tls in proptest::option::of(prop_oneof!["off|acme|files", hostile_string()]),
-        acme_server in proptest::option::of(prop_oneof!["https://[a-z]{1,5}\\.example/[a-z/]{0,8}", hostile_string()]),
-        acme_email in proptest::option::of(prop_oneof!["[a-z.+]{0,5}@[a-z]{1,4}\\.org", hostile_string()]),
-        allow in proptest::collection::vec(prop_oneof![Just("wx-memory".to_string()), "address-family=AF_[A-Z]{2,8}", hostile_string()], 0..3),
-        strict in any::<bool>(),
-    ) {
+    fn updates_are_valid_or_name_the_option(u in update_strategy()) {
         let base = Variant::new("demo", "blue").unwrap();
-        let u = VariantUpdate {
-            branch,
-            domain,
-            settings,
-            clear_settings,
-            workers,
-            celery: flags.0,
-            migrate: flags.1,
-            memcached: flags.2,
-            health_url,
-            graceful_timeout,
-            env_set,
-            env_unset,
-            processes,
-            redis: None,
-            redis_maxmemory: None,
-            redis_policy: None,
-            broker: None,
-            tls,
-            acme_server,
-            acme_email,
-            allow,
-            strict,
-        };
         match base.apply(&u, RESERVED) {
             Ok(v) => {
                 assert_valid(&v)?;
@@ -449,7 +515,7 @@ proptest! {
             Err(e) => {
                 let e = e.to_string();
                 prop_assert!(
-                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--graceful-timeout", "--env ", "--process ", "--tls", "--acme-server", "--acme-email", "--allow "]
+                    ["--branch", "--domain", "--settings", "--workers", "--health-url", "--warm-url", "--graceful-timeout", "--env ", "--process ", "--tls", "--acme-server", "--acme-email", "--allow "]
                         .iter()
                         .any(|o| e.starts_with(o)),
                     "the refusal names no option: {}", e

@@ -43,6 +43,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
         python_version: "3.11".into(),
         migrate: false,
         health_url: None,
+        warm_url: None,
         graceful_timeout: 30,
         extra_env: vec![],
         copies: BTreeMap::new(),
@@ -1462,7 +1463,10 @@ esac
     fake(
         "curl",
         r#"sock=
-while [ $# -gt 0 ]; do [ "$1" = --unix-socket ] && sock=$2; shift; done
+while [ $# -gt 0 ]; do
+  case $1 in --unix-socket) sock=$2 ;; http://*) echo "$1" >>"$T/curl-urls" ;; esac
+  shift
+done
 echo "$sock" >>"$T/curl-sockets"
 code=$(cat "$T/code-$(basename "$sock")" 2>/dev/null || echo 200)
 printf '%s' "$code"
@@ -1473,7 +1477,7 @@ printf '%s' "$code"
         "set -u\nPATH={bin}:/usr/bin:/bin\nT={t}\nSOCKET=$T/gunicorn.sock\nNEXT_SOCKET=$T/next.sock\n\
          SOCKET_UNIT=s.socket\nSERVICE_UNIT=s.service\nNEXT_SOCKET_UNIT=s-next.socket\n\
          NEXT_SERVICE_UNIT=s-next.service\nUPSTREAM_CONF=$T/upstream.conf\nNGINX_LINK=$T/no-link\n\
-         CURRENT=$T/current\nDOMAIN=d.example\nHEALTH_PATH=/\nHEALTH_TIMEOUT=2\nGRACEFUL_TIMEOUT=2\n\
+         CURRENT=$T/current\nDOMAIN=d.example\nHEALTH_PATH=/\nWARM_PATH=/warm/\nHEALTH_TIMEOUT=2\nGRACEFUL_TIMEOUT=2\n\
          WARM_REQUESTS=2\nTLS_ENV=$T/tls.env\nlog() {{ :; }}\nwarn() {{ :; }}\n\
          unit_action() {{ systemctl \"$@\"; }}\n{switch}\n\
          [ -f \"$UPSTREAM_CONF\" ] || write_upstream \"$SOCKET\"\n\
@@ -1507,6 +1511,22 @@ printf '%s' "$code"
         );
     }
     fs::remove_file(t.join("curl-sockets")).ok();
+    // Health checks ask HEALTH_PATH, the warm-up WARM_PATH; a switch that
+    // moved nginx warmed the gunicorn it moved to.
+    let urls = fs::read_to_string(t.join("curl-urls")).unwrap_or_default();
+    for u in urls.lines() {
+        assert!(
+            u == "http://localhost/" || u == "http://localhost/warm/",
+            "a request to {u:?}"
+        );
+    }
+    if rc == 0 {
+        assert!(
+            urls.contains("http://localhost/warm/"),
+            "no warm-up: {urls}"
+        );
+    }
+    fs::remove_file(t.join("curl-urls")).ok();
     let serving = fs::read_to_string(t.join("serving"))
         .unwrap()
         .trim()

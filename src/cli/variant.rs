@@ -52,6 +52,11 @@ pub struct VariantArgs {
     /// The path postinst requests after an upgrade [default: /].
     #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
     pub health_url: Option<String>,
+    /// The page a switch requests from each new gunicorn worker before it
+    /// gets visitors, e.g. one that reads the database [default: the
+    /// health URL]; '' forgets it.
+    #[arg(long, value_name = "PATH", allow_hyphen_values = true)]
+    pub warm_url: Option<String>,
     /// Seconds the old gunicorn gets to finish its requests when an
     /// upgrade, restart or reload switches to a new one [default: 30].
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]

@@ -122,6 +122,10 @@ pub struct Variant {
     /// Path (with optional query) requested through gunicorn's socket after
     /// an upgrade; the upgrade is rolled back unless it answers.
     pub health_url: String,
+    /// The page a switch requests from each new gunicorn worker before
+    /// nginx sends it visitors (`None`: the health URL). A page that reads
+    /// the database opens each worker's connection before visitors come.
+    pub warm_url: Option<String>,
     /// Seconds the old gunicorn gets to finish the requests it has when a
     /// switch (upgrade, restart, reload) moves the site to a new one
     /// (gunicorn's `--graceful-timeout`), 1..=3600. Default 30.
@@ -176,6 +180,8 @@ struct VariantFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     health_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    warm_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     graceful_timeout: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     env: Option<BTreeMap<String, String>>,
@@ -211,6 +217,8 @@ pub struct VariantUpdate {
     pub migrate: Option<bool>,
     pub memcached: Option<bool>,
     pub health_url: Option<String>,
+    /// `Some("")` forgets the warm-up URL (the health URL again).
+    pub warm_url: Option<String>,
     pub graceful_timeout: Option<i64>,
     /// `KEY=VALUE` pairs to set.
     pub env_set: Vec<(String, String)>,
@@ -248,6 +256,7 @@ impl Variant {
             migrate: false,
             memcached: false,
             health_url: DEFAULT_HEALTH_URL.to_string(),
+            warm_url: None,
             graceful_timeout: DEFAULT_GRACEFUL_TIMEOUT,
             env: BTreeMap::new(),
             processes: BTreeMap::new(),
@@ -310,6 +319,10 @@ impl Variant {
         if let Some(h) = file.health_url {
             check_health_url(&h).map_err(|p| Error::invalid(key("health_url"), p))?;
             v.health_url = h;
+        }
+        if let Some(w) = file.warm_url {
+            check_health_url(&w).map_err(|p| Error::invalid(key("warm_url"), warm_rule(p)))?;
+            v.warm_url = Some(w);
         }
         if let Some(t) = file.graceful_timeout {
             v.graceful_timeout = check_graceful_timeout(t)
@@ -402,6 +415,14 @@ impl Variant {
         if let Some(h) = &u.health_url {
             check_health_url(h).map_err(|p| Error::invalid(opt("health-url"), p))?;
             v.health_url = h.clone();
+        }
+        match u.warm_url.as_deref() {
+            Some("") => v.warm_url = None,
+            Some(w) => {
+                check_health_url(w).map_err(|p| Error::invalid(opt("warm-url"), warm_rule(p)))?;
+                v.warm_url = Some(w.to_string());
+            }
+            None => {}
         }
         if let Some(t) = u.graceful_timeout {
             v.graceful_timeout = check_graceful_timeout(t)
@@ -500,6 +521,7 @@ impl Variant {
             migrate: Some(self.migrate),
             memcached: Some(self.memcached),
             health_url: Some(self.health_url.clone()),
+            warm_url: self.warm_url.clone(),
             graceful_timeout: Some(i64::from(self.graceful_timeout)),
             env: (!self.env.is_empty()).then(|| self.env.clone()),
             redis: Some(self.redis),
@@ -702,6 +724,11 @@ pub fn check_graceful_timeout(t: i64) -> std::result::Result<u32, String> {
             "graceful_timeout = {t} is out of range: must be 1 to {MAX_GRACEFUL_TIMEOUT} (seconds)"
         ))
     }
+}
+
+/// A warm-up URL follows the health URL's rule; the message names it.
+fn warm_rule(problem: String) -> String {
+    problem.replace("health_url", "warm_url")
 }
 
 /// A health URL: a path starting with '/', of URL-safe characters only.
@@ -1128,6 +1155,40 @@ mod tests {
         }
         check_env_key("_X1", RESERVED).unwrap();
         check_env_value("anything \"goes\" $here; {}").unwrap();
+    }
+
+    #[test]
+    fn warm_url_set_kept_and_forgotten() {
+        let v = parse("warm_url = \"/\"\n").unwrap();
+        assert_eq!(v.warm_url.as_deref(), Some("/"));
+        let again = parse(&v.to_toml()).unwrap();
+        assert_eq!(again.warm_url.as_deref(), Some("/"));
+        assert!(!parse("").unwrap().to_toml().contains("warm_url"));
+        let set = VariantUpdate {
+            warm_url: Some("/notes/?page=1".into()),
+            ..Default::default()
+        };
+        let w = v.apply(&set, RESERVED).unwrap();
+        assert_eq!(w.warm_url.as_deref(), Some("/notes/?page=1"));
+        let forget = VariantUpdate {
+            warm_url: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(w.apply(&forget, RESERVED).unwrap().warm_url, None);
+        let bad = VariantUpdate {
+            warm_url: Some("home".into()),
+            ..Default::default()
+        };
+        let e = v.apply(&bad, RESERVED).unwrap_err().to_string();
+        assert!(
+            e.starts_with("--warm-url: warm_url 'home' does not start with '/'"),
+            "{e}"
+        );
+        let e = parse("warm_url = \"/a b\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("key `warm_url`") && e.contains("contains ' '"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -98,13 +98,18 @@ pub fn summary(v: &Variant) -> String {
                 .unwrap_or_default()
         ),
     };
+    let warm = v
+        .warm_url
+        .as_deref()
+        .map(|w| format!(", warm-up {w}"))
+        .unwrap_or_default();
     let sandbox = if v.allow.is_empty() {
         String::new()
     } else {
         format!(", sandbox {}", v.sandbox())
     };
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}, graceful timeout {} s{}{processes}{redis}{broker}{tls}{sandbox}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{warm}, graceful timeout {} s{}{processes}{redis}{broker}{tls}{sandbox}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -223,6 +228,7 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         migrate: flag(args.migrate, args.no_migrate),
         memcached: flag(args.memcached, args.no_memcached),
         health_url: args.health_url.clone(),
+        warm_url: args.warm_url.clone(),
         graceful_timeout: args.graceful_timeout,
         env_set: Vec::new(),
         env_unset: args.unset_env.clone(),

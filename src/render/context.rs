@@ -241,6 +241,9 @@ pub struct SiteContext {
     pub migrate: bool,
     /// Path the postinst requests through gunicorn's socket after a switch.
     pub health_path: String,
+    /// The path a switch warms each new gunicorn worker up with (the
+    /// variant's `warm_url`, else the health path).
+    pub warm_path: String,
     /// manage.py relative to the source root (e.g. `manage.py`, `app/manage.py`).
     pub manage_py: String,
     /// URL prefix nginx serves the collected static files at (`/static/`).
@@ -403,7 +406,8 @@ impl SiteContext {
                 "must be between 1 and 3600 seconds",
             ));
         }
-        check_health_path(&self.health_path)?;
+        check_url_path("health_path", &self.health_path)?;
+        check_url_path("warm_path", &self.warm_path)?;
         let mut job_names: Vec<&str> = Vec::new();
         for j in &self.jobs {
             check_ident_name("process or timer", &j.name)?;
@@ -708,8 +712,8 @@ fn url_safe(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-._~/".contains(c)
 }
 
-/// The health path: a URL path, optionally with a simple query.
-fn check_health_path(v: &str) -> Result<()> {
+/// The health or warm-up path: a URL path, optionally with a simple query.
+fn check_url_path(field: &str, v: &str) -> Result<()> {
     let (path, query) = v.split_once('?').unwrap_or((v, ""));
     let ok = v.len() <= 200
         && path.starts_with('/')
@@ -721,7 +725,7 @@ fn check_health_path(v: &str) -> Result<()> {
         Ok(())
     } else {
         Err(bad(
-            "health_path",
+            field,
             v,
             "must be a URL path starting with '/' of [A-Za-z0-9-._~/] (query: [A-Za-z0-9-._~=&%])",
         ))

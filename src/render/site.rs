@@ -37,6 +37,8 @@ pub struct SiteInput {
     /// The variant's health URL, when it sets one: it replaces the
     /// project's `health.url` (djdd.toml); the timeout stays the project's.
     pub health_url: Option<String>,
+    /// The variant's warm-up URL (`None`: the health URL).
+    pub warm_url: Option<String>,
     /// Seconds the old gunicorn gets to finish its requests in a switch
     /// (the variant's `graceful_timeout`).
     pub graceful_timeout: u32,
@@ -145,6 +147,10 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
 
     let p = &input.project;
     let celery_app = if site.celery { p.celery.clone() } else { None };
+    let health_path = input
+        .health_url
+        .clone()
+        .unwrap_or_else(|| p.health.url.clone());
     if let Some(unknown) = input
         .copies
         .keys()
@@ -232,10 +238,8 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         celery_app,
         workers: site.workers,
         migrate: input.migrate,
-        health_path: input
-            .health_url
-            .clone()
-            .unwrap_or_else(|| p.health.url.clone()),
+        health_path: health_path.clone(),
+        warm_path: input.warm_url.clone().unwrap_or(health_path),
         manage_py: p.manage.clone(),
         static_url: get("STATIC_URL")?,
         media_url: get("MEDIA_URL")?,
@@ -330,6 +334,7 @@ mod tests {
             python_version: "3.11".into(),
             migrate: false,
             health_url: None,
+            warm_url: None,
             graceful_timeout: 30,
             extra_env: vec![("SENTRY_ENVIRONMENT".into(), "blue".into())],
             copies: Default::default(),
@@ -362,6 +367,14 @@ mod tests {
         let mut j = i.clone();
         j.health_url = Some("/ping/".into());
         assert_eq!(site_context(&j).unwrap().health_path, "/ping/");
+        // The warm-up path is the health path unless the variant names one.
+        assert_eq!(site_context(&j).unwrap().warm_path, "/ping/");
+        j.warm_url = Some("/".into());
+        let k = site_context(&j).unwrap();
+        assert_eq!(
+            (k.health_path.as_str(), k.warm_path.as_str()),
+            ("/ping/", "/")
+        );
         assert_eq!(ctx.health_timeout, 30);
         assert_eq!(ctx.gunicorn_args, contract::gunicorn_args(&i.site));
         assert!(ctx.celery_args.is_empty() && ctx.celery_app.is_none());

@@ -86,6 +86,11 @@ upgrade_under_load() {
     djdd_publish
     step "upgrade $from -> $to under load"
     under_load "up-$to" "$from" "$to" upgrade
+    # blue's warm_url (site.sh): the new workers' database connections
+    # open before nginx moves, not with the first visitors' requests.
+    if grep -qx 'warm_url = "/"' "$DJDD_DIR/variants/demo/blue.toml"; then
+        assert_contains "$APT_OUT" "requests to / (slowest answer" "the switch's warm-up with blue's warm_url /"
+    fi
     assert_http 200 http://127.0.0.1/ blue.example.org
     assert_contains "$HTTP_BODY" "release $to" "blue's home page after the upgrade"
     assert_unit_active demo-blue.socket demo-blue.service demo-blue-celery.service

@@ -43,8 +43,15 @@ djdd_setup() {
     if [ ! -d "$DJDD_DIR/src/demo.git" ]; then
         "$DJDD" src demo --clone "$ACC_FIXTURE" || fail "djdd src demo failed"
     fi
+    # blue's switches warm each new gunicorn worker up with its home page,
+    # which reads the database (red keeps the health URL); a djdd from
+    # before --warm-url (bench/upgrade.sh's base commit) has none.
+    local warm=()
+    if "$DJDD" variant --help 2>/dev/null | grep -q -- '--warm-url'; then
+        warm=(--warm-url /)
+    fi
     [ -e "$DJDD_DIR/variants/demo/blue.toml" ] ||
-        "$DJDD" variant demo blue --domain blue.example.org --celery || fail "djdd variant demo blue failed"
+        "$DJDD" variant demo blue --domain blue.example.org --celery "${warm[@]}" || fail "djdd variant demo blue failed"
     [ -e "$DJDD_DIR/variants/demo/red.toml" ] ||
         "$DJDD" variant demo red --domain red.example.org --celery --migrate || fail "djdd variant demo red failed"
 }

@@ -378,6 +378,7 @@ pub fn site_package(
         // default "/" leaves the project's djdd.toml `health.url` in force.
         health_url: (inputs.variant.health_url != crate::config::variant::DEFAULT_HEALTH_URL)
             .then(|| inputs.variant.health_url.clone()),
+        warm_url: inputs.variant.warm_url.clone(),
         graceful_timeout: inputs.variant.graceful_timeout,
         extra_env: inputs
             .variant
