@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use djdd::config::names::check_pair;
 use djdd::config::variant::{
     MAX_WORKERS, Variant, VariantUpdate, check_branch, check_domain, check_env_key,
-    check_env_value, check_health_url, check_settings,
+    check_env_value, check_settings, check_url_path,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -54,9 +54,9 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
         prop_assert!(check_settings(s).is_ok(), "settings {:?}", s);
     }
     prop_assert!((1..=MAX_WORKERS as u32).contains(&v.workers));
-    prop_assert!(check_health_url(&v.health_url).is_ok());
+    prop_assert!(check_url_path("health_url", &v.health_url).is_ok());
     if let Some(w) = &v.warm_url {
-        prop_assert!(check_health_url(w).is_ok());
+        prop_assert!(check_url_path("warm_url", w).is_ok());
     }
     prop_assert!(
         (1..=3600).contains(&v.graceful_timeout),

@@ -378,7 +378,7 @@ fn hostile_variant_values_are_refused_and_nothing_changes() {
             vec!["workers = -1 is out of range"],
         ),
         (vec!["--workers", "1000000"], vec!["1 to 64"]),
-        (vec!["--health-url", "x"], vec!["start with '/'"]),
+        (vec!["--health-url", "x"], vec!["start with one '/'"]),
         (
             vec!["--env", "lower=1"],
             vec!["--env lower", "[A-Z_][A-Z0-9_]*"],

@@ -1161,6 +1161,8 @@ fn hostile_context_values_are_refused_with_the_field_named() {
             "health_path",
         ),
         (Box::new(|c| c.health_path = "/a b".into()), "health_path"),
+        (Box::new(|c| c.health_path = "//x".into()), "health_path"),
+        (Box::new(|c| c.warm_path = "/a#b".into()), "warm_path"),
         (
             Box::new(|c| c.manage_py = "../manage.py".into()),
             "manage_py",
@@ -1207,6 +1209,35 @@ fn hostile_context_values_are_refused_with_the_field_named() {
             .unwrap_or_else(|| panic!("case {i} ({needle}) was accepted"))
             .to_string();
         assert!(e.contains(needle), "case {i}: {e:?} should name {needle:?}");
+    }
+}
+
+/// The health and warm-up paths follow the variant's rule for URL paths:
+/// what `djdd variant --health-url`/`--warm-url` accepts also renders (the
+/// render check used to be narrower, refusing `,` `:` `@` `+` and `%` in
+/// the path, so such a variant failed only at build time), quoted for the
+/// shell.
+#[test]
+fn every_url_path_a_variant_accepts_renders() {
+    for path in ["/health/?a=1,2&b=%20", "/x:y@z/", "/a%2Fb/", "/h+c/~u"] {
+        djdd::config::variant::check_url_path("health_url", path)
+            .unwrap_or_else(|e| panic!("the variant refuses {path}: {e}"));
+        let mut c = blue();
+        c.health_path = path.into();
+        c.warm_path = path.into();
+        let files = render::site_files(&c, None)
+            .unwrap_or_else(|e| panic!("{path} was refused by render: {e}"));
+        let control = &files
+            .iter()
+            .find(|f| f.path.ends_with("usr/bin/demo-blue"))
+            .expect("the control utility")
+            .contents;
+        for var in ["HEALTH_PATH", "WARM_PATH"] {
+            assert!(
+                control.contains(&format!("{var}='{path}'")),
+                "{var} of {path} in the control utility"
+            );
+        }
     }
 }
 

@@ -474,17 +474,12 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
     }
 
     let url = f.health.url.clone().unwrap_or_else(|| "/".into());
-    if !url.starts_with('/')
-        || url.starts_with("//")
-        || url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "\"'`\\{};$<>".contains(c))
-    {
+    // The variant's rule for URL paths: a project's health URL is also
+    // the default of every variant's health_url and warm_url.
+    if let Err(rule) = crate::config::variant::check_url_path("health.url", &url) {
         return Err(Error::invalid_hint(
             format!("{FILE}: key `health.url`"),
-            format!(
-                "{url:?} is not a path starting with one `/` (no spaces, quotes, `;`, `$`, braces)"
-            ),
+            rule,
             "e.g. url = \"/health/\"",
         ));
     }
@@ -1028,6 +1023,9 @@ timeout = 10
             ("manage = \"../manage.py\"", "key `manage`"),
             ("[health]\nurl = \"health\"", "key `health.url`"),
             ("[health]\nurl = \"/a b\"", "key `health.url`"),
+            // The variant's rule: '#' would end the path curl requests.
+            ("[health]\nurl = \"/health/#x\"", "key `health.url`"),
+            ("[health]\nurl = \"//health/\"", "key `health.url`"),
             ("[health]\ntimeout = 0", "key `health.timeout`"),
             ("[build]\ncommands = [[]]", "key `build.commands`"),
             (

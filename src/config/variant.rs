@@ -317,11 +317,11 @@ impl Variant {
         v.migrate = file.migrate.unwrap_or(v.migrate);
         v.memcached = file.memcached.unwrap_or(v.memcached);
         if let Some(h) = file.health_url {
-            check_health_url(&h).map_err(|p| Error::invalid(key("health_url"), p))?;
+            check_url_path("health_url", &h).map_err(|p| Error::invalid(key("health_url"), p))?;
             v.health_url = h;
         }
         if let Some(w) = file.warm_url {
-            check_health_url(&w).map_err(|p| Error::invalid(key("warm_url"), warm_rule(p)))?;
+            check_url_path("warm_url", &w).map_err(|p| Error::invalid(key("warm_url"), p))?;
             v.warm_url = Some(w);
         }
         if let Some(t) = file.graceful_timeout {
@@ -413,13 +413,13 @@ impl Variant {
         v.migrate = u.migrate.unwrap_or(v.migrate);
         v.memcached = u.memcached.unwrap_or(v.memcached);
         if let Some(h) = &u.health_url {
-            check_health_url(h).map_err(|p| Error::invalid(opt("health-url"), p))?;
+            check_url_path("health_url", h).map_err(|p| Error::invalid(opt("health-url"), p))?;
             v.health_url = h.clone();
         }
         match u.warm_url.as_deref() {
             Some("") => v.warm_url = None,
             Some(w) => {
-                check_health_url(w).map_err(|p| Error::invalid(opt("warm-url"), warm_rule(p)))?;
+                check_url_path("warm_url", w).map_err(|p| Error::invalid(opt("warm-url"), p))?;
                 v.warm_url = Some(w.to_string());
             }
             None => {}
@@ -726,29 +726,30 @@ pub fn check_graceful_timeout(t: i64) -> std::result::Result<u32, String> {
     }
 }
 
-/// A warm-up URL follows the health URL's rule; the message names it.
-fn warm_rule(problem: String) -> String {
-    problem.replace("health_url", "warm_url")
-}
-
-/// A health URL: a path starting with '/', of URL-safe characters only.
-pub fn check_health_url(h: &str) -> std::result::Result<(), String> {
-    const RULE: &str = "health_url is a path starting with '/' (letters, digits and - . _ ~ / ? = & % + , : @ only)";
+/// A URL path that djdd's scripts request with curl (`health_url`,
+/// `warm_url`, the project's `health.url`): starts with one '/', at most
+/// 512 characters of letters, digits and `- . _ ~ / ? = & % + , : @`.
+/// WHAT names the value in the message. The variant, the project file and
+/// the render context all check with this one rule, so that a value one
+/// accepts is never refused by another.
+pub fn check_url_path(what: &str, h: &str) -> std::result::Result<(), String> {
+    const ALLOWED: &str = "-._~/?=&%+,:@";
+    let rule = format!(
+        "{what} is a path starting with one '/' (letters, digits and - . _ ~ / ? = & % + , : @ only)"
+    );
     let s = shown(h);
-    if !h.starts_with('/') {
-        return Err(format!("health_url {s} does not start with '/': {RULE}"));
+    if !h.starts_with('/') || h.starts_with("//") {
+        return Err(format!("{what} {s} does not start with one '/': {rule}"));
     }
     if h.len() > 512 {
-        return Err(format!(
-            "health_url {s} is longer than 512 characters: {RULE}"
-        ));
+        return Err(format!("{what} {s} is longer than 512 characters: {rule}"));
     }
     if let Some(c) = h
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "-._~/?=&%+,:@".contains(*c)))
+        .find(|c| !(c.is_ascii_alphanumeric() || ALLOWED.contains(*c)))
     {
         return Err(format!(
-            "health_url {s} contains {}: {RULE}",
+            "{what} {s} contains {}: {rule}",
             shown(&c.to_string())
         ));
     }
@@ -1057,8 +1058,23 @@ mod tests {
                 "starts with '-'",
             ),
             ("branch = \"x.lock\"", "`branch`", ".lock"),
-            ("health_url = \"health\"", "`health_url`", "start with '/'"),
+            (
+                "health_url = \"health\"",
+                "`health_url`",
+                "start with one '/'",
+            ),
+            (
+                "health_url = \"//cdn/x\"",
+                "`health_url`",
+                "start with one '/'",
+            ),
             ("health_url = \"/a b\"", "`health_url`", "contains ' '"),
+            ("health_url = \"/a#b\"", "`health_url`", "contains '#'"),
+            (
+                "warm_url = \"/a b\"",
+                "`warm_url`",
+                "warm_url '/a b' contains ' '",
+            ),
             ("[env]\nlower = \"x\"", "`env.lower`", "[A-Z_][A-Z0-9_]*"),
             (
                 "[env]\nSECRET_KEY = \"x\"",
@@ -1181,7 +1197,7 @@ mod tests {
         };
         let e = v.apply(&bad, RESERVED).unwrap_err().to_string();
         assert!(
-            e.starts_with("--warm-url: warm_url 'home' does not start with '/'"),
+            e.starts_with("--warm-url: warm_url 'home' does not start with one '/'"),
             "{e}"
         );
         let e = parse("warm_url = \"/a b\"\n").unwrap_err().to_string();

@@ -712,24 +712,11 @@ fn url_safe(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-._~/".contains(c)
 }
 
-/// The health or warm-up path: a URL path, optionally with a simple query.
+/// The health or warm-up path: the variant's rule for URL paths
+/// (`config::variant::check_url_path`), so that whatever a variant or a
+/// project file accepts renders.
 fn check_url_path(field: &str, v: &str) -> Result<()> {
-    let (path, query) = v.split_once('?').unwrap_or((v, ""));
-    let ok = v.len() <= 200
-        && path.starts_with('/')
-        && path.chars().all(url_safe)
-        && query
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._~=&%".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(bad(
-            field,
-            v,
-            "must be a URL path starting with '/' of [A-Za-z0-9-._~/] (query: [A-Za-z0-9-._~=&%])",
-        ))
-    }
+    crate::config::variant::check_url_path(field, v).map_err(|rule| bad(field, v, &rule))
 }
 
 fn check_manage_py(v: &str) -> Result<()> {
