@@ -52,15 +52,25 @@ cat >config.json <<EOF
   "httpPort": 80, "tlsPort": 5001, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
 EOF
 '
+# Each start is a transient unit of its own name (pebble-1, pebble-2...):
+# systemd unloads a stopped transient unit when it gets to it, and a
+# systemd-run of the same name before that fails ("Unit pebble.service was
+# already loaded or has a fragment file": once in CI, bookworm).
+PEBBLE_STARTS=0
+PEBBLE_UNIT=""
+stop_pebble() {
+    in_ct systemctl stop "$PEBBLE_UNIT"
+}
 start_pebble() {
-    in_ct systemctl reset-failed pebble.service 2>/dev/null || true
+    PEBBLE_STARTS=$((PEBBLE_STARTS + 1))
+    PEBBLE_UNIT="pebble-$PEBBLE_STARTS.service"
     # pebble keeps its accounts in memory: a restarted pebble knows none,
     # so the account certbot registered with the last one goes (a real ACME
     # server keeps it).
     in_ct rm -rf /etc/letsencrypt/accounts/localhost:14000
-    in_ct systemd-run --quiet --unit=pebble --setenv=PEBBLE_VA_NOSLEEP=1 \
+    in_ct systemd-run --quiet --unit="$PEBBLE_UNIT" --setenv=PEBBLE_VA_NOSLEEP=1 \
         --setenv=PEBBLE_WFE_NONCEREJECT=0 /usr/bin/pebble -config /etc/pebble/config.json ||
-        fail "systemd-run pebble failed"
+        fail "systemd-run of $PEBBLE_UNIT failed"
     wait_for "pebble's directory" 30 in_ct curl -fsS -o /dev/null "$ACME"
     # Its root (made anew at each start) is what clients verify against;
     # the last one's stays in the bundle (certificates it issued still serve).
@@ -160,7 +170,7 @@ done
     fail "certbot renew did not change the certificate nginx serves (the deploy hook); certbot said: $out"
 
 step "red installed while the ACME server is down: HTTP, the message, then tls renew"
-in_ct systemctl stop pebble.service
+stop_pebble
 ensure_site red v1
 assert_contains "$APT_OUT" "demo-red tls renew" "red's postinst names the retry command"
 assert_http 200 http://127.0.0.1/ red.example.org
@@ -207,7 +217,7 @@ in_ct demo-green tls renew >/dev/null 2>&1 || fail "demo-green tls renew with th
 
 step "an upgrade asks for no new certificate while one is valid"
 before="$(serial blue.example.org)"
-in_ct systemctl stop pebble.service
+stop_pebble
 ensure_site blue v2
 assert_not_contains "$APT_OUT" "getting a certificate" "blue's upgrade"
 https_get https://blue.example.org/
