@@ -14,6 +14,9 @@
 # (requirements changed) and which adds migration 0002: blue is switched
 # to migrate = true first, so the postinst applies the (additive)
 # migration before it switches. Then the same for `demo-blue restart`.
+# Last, the container reboots: requests sent as soon as nginx is up are
+# all answered 200 by v3 (gunicorn boots behind its socket), and the
+# switch's second unit stays down.
 # acc-container: site
 # acc-quiet: no request may take 0.5 s, and the switch prints its latency goal
 source "$(dirname "$0")/lib.sh"
@@ -151,4 +154,48 @@ for unit in demo-blue.service demo-blue-celery.service; do
     esac
     acc_log "$unit after the switches: niceness $nices, autogroup '$autogroup'"
 done
+
+step "a reboot after the switches: blue serves v3 from nginx's first moment"
+# A probe unit ordered after nginx sends 40 requests to blue one after
+# another as soon as nginx is up, while gunicorn may still be booting
+# behind its socket: each must be answered 200 by v3 (none refused, none
+# from nginx alone). Its log is on /var/lib (kept across the reboot).
+in_ct_sh 'mkdir -p /usr/local/lib/djdd-acc
+cat >/usr/local/lib/djdd-acc/boot-probe.sh <<"PROBE"
+#!/bin/sh
+# One line per request: status, seconds, the release the page shows.
+for i in $(seq 1 40); do
+    code="$(curl -s -m 60 -o /run/acc-boot-probe.body -w "%{http_code} %{time_total}" -H "Host: blue.example.org" http://127.0.0.1/)" || true
+    echo "${code:-000 -} $(grep -o "release v[0-9]*" /run/acc-boot-probe.body 2>/dev/null | head -n1)"
+done >/var/lib/acc-boot-probe.log
+PROBE
+cat >/etc/systemd/system/acc-boot-probe.service <<"UNIT"
+[Unit]
+Description=Acceptance: requests to blue from the moment nginx is up
+After=nginx.service
+Wants=nginx.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh /usr/local/lib/djdd-acc/boot-probe.sh
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+rm -f /var/lib/acc-boot-probe.log
+systemctl enable -q acc-boot-probe.service'
+reboot_container
+probe="$(in_ct cat /var/lib/acc-boot-probe.log 2>/dev/null || true)"
+[ "$(printf '%s\n' "$probe" | grep -c .)" = 40 ] || fail "the boot probe wrote $(printf '%s\n' "$probe" | grep -c .) of 40 lines: $probe"
+bad="$(printf '%s\n' "$probe" | grep -v '^200 [0-9.]* release v3$' || true)"
+[ -z "$bad" ] || fail "after the reboot, requests to blue as soon as nginx was up were not all answered 200 by v3: $(echo $bad)"
+acc_log "after the reboot, the first request to blue took $(printf '%s\n' "$probe" | head -n1 | cut -d' ' -f2) s (gunicorn booting behind its socket), the 40 took $(printf '%s\n' "$probe" | awk '{ t += $2 } END { print t }') s"
+in_ct systemctl disable -q acc-boot-probe.service
+failed_units="$(in_ct systemctl --failed --plain --no-legend 'demo-*' 'nginx*' 'postgresql*' 'rabbitmq*' 2>/dev/null || true)"
+[ -z "$failed_units" ] || fail "units failed during the reboot: $failed_units"
+assert_unit_active demo-blue.socket demo-blue.service demo-blue-celery.service
+assert_unit_inactive demo-blue-next.service
+assert_eq "server unix:/run/demo-blue/gunicorn.sock fail_timeout=0;" "$(in_ct tail -n 1 /var/lib/demo-site/blue/upstream.conf)" \
+    "nginx's upstream after the reboot"
+in_ct demo-blue status >/dev/null || fail "demo-blue status fails after the reboot: $(in_ct demo-blue status 2>&1 || true)"
 acc_log "scenario 12 passed"

@@ -261,22 +261,37 @@ boot_container() {
         zstd -q -dc "$ACC_BASE" | tar --numeric-owner --xattrs --xattrs-include='*' -xpf - -C "$CT_ROOT"
     fi
     local t_extract=$((SECONDS - t0))
-    # nspawn needs a unique machine name even with --register=no (hostname, logs).
-    local machine="djdd-acc-$name-$$"
-    machine="${machine:0:60}"
+    ct_start "extract ${t_extract} s, "
+}
+
+# ct_start [NOTE]: boot systemd-nspawn on CT_ROOT (made by boot_container)
+# and wait until the system and its services are up. Sets CT_NSPAWN and
+# CT_PID and writes them to CT_DIR (attached scenarios read them there).
+ct_start() {
+    local note="${1:-}" name="$CT_NAME" dir="$CT_DIR" t0=$SECONDS
+    # nspawn needs a unique machine name even with --register=no (hostname,
+    # logs). A reboot keeps it: RabbitMQ's data belongs to rabbit@HOSTNAME.
+    local machine
+    if [ -s "$dir/machine" ]; then
+        machine="$(cat "$dir/machine")"
+    else
+        machine="djdd-acc-$name-$$"
+        machine="${machine:0:60}"
+        echo "$machine" >"$dir/machine"
+    fi
     systemd-nspawn -D "$CT_ROOT" --register=no --keep-unit --private-network \
-        --machine="$machine" --console=read-only -b >"$dir/console.log" 2>&1 </dev/null &
+        --machine="$machine" --console=read-only -b >>"$dir/console.log" 2>&1 </dev/null &
     CT_NSPAWN=$!
     echo "$CT_NSPAWN" >"$dir/nspawn.pid"
     # PID 1 of the container is the child of systemd-nspawn.
     for _ in $(seq 1 200); do
         CT_PID="$(ps -o pid= --ppid "$CT_NSPAWN" 2>/dev/null | head -n1 | tr -d ' ' || true)"
         if [ -n "$CT_PID" ] && [ "$(cat "/proc/$CT_PID/comm" 2>/dev/null)" = systemd ]; then break; fi
-        kill -0 "$CT_NSPAWN" 2>/dev/null || { tail -n 30 "$dir/console.log" >&2; fail "boot_container $name: systemd-nspawn exited (console above)"; }
+        kill -0 "$CT_NSPAWN" 2>/dev/null || { tail -n 30 "$dir/console.log" >&2; fail "booting $name: systemd-nspawn exited (console above)"; }
         CT_PID=""
         sleep 0.1
     done
-    [ -n "$CT_PID" ] || fail "boot_container $name: no systemd under systemd-nspawn pid $CT_NSPAWN after 20 s"
+    [ -n "$CT_PID" ] || fail "booting $name: no systemd under systemd-nspawn pid $CT_NSPAWN after 20 s"
     echo "$CT_PID" >"$dir/pid1"
     # Boot to the end (running or degraded), bounded.
     local state=""
@@ -294,13 +309,13 @@ boot_container() {
         ;;
     *)
         tail -n 30 "$dir/console.log" >&2
-        fail "boot_container $name: systemctl is-system-running says '$state' after ${ACC_BOOT_TIMEOUT} s"
+        fail "booting $name: systemctl is-system-running says '$state' after ${ACC_BOOT_TIMEOUT} s"
         ;;
     esac
-    local t_boot=$((SECONDS - t0 - t_extract))
+    local t_boot=$((SECONDS - t0))
     wait_for "postgresql, nginx, memcached and rabbitmq-server active in $name" 120 \
         in_ct sh -c 'systemctl is-active -q postgresql nginx memcached rabbitmq-server && pg_isready -q'
-    acc_log "container $name up: extract ${t_extract} s, boot ${t_boot} s, services $((SECONDS - t0 - t_extract - t_boot)) s (total $((SECONDS - t0)) s, PID 1 = $CT_PID)"
+    acc_log "container $name up: ${note}boot ${t_boot} s, services $((SECONDS - t0 - t_boot)) s (PID 1 = $CT_PID)"
     # The load generator lives in the container.
     ct_copy_in "$ACC_HERE/loadgen.py" /usr/local/lib/djdd-acc/loadgen.py
 }
@@ -332,28 +347,56 @@ acc_mounts_under() {
     findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' || true
 }
 
+# acc_running PID: PID is a process that has not ended (a zombie has: the
+# nspawn of a container booted by another shell is not this one's child).
+acc_running() {
+    local state
+    state="$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)"
+    [ -n "$state" ] && [ "$state" != Z ]
+}
+
+# ct_poweroff: power the container off (bounded: 30 s, then systemd-nspawn
+# is terminated, then killed); its root stays. Clears CT_PID and CT_NSPAWN.
+ct_poweroff() {
+    local name="$CT_NAME" nspawn="$CT_NSPAWN" pid1="$CT_PID"
+    CT_PID="" CT_NSPAWN=""
+    if [ -n "$nspawn" ] && acc_running "$nspawn"; then
+        [ -z "$pid1" ] || nsenter -t "$pid1" -a -- /usr/bin/env -i PATH="$ACC_PATH" timeout 10 systemctl poweroff --no-block >/dev/null 2>&1 || true
+        for _ in $(seq 1 300); do acc_running "$nspawn" || break; sleep 0.1; done
+        if acc_running "$nspawn"; then
+            acc_log "container $name did not power off in 30 s; terminating systemd-nspawn"
+            kill -TERM "$nspawn" 2>/dev/null || true
+            for _ in $(seq 1 100); do acc_running "$nspawn" || break; sleep 0.1; done
+        fi
+        if acc_running "$nspawn"; then
+            acc_log "killing container $name"
+            kill -KILL "$pid1" "$nspawn" 2>/dev/null || true
+            for _ in $(seq 1 50); do acc_running "$nspawn" || break; sleep 0.1; done
+        fi
+    fi
+    [ -z "$nspawn" ] || wait "$nspawn" 2>/dev/null || true
+}
+
+# reboot_container: power the container off and boot it again on the same
+# root (what a host's reboot does; /run and /tmp start empty). A scenario
+# attached to run.sh's shared container may reboot it: run.sh reads the new
+# PIDs from CT_DIR after the scenario.
+reboot_container() {
+    [ -n "$CT_NAME" ] || fail "reboot_container: no container booted"
+    local t0=$SECONDS
+    ct_poweroff
+    acc_log "container $CT_NAME powered off in $((SECONDS - t0)) s; booting it again"
+    ct_start "reboot, "
+}
+
 # stop_container: power the container off (bounded), kill it if it does not
 # stop, then remove its directory (ACC_KEEP=1 keeps the directory).
 stop_container() {
     [ -n "$CT_NAME" ] || return 0
-    local name="$CT_NAME" dir="$CT_DIR" nspawn="$CT_NSPAWN" pid1="$CT_PID"
-    CT_NAME="" CT_PID=""
+    local name="$CT_NAME" dir="$CT_DIR"
     local t0=$SECONDS
-    if [ -n "$nspawn" ] && kill -0 "$nspawn" 2>/dev/null; then
-        [ -z "$pid1" ] || nsenter -t "$pid1" -a -- /usr/bin/env -i PATH="$ACC_PATH" timeout 10 systemctl poweroff --no-block >/dev/null 2>&1 || true
-        for _ in $(seq 1 300); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
-        if kill -0 "$nspawn" 2>/dev/null; then
-            acc_log "container $name did not power off in 30 s; terminating systemd-nspawn"
-            kill -TERM "$nspawn" 2>/dev/null || true
-            for _ in $(seq 1 100); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
-        fi
-        if kill -0 "$nspawn" 2>/dev/null; then
-            acc_log "killing container $name"
-            kill -KILL "$pid1" "$nspawn" 2>/dev/null || true
-            for _ in $(seq 1 50); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
-        fi
-    fi
-    wait "$nspawn" 2>/dev/null || true
+    ct_poweroff
+    CT_NAME=""
     # nspawn mounts in its own namespace; the overlay root is on the host side.
     acc_unmount_under "$dir"
     if [ "${ACC_KEEP:-0}" = 1 ]; then

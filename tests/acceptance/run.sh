@@ -83,6 +83,10 @@ for i in "${!scenarios[@]}"; do
     rc=0
     bash "$f" 2>&1 | tee "$logs/$name.log" || rc=$?
     dt=$((SECONDS - t0))
+    # A scenario may have rebooted the shared container (reboot_container).
+    if [ -n "$shared" ]; then
+        CT_PID="$(cat "$CT_DIR/pid1")" CT_NSPAWN="$(cat "$CT_DIR/nspawn.pid")"
+    fi
     if [ "$rc" = 0 ]; then
         passed=$((passed + 1))
         results+=("PASS $name (${dt} s)")
