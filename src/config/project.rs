@@ -313,7 +313,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "health.url",
         default: "`\"/\"`",
-        meaning: "The path postinst requests through gunicorn's socket after an upgrade.",
+        meaning: "The path postinst requests through gunicorn's socket after an upgrade. The rule of a variant's `health_url`: starts with one `/`; letters, digits and `- . _ ~ / ? = & % + , : @` only, at most 512 characters.",
         example: "\"/health/\"",
     },
     Key {
