@@ -264,6 +264,52 @@ boot_container() {
     ct_start "extract ${t_extract} s, "
 }
 
+# acc_enter_cgroup LIST: on a host whose PID 1 is not systemd, move this
+# (sub)shell into a cgroup of its own, djdd-acc/SUITE-PID below its
+# current one (PID: the subshell's, which becomes systemd-nspawn), in the
+# systemd hierarchy and in the unified one (cgroup2), and append each
+# directory to the file LIST. systemd-nspawn --keep-unit puts the
+# container's systemd in payload/ below the cgroup it was started in:
+# without this every container of the host shared /payload, so the two
+# suites' containers (side by side) made, filled, killed and removed the
+# same cgroup for units of the same name. CI failed so on bookworm while
+# trixie's scenario 14 ran beside it: "demo-blue-next.service: Failed to
+# kill control group /system.slice/demo-blue-next.service, ignoring:
+# Input/output error", then its next start "status=219/CGROUP". On a
+# systemd host systemd owns the tree: nothing is moved there.
+acc_enter_cgroup() {
+    [ ! -d /run/systemd/system ] || return 0
+    local rel="djdd-acc/$ACC_SUITE-$BASHPID" hier path mnt dir line lines
+    # Read whole first: the file changes as the shell moves.
+    mapfile -t lines </proc/self/cgroup
+    for line in "${lines[@]}"; do
+        IFS=: read -r _ hier path <<<"$line"
+        case "$hier" in
+        name=systemd) mnt=/sys/fs/cgroup/systemd ;;
+        "") mnt="$(findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n1)" ;;
+        *) continue ;;
+        esac
+        if [ -z "$mnt" ] || [ ! -d "$mnt" ]; then continue; fi
+        dir="$mnt${path%/}/$rel"
+        if mkdir -p "$dir" && echo "$BASHPID" >"$dir/cgroup.procs"; then
+            echo "$dir" >>"$1"
+        else
+            echo "acceptance: could not enter the cgroup $dir" >&2
+        fi
+    done
+}
+
+# acc_remove_cgroups LIST: remove the (empty) cgroups acc_enter_cgroup
+# made, once the container has stopped; then LIST.
+acc_remove_cgroups() {
+    [ -s "$1" ] || return 0
+    local d
+    while read -r d; do
+        [ ! -d "$d" ] || find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done <"$1"
+    rm -f "$1"
+}
+
 # ct_start [NOTE]: boot systemd-nspawn on CT_ROOT (made by boot_container)
 # and wait until the system and its services are up. Sets CT_NSPAWN and
 # CT_PID and writes them to CT_DIR (attached scenarios read them there).
@@ -279,8 +325,12 @@ ct_start() {
         machine="${machine:0:60}"
         echo "$machine" >"$dir/machine"
     fi
-    systemd-nspawn -D "$CT_ROOT" --register=no --keep-unit --private-network \
-        --machine="$machine" --console=read-only -b >>"$dir/console.log" 2>&1 </dev/null &
+    # The subshell enters its cgroup and becomes systemd-nspawn (CT_NSPAWN).
+    (
+        acc_enter_cgroup "$dir/cgroups"
+        exec systemd-nspawn -D "$CT_ROOT" --register=no --keep-unit --private-network \
+            --machine="$machine" --console=read-only -b
+    ) >>"$dir/console.log" 2>&1 </dev/null &
     CT_NSPAWN=$!
     echo "$CT_NSPAWN" >"$dir/nspawn.pid"
     # PID 1 of the container is the child of systemd-nspawn.
@@ -375,6 +425,7 @@ ct_poweroff() {
         fi
     fi
     [ -z "$nspawn" ] || wait "$nspawn" 2>/dev/null || true
+    [ -z "$CT_DIR" ] || acc_remove_cgroups "$CT_DIR/cgroups"
 }
 
 # reboot_container: power the container off and boot it again on the same
