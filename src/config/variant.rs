@@ -734,26 +734,22 @@ pub fn check_graceful_timeout(t: i64) -> std::result::Result<u32, String> {
 /// accepts is never refused by another.
 pub fn check_url_path(what: &str, h: &str) -> std::result::Result<(), String> {
     const ALLOWED: &str = "-._~/?=&%+,:@";
-    let rule = format!(
-        "{what} is a path starting with one '/' (letters, digits and - . _ ~ / ? = & % + , : @ only)"
-    );
-    let s = shown(h);
-    if !h.starts_with('/') || h.starts_with("//") {
-        return Err(format!("{what} {s} does not start with one '/': {rule}"));
-    }
-    if h.len() > 512 {
-        return Err(format!("{what} {s} is longer than 512 characters: {rule}"));
-    }
-    if let Some(c) = h
+    let problem = if !h.starts_with('/') || h.starts_with("//") {
+        "does not start with one '/'".to_string()
+    } else if h.len() > 512 {
+        "is longer than 512 characters".to_string()
+    } else if let Some(c) = h
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || ALLOWED.contains(*c)))
     {
-        return Err(format!(
-            "{what} {s} contains {}: {rule}",
-            shown(&c.to_string())
-        ));
-    }
-    Ok(())
+        format!("contains {}", shown(&c.to_string()))
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "{what} {} {problem}: {what} is a path starting with one '/' (letters, digits and - . _ ~ / ? = & % + , : @ only)",
+        shown(h)
+    ))
 }
 
 /// An environment key: `[A-Z_][A-Z0-9_]*`, at most 128 characters, and not

@@ -134,8 +134,12 @@ assert_eq "enabled enabled" "$(in_ct systemctl is-enabled demo-blue.socket demo-
     "enable state of demo-blue's socket and gunicorn"
 assert_eq "static static" "$(in_ct systemctl is-enabled demo-blue-next.socket demo-blue-next.service | tr '\n' ' ' | sed 's/ $//')" \
     "enable state of demo-blue-next's socket and gunicorn"
-assert_eq "server unix:/run/demo-blue/gunicorn.sock fail_timeout=0;" "$(in_ct tail -n 1 /var/lib/demo-site/blue/upstream.conf)" \
-    "nginx's upstream after the switches"
+# assert_upstream_main WHEN: nginx's upstream names demo-blue's own socket.
+assert_upstream_main() {
+    assert_eq "server unix:/run/demo-blue/gunicorn.sock fail_timeout=0;" "$(in_ct tail -n 1 /var/lib/demo-site/blue/upstream.conf)" \
+        "nginx's upstream after $1"
+}
+assert_upstream_main "the switches"
 in_ct test ! -e /run/demo-blue/next.sock || fail "/run/demo-blue/next.sock is left after the switches"
 # The switch boots a gunicorn at niceness 10 (its processes and its
 # session's autogroup) and puts it back to 0 before it serves; the
@@ -186,7 +190,8 @@ rm -f /var/lib/acc-boot-probe.log
 systemctl enable -q acc-boot-probe.service'
 reboot_container
 probe="$(in_ct cat /var/lib/acc-boot-probe.log 2>/dev/null || true)"
-[ "$(printf '%s\n' "$probe" | grep -c .)" = 40 ] || fail "the boot probe wrote $(printf '%s\n' "$probe" | grep -c .) of 40 lines: $probe"
+lines="$(printf '%s\n' "$probe" | grep -c . || true)"
+[ "$lines" = 40 ] || fail "the boot probe wrote $lines of 40 lines: $probe"
 bad="$(printf '%s\n' "$probe" | grep -v '^200 [0-9.]* release v3$' || true)"
 [ -z "$bad" ] || fail "after the reboot, requests to blue as soon as nginx was up were not all answered 200 by v3: $(echo $bad)"
 acc_log "after the reboot, the first request to blue took $(printf '%s\n' "$probe" | head -n1 | cut -d' ' -f2) s (gunicorn booting behind its socket), the 40 took $(printf '%s\n' "$probe" | awk '{ t += $2 } END { print t }') s"
@@ -195,7 +200,6 @@ failed_units="$(in_ct systemctl --failed --plain --no-legend 'demo-*' 'nginx*' '
 [ -z "$failed_units" ] || fail "units failed during the reboot: $failed_units"
 assert_unit_active demo-blue.socket demo-blue.service demo-blue-celery.service
 assert_unit_inactive demo-blue-next.service
-assert_eq "server unix:/run/demo-blue/gunicorn.sock fail_timeout=0;" "$(in_ct tail -n 1 /var/lib/demo-site/blue/upstream.conf)" \
-    "nginx's upstream after the reboot"
-in_ct demo-blue status >/dev/null || fail "demo-blue status fails after the reboot: $(in_ct demo-blue status 2>&1 || true)"
+assert_upstream_main "the reboot"
+status="$(in_ct demo-blue status 2>&1)" || fail "demo-blue status fails after the reboot: $status"
 acc_log "scenario 12 passed"
