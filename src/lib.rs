@@ -8,6 +8,7 @@
 
 pub mod builddir;
 pub mod buildroot;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod contract;

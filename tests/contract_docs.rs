@@ -4,7 +4,8 @@
 
 mod common;
 
-use djdd::contract::{self, VARIABLES, Variable, docs};
+use djdd::contract::{self, VARIABLES, Variable};
+use djdd::render::contract_docs;
 
 fn doc_path() -> std::path::PathBuf {
     common::repo_root().join("docs/contract.md")
@@ -20,7 +21,7 @@ fn updating() -> bool {
 fn docs_match_code() {
     let path = doc_path();
     let doc = std::fs::read_to_string(&path).expect("docs/contract.md");
-    let fresh = docs::update(&doc).expect("markers");
+    let fresh = contract_docs::update(&doc).expect("markers");
     if updating() {
         if fresh != doc {
             std::fs::write(&path, &fresh).expect("write docs/contract.md");
@@ -75,14 +76,14 @@ fn a_doc_edit_alone_is_detected() {
         1,
     );
     assert_ne!(edited, doc, "the doc must show DATABASE_URL's template");
-    assert_ne!(docs::update(&edited).unwrap(), edited);
+    assert_ne!(contract_docs::update(&edited).unwrap(), edited);
     // A deleted row is detected too.
     let row = doc
         .lines()
         .find(|l| l.starts_with("| `LOG_DIR` |"))
         .expect("LOG_DIR row");
     let without = doc.replacen(&format!("{row}\n"), "", 1);
-    assert_ne!(docs::update(&without).unwrap(), without);
+    assert_ne!(contract_docs::update(&without).unwrap(), without);
 }
 
 /// Changing the code alone fails: the committed document is not what a
@@ -96,17 +97,17 @@ fn a_code_change_alone_is_detected() {
     let mut changed: Vec<Variable> = VARIABLES.to_vec();
     let i = changed.iter().position(|v| v.name == "MEDIA_URL").unwrap();
     changed[i].run = Some("/uploads/");
-    assert_ne!(docs::update_with(&doc, &changed).unwrap(), doc);
+    assert_ne!(contract_docs::update_with(&doc, &changed).unwrap(), doc);
 
     let mut added: Vec<Variable> = VARIABLES.to_vec();
     added.push(Variable {
         name: "NEW_VARIABLE",
         ..VARIABLES[0].clone()
     });
-    assert_ne!(docs::update_with(&doc, &added).unwrap(), doc);
+    assert_ne!(contract_docs::update_with(&doc, &added).unwrap(), doc);
 
     // And the unchanged list reproduces the document.
-    assert_eq!(docs::update_with(&doc, VARIABLES).unwrap(), doc);
+    assert_eq!(contract_docs::update_with(&doc, VARIABLES).unwrap(), doc);
 }
 
 #[test]
@@ -116,6 +117,6 @@ fn markers_missing_is_an_error() {
     }
     let doc = std::fs::read_to_string(doc_path()).unwrap();
     let broken = doc.replace("<!-- END contract-variables -->", "");
-    let e = docs::update(&broken).unwrap_err();
+    let e = contract_docs::update(&broken).unwrap_err();
     assert!(e.to_string().contains("contract-variables"), "{e}");
 }

@@ -4,9 +4,11 @@
 //! command lines) and its version. The site package's environment file,
 //! systemd units, maintainer scripts and control utility take their values
 //! from here; `docs/contract.md` carries tables generated from here (see
-//! [`docs`]), and a test fails when the two disagree. `djdd check` (see
-//! [`check`]) validates a project against it.
+//! `render::contract_docs`), and a test fails when the two disagree.
+//! `djdd check` (the `check` stage) validates a project against it.
 //!
+//! The ground floor: imports nothing of the crate, so that every stage
+//! (config, plan, render, check) reads it and none of it reads them.
 //! Pure: never touches the disk or runs a process. The paths follow the
 //! Filesystem Hierarchy Standard as Debian Policy §9.1 applies it; the
 //! environment files are read by both systemd (`EnvironmentFile=`,
@@ -14,9 +16,6 @@
 //! read the same way.
 
 use std::fmt;
-
-pub mod check;
-pub mod docs;
 
 /// The version of the contract this djdd implements. A project declares
 /// the version it was written for with `contract = N` in its `djdd.toml`.

@@ -4,7 +4,7 @@
 //!
 //! Glue only: finds the tree (a checkout, or `git archive` of a source's
 //! mirror into a temp dir), hands it to the pure checks of
-//! `contract::check`, and runs the embedded Python probe under the
+//! `check`, and runs the embedded Python probe under the
 //! contract's build-time and run-time environments. Where the probe runs:
 //! with `--python PY`, on this host with that interpreter; otherwise, for a
 //! NAME whose build dir has a build root in which the env of the checked
@@ -25,11 +25,9 @@ use crate::builddir::BuildDir;
 use crate::buildroot::BuildRoot;
 use crate::buildroot::build::{self as steps, BUILD_USER};
 use crate::buildroot::runner::RealRunner;
+use crate::check::{self as checks, Outcome, Phase, Problem, Severity, StaticReport, Tree};
 use crate::cli::check::CheckArgs;
 use crate::config::variant::Variant;
-use crate::contract::check::{
-    self as checks, Outcome, Phase, Problem, Severity, StaticReport, Tree,
-};
 use crate::contract::{BuildContext, build_env};
 
 /// A usage error: printed, exit status 2.

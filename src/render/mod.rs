@@ -13,6 +13,7 @@
 //! dpkg passes), ch. 9.3 (services), and the deploy contract.
 
 mod context;
+pub mod contract_docs;
 pub mod filters;
 mod site;
 

@@ -1,8 +1,11 @@
-//! `djdd check`'s checks: each is one function that looks at the project
-//! (through [`Tree`], a read-only view of its files) or at what the Python
-//! probe reported, and returns every problem it finds, each with the fix.
-//! `ops::check` reads the tree, runs the probe (`probe.py`, embedded) and
-//! prints the report.
+//! `djdd check`'s checks, a stage of its own above `plan` and `render`:
+//! each is one function that looks at the project (through [`Tree`], a
+//! read-only view of its files) or at what the Python probe reported, and
+//! returns every problem it finds, each with the fix. It reads the deploy
+//! contract (`contract`), the project file's rules (`config`) and the
+//! requirements parser (`plan`); no stage below reads it. `ops::check`
+//! reads the tree, runs the probe (`probe.py`, embedded) and prints the
+//! report.
 //!
 //! Pure: never touches the disk or runs a process; the `Tree` and the
 //! probe's output are handed in. Follows docs/contract.md (the project's
@@ -10,11 +13,11 @@
 
 use std::fmt;
 
-use super::{Reads, Secrets, Site, VARIABLES, full_runtime_env};
 use crate::config::project::{
     self, FILE as DJDD_TOML, Project, REQUIREMENTS, SRC_DEBIAN_REQUIREMENTS,
     VENV_DEBIAN_REQUIREMENTS,
 };
+use crate::contract::{self, Reads, Secrets, Site, VARIABLES, full_runtime_env};
 use crate::error::Error;
 
 /// The Python probe, run with the project's interpreter.
@@ -200,7 +203,7 @@ fn djdd_toml(tree: &dyn Tree, problems: &mut Vec<Problem>, notes: &mut Vec<Strin
     let Some(text) = read_text(tree, DJDD_TOML) else {
         notes.push(format!(
             "no {DJDD_TOML}: checked with every default, against contract version {}",
-            super::VERSION
+            contract::VERSION
         ));
         return fallback(manage_default.as_deref());
     };
@@ -481,9 +484,9 @@ pub fn settings_read_variables(tree: &dyn Tree, project: &Project) -> Vec<Proble
     let mut warned: Vec<&str> = Vec::new();
     for v in VARIABLES.iter().filter(|v| v.reads == Reads::Must) {
         let applies = match v.when {
-            super::When::Celery | super::When::CeleryRedis => project.celery.is_some(),
-            super::When::Redis => project.redis,
-            super::When::Always => true,
+            contract::When::Celery | contract::When::CeleryRedis => project.celery.is_some(),
+            contract::When::Redis => project.redis,
+            contract::When::Always => true,
         };
         if !applies || warned.contains(&v.name) {
             continue;

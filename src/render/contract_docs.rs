@@ -3,11 +3,15 @@
 //! definition in code, and the function that puts them between the
 //! document's `<!-- BEGIN x -->` / `<!-- END x -->` markers.
 //!
+//! Part of `render` (not of `contract`, the ground floor): it also reads
+//! the project file's key table (`config::project::KEYS`) and renders
+//! command lines with render's own shell quoting.
+//!
 //! Pure: takes and returns text. The test `tests/contract_docs.rs` compares
 //! the committed document with a regenerated one (`DJDD_UPDATE_DOCS=1`
 //! rewrites it).
 
-use super::{
+use crate::contract::{
     Layout, PLACEHOLDERS, Reads, Site, VARIABLES, VERSION, Variable, When, celery_args,
     gunicorn_args,
 };
@@ -263,7 +267,7 @@ fn commands_block() -> String {
     };
     let words = |args: Vec<String>| {
         args.iter()
-            .map(|a| crate::render::filters::shell_word(a))
+            .map(|a| super::filters::shell_word(a))
             .collect::<Vec<_>>()
             .join(" ")
     };
@@ -278,8 +282,8 @@ fn commands_block() -> String {
         words(gunicorn_args(&site)),
         words(gunicorn_args(&asgi)),
         words(celery_args("CELERY_APP")),
-        super::GUNICORN_PIN,
-        super::UVICORN_WORKER_PIN,
+        crate::contract::GUNICORN_PIN,
+        crate::contract::UVICORN_WORKER_PIN,
     )
 }
 
