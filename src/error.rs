@@ -62,6 +62,19 @@ impl Error {
         }
     }
 
+    /// The same error with a hint line: an [`Error::Invalid`] keeps its
+    /// what and problem and gets HINT; any other error is returned as is.
+    pub fn with_hint(self, hint: impl Into<String>) -> Self {
+        match self {
+            Error::Invalid { what, problem, .. } => Error::Invalid {
+                what,
+                problem,
+                hint: Some(hint.into()),
+            },
+            other => other,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

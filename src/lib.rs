@@ -19,6 +19,7 @@ pub mod plan;
 pub mod render;
 pub mod repo;
 pub mod report;
+pub mod rules;
 pub mod testpause;
 pub mod time;
 

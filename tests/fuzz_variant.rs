@@ -14,10 +14,11 @@
 
 use std::collections::BTreeMap;
 
-use djdd::config::names::check_pair;
-use djdd::config::variant::{
-    MAX_WORKERS, Variant, VariantUpdate, check_branch, check_domain, check_env_key,
-    check_env_value, check_settings, check_url_path,
+use djdd::config::variant::{MAX_WORKERS, Variant, VariantUpdate};
+use djdd::rules::names::check_pair;
+use djdd::rules::values::{
+    check_acme_server, check_allow, check_branch, check_domain, check_email, check_env_key,
+    check_env_value, check_process_name, check_settings, check_url_path,
 };
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -48,15 +49,23 @@ fn parse(text: &str) -> Result<Variant, String> {
 /// Every rule a loaded variant must satisfy.
 fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
     prop_assert!(check_pair(&v.name, &v.variant).is_ok());
-    prop_assert!(check_branch(&v.branch).is_ok(), "branch {:?}", v.branch);
-    prop_assert!(check_domain(&v.domain).is_ok(), "domain {:?}", v.domain);
+    prop_assert!(
+        check_branch("b", &v.branch).is_ok(),
+        "branch {:?}",
+        v.branch
+    );
+    prop_assert!(
+        check_domain("d", &v.domain).is_ok(),
+        "domain {:?}",
+        v.domain
+    );
     if let Some(s) = &v.settings {
-        prop_assert!(check_settings(s).is_ok(), "settings {:?}", s);
+        prop_assert!(check_settings("s", s).is_ok(), "settings {:?}", s);
     }
     prop_assert!((1..=MAX_WORKERS as u32).contains(&v.workers));
-    prop_assert!(check_url_path("health_url", &v.health_url).is_ok());
+    prop_assert!(check_url_path("h", "health_url", &v.health_url).is_ok());
     if let Some(w) = &v.warm_url {
-        prop_assert!(check_url_path("warm_url", w).is_ok());
+        prop_assert!(check_url_path("w", "warm_url", w).is_ok());
     }
     prop_assert!(
         (1..=3600).contains(&v.graceful_timeout),
@@ -64,35 +73,23 @@ fn assert_valid(v: &Variant) -> Result<(), TestCaseError> {
         v.graceful_timeout
     );
     for (k, val) in &v.env {
-        prop_assert!(check_env_key(k, RESERVED).is_ok(), "env key {:?}", k);
-        prop_assert!(check_env_value(val).is_ok(), "env value {:?}", val);
+        prop_assert!(check_env_key("k", k, RESERVED).is_ok(), "env key {:?}", k);
+        prop_assert!(check_env_value("v", val).is_ok(), "env value {:?}", val);
     }
     for (p, n) in &v.processes {
-        prop_assert!(
-            djdd::config::variant::check_process_name(p).is_ok(),
-            "process {:?}",
-            p
-        );
+        prop_assert!(check_process_name("p", p).is_ok(), "process {:?}", p);
         prop_assert!(*n <= 16, "copies {n}");
     }
     prop_assert!(
-        djdd::config::variant::check_acme_server(&v.acme_server).is_ok(),
+        check_acme_server("a", &v.acme_server).is_ok(),
         "acme server {:?}",
         v.acme_server
     );
     if let Some(m) = &v.acme_email {
-        prop_assert!(
-            djdd::config::variant::check_email(m).is_ok(),
-            "acme e-mail {:?}",
-            m
-        );
+        prop_assert!(check_email("e", m).is_ok(), "acme e-mail {:?}", m);
     }
     for a in &v.allow {
-        prop_assert!(
-            djdd::config::variant::check_allow(a).is_ok(),
-            "sandbox relaxation {:?}",
-            a
-        );
+        prop_assert!(check_allow("a", a).is_ok(), "sandbox relaxation {:?}", a);
     }
     Ok(())
 }

@@ -115,9 +115,11 @@ fn red() -> SiteContext {
     render::site_context(&red_input()).expect("red context")
 }
 
-/// Values that must reach the scripts and site.env verbatim.
+/// Values that must reach the scripts and site.env verbatim (no tab:
+/// the one rule for environment values refuses control characters, tab
+/// included, in config and render alike).
 const HOSTILE: &str =
-    "it's $(touch /tmp/djdd-pwned) `id` \"q\" \\n $HOME %i ; & | < > * ? [a] {b} ~ #x\ttab";
+    "it's $(touch /tmp/djdd-pwned) `id` \"q\" \\n $HOME %i ; & | < > * ? [a] {b} ~ #x tab";
 
 fn hostile() -> SiteContext {
     let mut i = red_input();
@@ -1144,8 +1146,8 @@ fn hostile_context_values_are_refused_with_the_field_named() {
             Box::new(|c| c.celery_app = Some("$(x)".into())),
             "celery_app",
         ),
-        (Box::new(|c| c.workers = 0), "workers 0"),
-        (Box::new(|c| c.workers = 100_000), "workers 100000"),
+        (Box::new(|c| c.workers = 0), "workers = 0"),
+        (Box::new(|c| c.workers = 100_000), "workers = 100000"),
         (Box::new(|c| c.name = "Demo".into()), "name"),
         (Box::new(|c| c.name = "-demo".into()), "name"),
         (Box::new(|c| c.variant = "a_b".into()), "variant"),
@@ -1220,7 +1222,7 @@ fn hostile_context_values_are_refused_with_the_field_named() {
 #[test]
 fn every_url_path_a_variant_accepts_renders() {
     for path in ["/health/?a=1,2&b=%20", "/x:y@z/", "/a%2Fb/", "/h+c/~u"] {
-        djdd::config::variant::check_url_path("health_url", path)
+        djdd::rules::values::check_url_path("--health-url", "health_url", path)
             .unwrap_or_else(|e| panic!("the variant refuses {path}: {e}"));
         let mut c = blue();
         c.health_path = path.into();
@@ -1299,7 +1301,7 @@ fn launcher_runs_the_contracts_command_lines() {
 /// module and the worker count.
 #[test]
 fn extreme_accepted_variant_values_still_parse_and_mean_what_they_say() {
-    use djdd::config::variant::{MAX_WORKERS, check_domain, check_settings, check_workers};
+    use djdd::rules::values::{MAX_WORKERS, check_domain, check_settings, check_workers};
     let domain = format!(
         "{}.{}.{}.{}",
         "a".repeat(63),
@@ -1308,11 +1310,11 @@ fn extreme_accepted_variant_values_still_parse_and_mean_what_they_say() {
         "d".repeat(61)
     );
     assert_eq!(domain.len(), 253);
-    check_domain(&domain).unwrap();
+    check_domain("domain", &domain).unwrap();
     let settings = format!("{}.settings_prod", "x_y".repeat(61));
     assert_eq!(settings.len(), 197);
-    check_settings(&settings).unwrap();
-    let workers = check_workers(MAX_WORKERS).unwrap();
+    check_settings("settings", &settings).unwrap();
+    let workers = check_workers("workers", MAX_WORKERS).unwrap();
     let mut i = blue_input();
     i.site.domain = domain.clone();
     i.site.settings = settings.clone();
@@ -1381,8 +1383,8 @@ fn more_hostile_values_are_refused_naming_the_field() {
             Box::new(|c| c.settings_module = "demo..settings".into()),
             "settings_module",
         ),
-        (Box::new(|c| c.workers = u32::MAX), "workers 4294967295"),
-        (Box::new(|c| c.workers = 257), "workers 257"),
+        (Box::new(|c| c.workers = u32::MAX), "workers = 4294967295"),
+        (Box::new(|c| c.workers = 65), "workers = 65"),
     ];
     for (i, (mutate, needle)) in cases.iter().enumerate() {
         let mut c = blue();
@@ -1644,4 +1646,104 @@ fn the_switch_leaves_what_the_docs_say() {
     assert_eq!(rc, 3, "{calls:?}");
     assert!(!calls.iter().any(|c| c.contains("s-next")), "{calls:?}");
     assert_eq!(serving, "gunicorn.sock");
+}
+
+/// One rule per value (src/rules): the renderer refuses exactly what
+/// `djdd variant` refuses, with the same problem, for every value both
+/// check: domain, settings module, workers, health and warm URL, graceful
+/// timeout, environment names and values, Redis size. Before, render
+/// accepted lowercase environment names, a tab in a value and up to 256
+/// workers; config accepted a domain of one label.
+#[test]
+fn render_refuses_exactly_what_config_refuses() {
+    use djdd::Error;
+    use djdd::config::variant::{Variant, VariantUpdate};
+    fn problem(r: Result<(), Error>) -> Option<String> {
+        match r {
+            Ok(()) => None,
+            Err(Error::Invalid { problem, .. }) => Some(problem),
+            Err(e) => panic!("not Error::Invalid: {e}"),
+        }
+    }
+    type Update = Box<dyn Fn(&mut VariantUpdate, &str)>;
+    type Mutate = Box<dyn Fn(&mut SiteContext, &str)>;
+    let long = "x".repeat(4097);
+    let cases: Vec<(&str, Update, Mutate, Vec<&str>)> = vec![
+        (
+            "domain",
+            Box::new(|u, v| u.domain = Some(v.into())),
+            Box::new(|c, v| c.domain = v.into()),
+            vec![
+                "example.org",
+                "localhost",
+                "Example.org",
+                "a..org",
+                "a\nb.org",
+                "-a.org",
+            ],
+        ),
+        (
+            "settings",
+            Box::new(|u, v| u.settings = Some(v.into())),
+            Box::new(|c, v| c.settings_module = v.into()),
+            vec!["demo.settings", "demo..settings", "1x", "a b"],
+        ),
+        (
+            "workers",
+            Box::new(|u, v| u.workers = Some(v.parse().unwrap())),
+            Box::new(|c, v| c.workers = v.parse().unwrap()),
+            vec!["1", "64", "65", "257", "0"],
+        ),
+        (
+            "health URL",
+            Box::new(|u, v| u.health_url = Some(v.into())),
+            Box::new(|c, v| c.health_path = v.into()),
+            vec!["/", "/h?a=1,2", "/a b", "x", "//x"],
+        ),
+        (
+            "warm URL",
+            Box::new(|u, v| u.warm_url = Some(v.into())),
+            Box::new(|c, v| c.warm_path = v.into()),
+            vec!["/", "/a#b"],
+        ),
+        (
+            "graceful timeout",
+            Box::new(|u, v| u.graceful_timeout = Some(v.parse().unwrap())),
+            Box::new(|c, v| c.graceful_timeout = v.parse().unwrap()),
+            vec!["1", "3600", "3601", "0"],
+        ),
+        (
+            "environment name",
+            Box::new(|u, v| u.env_set = vec![(v.into(), "x".into())]),
+            Box::new(|c, v| c.environment.push(EnvVar::new(v, "x"))),
+            vec!["SMTP_HOST", "_X1", "lower", "A-B", "1A"],
+        ),
+        (
+            "environment value",
+            Box::new(|u, v| u.env_set = vec![("SMTP_HOST".into(), v.into())]),
+            Box::new(|c, v| c.environment.push(EnvVar::new("SMTP_HOST", v))),
+            vec!["plain $x \"y\"", "a\tb", "a\nb", &long],
+        ),
+        (
+            "Redis size",
+            Box::new(|u, v| u.redis_maxmemory = Some(v.into())),
+            Box::new(|c, v| c.redis.as_mut().expect("red has Redis").maxmemory = v.into()),
+            vec!["128mb", "2gb", "1kb", "12 mb", "mb"],
+        ),
+    ];
+    let base = Variant::new("demo", "red").unwrap();
+    for (field, update, mutate, values) in &cases {
+        for v in values {
+            let mut u = VariantUpdate::default();
+            update(&mut u, v);
+            let by_config = problem(base.apply(&u, &[]).map(drop));
+            let mut c = red();
+            mutate(&mut c, v);
+            let by_render = problem(render::site_files(&c, None).map(drop));
+            assert_eq!(
+                by_config, by_render,
+                "{field} {v:?}: config and render disagree"
+            );
+        }
+    }
 }

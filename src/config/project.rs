@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::contract;
 use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
+use crate::rules::values::{check_process_name, check_url_path};
 
 /// The file's name at the project root.
 pub const FILE: &str = "djdd.toml";
@@ -330,7 +331,7 @@ pub fn parse(text: &str) -> Result<ProjectFile> {
     toml::from_str(text).map_err(|e| {
         Error::invalid_hint(
             FILE,
-            crate::config::names::printable(e.to_string().trim_end()),
+            crate::rules::names::printable(e.to_string().trim_end()),
             "docs/contract.md lists every key of djdd.toml",
         )
     })
@@ -476,13 +477,8 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
     let url = f.health.url.clone().unwrap_or_else(|| "/".into());
     // The variant's rule for URL paths: a project's health URL is also
     // the default of every variant's health_url and warm_url.
-    if let Err(rule) = crate::config::variant::check_url_path("health.url", &url) {
-        return Err(Error::invalid_hint(
-            format!("{FILE}: key `health.url`"),
-            rule,
-            "e.g. url = \"/health/\"",
-        ));
-    }
+    check_url_path(&format!("{FILE}: key `health.url`"), "health.url", &url)
+        .map_err(|e| e.with_hint("e.g. url = \"/health/\""))?;
     let timeout = f.health.timeout.unwrap_or(30);
     if !(1..=600).contains(&timeout) {
         return Err(Error::invalid(
@@ -518,13 +514,8 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
 /// characters, not ending in `-`, and not a name djdd's own units use.
 fn check_unit_name(key: &str, name: &str) -> Result<()> {
     // The rule a variant's `--process NAME=N` checks too.
-    if let Err(rule) = crate::config::variant::check_process_name(name) {
-        return Err(Error::invalid_hint(
-            format!("{FILE}: key `{key}`"),
-            rule,
-            "e.g. [processes.sendalerts] or [timers.clearsessions]",
-        ));
-    }
+    check_process_name(&format!("{FILE}: key `{key}`"), name)
+        .map_err(|e| e.with_hint("e.g. [processes.sendalerts] or [timers.clearsessions]"))?;
     if RESERVED_UNIT_NAMES.contains(&name) {
         return Err(Error::invalid_hint(
             format!("{FILE}: key `{key}`"),

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use crate::builddir::BuildDir;
 use crate::buildroot::runner::{Cmd, RealRunner, Runner};
 use crate::cli::src::SrcArgs;
-use crate::config::names::{check_name, shown};
 use crate::error::{Error, Result};
+use crate::rules::names::{check_name, shown};
 
 /// Transports git may use (GIT_ALLOW_PROTOCOL): no `ext::`, which runs
 /// commands.

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 
 use crate::builddir::{BuildDir, write_atomic};
 use crate::cli::variant::VariantArgs;
-use crate::config::names::{check_name, check_pair, shown};
 use crate::config::variant::{TlsMode, Variant, VariantUpdate, split_env, split_process};
 use crate::error::{Error, Result};
 use crate::ops::src::{branches, default_branch, unknown_name};
+use crate::rules::names::{check_name, check_pair, shown};
 
 /// Environment names a variant may not set because djdd's deploy contract
 /// sets them for every site (entries ending in `*` are prefixes). The

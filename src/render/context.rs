@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::contract::{self, Layout};
 use crate::error::{Error, Result};
+use crate::rules::values;
 
 /// One run-time environment variable shipped in the site package
 /// (`site.env`). Never a secret.
@@ -189,11 +190,10 @@ impl Sandbox {
     pub fn relaxed(allow: &[String]) -> Result<Sandbox> {
         let mut s = Sandbox::default();
         for a in allow {
-            crate::config::variant::check_allow(a)
-                .map_err(|e| Error::invalid(format!("sandbox relaxation '{a}'"), e))?;
-            if a == crate::config::variant::ALLOW_WX_MEMORY {
+            values::check_allow(&format!("sandbox relaxation '{a}'"), a)?;
+            if a == values::ALLOW_WX_MEMORY {
                 s.deny_wx_memory = false;
-            } else if let Some(f) = a.strip_prefix(crate::config::variant::ALLOW_FAMILY_PREFIX)
+            } else if let Some(f) = a.strip_prefix(values::ALLOW_FAMILY_PREFIX)
                 && !s.address_families.iter().any(|x| x == f)
             {
                 s.address_families.push(f.to_string());
@@ -373,21 +373,16 @@ impl SiteContext {
         }
         crate::deb::control::check_package_name(&self.package())?;
         crate::deb::control::check_version(&self.version)?;
-        check_domain(&self.domain)?;
+        values::check_domain("domain", &self.domain)?;
         check_hex("env_hash", &self.env_hash)?;
         check_hex("src_hash", &self.src_hash)?;
         check_python_version(&self.python_version)?;
-        check_dotted("settings_module", &self.settings_module)?;
+        values::check_settings("settings_module", &self.settings_module)?;
         check_callable("wsgi_callable", &self.wsgi_callable)?;
         if let Some(app) = &self.celery_app {
             check_callable("celery_app", app)?;
         }
-        if !(1..=256).contains(&self.workers) {
-            return Err(Error::invalid(
-                format!("workers {}", self.workers),
-                "must be between 1 and 256",
-            ));
-        }
+        values::check_workers("workers", i64::from(self.workers))?;
         if !(1..=4096).contains(&self.max_body_mb) {
             return Err(Error::invalid(
                 format!("max_body_mb {}", self.max_body_mb),
@@ -400,14 +395,9 @@ impl SiteContext {
                 "must be between 1 and 3600 seconds",
             ));
         }
-        if !(1..=3600).contains(&self.graceful_timeout) {
-            return Err(Error::invalid(
-                format!("graceful_timeout {}", self.graceful_timeout),
-                "must be between 1 and 3600 seconds",
-            ));
-        }
-        check_url_path("health_path", &self.health_path)?;
-        check_url_path("warm_path", &self.warm_path)?;
+        values::check_graceful_timeout("graceful_timeout", i64::from(self.graceful_timeout))?;
+        values::check_url_path("health_path", "health_url", &self.health_path)?;
+        values::check_url_path("warm_path", "warm_url", &self.warm_path)?;
         let mut job_names: Vec<&str> = Vec::new();
         for j in &self.jobs {
             check_ident_name("process or timer", &j.name)?;
@@ -448,15 +438,15 @@ impl SiteContext {
             }
         }
         if let Some(t) = &self.tls {
-            use crate::config::variant::{TlsMode, check_acme_server, check_email};
+            use crate::config::variant::TlsMode;
             match t.mode {
                 TlsMode::Off => {
                     return Err(Error::invalid("tls", "is off: the context has no tls then"));
                 }
                 TlsMode::Acme => {
-                    check_acme_server(&t.acme_server).map_err(|e| Error::invalid("tls", e))?;
+                    values::check_acme_server("tls", &t.acme_server)?;
                     if !t.acme_email.is_empty() {
-                        check_email(&t.acme_email).map_err(|e| Error::invalid("tls", e))?;
+                        values::check_email("tls", &t.acme_email)?;
                     }
                 }
                 TlsMode::Files => {}
@@ -465,7 +455,7 @@ impl SiteContext {
         check_manage_py(&self.manage_py)?;
         for f in &self.sandbox.address_families {
             if !BASE_ADDRESS_FAMILIES.contains(&f.as_str())
-                && !crate::config::variant::ALLOWABLE_FAMILIES.contains(&f.as_str())
+                && !values::ALLOWABLE_FAMILIES.contains(&f.as_str())
             {
                 return Err(Error::invalid(
                     format!("address family '{f}'"),
@@ -553,16 +543,8 @@ impl SiteContext {
             }
         }
         if let Some(r) = &self.redis {
-            let size_ok = !r.maxmemory.is_empty()
-                && r.maxmemory.len() <= 24
-                && r.maxmemory.chars().all(|c| c.is_ascii_alphanumeric());
-            let policy_ok = crate::config::variant::REDIS_POLICIES.contains(&r.policy.as_str());
-            if !size_ok || !policy_ok {
-                return Err(Error::invalid(
-                    format!("redis maxmemory '{}' policy '{}'", r.maxmemory, r.policy),
-                    "must be a size (e.g. 128mb) and a policy Redis knows",
-                ));
-            }
+            values::check_redis_maxmemory("redis maxmemory", &r.maxmemory)?;
+            values::check_redis_policy("redis policy", &r.policy)?;
             if !is_generated(&r.password_secret) {
                 return Err(Error::invalid(
                     format!("redis.password_secret {}", r.password_secret),
@@ -628,27 +610,6 @@ fn check_role_name(field: &str, v: &str) -> Result<()> {
     }
 }
 
-/// A DNS name: lowercase labels of [a-z0-9-], dots between, no wildcards.
-pub fn check_domain(v: &str) -> Result<()> {
-    let labels_ok = v.split('.').all(|l| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    });
-    if labels_ok && v.len() <= 253 && v.contains('.') {
-        Ok(())
-    } else {
-        Err(Error::invalid_hint(
-            format!("domain '{}'", v.escape_debug()),
-            "is not a lowercase DNS name (labels of a-z, 0-9 and '-', separated by dots)",
-            "give the bare domain, e.g. example.org; www.example.org is added",
-        ))
-    }
-}
-
 fn check_hex(field: &str, v: &str) -> Result<()> {
     if !v.is_empty()
         && v.len() <= 64
@@ -681,19 +642,6 @@ fn is_py_ident(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// A dotted Python module path.
-fn check_dotted(field: &str, v: &str) -> Result<()> {
-    if v.len() <= 200 && v.split('.').all(is_py_ident) {
-        Ok(())
-    } else {
-        Err(bad(
-            field,
-            v,
-            "must be a dotted Python module path (e.g. project.settings)",
-        ))
-    }
-}
-
 /// `module.path` or `module.path:attribute`.
 fn check_callable(field: &str, v: &str) -> Result<()> {
     let (module, attr) = v.split_once(':').unwrap_or((v, "application"));
@@ -710,13 +658,6 @@ fn check_callable(field: &str, v: &str) -> Result<()> {
 
 fn url_safe(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-._~/".contains(c)
-}
-
-/// The health or warm-up path: the variant's rule for URL paths
-/// (`config::variant::check_url_path`), so that whatever a variant or a
-/// project file accepts renders.
-fn check_url_path(field: &str, v: &str) -> Result<()> {
-    crate::config::variant::check_url_path(field, v).map_err(|rule| bad(field, v, &rule))
 }
 
 fn check_manage_py(v: &str) -> Result<()> {
@@ -761,37 +702,14 @@ fn check_url_prefix(field: &str, v: &str) -> Result<()> {
     }
 }
 
-/// An environment variable name (POSIX, as systemd accepts).
-pub fn check_env_key(k: &str) -> Result<()> {
-    if k.len() <= 128 && is_py_ident(k) {
-        Ok(())
-    } else {
-        Err(bad(
-            "environment variable name",
-            k,
-            "must match ^[A-Za-z_][A-Za-z0-9_]*$",
-        ))
-    }
+/// An environment variable name of the context: the rule of every
+/// environment name (`rules::values::check_env_key`).
+fn check_env_key(k: &str) -> Result<()> {
+    values::check_env_key("environment variable name", k, &[])
 }
 
-/// An environment value: any text but line breaks and other control
-/// characters (tab is allowed), which neither systemd's EnvironmentFile
-/// nor an admin reading the file would handle well.
-pub fn check_env_value(key: &str, v: &str) -> Result<()> {
-    if v.len() > 4096 {
-        return Err(Error::invalid(
-            format!("value of {key}"),
-            "is longer than 4096 bytes",
-        ));
-    }
-    if let Some(c) = v.chars().find(|&c| c.is_control() && c != '\t') {
-        return Err(Error::invalid(
-            format!("value of {key}"),
-            format!(
-                "contains the control character {:?}: line breaks and control characters are not allowed",
-                c
-            ),
-        ));
-    }
-    Ok(())
+/// An environment value of the context: the rule of every environment
+/// value (`rules::values::check_env_value`).
+fn check_env_value(key: &str, v: &str) -> Result<()> {
+    values::check_env_value(&format!("value of {key}"), v)
 }

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 pub use context::{
     Broker, Database, EnvVar, Job, JobKind, Piece, Redis, Sandbox, Secret, SecretValue,
-    SiteContext, Tls, check_domain, check_env_key, check_env_value,
+    SiteContext, Tls,
 };
 pub use site::{SiteInput, site_context};
 
