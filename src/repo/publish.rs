@@ -24,7 +24,7 @@ use crate::repo::index::{Entry, Key, gzip, parse_packages, render_packages, xz};
 use crate::repo::pool::{pool_path, source_name};
 use crate::repo::prune::prune;
 use crate::repo::release::{
-    ReleaseFields, by_hash_path, clearsigned_body, parse_release, release_text,
+    ParsedRelease, ReleaseFields, by_hash_path, clearsigned_body, parse_release, release_text,
 };
 use crate::repo::store::{RepoStore, TEMP_PREFIX};
 
@@ -222,24 +222,88 @@ pub fn publish(
     let dists = format!("dists/{}", opts.suite);
     let mut report = PublishReport::default();
 
-    // What apt may hold now: the previous Release and InRelease.
-    let prev_release_text = read_text(store, &format!("{dists}/Release"))?;
-    let prev_release = match &prev_release_text {
+    // Everything is read and checked before anything is written.
+    let prev = read_previous(store, &dists)?;
+    let components = suite_components(&prev, opts);
+    let mut archs = suite_architectures(store, &dists, &prev, &components, opts)?;
+    let mut current = read_current(store, &dists, comp)?;
+    let to_copy = check_new_packages(store, new, opts, &mut current, &mut archs, &mut report)?;
+    require_an_architecture(&archs, opts)?;
+    let pool_removals = prune_current(opts, &mut current, &mut report);
+    report.total = current.len();
+
+    // 1. Pool files.
+    copy_pool_files(store, &to_copy, &mut report)?;
+
+    // 2. The component's indices, for every architecture of the suite.
+    let indices = render_indices(&current, &archs, comp);
+    let files = index_hashes(store, &dists, &components, comp, &indices)?;
+    let release = new_release(opts, &archs, &components, &files);
+    // Up to date already? Then nothing is written.
+    let release_current = release_is_current(store, &dists, comp, &files, &prev, &release, signer)?;
+    if release_current && nothing_new(&report, &to_copy, opts) {
+        return Ok(report);
+    }
+    write_indices(store, &dists, &indices, &files)?;
+
+    // 3. Release, its signatures, InRelease last.
+    write_release(store, &dists, &release, signer)?;
+    report.indices_written = true;
+    store.checkpoint("after-release");
+
+    // 4. By-hash files neither the new nor the previous Release lists.
+    remove_unlisted_by_hash(store, &dists, comp, &files, &prev)?;
+
+    // 5. Pool files no index of any suite lists any more.
+    remove_unreferenced_pool_files(store, opts, &current, pool_removals, &mut report)?;
+    Ok(report)
+}
+
+/// What apt may hold now: the previous Release and InRelease.
+struct Previous {
+    release_text: Option<String>,
+    release: Option<ParsedRelease>,
+    /// The signed text of InRelease.
+    inrelease_body: Option<String>,
+    inrelease: Option<ParsedRelease>,
+    has_release_gpg: bool,
+}
+
+impl Previous {
+    /// The previous Release, then the previous InRelease, those there are.
+    fn releases(&self) -> impl Iterator<Item = &ParsedRelease> {
+        self.release.iter().chain(self.inrelease.iter())
+    }
+}
+
+fn read_previous(store: &dyn RepoStore, dists: &str) -> Result<Previous> {
+    let release_text = read_text(store, &format!("{dists}/Release"))?;
+    let release = match &release_text {
         Some(t) => Some(parse_release(t, &format!("{dists}/Release"))?),
         None => None,
     };
-    let prev_inrelease_body =
+    let inrelease_body =
         read_text(store, &format!("{dists}/InRelease"))?.and_then(|t| clearsigned_body(&t));
-    let prev_inrelease = match &prev_inrelease_body {
+    let inrelease = match &inrelease_body {
         Some(body) => Some(parse_release(body, &format!("{dists}/InRelease"))?),
         None => None,
     };
     let has_release_gpg = store.exists(&format!("{dists}/Release.gpg"))?;
+    Ok(Previous {
+        release_text,
+        release,
+        inrelease_body,
+        inrelease,
+        has_release_gpg,
+    })
+}
 
+/// The suite's components: those the previous Release files list, then
+/// `opts.component` if new.
+fn suite_components(prev: &Previous, opts: &PublishOptions) -> Vec<String> {
     let mut components: Vec<String> = Vec::new();
-    for c in prev_release
-        .iter()
-        .chain(prev_inrelease.iter())
+    for c in prev
+        .releases()
         .flat_map(|r| r.components.iter())
         .chain(std::iter::once(&opts.component))
     {
@@ -247,11 +311,24 @@ pub fn publish(
             components.push(c.clone());
         }
     }
+    components
+}
+
+/// The suite's architectures (never `all`): those asked for, those the
+/// previous Release files list, and those of a `binary-*` directory of any
+/// of its components.
+fn suite_architectures(
+    store: &dyn RepoStore,
+    dists: &str,
+    prev: &Previous,
+    components: &[String],
+    opts: &PublishOptions,
+) -> Result<BTreeSet<String>> {
     let mut archs: BTreeSet<String> = opts.architectures.iter().cloned().collect();
-    for r in prev_release.iter().chain(prev_inrelease.iter()) {
+    for r in prev.releases() {
         archs.extend(r.architectures.iter().cloned());
     }
-    for c in &components {
+    for c in components {
         for d in store.list(&format!("{dists}/{c}"))? {
             if let Some(a) = d.strip_prefix("binary-") {
                 archs.insert(a.to_string());
@@ -259,8 +336,11 @@ pub fn publish(
         }
     }
     archs.remove("all");
+    Ok(archs)
+}
 
-    // The component's current contents, from its own indices.
+/// The component's current contents, from its own indices.
+fn read_current(store: &dyn RepoStore, dists: &str, comp: &str) -> Result<BTreeMap<Key, Entry>> {
     let mut current: BTreeMap<Key, Entry> = BTreeMap::new();
     for d in store.list(&format!("{dists}/{comp}"))? {
         if !d.starts_with("binary-") {
@@ -289,8 +369,22 @@ pub fn publish(
             }
         }
     }
+    Ok(current)
+}
 
-    // New packages: check them all before writing anything.
+/// New packages: check them all before writing anything. Each goes into
+/// `current` (and its architecture into `archs`) and into the report as
+/// added or already there; returns the pool files to copy in, each with the
+/// .deb it comes from.
+fn check_new_packages(
+    store: &dyn RepoStore,
+    new: &[NewPackage],
+    opts: &PublishOptions,
+    current: &mut BTreeMap<Key, Entry>,
+    archs: &mut BTreeSet<String>,
+    report: &mut PublishReport,
+) -> Result<Vec<(String, PathBuf)>> {
+    let comp = opts.component.as_str();
     let mut to_copy: Vec<(String, PathBuf)> = Vec::new();
     for p in new {
         let origin = p.path.display().to_string();
@@ -339,6 +433,10 @@ pub fn publish(
         current.insert(key.clone(), Entry::for_deb(c, &rel, &h));
         report.added.push(key);
     }
+    Ok(to_copy)
+}
+
+fn require_an_architecture(archs: &BTreeSet<String>, opts: &PublishOptions) -> Result<()> {
     if archs.is_empty() {
         return Err(Error::invalid_hint(
             format!("suite {}", opts.suite),
@@ -346,7 +444,16 @@ pub fn publish(
             "pass --arch, e.g. --arch amd64",
         ));
     }
+    Ok(())
+}
 
+/// `--prune --keep N`: drops from `current` what [`prune`] lets go, and
+/// returns their pool files (removed in step 5, if no index lists them).
+fn prune_current(
+    opts: &PublishOptions,
+    current: &mut BTreeMap<Key, Entry>,
+    report: &mut PublishReport,
+) -> Vec<String> {
     let mut pool_removals = Vec::new();
     if let Some(keep) = opts.prune_keep {
         let entries: Vec<Entry> = current.values().cloned().collect();
@@ -357,16 +464,30 @@ pub fn publish(
             }
         }
     }
-    report.total = current.len();
+    pool_removals
+}
 
-    // 1. Pool files.
-    for (rel, src) in &to_copy {
+/// 1. Pool files.
+fn copy_pool_files(
+    store: &mut dyn RepoStore,
+    to_copy: &[(String, PathBuf)],
+    report: &mut PublishReport,
+) -> Result<()> {
+    for (rel, src) in to_copy {
         store.copy_in(rel, src)?;
         report.pool_written.push(rel.clone());
     }
     store.checkpoint("after-pool");
+    Ok(())
+}
 
-    // 2. The component's indices, for every architecture of the suite.
+/// The component's `Packages`, `Packages.gz` and `Packages.xz` for every
+/// architecture of the suite (paths relative to `dists/SUITE/`).
+fn render_indices(
+    current: &BTreeMap<Key, Entry>,
+    archs: &BTreeSet<String>,
+    comp: &str,
+) -> Vec<(String, Vec<u8>)> {
     let mut sorted: Vec<&Entry> = current.values().collect();
     sorted.sort_by(|a, b| {
         a.key
@@ -376,7 +497,7 @@ pub fn publish(
             .then_with(|| a.key.arch.cmp(&b.key.arch))
     });
     let mut ours: Vec<(String, Vec<u8>)> = Vec::new();
-    for arch in &archs {
+    for arch in archs {
         let text = render_packages(
             sorted
                 .iter()
@@ -390,6 +511,18 @@ pub fn publish(
         ours.push((format!("{base}.xz"), x));
         ours.push((base, text));
     }
+    ours
+}
+
+/// The files the new Release lists with their hashes: `ours`, and the
+/// indices of the suite's other components as they are.
+fn index_hashes(
+    store: &dyn RepoStore,
+    dists: &str,
+    components: &[String],
+    comp: &str,
+    ours: &[(String, Vec<u8>)],
+) -> Result<BTreeMap<String, FileHashes>> {
     let mut files: BTreeMap<String, FileHashes> = ours
         .iter()
         .map(|(rel, b)| (rel.clone(), hash_bytes(b)))
@@ -407,8 +540,16 @@ pub fn publish(
             }
         }
     }
+    Ok(files)
+}
 
-    // The new Release.
+/// The new Release.
+fn new_release(
+    opts: &PublishOptions,
+    archs: &BTreeSet<String>,
+    components: &[String],
+    files: &BTreeMap<String, FileHashes>,
+) -> String {
     let fields = ReleaseFields {
         origin: opts.origin.clone(),
         label: opts.label.clone(),
@@ -418,29 +559,36 @@ pub fn publish(
         date: opts.date,
         valid_until: opts.valid_until,
         architectures: archs.iter().cloned().collect(),
-        components: components.clone(),
+        components: components.to_vec(),
     };
-    let release = release_text(&fields, &files);
+    release_text(&fields, files)
+}
 
-    // Up to date already? (A rerun with nothing new, or a finished
-    // publish.) The same Release but for its Date, the same signatures
-    // state, and every by-hash file there.
+/// Up to date already? (A rerun with nothing new, or a finished
+/// publish.) The same Release but for its Date, the same signatures
+/// state, and every by-hash file there.
+fn release_is_current(
+    store: &dyn RepoStore,
+    dists: &str,
+    comp: &str,
+    files: &BTreeMap<String, FileHashes>,
+    prev: &Previous,
+    release: &str,
+    signer: Option<&dyn Signer>,
+) -> Result<bool> {
     let undated = |t: &str| -> String {
         t.lines()
             .filter(|l| !l.starts_with("Date:"))
             .map(|l| format!("{l}\n"))
             .collect()
     };
-    let same = |t: &Option<String>| {
-        t.as_deref()
-            .is_some_and(|t| undated(t) == undated(&release))
-    };
+    let same = |t: &Option<String>| t.as_deref().is_some_and(|t| undated(t) == undated(release));
     let signatures_match = match signer {
-        Some(_) => same(&prev_inrelease_body) && has_release_gpg,
-        None => prev_inrelease_body.is_none() && !has_release_gpg,
+        Some(_) => same(&prev.inrelease_body) && prev.has_release_gpg,
+        None => prev.inrelease_body.is_none() && !prev.has_release_gpg,
     };
     let mut by_hash_present = true;
-    for (rel, h) in &files {
+    for (rel, h) in files {
         if rel.starts_with(&format!("{comp}/"))
             && !store.exists(&format!("{dists}/{}", by_hash_path(rel, &h.sha256)))?
         {
@@ -448,29 +596,49 @@ pub fn publish(
             break;
         }
     }
-    if report.added.is_empty()
+    Ok(same(&prev.release_text) && signatures_match && by_hash_present)
+}
+
+/// Nothing added, pruned or missing from the pool, and no Valid-Until to
+/// move on.
+fn nothing_new(
+    report: &PublishReport,
+    to_copy: &[(String, PathBuf)],
+    opts: &PublishOptions,
+) -> bool {
+    report.added.is_empty()
         && report.removed.is_empty()
         && to_copy.is_empty()
         && opts.valid_until.is_none()
-        && same(&prev_release_text)
-        && signatures_match
-        && by_hash_present
-    {
-        return Ok(report);
-    }
+}
 
-    for (rel, bytes) in &ours {
+/// The indices' by-hash copies, then the indices.
+fn write_indices(
+    store: &mut dyn RepoStore,
+    dists: &str,
+    ours: &[(String, Vec<u8>)],
+    files: &BTreeMap<String, FileHashes>,
+) -> Result<()> {
+    for (rel, bytes) in ours {
         let bh = format!("{dists}/{}", by_hash_path(rel, &files[rel].sha256));
         if !store.exists(&bh)? {
             store.write(&bh, bytes)?;
         }
     }
-    for (rel, bytes) in &ours {
+    for (rel, bytes) in ours {
         store.write(&format!("{dists}/{rel}"), bytes)?;
     }
     store.checkpoint("after-indices");
+    Ok(())
+}
 
-    // 3. Release, its signatures, InRelease last.
+/// 3. Release, its signatures, InRelease last.
+fn write_release(
+    store: &mut dyn RepoStore,
+    dists: &str,
+    release: &str,
+    signer: Option<&dyn Signer>,
+) -> Result<()> {
     match signer {
         Some(s) => {
             // One after the other: gpg-agent 2.2.40 handed two signings at
@@ -489,17 +657,22 @@ pub fn publish(
             store.write(&format!("{dists}/Release"), release.as_bytes())?;
         }
     }
-    report.indices_written = true;
-    store.checkpoint("after-release");
+    Ok(())
+}
 
-    // 4. By-hash files neither the new nor the previous Release lists.
+/// 4. By-hash files neither the new nor the previous Release lists.
+fn remove_unlisted_by_hash(
+    store: &mut dyn RepoStore,
+    dists: &str,
+    comp: &str,
+    files: &BTreeMap<String, FileHashes>,
+    prev: &Previous,
+) -> Result<()> {
     let keep: BTreeSet<&str> = files
         .values()
         .map(|h| h.sha256.as_str())
         .chain(
-            prev_release
-                .iter()
-                .chain(prev_inrelease.iter())
+            prev.releases()
                 .flat_map(|r| r.sha256.values().map(|(_, h)| h.as_str())),
         )
         .collect();
@@ -514,40 +687,50 @@ pub fn publish(
             }
         }
     }
+    Ok(())
+}
 
-    // 5. Pool files no index of any suite lists any more.
-    if !pool_removals.is_empty() {
-        // Ours from `current`; other suites and components from their indices.
-        let mut referenced: BTreeSet<String> =
-            current.values().map(|e| e.filename.clone()).collect();
-        for suite in store.list("dists")? {
-            for c in store.list(&format!("dists/{suite}"))? {
-                if suite == opts.suite && c == comp {
+/// 5. Pool files no index of any suite lists any more.
+fn remove_unreferenced_pool_files(
+    store: &mut dyn RepoStore,
+    opts: &PublishOptions,
+    current: &BTreeMap<Key, Entry>,
+    mut pool_removals: Vec<String>,
+    report: &mut PublishReport,
+) -> Result<()> {
+    if pool_removals.is_empty() {
+        return Ok(());
+    }
+    let comp = opts.component.as_str();
+    // Ours from `current`; other suites and components from their indices.
+    let mut referenced: BTreeSet<String> = current.values().map(|e| e.filename.clone()).collect();
+    for suite in store.list("dists")? {
+        for c in store.list(&format!("dists/{suite}"))? {
+            if suite == opts.suite && c == comp {
+                continue;
+            }
+            for d in store.list(&format!("dists/{suite}/{c}"))? {
+                if !d.starts_with("binary-") {
                     continue;
                 }
-                for d in store.list(&format!("dists/{suite}/{c}"))? {
-                    if !d.starts_with("binary-") {
-                        continue;
-                    }
-                    let rel = format!("dists/{suite}/{c}/{d}/Packages");
-                    if let Some(text) = read_text(store, &rel)? {
-                        for e in parse_packages(&text, &rel)? {
-                            referenced.insert(e.filename);
-                        }
+                let rel = format!("dists/{suite}/{c}/{d}/Packages");
+                if let Some(text) = read_text(store, &rel)? {
+                    for e in parse_packages(&text, &rel)? {
+                        referenced.insert(e.filename);
                     }
                 }
-            }
-        }
-        pool_removals.sort();
-        pool_removals.dedup();
-        for f in pool_removals {
-            if !referenced.contains(&f) {
-                store.remove(&f)?;
-                report.pool_removed.push(f);
             }
         }
     }
-    Ok(report)
+    pool_removals.sort();
+    pool_removals.dedup();
+    for f in pool_removals {
+        if !referenced.contains(&f) {
+            store.remove(&f)?;
+            report.pool_removed.push(f);
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
