@@ -21,7 +21,7 @@
 //! ```text
 //! ops                                  one function per subcommand
 //! cli                                  clap definitions
-//! check                                djdd check's checks
+//! check source                         djdd check's checks; the git mirror
 //! render buildroot                     generated text; the build root
 //! plan repo                            the build plan; the apt repository
 //! config                               variant files, djdd.toml
@@ -44,6 +44,7 @@ pub mod render;
 pub mod repo;
 pub mod report;
 pub mod rules;
+pub mod source;
 pub mod testpause;
 pub mod time;
 

@@ -16,7 +16,7 @@
 //! tree, nor into the build root outside its scratch dir.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -729,7 +729,7 @@ fn target(
         .canonicalize()
         .context("resolving the temp dir")
         .map_err(Err)?;
-    let tar = crate::ops::build::git::archive(&mirror, &commit).map_err(|e| Err(e.into()))?;
+    let tar = crate::source::archive(&mirror, &commit).map_err(|e| Err(e.into()))?;
     tar::Archive::new(&tar[..])
         .unpack(&root)
         .with_context(|| format!("unpacking git archive {commit} into {}", root.display()))
@@ -758,24 +758,17 @@ fn load_variant(dir: &Path, name: &str, variant: &str) -> Option<Variant> {
     crate::ops::variant::load(&bd, name, variant).ok()?
 }
 
+/// The commit `rev` names in the mirror, resolved as `djdd build
+/// --version` resolves it (`source::resolve`: the revision's rule first,
+/// a branch before a tag of the same name, ids of any length git uses).
 fn resolve_rev(mirror: &Path, rev: &str) -> CheckResult<String> {
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(mirror)
-        .args(["rev-parse", "--verify", "--quiet", "--end-of-options"])
-        .arg(format!("{rev}^{{commit}}"))
-        .stdin(Stdio::null())
-        .output()
-        .context("running git rev-parse")
-        .map_err(Err)?;
-    let commit = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || commit.len() != 40 {
-        return Err(Ok(usage(format!(
+    match crate::source::resolve(mirror, Some(rev), "") {
+        Ok(commit) => Ok(commit.id),
+        Err(_) => Err(Ok(usage(format!(
             "--rev {rev:?}: not a commit, tag or branch of {}",
             mirror.display()
-        ))));
+        )))),
     }
-    Ok(commit)
 }
 
 /// The environment of the requirements probe: nothing of the caller's.

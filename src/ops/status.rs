@@ -13,9 +13,9 @@ use crate::builddir::{BuildDir, format_time};
 use crate::buildroot::host::read_host_suite;
 use crate::buildroot::{InitState, python_version_of};
 use crate::cli::status::StatusArgs;
-use crate::ops::src::{branches, remote_url, unknown_name};
 use crate::ops::variant::{list_names, load, summary};
 use crate::rules::names::check_name;
+use crate::source::{branches, remote_url, unknown_name};
 
 /// Disk use of a tree (allocated blocks), not crossing into other mounts.
 pub fn disk_usage(path: &Path) -> u64 {

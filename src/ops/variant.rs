@@ -10,8 +10,8 @@ use crate::builddir::{BuildDir, write_atomic};
 use crate::cli::variant::VariantArgs;
 use crate::config::variant::{TlsMode, Variant, VariantUpdate, split_env, split_process};
 use crate::error::{Error, Result};
-use crate::ops::src::{branches, default_branch, unknown_name};
 use crate::rules::names::{check_name, check_pair, shown};
+use crate::source::{branches, default_branch, unknown_name};
 
 /// Environment names a variant may not set because djdd's deploy contract
 /// sets them for every site (entries ending in `*` are prefixes). The
@@ -291,7 +291,7 @@ fn check_processes_exist(
     v: &Variant,
     asked: &[(String, i64)],
 ) -> Result<()> {
-    let commit = match crate::ops::build::git::resolve(repo, None, &v.branch) {
+    let commit = match crate::source::resolve(repo, None, &v.branch) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(
@@ -300,7 +300,7 @@ fn check_processes_exist(
             return Ok(());
         }
     };
-    let text = crate::ops::build::git::read_file(repo, &commit.id, crate::config::project::FILE)?
+    let text = crate::source::read_file(repo, &commit.id, crate::config::project::FILE)?
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default();
     let defined: Vec<String> = crate::config::project::parse(&text)

@@ -9,7 +9,6 @@
 //! renamed in only when complete. Every package's members are checked
 //! against its allowed prefixes before it is written.
 
-pub mod git;
 mod package;
 
 use std::collections::BTreeMap;
@@ -28,6 +27,7 @@ use crate::contract;
 use crate::deb::{Compression, WriteOptions};
 use crate::error::Error;
 use crate::plan::{self, BuildInputs, BuildPlan};
+use crate::source;
 use package::{
     BuildLog, check_deb_data, collectstatic, compilemessages, contract_site, env_package,
     mark_built_for, site_package, src_package, unpack_deb, write_package,
@@ -38,7 +38,7 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let bd = BuildDir::open(dir)?;
     let repo = bd.source_repo(&args.name);
     if !repo.is_dir() {
-        return Err(crate::ops::src::unknown_name(&bd, &args.name).into());
+        return Err(source::unknown_name(&bd, &args.name).into());
     }
     let variants = match &args.variant {
         Some(v) => {
@@ -82,7 +82,7 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let root = BuildRoot::open(&bd)?;
     {
         let _fetch = bd.lock_named(&format!("src-{}", args.name), "fetching the source")?;
-        crate::ops::src::fetch(&repo).with_context(|| format!("fetching {}", repo.display()))?;
+        source::fetch(&repo).with_context(|| format!("fetching {}", repo.display()))?;
     }
     // `--rebuild-env` resolves each env once, whatever number of variants
     // share it (every variant's site package is built again).
@@ -135,13 +135,13 @@ fn load_inputs(
         )
     })?;
     let repo = bd.source_repo(name);
-    let commit = git::resolve(&repo, args.rev.as_deref(), &variant.branch)?;
+    let commit = source::resolve(&repo, args.rev.as_deref(), &variant.branch)?;
 
     // The project's files at that commit; every file plan reads is kept so
     // the env build copies exactly what was hashed.
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut read = |path: &str| -> crate::Result<Option<Vec<u8>>> {
-        let got = git::read_file(&repo, &commit.id, path)?;
+        let got = source::read_file(&repo, &commit.id, path)?;
         if let Some(b) = &got {
             files.insert(path.to_string(), b.clone());
         }
@@ -621,7 +621,7 @@ fn build_variant(
     if !src_tree_ok {
         let _hold = src_lock.hold_in_children();
         let _ = std::fs::remove_file(&src_marker);
-        let tar = git::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
+        let tar = source::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
         let n = steps::unpack_tree(root, &src_dir, &tar)?;
         log.line(&format!("src {}: {n} members", plan.src.name));
         compilemessages(

@@ -1,13 +1,13 @@
-//! The git side of a build: resolve a revision to a commit, read files of
+//! One commit of the mirror: resolve a revision to a commit, read files of
 //! that commit, and export its tree. Every call is an argument array (never
 //! a shell), user values come after `--end-of-options` or as object names
 //! djdd built itself, and the repository is the bare mirror `D/src/NAME.git`.
 
 use std::path::Path;
 
+use super::git_cmd;
 use crate::buildroot::runner::{Cmd, RealRunner, Runner};
 use crate::error::{Error, Result};
-use crate::ops::src::git_cmd;
 use crate::plan::CommitInfo;
 
 fn git(repo: &Path) -> Cmd {
