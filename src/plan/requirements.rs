@@ -13,8 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
-
+use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
 
 /// The reader `load_requirements` calls: given a repository-relative path
@@ -311,16 +310,6 @@ fn flag(kind: IncludeKind) -> &'static str {
         IncludeKind::Requirement => "-r",
         IncludeKind::Constraint => "-c",
     }
-}
-
-/// Hex sha256 of bytes.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in d.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// A logical line: its first physical line number and its text, with
