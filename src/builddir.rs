@@ -30,8 +30,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use sha2::Digest;
 
+use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
 
 /// An opened build directory (its path is absolute and canonical).
@@ -174,8 +174,8 @@ impl BuildDir {
     /// of the SHA-256 of D's canonical path, so that every build dir on a
     /// host has its own chroot config and none clobbers another.
     pub fn schroot_name(&self) -> String {
-        let digest = sha2::Sha256::digest(self.root.as_os_str().as_encoded_bytes());
-        format!("djdd-{}", &hex(&digest)[..12])
+        let hash = sha256_hex(self.root.as_os_str().as_encoded_bytes());
+        format!("djdd-{}", &hash[..12])
     }
 
     /// Takes D's lock shared (reading, building). Waits, saying so, while a
@@ -561,15 +561,6 @@ impl LastBuild {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a build record always serialises")
     }
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS UTC`.

@@ -37,6 +37,7 @@ pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod deb;
+pub mod digest;
 pub mod error;
 pub mod ops;
 pub mod plan;

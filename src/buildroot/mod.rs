@@ -9,6 +9,12 @@
 //! build dir's exclusive lock, only when missing). This is the only module
 //! that runs processes, all through the [`runner::Runner`] trait so that unit
 //! tests can fake it. Follows debootstrap(8), schroot.conf(5), apt-get(8).
+//!
+//! The build steps that run in it: [`steps`], the generic helpers they are
+//! made of (the bounded launcher, the build user's directories, the time
+//! limits), on which the others rest; [`mod@env`], the virtualenv; [`sdists`]
+//! and [`wheels`], the wheels built from sdists at fixed paths and kept;
+//! [`source_tree`], the commit's tree unpacked.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,14 +26,16 @@ use crate::builddir::{BuildDir, DirLock};
 use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
 
-pub mod build;
 pub mod dpkg;
+pub mod env;
 pub mod host;
 pub mod init;
 pub mod mounts;
 pub mod runner;
 pub mod schroot;
 pub mod sdists;
+pub mod source_tree;
+pub mod steps;
 pub mod tarball;
 pub mod wheels;
 

@@ -19,11 +19,10 @@
 //! Not built here: distributions without an archive hash (a VCS checkout,
 //! a local directory), which pip builds itself as before.
 
-use crate::buildroot::build::{
-    BUILD_USER, PIP_TIMEOUT, host_path, make_build_dir, read_report, remove_in_root, run_step,
-    run_step_metered,
+use crate::buildroot::steps::{
+    PIP_TIMEOUT, host_path, make_build_dir, read_report, remove_in_root, run_step, run_step_metered,
 };
-use crate::buildroot::{BuildRoot, wheels};
+use crate::buildroot::{BUILD_USER, BuildRoot, wheels};
 use crate::error::{Error, Result};
 
 /// Where sdists are unpacked and built inside the root.

@@ -13,10 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sha2::Digest;
-
-use crate::builddir::hex;
 use crate::buildroot::runner::{Cmd, Runner};
+use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
 
 /// The cache directory of base tarballs (`DJDD_BASE_CACHE` overrides it,
@@ -41,7 +39,7 @@ pub fn key(suite: &str, arch: &str, mirror: &str, packages: &[String]) -> String
         "{FORMAT}\nsuite={suite}\narch={arch}\nmirror={mirror}\npackages={}\n",
         p.join(" ")
     );
-    hex(&sha2::Sha256::digest(text.as_bytes()))[..16].to_string()
+    sha256_hex(text.as_bytes())[..16].to_string()
 }
 
 /// The tarball's path: `DIR/SUITE-ARCH-KEY.tar.zst`.

@@ -15,8 +15,6 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::Digest;
-
 use crate::error::{Error, Result};
 
 /// `wheels/env-format-N/pythonX.Y`, below the cache dir (`python`: `3.X`).
@@ -36,7 +34,7 @@ pub fn format_dir(cache: &Path, python: &str) -> PathBuf {
 /// The sha256 (hex) of a file.
 fn sha256_file(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    Ok(crate::builddir::hex(&sha2::Sha256::digest(&bytes)))
+    Ok(crate::digest::sha256_hex(&bytes))
 }
 
 /// Keeps `wheel` (a file) as a wheel built from the sdist with sha256
@@ -102,7 +100,7 @@ mod tests {
             got,
             [(
                 "psycopg2-2.9.13-cp311-cp311-linux_x86_64.whl".to_string(),
-                crate::builddir::hex(&sha2::Sha256::digest(b"wheel bytes"))
+                crate::digest::sha256_hex(b"wheel bytes")
             )]
         );
         assert!(cached(&cache, "3.11", &other).unwrap().is_empty());

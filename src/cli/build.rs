@@ -24,7 +24,7 @@ pub struct BuildArgs {
     /// Seconds each project command (manage.py compilemessages and
     /// collectstatic, djdd.toml's build commands) may run before it is
     /// killed, with its process group.
-    #[arg(long, value_name = "SECONDS", default_value_t = crate::buildroot::build::PROJECT_TIMEOUT,
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::buildroot::steps::PROJECT_TIMEOUT,
           value_parser = clap::value_parser!(u32).range(1..=86400))]
     pub timeout: u32,
     /// Compression of the packages written (zstd: fast, and read by dpkg

@@ -14,6 +14,7 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 
 use crate::deb::control::Paragraph;
+use crate::digest::{hex, sha256_hex};
 use crate::error::{Error, Result};
 
 /// What apt's index needs to know about one .deb.
@@ -36,17 +37,6 @@ pub struct FileHashes {
     pub sha256: String,
 }
 
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(H[(b >> 4) as usize] as char);
-        s.push(H[(b & 15) as usize] as char);
-    }
-    s
-}
-
 /// Size, MD5 and SHA-256 of everything `r` yields.
 pub fn hash_reader(mut r: impl Read) -> io::Result<FileHashes> {
     let mut h = HashingReader::new(&mut r);
@@ -59,7 +49,7 @@ pub fn hash_bytes(bytes: &[u8]) -> FileHashes {
     FileHashes {
         size: bytes.len() as u64,
         md5: hex(&Md5::digest(bytes)),
-        sha256: hex(&Sha256::digest(bytes)),
+        sha256: sha256_hex(bytes),
     }
 }
 

@@ -33,6 +33,7 @@ use crate::deb::ar::ArWriter;
 use crate::deb::compress::{self, Compression, Encoder};
 use crate::deb::entry::{ControlFile, Entry, EntryKind, Owner, Package, Source, normalize_path};
 use crate::deb::tar::{self, Counting, Header};
+use crate::digest::hex;
 use crate::error::{Error, Result};
 
 /// How to write a .deb.
@@ -842,16 +843,6 @@ fn control_tar(members: &[(&str, u32, &[u8])], mtime: u64) -> Vec<u8> {
     let t = tar::trailer(buf.len() as u64);
     buf.extend_from_slice(&t);
     buf
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(H[(b >> 4) as usize] as char);
-        s.push(H[(b & 15) as usize] as char);
-    }
-    s
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! commit's requirements is built, inside the build root as the build user
 //! with that env's python, in a scratch dir of the root that is removed
 //! afterwards. Both go through the build's launcher
-//! (`buildroot::build::bounded_argv`: `timeout ... env -i ...`), so each run
+//! (`buildroot::steps::bounded_argv`: `timeout ... env -i ...`), so each run
 //! is bounded and its process group killed. Never writes into the checked
 //! tree, nor into the build root outside its scratch dir.
 
@@ -23,8 +23,8 @@ use anyhow::Context;
 
 use crate::builddir::BuildDir;
 use crate::buildroot::BuildRoot;
-use crate::buildroot::build::{self as steps, BUILD_USER};
 use crate::buildroot::runner::RealRunner;
+use crate::buildroot::{BUILD_USER, source_tree, steps};
 use crate::check::{self as checks, Outcome, Phase, Problem, Severity, StaticReport, Tree};
 use crate::cli::check::CheckArgs;
 use crate::config::variant::Variant;
@@ -501,7 +501,7 @@ impl Probe {
             unreachable!("made above")
         };
         steps::make_build_dir(root, &probe.scratch)?;
-        steps::unpack_tree(root, &probe.tree, &src.tar)?;
+        source_tree::unpack_tree(root, &probe.tree, &src.tar)?;
         Ok(Ok(probe))
     }
 

@@ -6,7 +6,8 @@
 //! docs/build-plan.md; the package names it feeds follow Debian Policy §5.6.1.
 
 use super::debian_requirements::DebianRequirements;
-use super::requirements::{Requirements, sha256_hex};
+use super::requirements::Requirements;
+use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
 
 /// Bump when djdd changes how it builds a virtualenv (pip flags, layout,

@@ -432,9 +432,9 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         inputs.variant,
         src_h.full,
         env_h.full,
-        requirements::sha256_hex(inputs.variant_settings.as_bytes()),
+        crate::digest::sha256_hex(inputs.variant_settings.as_bytes()),
     );
-    let fingerprint = requirements::sha256_hex(fingerprint_text.as_bytes());
+    let fingerprint = crate::digest::sha256_hex(fingerprint_text.as_bytes());
 
     let site_name = PackageKind::Site.package_name(name, &inputs.variant);
     check_package_name(&site_name)?;

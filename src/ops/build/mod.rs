@@ -18,8 +18,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::builddir::{self, BuildDir, DirLock};
-use crate::buildroot::BuildRoot;
-use crate::buildroot::build::{self as steps, ENV_EPOCH, EnvBuild};
+use crate::buildroot::env::{self, ENV_EPOCH, EnvBuild};
+use crate::buildroot::{BuildRoot, source_tree, steps};
 use crate::cli::build::BuildArgs;
 use crate::config::project::{self, Project};
 use crate::config::variant::Variant;
@@ -516,7 +516,7 @@ fn build_variant(
                 ));
             }
             let built = || -> anyhow::Result<()> {
-                steps::build_env(
+                env::build_env(
                     root,
                     &EnvBuild {
                         env_dir: &env_dir,
@@ -530,7 +530,7 @@ fn build_variant(
                         cache_dir: &bd.cache_dir(),
                     },
                 )?;
-                let shlibs = steps::shlib_packages(root, &env_dir)?;
+                let shlibs = env::shlib_packages(root, &env_dir)?;
                 log.line(&format!(
                     "env {}: shared libraries {shlibs:?}",
                     plan.env.name
@@ -622,7 +622,7 @@ fn build_variant(
         let _hold = src_lock.hold_in_children();
         let _ = std::fs::remove_file(&src_marker);
         let tar = source::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
-        let n = steps::unpack_tree(root, &src_dir, &tar)?;
+        let n = source_tree::unpack_tree(root, &src_dir, &tar)?;
         log.line(&format!("src {}: {n} members", plan.src.name));
         compilemessages(
             root,
@@ -755,7 +755,7 @@ fn record_lock(
     env_name: &str,
     log: &mut BuildLog,
 ) -> anyhow::Result<()> {
-    let in_root = steps::host_path(root, &format!("{share_dir}/{}", steps::LOCK_FILE));
+    let in_root = steps::host_path(root, &format!("{share_dir}/{}", env::LOCK_FILE));
     // An env package from before the lock (env format < 3) has none.
     let Some(new) = read_if_exists(&in_root)? else {
         return Ok(());

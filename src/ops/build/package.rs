@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::Inputs;
 use crate::builddir::BuildDir;
-use crate::buildroot::BuildRoot;
-use crate::buildroot::build as steps;
+use crate::buildroot::env::ENV_EPOCH;
+use crate::buildroot::{BUILD_USER, BuildRoot, steps};
 use crate::config::project::Compilemessages;
 use crate::contract;
 use crate::deb::control::Paragraph;
@@ -280,7 +280,7 @@ pub fn env_package(
         &p.name,
         &p.version,
         &format!("Virtualenv built by djdd (env HASH {}).", p.id),
-        steps::ENV_EPOCH,
+        ENV_EPOCH,
     )?);
     pkg.add(lintian_overrides(&p.name, ENV_LINTIAN_OVERRIDES));
     Ok(pkg)
@@ -587,7 +587,7 @@ pub fn compilemessages(
     tracing::info!("manage.py compilemessages");
     let out = steps::run_step(
         root,
-        Some(steps::BUILD_USER),
+        Some(BUILD_USER),
         &project_cwd(inputs, src_dir),
         &env,
         inputs.timeout,
@@ -677,7 +677,7 @@ pub fn collectstatic(
         // Verbosity 2 names each file copied: the progress counts them.
         let out = steps::run_step_metered(
             root,
-            Some(steps::BUILD_USER),
+            Some(BUILD_USER),
             &cwd,
             &env,
             inputs.timeout,
@@ -698,21 +698,14 @@ pub fn collectstatic(
         let full = manage_argv(&python, &manage, cmd);
         let argv: Vec<&str> = full.iter().map(String::as_str).collect();
         tracing::info!("manage.py {}", cmd.join(" "));
-        let out = steps::run_step(
-            root,
-            Some(steps::BUILD_USER),
-            &cwd,
-            &env,
-            inputs.timeout,
-            &argv,
-        )
-        .map_err(|e| {
-            step_error(
-                &format!("manage.py {} (djdd.toml build.commands)", cmd.join(" ")),
-                inputs,
-                e,
-            )
-        })?;
+        let out = steps::run_step(root, Some(BUILD_USER), &cwd, &env, inputs.timeout, &argv)
+            .map_err(|e| {
+                step_error(
+                    &format!("manage.py {} (djdd.toml build.commands)", cmd.join(" ")),
+                    inputs,
+                    e,
+                )
+            })?;
         log.output("build command", &out.tail);
     }
     Ok(steps::host_path(root, &format!("{scratch}/static")))

@@ -28,7 +28,6 @@ mod walk;
 pub use lines::{LogicalLine, MAX_FILE_SIZE, logical_lines};
 pub use pep508::requirement_name;
 pub use pins::{Unpinned, is_pinned, unpinned_lines};
-pub(crate) use walk::sha256_hex;
 pub use walk::{
     Include, IncludeKind, MAX_FILES, ReadFile, Requirements, RequirementsFile, check_requirements,
     load_requirements, normalise, normalise_repo_path,

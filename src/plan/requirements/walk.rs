@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
+use crate::digest::sha256_hex;
 
 use super::lines::{LogicalLine, collapse_ws, line_error_hint, logical_lines};
 use super::options::check_line;
@@ -208,16 +208,6 @@ fn flag(kind: IncludeKind) -> &'static str {
         IncludeKind::Requirement => "-r",
         IncludeKind::Constraint => "-c",
     }
-}
-
-/// Hex sha256 of bytes.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in d.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 /// Parses one file's bytes (no recursion): problems go to `problems`, the

@@ -1,18 +1,25 @@
-//! The build steps that run inside the build root: the virtualenv (created
-//! at its final path with the root's own `/usr/bin/python3.X`, pip with the
-//! build dir's wheel cache, bytecode compiled once, deterministically), the
-//! shared-library dependencies of its compiled modules, the source tree
-//! unpacked from `git archive`, compilemessages and collectstatic.
+//! The env's virtualenv, built inside the build root: created at its final
+//! path with the root's own `/usr/bin/python3.X`; installed by pip with the
+//! build dir's wheel cache, exactly from the resolution lock when there is
+//! one, else resolved and its lock written from pip's report (what pip would
+//! build from sdists is built first, at fixed paths: [`sdists`]); its
+//! compiled objects stripped and bytecode compiled once, deterministically;
+//! and the Debian packages of the shared libraries its compiled modules link
+//! to. A pip failure that comes from the root's Python is explained.
 //!
-//! Effects only: what to build comes from `plan`, which environment the
-//! project's code sees comes from `contract`. Every process runs through
-//! [`BuildRoot::run`] as an argument array under `env -i` with exactly the
-//! variables given, bounded by `timeout`. Never writes outside the build root.
+//! Effects only: what to build comes from `plan`. Every process runs
+//! through [`super::steps`] (an argument array under `env -i` with exactly the
+//! variables given, bounded by `timeout`). Never writes outside the build
+//! root.
 
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
-use crate::buildroot::{BuildRoot, sdists, wheels};
+use crate::buildroot::steps::{
+    PIP_CACHE_IN_ROOT, PIP_TIMEOUT, host_ca, host_path, make_build_dir, read_report,
+    remove_bytecode, remove_in_root, run_step, run_step_metered,
+};
+use crate::buildroot::{BUILD_USER, BuildRoot, sdists, wheels};
 use crate::error::{Error, Result};
 
 /// mtime and SOURCE_DATE_EPOCH of everything in an env package: the env's
@@ -20,144 +27,6 @@ use crate::error::{Error, Result};
 /// built for, so its time is fixed too (2024-01-01; zip, which pip uses for
 /// wheels, cannot store times before 1980).
 pub const ENV_EPOCH: u64 = 1_704_067_200;
-
-/// Upper bound of one pip run (downloads and compiles), in seconds.
-pub const PIP_TIMEOUT: u32 = 3600;
-/// Default upper bound of one project command (collectstatic,
-/// compilemessages), in seconds: `djdd build --timeout`.
-pub const PROJECT_TIMEOUT: u32 = 600;
-
-/// Where the build dir's pip cache is mounted inside the root.
-pub const PIP_CACHE_IN_ROOT: &str = "/djdd/cache/pip";
-
-/// The root's path of `inside` (an absolute path inside the root).
-pub fn host_path(root: &BuildRoot, inside: &str) -> PathBuf {
-    root.path().join(inside.trim_start_matches('/'))
-}
-
-/// The launcher of every project command djdd runs (the build's steps,
-/// `djdd check`'s probe): `timeout --kill-after=10 SECS env -i K=V...
-/// ARGV...`, as an argument array. timeout(1) puts itself in a new process
-/// group and signals the whole group (TERM, then KILL 10 s later), so
-/// whatever the command started is stopped with it; it then exits 124
-/// (137 after the KILL), see [`timed_out`].
-pub fn bounded_argv(env: &[(String, String)], timeout: u32, argv: &[&str]) -> Vec<String> {
-    let mut full: Vec<String> = vec![
-        "timeout".into(),
-        "--kill-after=10".into(),
-        timeout.to_string(),
-        "env".into(),
-        "-i".into(),
-    ];
-    for (k, v) in env {
-        full.push(format!("{k}={v}"));
-    }
-    // No `--` here: env(1) takes the first word without '=' as the
-    // program; argv[0] is always a path djdd chose.
-    full.extend(argv.iter().map(|s| s.to_string()));
-    full
-}
-
-/// Whether a process run by [`bounded_argv`] was stopped by its timeout
-/// (timeout(1)'s exit status 124, or 137 / SIGKILL after --kill-after).
-pub fn timed_out(status: &std::process::ExitStatus) -> bool {
-    use std::os::unix::process::ExitStatusExt;
-    matches!(status.code(), Some(124) | Some(137)) || status.signal() == Some(9)
-}
-
-/// Runs `argv` in the root under `env -i` with exactly `env`, bounded by
-/// `timeout` seconds ([`bounded_argv`]); fails unless it exits 0.
-pub fn run_step(
-    root: &BuildRoot,
-    user: Option<&str>,
-    cwd: &str,
-    env: &[(String, String)],
-    timeout: u32,
-    argv: &[&str],
-) -> Result<crate::buildroot::runner::Output> {
-    run_step_metered(root, user, cwd, env, timeout, argv, None)
-}
-
-/// As [`run_step`], with its output lines counted by a progress task
-/// `(label, meter)` (pip, collectstatic).
-pub fn run_step_metered(
-    root: &BuildRoot,
-    user: Option<&str>,
-    cwd: &str,
-    env: &[(String, String)],
-    timeout: u32,
-    argv: &[&str],
-    meter: Option<(&str, crate::report::Meter)>,
-) -> Result<crate::buildroot::runner::Output> {
-    let full = bounded_argv(env, timeout, argv);
-    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-    root.run_metered(user, cwd, &[], &refs, meter)
-        .map_err(|e| match e {
-            // timeout(1) exits 124 when it stopped the command (137 when it had
-            // to kill it after the grace period): say so instead of a number.
-            Error::Command {
-                command,
-                status,
-                output,
-            } if status.ends_with(" 124") || status.ends_with(" 137") => Error::Command {
-                command,
-                status: format!("did not finish within {timeout} s and was killed"),
-                output,
-            },
-            e => e,
-        })
-}
-
-/// As [`run_step`], but a non-zero exit (a timeout included, see
-/// [`timed_out`]) is returned, not an error.
-pub fn run_step_unchecked(
-    root: &BuildRoot,
-    user: Option<&str>,
-    cwd: &str,
-    env: &[(String, String)],
-    timeout: u32,
-    argv: &[&str],
-) -> Result<crate::buildroot::runner::Output> {
-    let full = bounded_argv(env, timeout, argv);
-    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
-    root.run_unchecked(user, cwd, &[], &refs)
-}
-
-/// The same launcher on the host, in the host directory `cwd` (`djdd
-/// check --python`); a non-zero exit is returned, not an error. `argv[0]`
-/// must be an absolute path without '='.
-pub fn run_host_step(
-    runner: &dyn crate::buildroot::runner::Runner,
-    cwd: &Path,
-    env: &[(String, String)],
-    timeout: u32,
-    argv: &[&str],
-) -> Result<crate::buildroot::runner::Output> {
-    if !argv
-        .first()
-        .is_some_and(|p| p.starts_with('/') && !p.contains('='))
-    {
-        return Err(Error::invalid(
-            format!("command {:?}", argv.first().unwrap_or(&"")),
-            "must start with an absolute program path without '='",
-        ));
-    }
-    let full = bounded_argv(env, timeout, argv);
-    let cmd = crate::buildroot::runner::Cmd::new(&full[0])
-        .args(&full[1..])
-        .cwd(cwd);
-    runner.run(&cmd)
-}
-
-/// Removes a directory of the root if it exists.
-pub fn remove_in_root(root: &BuildRoot, inside: &str) -> Result<()> {
-    let p = host_path(root, inside);
-    match std::fs::remove_dir_all(&p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(p, e)),
-    }
-}
 
 /// What an env build needs.
 pub struct EnvBuild<'a> {
@@ -185,52 +54,6 @@ pub struct EnvBuild<'a> {
     /// The build dir's cache dir on the host (`D/cache`, `/djdd/cache` in
     /// the root): its wheels built from sdists ([`wheels`]).
     pub cache_dir: &'a Path,
-}
-
-/// The build user inside the root (made by `djdd init`).
-pub const BUILD_USER: &str = "djdd";
-
-/// The build user's (uid, gid) in the root.
-pub fn build_user_ids(root: &BuildRoot) -> Result<(u32, u32)> {
-    crate::buildroot::init::passwd_entry(&root.path(), "etc/passwd", BUILD_USER).ok_or_else(|| {
-        Error::invalid_hint(
-            format!("build root {}", root.path().display()),
-            format!("has no user '{BUILD_USER}'"),
-            "rerun `djdd init` to finish the build root",
-        )
-    })
-}
-
-/// Makes `inside` (a directory of the root) and gives it to the build user.
-pub fn make_build_dir(root: &BuildRoot, inside: &str) -> Result<()> {
-    let (uid, gid) = build_user_ids(root)?;
-    let p = host_path(root, inside);
-    std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
-    std::os::unix::fs::chown(&p, Some(uid), Some(gid)).map_err(|e| Error::io(&p, e))?;
-    Ok(())
-}
-
-/// Where the host's CA bundle is copied inside the root, so pip reaches
-/// its index through whatever TLS-inspecting proxy the host trusts.
-pub const HOST_CA_IN_ROOT: &str = "/etc/ssl/certs/djdd-host-ca.crt";
-
-/// Copies the host's CA bundle into the root (when the host has one) and
-/// returns its path inside the root.
-pub fn host_ca(root: &BuildRoot) -> Result<Option<&'static str>> {
-    let host = Path::new("/etc/ssl/certs/ca-certificates.crt");
-    match std::fs::read(host) {
-        Ok(bytes) => {
-            let dest = host_path(root, HOST_CA_IN_ROOT);
-            if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
-                if let Some(p) = dest.parent() {
-                    std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
-                }
-                crate::builddir::write_atomic(&dest, &bytes)?;
-            }
-            Ok(Some(HOST_CA_IN_ROOT))
-        }
-        Err(_) => Ok(None),
-    }
 }
 
 /// Builds the virtualenv at its final path inside the root, as the build
@@ -625,25 +448,6 @@ fn write_lock(
     std::fs::write(&lock, out).map_err(|e| Error::io(&lock, e))
 }
 
-/// Runs `script` (a djdd Python script) with `python` over pip's report
-/// `report` (a path in the root) and `args`, as the build user; removes
-/// the report and returns the script's stdout.
-pub fn read_report(
-    root: &BuildRoot,
-    env: &[(String, String)],
-    python: &str,
-    script: &str,
-    report: &str,
-    args: &[&str],
-) -> Result<Vec<u8>> {
-    let mut argv = vec![python, "-I", "-c", script, report];
-    argv.extend(args);
-    let out = run_step(root, Some(BUILD_USER), "/", env, 60, &argv)?;
-    let r = host_path(root, report);
-    std::fs::remove_file(&r).map_err(|e| Error::io(&r, e))?;
-    Ok(out.stdout)
-}
-
 /// The Debian suites djdd builds for, with the Python each one's
 /// `python3` is (Debian's python3-defaults).
 pub const SUITE_PYTHONS: &[(&str, &str)] = &[("bookworm", "3.11"), ("trixie", "3.13")];
@@ -833,21 +637,6 @@ pub fn strip_objects(root: &BuildRoot, env_dir: &str) -> Result<()> {
 /// Rewrites the RECORD rows of stripped files (see the script's header).
 const RECORD_SCRIPT: &str = include_str!("scripts/record.py");
 
-/// Removes every `__pycache__` directory below `dir` (on the host side).
-pub fn remove_bytecode(dir: &Path) -> Result<()> {
-    let mut caches = Vec::new();
-    for e in walkdir::WalkDir::new(dir).follow_links(false) {
-        let e = e.map_err(|e| Error::io(dir, std::io::Error::other(e.to_string())))?;
-        if e.file_type().is_dir() && e.file_name() == "__pycache__" {
-            caches.push(e.path().to_path_buf());
-        }
-    }
-    for c in caches {
-        std::fs::remove_dir_all(&c).map_err(|e| Error::io(&c, e))?;
-    }
-    Ok(())
-}
-
 /// The Debian packages providing the shared libraries the env's compiled
 /// modules link to: (package, library) pairs, sorted; libraries dpkg knows
 /// no owner of are an error naming them.
@@ -883,151 +672,6 @@ pub fn shlib_packages(root: &BuildRoot, env_dir: &str) -> Result<Vec<(String, St
         ));
     }
     Ok(pairs)
-}
-
-/// Unpacks a `git archive` tar into `dest` (a directory inside the root,
-/// removed first). Refuses members a package must not carry: paths that
-/// leave the tree, names with a newline (dpkg's file lists are line based),
-/// symlinks pointing outside the tree, and anything but files, directories
-/// and symlinks. Returns the number of members.
-pub fn unpack_tree(root: &BuildRoot, dest: &str, tar_bytes: &[u8]) -> Result<usize> {
-    remove_in_root(root, dest)?;
-    let base = host_path(root, dest);
-    std::fs::create_dir_all(&base).map_err(|e| Error::io(&base, e))?;
-    let n = unpack_tar(&base, tar_bytes)?;
-    // The build user runs the project's build steps (compilemessages
-    // writes .mo files here); the package's owners are root regardless.
-    let (uid, gid) = build_user_ids(root)?;
-    for e in walkdir::WalkDir::new(&base) {
-        let e = e.map_err(|e| Error::io(&base, std::io::Error::other(e.to_string())))?;
-        std::os::unix::fs::lchown(e.path(), Some(uid), Some(gid))
-            .map_err(|err| Error::io(e.path(), err))?;
-    }
-    Ok(n)
-}
-
-/// As [`unpack_tree`], into a host directory (exists, empty).
-pub fn unpack_tar(base: &Path, tar_bytes: &[u8]) -> Result<usize> {
-    let mut archive = tar::Archive::new(tar_bytes);
-    let mut count = 0;
-    let entries = archive.entries().map_err(|e| Error::io(base, e))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| Error::io(base, e))?;
-        let raw = entry.path_bytes().into_owned();
-        let name = String::from_utf8_lossy(&raw).into_owned();
-        let kind = entry.header().entry_type();
-        if kind == tar::EntryType::XGlobalHeader {
-            continue; // git archive's pax comment with the commit id
-        }
-        let rel = check_member(&name)?;
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        let dest = base.join(&rel);
-        match kind {
-            tar::EntryType::Directory => {
-                std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
-            }
-            tar::EntryType::Regular => {
-                let mode = entry.header().mode().map_err(|e| Error::io(&dest, e))?;
-                let mut bytes = Vec::new();
-                entry
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| Error::io(&dest, e))?;
-                if let Some(p) = dest.parent() {
-                    std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
-                }
-                std::fs::write(&dest, &bytes).map_err(|e| Error::io(&dest, e))?;
-                use std::os::unix::fs::PermissionsExt;
-                let m = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-                std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(m))
-                    .map_err(|e| Error::io(&dest, e))?;
-            }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| String::from_utf8_lossy(&t).into_owned())
-                    .unwrap_or_default();
-                check_link(&name, &rel, &target)?;
-                if let Some(p) = dest.parent() {
-                    std::fs::create_dir_all(p).map_err(|e| Error::io(p, e))?;
-                }
-                std::os::unix::fs::symlink(&target, &dest).map_err(|e| Error::io(&dest, e))?;
-            }
-            other => {
-                return Err(Error::invalid(
-                    format!("source file '{}'", name.escape_debug()),
-                    format!(
-                        "is a {other:?} member; a source package holds files, directories and symlinks only"
-                    ),
-                ));
-            }
-        }
-        count += 1;
-    }
-    Ok(count)
-}
-
-/// A member name of the source tree as a relative path, refusing what a
-/// package cannot carry.
-fn check_member(name: &str) -> Result<PathBuf> {
-    let what = || format!("source file '{}'", name.escape_debug());
-    if name.contains(['\n', '\r']) {
-        return Err(Error::invalid_hint(
-            what(),
-            "has a newline in its name; dpkg's file lists are one path a line, so no package can hold it",
-            "rename the file in the repository",
-        ));
-    }
-    let p = Path::new(name);
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::Normal(s) => out.push(s),
-            Component::CurDir => {}
-            _ => {
-                return Err(Error::invalid(
-                    what(),
-                    "leaves the source tree ('..' or an absolute path)",
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// A symlink of the source tree must point inside it, relatively.
-fn check_link(name: &str, rel: &Path, target: &str) -> Result<()> {
-    let what = || {
-        format!(
-            "symlink '{}' -> '{}'",
-            name.escape_debug(),
-            target.escape_debug()
-        )
-    };
-    if target.starts_with('/') {
-        return Err(Error::invalid_hint(
-            what(),
-            "points to an absolute path outside the source tree; the installed package would follow it on the target host",
-            "make it a relative link inside the repository, or copy the file",
-        ));
-    }
-    let mut depth: i64 = rel.components().count() as i64 - 1;
-    for c in Path::new(target).components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(Error::invalid_hint(
-                what(),
-                "points outside the source tree",
-                "make it point inside the repository, or copy the file",
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1136,107 +780,5 @@ ERROR: No matching distribution found for Django<6.1,>=6.0\n";
         ] {
             assert_eq!(python_satisfies(v, s), want, "{v} {s}");
         }
-    }
-
-    #[test]
-    fn the_launcher_bounds_and_clears_the_environment() {
-        let env = vec![("A".to_string(), "x y".to_string())];
-        assert_eq!(
-            bounded_argv(&env, 7, &["/bin/true", "-q"]),
-            [
-                "timeout",
-                "--kill-after=10",
-                "7",
-                "env",
-                "-i",
-                "A=x y",
-                "/bin/true",
-                "-q"
-            ]
-        );
-        let runner = crate::buildroot::runner::RealRunner;
-        let dir = tempfile::tempdir().unwrap();
-        // Exactly the variables given, in the directory given.
-        let out = run_host_step(&runner, dir.path(), &env, 5, &["/usr/bin/env"]).unwrap();
-        assert!(out.status.success());
-        assert_eq!(out.text(), "A=x y");
-        // A process that outlives the limit is stopped, and says so.
-        let start = std::time::Instant::now();
-        let out = run_host_step(&runner, dir.path(), &[], 1, &["/bin/sleep", "30"]).unwrap();
-        assert!(timed_out(&out.status), "{:?}", out.status);
-        assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
-        let out = run_host_step(&runner, dir.path(), &[], 5, &["/bin/false"]).unwrap();
-        assert!(!out.status.success() && !timed_out(&out.status));
-        // The program must be an absolute path env(1) cannot misread.
-        for bad in ["python3", "/x=y/python"] {
-            assert!(run_host_step(&runner, dir.path(), &[], 5, &[bad]).is_err());
-        }
-    }
-
-    #[test]
-    fn member_names_stay_inside() {
-        assert_eq!(check_member("a/b.py").unwrap(), PathBuf::from("a/b.py"));
-        assert_eq!(check_member("./a/").unwrap(), PathBuf::from("a"));
-        assert!(
-            check_member("../x")
-                .unwrap_err()
-                .to_string()
-                .contains("leaves the source tree")
-        );
-        assert!(check_member("/etc/passwd").is_err());
-        assert!(
-            check_member("a\nb")
-                .unwrap_err()
-                .to_string()
-                .contains("newline")
-        );
-    }
-
-    #[test]
-    fn links_stay_inside() {
-        check_link("a/l", Path::new("a/l"), "../b").unwrap();
-        check_link("l", Path::new("l"), "a/b").unwrap();
-        assert!(
-            check_link("l", Path::new("l"), "/etc/passwd")
-                .unwrap_err()
-                .to_string()
-                .contains("absolute")
-        );
-        assert!(
-            check_link("a/l", Path::new("a/l"), "../../x")
-                .unwrap_err()
-                .to_string()
-                .contains("outside")
-        );
-        assert!(check_link("l", Path::new("l"), "a/../../x").is_err());
-    }
-
-    #[test]
-    fn unpack_refuses_escaping_symlink_and_writes_modes() {
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_size(3);
-        h.set_mode(0o755);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, "bin/run", &b"hi\n"[..]).unwrap();
-        let ok = b.into_inner().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(unpack_tar(dir.path(), &ok).unwrap(), 1);
-        use std::os::unix::fs::PermissionsExt;
-        let m = std::fs::metadata(dir.path().join("bin/run"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(m & 0o777, 0o755);
-
-        let mut b = tar::Builder::new(Vec::new());
-        let mut h = tar::Header::new_gnu();
-        h.set_size(0);
-        h.set_entry_type(tar::EntryType::Symlink);
-        b.append_link(&mut h, "evil", "../../etc/shadow").unwrap();
-        let bad = b.into_inner().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let e = unpack_tar(dir.path(), &bad).unwrap_err().to_string();
-        assert!(e.contains("points outside the source tree"), "{e}");
     }
 }
