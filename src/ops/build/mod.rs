@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::builddir::{self, BuildDir, DirLock};
+use crate::builddir::{self, BuildDir, DirLock, NamedLock};
 use crate::buildroot::env::{self, ENV_EPOCH, EnvBuild};
 use crate::buildroot::{BuildRoot, source_tree, steps};
 use crate::cli::build::BuildArgs;
@@ -398,6 +398,78 @@ fn build_variant(
         &format!("another build of {}-site-{variant_name}", args.name),
     )?;
     let mut inputs = load_inputs(bd, root, args, variant_name)?;
+    let from_repo = env_from_repository(bd, root, args, &mut inputs)?;
+    let plan = &inputs.plan;
+    if args.plan {
+        print!("{plan}");
+        if let Some(deb) = &from_repo {
+            println!("env from the repository: {}", deb.display());
+        }
+        return Ok(());
+    }
+    if plan.up_to_date() {
+        tracing::info!(
+            "{} {} is up to date (commit {}); nothing to build (--force rebuilds it)",
+            plan.site.name,
+            plan.site.version,
+            plan.commit.id
+        );
+        return Ok(());
+    }
+    let mut log = BuildLog::open(bd, &args.name, variant_name)?;
+    log.line(&format!("commit {}\n{plan}", plan.commit.id));
+    install_build_packages(root, lock, plan, &mut log)?;
+    let b = VariantBuild {
+        bd,
+        root,
+        args,
+        variant: variant_name,
+        inputs: &inputs,
+        opts: WriteOptions {
+            compression,
+            level: None,
+            threads: 0,
+            source_date_epoch: None,
+        },
+        packages_dir: bd.packages_dir(),
+    };
+    std::fs::create_dir_all(&b.packages_dir).map_err(|e| Error::io(&b.packages_dir, e))?;
+    if let Some(deb) = &from_repo {
+        b.copy_env(deb, &mut log)?;
+    }
+
+    // 1. env: built once per HASH (other builds wait on its lock), then its
+    //    tree stays in the root for collectstatic of later builds.
+    let env_dir = b.build_or_reuse_env(from_repo.is_some(), rebuilt_envs, &mut log)?;
+    crate::testpause::point("after-env");
+
+    let site = contract_site(&args.name, variant_name, &inputs);
+    remove_stale_scratch(root, &args.name, variant_name);
+    let scratch = Scratch::new(root, &args.name, variant_name);
+
+    // 2. src: the commit's tree (and compiled messages), shared by variants.
+    //    Its package is written only after collectstatic succeeded, so a
+    //    commit whose build fails leaves no package behind.
+    let src = b.src_tree(&site, &env_dir, &scratch.inside, &mut log)?;
+
+    // 3. collectstatic, then the src package (when new) and the site package.
+    b.write_packages(&site, &env_dir, &src, &scratch.inside, &mut log)?;
+    drop(scratch);
+
+    b.record_last_build()?;
+    log.line("done");
+    Ok(())
+}
+
+/// Whether the env is taken from an apt repository (`--repo`, or the build
+/// dir's) instead of being built; if so, the plan says so. Returns its
+/// package file in the repository.
+fn env_from_repository(
+    bd: &BuildDir,
+    root: &BuildRoot,
+    args: &BuildArgs,
+    inputs: &mut Inputs,
+) -> anyhow::Result<Option<PathBuf>> {
     // `--repo`/DJDD_REPO, or else the build dir's setting (`djdd init
     // --repo`), which may name a repository nothing was published to yet.
     let repo: Option<(PathBuf, String)> = match &args.repo {
@@ -436,28 +508,17 @@ fn build_variant(
         inputs.plan.env_note = None;
         inputs.env_lock = None;
     }
-    let plan = &inputs.plan;
-    if args.plan {
-        if let Some(deb) = &from_repo {
-            print!("{plan}");
-            println!("env from the repository: {}", deb.display());
-            return Ok(());
-        }
-        print!("{plan}");
-        return Ok(());
-    }
-    if plan.up_to_date() {
-        tracing::info!(
-            "{} {} is up to date (commit {}); nothing to build (--force rebuilds it)",
-            plan.site.name,
-            plan.site.version,
-            plan.commit.id
-        );
-        return Ok(());
-    }
-    let mut log = BuildLog::open(bd, &args.name, variant_name)?;
-    log.line(&format!("commit {}\n{plan}", plan.commit.id));
+    Ok(from_repo)
+}
 
+/// Installs the Debian packages the plan's build needs into the root
+/// (those missing), and logs them.
+fn install_build_packages(
+    root: &BuildRoot,
+    lock: &mut DirLock,
+    plan: &BuildPlan,
+    log: &mut BuildLog,
+) -> anyhow::Result<()> {
     if !plan.build_packages.is_empty() {
         let installed = root.install_packages(lock, &plan.build_packages)?;
         if !installed.is_empty() {
@@ -467,16 +528,57 @@ fn build_variant(
             ));
         }
     }
-    let opts = WriteOptions {
-        compression,
-        level: None,
-        threads: 0,
-        source_date_epoch: None,
-    };
-    let packages_dir = bd.packages_dir();
-    std::fs::create_dir_all(&packages_dir).map_err(|e| Error::io(&packages_dir, e))?;
-    if let Some(deb) = &from_repo {
-        let dest = packages_dir.join(plan.env.file_name());
+    Ok(())
+}
+
+/// One variant's build, once its plan says there is something to build:
+/// what each of its steps reads.
+struct VariantBuild<'a> {
+    bd: &'a BuildDir,
+    root: &'a BuildRoot,
+    args: &'a BuildArgs,
+    variant: &'a str,
+    inputs: &'a Inputs,
+    opts: WriteOptions,
+    /// `D/packages`.
+    packages_dir: PathBuf,
+}
+
+/// Where one env is: its trees in the root (`ENV` and `SHARE`), its
+/// package, the marker of a complete tree, and the build dir's copy of its
+/// lock.
+struct EnvTree {
+    dir: String,
+    share_dir: String,
+    file: PathBuf,
+    marker: PathBuf,
+    lock_file: PathBuf,
+}
+
+/// The src tree in the root: where it is, its package, the marker of a
+/// complete tree, and its lock, held until the build ends.
+struct SrcTree {
+    dir: String,
+    file: PathBuf,
+    marker: PathBuf,
+    _lock: NamedLock,
+}
+
+impl VariantBuild<'_> {
+    /// The lock of the tree of package `p` in the root, `KIND-FULL_ID`
+    /// (KIND: env or src): one build makes it, others wait.
+    fn tree_lock(&self, kind: &str, p: &plan::PlannedPackage) -> anyhow::Result<NamedLock> {
+        let lock = self.bd.lock_named(
+            &format!("{kind}-{}", p.full_id),
+            &format!("building {}", p.name),
+        )?;
+        Ok(lock)
+    }
+
+    /// Copies the env package found in the repository into `D/packages`.
+    fn copy_env(&self, deb: &Path, log: &mut BuildLog) -> anyhow::Result<()> {
+        let plan = &self.inputs.plan;
+        let dest = self.packages_dir.join(plan.env.file_name());
         copy_atomic(deb, &dest)?;
         tracing::info!("copied {} from the repository", plan.env.file_name());
         log.line(&format!(
@@ -484,215 +586,237 @@ fn build_variant(
             plan.env.name,
             deb.display()
         ));
+        Ok(())
     }
 
-    // 1. env: built once per HASH (other builds wait on its lock), then its
-    //    tree stays in the root for collectstatic of later builds.
-    let env_dir = contract::env_dir(&args.name, &plan.env.id);
-    {
-        let env_lock = bd.lock_named(
-            &format!("env-{}", plan.env.full_id),
-            &format!("building {}", plan.env.name),
-        )?;
+    /// Step 1, under the env's lock: its package built (or reused, or
+    /// copied from the repository, `from_repo`) and its tree in the root;
+    /// then its lock recorded. Returns the env's directory in the root.
+    fn build_or_reuse_env(
+        &self,
+        from_repo: bool,
+        rebuilt_envs: &mut Vec<String>,
+        log: &mut BuildLog,
+    ) -> anyhow::Result<String> {
+        let (bd, root, args, plan) = (self.bd, self.root, self.args, &self.inputs.plan);
+        let env_lock = self.tree_lock("env", &plan.env)?;
         // The steps writing the env tree hold its lock too: if this djdd
         // is killed, the next build of the env waits until they are gone.
         let _hold = env_lock.hold_in_children();
-        let env_file = packages_dir.join(plan.env.file_name());
-        let marker = bd.state_dir().join("envs").join(&plan.env.full_id);
         let lock_file = bd.env_lock_file(&args.name, &plan.env.full_id);
         let old_lock = read_if_exists(&lock_file)?;
-        let share_dir = format!("/usr/share/{}-env/{}", args.name, plan.env.id);
+        let tree = EnvTree {
+            dir: contract::env_dir(&args.name, &plan.env.id),
+            share_dir: format!("/usr/share/{}-env/{}", args.name, plan.env.id),
+            file: self.packages_dir.join(plan.env.file_name()),
+            marker: bd.state_dir().join("envs").join(&plan.env.full_id),
+            lock_file,
+        };
         let rebuild = args.rebuild_env && !rebuilt_envs.contains(&plan.env.full_id);
-        if rebuild || !env_file.exists() {
-            let files: Vec<(String, Vec<u8>)> = requirement_files(&inputs);
-            let _ = std::fs::remove_file(&marker);
-            let requested = requested_names(&inputs);
-            let lock = inputs.env_lock.as_deref();
-            if lock.is_some() {
-                log.line(&format!(
-                    "env {}: from the lock {}",
-                    plan.env.name,
-                    lock_file.display()
-                ));
-            }
-            let built = || -> anyhow::Result<()> {
-                env::build_env(
-                    root,
-                    &EnvBuild {
-                        env_dir: &env_dir,
-                        share_dir: &share_dir,
-                        files,
-                        root_file: plan::REQUIREMENTS,
-                        python_version: &plan.python_version,
-                        provided: &plan.app_server.provided,
-                        lock,
-                        requested: &requested,
-                        cache_dir: &bd.cache_dir(),
-                    },
-                )?;
-                let shlibs = env::shlib_packages(root, &env_dir)?;
-                log.line(&format!(
-                    "env {}: shared libraries {shlibs:?}",
-                    plan.env.name
-                ));
-                let mut pkg = env_package(root, &inputs, &env_dir, &share_dir, &shlibs)?;
-                mark_built_for(&mut pkg, root.suite());
-                write_package(
-                    &pkg,
-                    &plan.env.allowed,
-                    &opts,
-                    Some(ENV_EPOCH),
-                    &env_file,
-                    "pack-env",
-                )?;
-                Ok(())
-            };
-            if let Err(e) = built() {
-                // No half-made virtualenv stays in the root (pip failed,
-                // or the package could not be written).
-                let _ = steps::remove_in_root(root, &env_dir);
-                let _ = steps::remove_in_root(root, &share_dir);
-                return Err(e);
-            }
-            mark_complete(&marker)?;
-            tracing::info!("wrote {}", env_file.display());
-        } else if from_repo.is_some()
-            || !marker.exists()
-            || !steps::host_path(root, &env_dir).is_dir()
+        if rebuild || !tree.file.exists() {
+            self.build_env_package(&tree, log)?;
+        } else if from_repo || !tree.marker.exists() || !steps::host_path(root, &tree.dir).is_dir()
         {
             // Reused package, tree missing from this root (or, for one
             // copied from the repository, maybe another build's): unpack it,
             // once it is known to unpack whole.
-            check_deb_data(&env_file)?;
-            let _ = std::fs::remove_file(&marker);
-            steps::remove_in_root(root, &env_dir)?;
-            steps::remove_in_root(root, &share_dir)?;
-            tracing::info!("unpacking {} into the build root", plan.env.file_name());
-            if let Err(e) = unpack_deb(&env_file, &root.path()) {
-                // No half-unpacked env stays in the root (a damaged
-                // package stops dpkg-deb part of the way).
-                let _ = steps::remove_in_root(root, &env_dir);
-                let _ = steps::remove_in_root(root, &share_dir);
-                return Err(e.into());
-            }
-            mark_complete(&marker)?;
+            self.unpack_env_package(&tree)?;
         } else {
             tracing::info!("reusing {}", plan.env.file_name());
         }
         record_lock(
             root,
-            &share_dir,
-            &lock_file,
+            &tree.share_dir,
+            &tree.lock_file,
             old_lock.as_deref(),
             rebuild,
             &plan.env.name,
-            &mut log,
+            log,
         )?;
         if rebuild {
             rebuilt_envs.push(plan.env.full_id.clone());
         }
-    }
-    crate::testpause::point("after-env");
-
-    let site = contract_site(&args.name, variant_name, &inputs);
-    remove_stale_scratch(root, &args.name, variant_name);
-    let scratch = Scratch {
-        root,
-        inside: format!(
-            "{SCRATCH_DIR}/{}-{}-{}",
-            args.name,
-            variant_name,
-            std::process::id()
-        ),
-    };
-    let scratch_dir = scratch.inside.as_str();
-
-    // 2. src: the commit's tree (and compiled messages), shared by variants.
-    //    Its package is written only after collectstatic succeeded, so a
-    //    commit whose build fails leaves no package behind.
-    let src_dir = contract::src_dir(&args.name, &plan.src.id);
-    let src_lock = bd.lock_named(
-        &format!("src-{}", plan.src.full_id),
-        &format!("building {}", plan.src.name),
-    )?;
-    let src_file = packages_dir.join(plan.src.file_name());
-    let src_marker = bd.state_dir().join("srcs").join(&plan.src.full_id);
-    let src_tree_ok = src_marker.exists() && steps::host_path(root, &src_dir).is_dir();
-    if !src_tree_ok {
-        let _hold = src_lock.hold_in_children();
-        let _ = std::fs::remove_file(&src_marker);
-        let tar = source::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
-        let n = source_tree::unpack_tree(root, &src_dir, &tar)?;
-        log.line(&format!("src {}: {n} members", plan.src.name));
-        compilemessages(
-            root,
-            &inputs,
-            &site,
-            &env_dir,
-            &src_dir,
-            scratch_dir,
-            &mut log,
-        )?;
+        Ok(tree.dir)
     }
 
-    // 3. collectstatic, then the src package (when new) and the site package.
-    let static_host = collectstatic(
-        root,
-        &inputs,
-        &site,
-        &env_dir,
-        &src_dir,
-        scratch_dir,
-        &mut log,
-    )?;
-    let mut site_pkg = site_package(&inputs, &site, &static_host, root.suite())?;
-    mark_built_for(&mut site_pkg, root.suite());
-    if !src_file.exists() {
-        let mut pkg = src_package(root, &inputs, &src_dir)?;
-        mark_built_for(&mut pkg, root.suite());
+    /// Builds the env's virtualenv in the root (from the recorded lock when
+    /// the plan has one) and writes its package; a failure leaves no
+    /// half-made tree in the root.
+    fn build_env_package(&self, tree: &EnvTree, log: &mut BuildLog) -> anyhow::Result<()> {
+        let (bd, root, inputs, plan) = (self.bd, self.root, self.inputs, &self.inputs.plan);
+        let (env_dir, share_dir) = (&tree.dir, &tree.share_dir);
+        let files: Vec<(String, Vec<u8>)> = requirement_files(inputs);
+        let _ = std::fs::remove_file(&tree.marker);
+        let requested = requested_names(inputs);
+        let lock = inputs.env_lock.as_deref();
+        if lock.is_some() {
+            log.line(&format!(
+                "env {}: from the lock {}",
+                plan.env.name,
+                tree.lock_file.display()
+            ));
+        }
+        let built = || -> anyhow::Result<()> {
+            env::build_env(
+                root,
+                &EnvBuild {
+                    env_dir,
+                    share_dir,
+                    files,
+                    root_file: plan::REQUIREMENTS,
+                    python_version: &plan.python_version,
+                    provided: &plan.app_server.provided,
+                    lock,
+                    requested: &requested,
+                    cache_dir: &bd.cache_dir(),
+                },
+            )?;
+            let shlibs = env::shlib_packages(root, env_dir)?;
+            log.line(&format!(
+                "env {}: shared libraries {shlibs:?}",
+                plan.env.name
+            ));
+            let mut pkg = env_package(root, inputs, env_dir, share_dir, &shlibs)?;
+            mark_built_for(&mut pkg, root.suite());
+            write_package(
+                &pkg,
+                &plan.env.allowed,
+                &self.opts,
+                Some(ENV_EPOCH),
+                &tree.file,
+                "pack-env",
+            )?;
+            Ok(())
+        };
+        if let Err(e) = built() {
+            // No half-made virtualenv stays in the root (pip failed,
+            // or the package could not be written).
+            let _ = steps::remove_in_root(root, env_dir);
+            let _ = steps::remove_in_root(root, share_dir);
+            return Err(e);
+        }
+        mark_complete(&tree.marker)?;
+        tracing::info!("wrote {}", tree.file.display());
+        Ok(())
+    }
+
+    /// Unpacks the env's package into the root, once it is known to unpack
+    /// whole; a failure leaves no half-unpacked tree in the root.
+    fn unpack_env_package(&self, tree: &EnvTree) -> anyhow::Result<()> {
+        let (root, plan) = (self.root, &self.inputs.plan);
+        check_deb_data(&tree.file)?;
+        let _ = std::fs::remove_file(&tree.marker);
+        steps::remove_in_root(root, &tree.dir)?;
+        steps::remove_in_root(root, &tree.share_dir)?;
+        tracing::info!("unpacking {} into the build root", plan.env.file_name());
+        if let Err(e) = unpack_deb(&tree.file, &root.path()) {
+            // No half-unpacked env stays in the root (a damaged
+            // package stops dpkg-deb part of the way).
+            let _ = steps::remove_in_root(root, &tree.dir);
+            let _ = steps::remove_in_root(root, &tree.share_dir);
+            return Err(e.into());
+        }
+        mark_complete(&tree.marker)?;
+        Ok(())
+    }
+
+    /// Step 2, under the src's lock: the commit's tree unpacked into the
+    /// root and its messages compiled, unless a complete tree is there
+    /// already. The lock stays with the returned tree.
+    fn src_tree(
+        &self,
+        site: &contract::Site,
+        env_dir: &str,
+        scratch_dir: &str,
+        log: &mut BuildLog,
+    ) -> anyhow::Result<SrcTree> {
+        let (bd, root, args, plan) = (self.bd, self.root, self.args, &self.inputs.plan);
+        let src_dir = contract::src_dir(&args.name, &plan.src.id);
+        let src_lock = self.tree_lock("src", &plan.src)?;
+        let src_file = self.packages_dir.join(plan.src.file_name());
+        let src_marker = bd.state_dir().join("srcs").join(&plan.src.full_id);
+        let src_tree_ok = src_marker.exists() && steps::host_path(root, &src_dir).is_dir();
+        if !src_tree_ok {
+            let _hold = src_lock.hold_in_children();
+            let _ = std::fs::remove_file(&src_marker);
+            let tar = source::archive(&bd.source_repo(&args.name), &plan.commit.id)?;
+            let n = source_tree::unpack_tree(root, &src_dir, &tar)?;
+            log.line(&format!("src {}: {n} members", plan.src.name));
+            compilemessages(root, self.inputs, site, env_dir, &src_dir, scratch_dir, log)?;
+        }
+        Ok(SrcTree {
+            dir: src_dir,
+            file: src_file,
+            marker: src_marker,
+            _lock: src_lock,
+        })
+    }
+
+    /// Step 3: collectstatic, then the src package (when new) and the site
+    /// package written.
+    fn write_packages(
+        &self,
+        site: &contract::Site,
+        env_dir: &str,
+        src: &SrcTree,
+        scratch_dir: &str,
+        log: &mut BuildLog,
+    ) -> anyhow::Result<()> {
+        let (root, inputs, plan) = (self.root, self.inputs, &self.inputs.plan);
+        let static_host = collectstatic(root, inputs, site, env_dir, &src.dir, scratch_dir, log)?;
+        let mut site_pkg = site_package(inputs, site, &static_host, root.suite())?;
+        mark_built_for(&mut site_pkg, root.suite());
+        if !src.file.exists() {
+            let mut pkg = src_package(root, inputs, &src.dir)?;
+            mark_built_for(&mut pkg, root.suite());
+            write_package(
+                &pkg,
+                &plan.src.allowed,
+                &self.opts,
+                Some(plan.commit.time as u64),
+                &src.file,
+                "pack-src",
+            )?;
+            tracing::info!("wrote {}", src.file.display());
+        } else {
+            tracing::info!("reusing {}", plan.src.file_name());
+        }
+        mark_complete(&src.marker)?;
+        let site_file = self.packages_dir.join(plan.site.file_name());
         write_package(
-            &pkg,
-            &plan.src.allowed,
-            &opts,
+            &site_pkg,
+            &plan.site.allowed,
+            &self.opts,
             Some(plan.commit.time as u64),
-            &src_file,
-            "pack-src",
+            &site_file,
+            "pack-site",
         )?;
-        tracing::info!("wrote {}", src_file.display());
-    } else {
-        tracing::info!("reusing {}", plan.src.file_name());
+        tracing::info!("wrote {}", site_file.display());
+        Ok(())
     }
-    mark_complete(&src_marker)?;
-    let site_file = packages_dir.join(plan.site.file_name());
-    write_package(
-        &site_pkg,
-        &plan.site.allowed,
-        &opts,
-        Some(plan.commit.time as u64),
-        &site_file,
-        "pack-site",
-    )?;
-    tracing::info!("wrote {}", site_file.display());
-    drop(scratch);
 
-    bd.write_last_build(
-        &args.name,
-        variant_name,
-        &builddir::LastBuild {
-            commit: plan.commit.id.clone(),
-            version: plan.site.version.clone(),
-            env_hash: plan.env.id.clone(),
-            src_hash: plan.src.id.clone(),
-            time: builddir::now_secs(),
-            packages: [&plan.env, &plan.src, &plan.site]
-                .iter()
-                .map(|p| p.file_name())
-                .collect(),
-            inputs: plan.fingerprint.clone(),
-        },
-    )?;
-    log.line("done");
-    Ok(())
+    /// The variant's last build, recorded (`D/state`): what `djdd status`
+    /// shows and the next plan starts from.
+    fn record_last_build(&self) -> anyhow::Result<()> {
+        let plan = &self.inputs.plan;
+        self.bd.write_last_build(
+            &self.args.name,
+            self.variant,
+            &builddir::LastBuild {
+                commit: plan.commit.id.clone(),
+                version: plan.site.version.clone(),
+                env_hash: plan.env.id.clone(),
+                src_hash: plan.src.id.clone(),
+                time: builddir::now_secs(),
+                packages: [&plan.env, &plan.src, &plan.site]
+                    .iter()
+                    .map(|p| p.file_name())
+                    .collect(),
+                inputs: plan.fingerprint.clone(),
+            },
+        )?;
+        Ok(())
+    }
 }
 
 /// Where the scratch directories of builds are, inside the root:
@@ -725,6 +849,16 @@ fn remove_stale_scratch(root: &BuildRoot, name: &str, variant: &str) {
 struct Scratch<'a> {
     root: &'a BuildRoot,
     inside: String,
+}
+
+impl<'a> Scratch<'a> {
+    /// This build's: `SCRATCH_DIR/NAME-VARIANT-PID`.
+    fn new(root: &'a BuildRoot, name: &str, variant: &str) -> Self {
+        Scratch {
+            root,
+            inside: format!("{SCRATCH_DIR}/{name}-{variant}-{}", std::process::id()),
+        }
+    }
 }
 
 impl Drop for Scratch<'_> {
