@@ -86,7 +86,7 @@ fn check_word(what: &str, v: &str, extra: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            format!("{what} {}", crate::config::names::shown(v)),
+            format!("{what} {}", crate::rules::names::shown(v)),
             format!("must be lowercase letters, digits and {extra:?}"),
         ))
     }
@@ -100,7 +100,7 @@ pub fn check_mirror(m: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            format!("--mirror {}", crate::config::names::shown(m)),
+            format!("--mirror {}", crate::rules::names::shown(m)),
             "must be an http://, https:// or file:/ URL without spaces",
         ))
     }

@@ -323,7 +323,7 @@ impl BuildRoot {
         for p in packages {
             check_package_name(p.split(':').next().unwrap_or(p)).map_err(|e| {
                 Error::invalid(
-                    format!("Debian package {}", crate::config::names::shown(p)),
+                    format!("Debian package {}", crate::rules::names::shown(p)),
                     e.to_string(),
                 )
             })?;
@@ -450,7 +450,7 @@ pub fn schroot_command(
 ) -> Result<Cmd> {
     if !cwd.starts_with('/') {
         return Err(Error::invalid(
-            format!("directory {}", crate::config::names::shown(cwd)),
+            format!("directory {}", crate::rules::names::shown(cwd)),
             "must be an absolute path inside the build root",
         ));
     }
@@ -459,7 +459,7 @@ pub fn schroot_command(
     };
     if program.is_empty() || program.starts_with('-') || program.contains('=') {
         return Err(Error::invalid(
-            format!("command {}", crate::config::names::shown(program)),
+            format!("command {}", crate::rules::names::shown(program)),
             "must name a program (not empty, no leading '-', no '=')",
         ));
     }
@@ -489,7 +489,7 @@ pub fn schroot_command(
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !ok {
             return Err(Error::invalid(
-                format!("user {}", crate::config::names::shown(u)),
+                format!("user {}", crate::rules::names::shown(u)),
                 "is not a user name ([a-z_][a-z0-9_-]*)",
             ));
         }
@@ -509,7 +509,7 @@ pub fn schroot_command(
             && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
             return Err(Error::invalid(
-                format!("environment name {}", crate::config::names::shown(k)),
+                format!("environment name {}", crate::rules::names::shown(k)),
                 "must match [A-Za-z_][A-Za-z0-9_]*",
             ));
         }

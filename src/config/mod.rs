@@ -5,6 +5,5 @@
 //! hands them in, so every rule is tested without a file system. Each error
 //! names the file (or option), the key and the rule broken.
 
-pub use crate::rules::names;
 pub mod project;
 pub mod variant;

@@ -93,7 +93,7 @@ pub fn check_dist_name(what: &str, value: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            format!("{what} {}", crate::config::names::shown(value)),
+            format!("{what} {}", crate::rules::names::shown(value)),
             "must be letters, digits and - _ . + ~ (it names a directory under dists/)",
         ))
     }
@@ -104,7 +104,7 @@ pub fn check_dist_name(what: &str, value: &str) -> Result<()> {
 /// spaces. A newline would end the field and start another one (a forged
 /// `SHA256:` section, say) in the file apt trusts.
 pub fn check_release_field(what: &str, value: &str) -> Result<()> {
-    let shown = crate::config::names::shown(value);
+    let shown = crate::rules::names::shown(value);
     let problem = if value.trim().is_empty() {
         Some("is empty")
     } else if value.chars().any(char::is_control) {

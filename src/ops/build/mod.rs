@@ -34,7 +34,7 @@ use package::{
 };
 
 pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
-    crate::config::names::check_name("NAME", &args.name)?;
+    crate::rules::names::check_name("NAME", &args.name)?;
     let bd = BuildDir::open(dir)?;
     let repo = bd.source_repo(&args.name);
     if !repo.is_dir() {
@@ -42,7 +42,7 @@ pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let variants = match &args.variant {
         Some(v) => {
-            crate::config::names::check_pair(&args.name, v)?;
+            crate::rules::names::check_pair(&args.name, v)?;
             vec![v.clone()]
         }
         None => {
