@@ -188,7 +188,7 @@ struct VariantFile {
 }
 
 /// Changes asked for on the command line; `None` keeps the current value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VariantUpdate {
     pub branch: Option<String>,
     pub domain: Option<String>,
@@ -486,27 +486,37 @@ impl Variant {
         }
     }
 
-    /// The variant file's text: a comment header, then every key (defaults
-    /// written out, so the file shows what will be built).
-    pub fn to_toml(&self) -> String {
-        let file = VariantFile {
-            branch: Some(self.branch.clone()),
-            domain: Some(self.domain.clone()),
+    /// djdd's defaults for this variant's NAME and VARIANT.
+    fn defaults(&self) -> Variant {
+        Variant::new(&self.name, &self.variant).expect("a variant's names passed check_pair")
+    }
+
+    /// The file form of the variant: every key when `all`, else only the
+    /// values that differ from djdd's defaults (what the admin chose).
+    fn file(&self, all: bool) -> VariantFile {
+        let d = self.defaults();
+        let pick = |differs: bool| all || differs;
+        VariantFile {
+            branch: pick(self.branch != d.branch).then(|| self.branch.clone()),
+            domain: pick(self.domain != d.domain).then(|| self.domain.clone()),
             settings: self.settings.clone(),
-            workers: Some(self.workers as i64),
-            celery: Some(self.celery),
-            migrate: Some(self.migrate),
-            memcached: Some(self.memcached),
-            health_url: Some(self.health_url.clone()),
+            workers: pick(self.workers != d.workers).then_some(i64::from(self.workers)),
+            celery: pick(self.celery != d.celery).then_some(self.celery),
+            migrate: pick(self.migrate != d.migrate).then_some(self.migrate),
+            memcached: pick(self.memcached != d.memcached).then_some(self.memcached),
+            health_url: pick(self.health_url != d.health_url).then(|| self.health_url.clone()),
             warm_url: self.warm_url.clone(),
-            graceful_timeout: Some(i64::from(self.graceful_timeout)),
+            graceful_timeout: pick(self.graceful_timeout != d.graceful_timeout)
+                .then_some(i64::from(self.graceful_timeout)),
             env: (!self.env.is_empty()).then(|| self.env.clone()),
-            redis: Some(self.redis),
-            redis_maxmemory: Some(self.redis_maxmemory.clone()),
-            redis_policy: Some(self.redis_policy.clone()),
-            broker: Some(self.broker.clone()),
-            tls: Some(self.tls.as_str().to_string()),
-            acme_server: Some(self.acme_server.clone()),
+            redis: pick(self.redis != d.redis).then_some(self.redis),
+            redis_maxmemory: pick(self.redis_maxmemory != d.redis_maxmemory)
+                .then(|| self.redis_maxmemory.clone()),
+            redis_policy: pick(self.redis_policy != d.redis_policy)
+                .then(|| self.redis_policy.clone()),
+            broker: pick(self.broker != d.broker).then(|| self.broker.clone()),
+            tls: pick(self.tls != d.tls).then(|| self.tls.as_str().to_string()),
+            acme_server: pick(self.acme_server != d.acme_server).then(|| self.acme_server.clone()),
             acme_email: self.acme_email.clone(),
             processes: (!self.processes.is_empty()).then(|| {
                 self.processes
@@ -515,8 +525,34 @@ impl Variant {
                     .collect()
             }),
             allow: (!self.allow.is_empty()).then(|| self.allow.clone()),
-        };
-        let body = toml::to_string(&file).expect("a variant always serialises");
+        }
+    }
+
+    /// The variant file's text: a comment header, then only the values
+    /// the admin chose, those that differ from djdd's defaults. A value
+    /// equal to the default (as older djdd versions wrote every key) is
+    /// not written, so the file never shows a value that the project's
+    /// djdd.toml overrides; every value in it wins over the project's.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(&self.file(false)).expect("a variant always serialises");
+        let mut s = format!(
+            "# djdd variant {} {}: one deployment of {}.\n\
+             # Written by `djdd variant`; may be edited by hand: it is checked on every load.\n\
+             # Only the values chosen for this variant; the others are the project's\n\
+             # djdd.toml's or djdd's defaults (`djdd variant {} {}` shows them all).\n\
+             # Keys, rules and defaults: docs/host.md.\n",
+            self.name, self.variant, self.name, self.name, self.variant
+        );
+        s.push_str(&body);
+        s
+    }
+
+    /// Every value, defaults written out, in one canonical text: what the
+    /// build's fingerprint reads (same settings, same text, whichever
+    /// djdd version wrote the file). Byte for byte the variant file older
+    /// djdd versions wrote, so that their builds stay up to date.
+    pub fn canonical(&self) -> String {
+        let body = toml::to_string(&self.file(true)).expect("a variant always serialises");
         let mut s = format!(
             "# djdd variant {} {}: one deployment of {}.\n\
              # Written by `djdd variant`; may be edited by hand: it is checked on every load.\n\
@@ -529,6 +565,205 @@ impl Variant {
         s.push_str(&body);
         s
     }
+
+    /// Every effective value of the variant for the project (its djdd.toml
+    /// at the commit built, when known) and where it comes from: the
+    /// variant file, the project's djdd.toml or djdd's default. The rules
+    /// are the build's: a value in the variant file wins over the project's.
+    pub fn effective(&self, project: Option<&crate::config::project::Project>) -> Vec<Effective> {
+        use Origin::{Default as D, Project as P, Variant as V};
+        let d = self.defaults();
+        let yn = |b: bool| if b { "yes" } else { "no" }.to_string();
+        let of = |chosen: bool| if chosen { V } else { D };
+        let mut rows = vec![
+            Effective::new("branch", self.branch.clone(), of(self.branch != d.branch)),
+            Effective::new("domain", self.domain.clone(), of(self.domain != d.domain)),
+        ];
+        rows.push(
+            match (&self.settings, project.and_then(|p| p.settings.as_ref())) {
+                (Some(s), _) => Effective::new("settings", s.clone(), V),
+                (None, Some(s)) => Effective::new("settings", s.clone(), P),
+                (None, None) => Effective::new("settings", "(none)".into(), D),
+            },
+        );
+        rows.push(Effective::new(
+            "workers",
+            self.workers.to_string(),
+            of(self.workers != d.workers),
+        ));
+        rows.push(Effective::new(
+            "celery",
+            yn(self.celery),
+            of(self.celery != d.celery),
+        ));
+        rows.push(Effective::new(
+            "migrate",
+            yn(self.migrate),
+            of(self.migrate != d.migrate),
+        ));
+        rows.push(Effective::new(
+            "memcached",
+            yn(self.memcached),
+            of(self.memcached != d.memcached),
+        ));
+        let project_health = project
+            .map(|p| p.health.url.as_str())
+            .filter(|u| *u != DEFAULT_HEALTH_URL);
+        let health = if self.health_url != d.health_url {
+            Effective::new("health_url", self.health_url.clone(), V)
+        } else if let Some(u) = project_health {
+            Effective::new("health_url", u.to_string(), P)
+        } else {
+            Effective::new("health_url", self.health_url.clone(), D)
+        };
+        let warm = match &self.warm_url {
+            Some(w) => Effective::new("warm_url", w.clone(), V),
+            None => Effective::new(
+                "warm_url",
+                format!("{} (the health URL)", health.value),
+                health.from,
+            ),
+        };
+        rows.push(health);
+        rows.push(warm);
+        rows.push(Effective::new(
+            "graceful_timeout",
+            self.graceful_timeout.to_string(),
+            of(self.graceful_timeout != d.graceful_timeout),
+        ));
+        rows.push(if self.env.is_empty() {
+            Effective::new("env", "(none)".into(), D)
+        } else {
+            Effective::new(
+                "env",
+                self.env.keys().cloned().collect::<Vec<_>>().join(" "),
+                V,
+            )
+        });
+        if let Some(p) = project {
+            for proc in &p.processes {
+                let copies = self.processes.get(&proc.name);
+                rows.push(Effective::new(
+                    format!("processes.{}", proc.name),
+                    copies.copied().unwrap_or(1).to_string(),
+                    if copies.is_some() { V } else { P },
+                ));
+            }
+        } else {
+            for (name, n) in &self.processes {
+                rows.push(Effective::new(
+                    format!("processes.{name}"),
+                    n.to_string(),
+                    V,
+                ));
+            }
+        }
+        let redis = if self.redis {
+            Effective::new("redis", yn(true), V)
+        } else if self.celery && self.redis_broker() {
+            Effective::new("redis", "yes (celery's broker)".into(), V)
+        } else if project.is_some_and(|p| p.redis) {
+            Effective::new("redis", yn(true), P)
+        } else {
+            Effective::new("redis", yn(false), D)
+        };
+        rows.push(redis);
+        rows.push(Effective::new(
+            "redis_maxmemory",
+            self.redis_maxmemory.clone(),
+            of(self.redis_maxmemory != d.redis_maxmemory),
+        ));
+        rows.push(Effective::new(
+            "redis_policy",
+            self.redis_policy.clone(),
+            of(self.redis_policy != d.redis_policy),
+        ));
+        rows.push(Effective::new(
+            "broker",
+            self.broker.clone(),
+            of(self.broker != d.broker),
+        ));
+        rows.push(Effective::new(
+            "tls",
+            self.tls.as_str().into(),
+            of(self.tls != d.tls),
+        ));
+        rows.push(Effective::new(
+            "acme_server",
+            self.acme_server.clone(),
+            of(self.acme_server != d.acme_server),
+        ));
+        rows.push(match &self.acme_email {
+            Some(m) => Effective::new("acme_email", m.clone(), V),
+            None => Effective::new("acme_email", "(none)".into(), D),
+        });
+        rows.push(Effective::new(
+            "allow",
+            self.sandbox(),
+            of(!self.allow.is_empty()),
+        ));
+        rows
+    }
+}
+
+/// Where an effective value of a variant comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The variant file: its admin chose it.
+    Variant,
+    /// The project's djdd.toml.
+    Project,
+    /// djdd's default.
+    Default,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Variant => "variant",
+            Origin::Project => "djdd.toml",
+            Origin::Default => "default",
+        }
+    }
+}
+
+/// One effective value of a variant ([`Variant::effective`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    pub key: String,
+    pub value: String,
+    pub from: Origin,
+}
+
+impl Effective {
+    fn new(key: impl Into<String>, value: String, from: Origin) -> Self {
+        Effective {
+            key: key.into(),
+            value,
+            from,
+        }
+    }
+}
+
+/// The effective values as a table: key, value, origin, one per line,
+/// each line indented by two spaces.
+pub fn effective_table(rows: &[Effective]) -> String {
+    let wk = rows.iter().map(|r| r.key.len()).max().unwrap_or(0);
+    let wv = rows
+        .iter()
+        .map(|r| r.value.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut s = String::new();
+    for r in rows {
+        s.push_str(&format!(
+            "  {:<wk$}  {:<wv$}  {}\n",
+            r.key,
+            printable(&r.value),
+            r.from.as_str()
+        ));
+    }
+    s
 }
 
 /// The default domain of a variant: `NAME-VARIANT.localhost` (resolves to
@@ -946,5 +1181,87 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("key `allow`") && e.contains("AF_NETLINK"), "{e}");
+    }
+
+    /// A file an older djdd wrote holds every key, defaults included:
+    /// those are read as not chosen, the next write drops them, and the
+    /// project's djdd.toml is then in force for health_url and redis
+    /// (it showed `health_url = "/"` and `redis = false` before).
+    #[test]
+    fn only_chosen_values_are_written_and_the_project_shows_through() {
+        let old = Variant::new("demo", "blue").unwrap().canonical();
+        assert!(
+            old.contains("health_url = \"/\"") && old.contains("redis = false"),
+            "{old}"
+        );
+        let mut v = parse(&old).unwrap();
+        assert_eq!(v, Variant::new("demo", "blue").unwrap());
+        let text = v.to_toml();
+        let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(body.iter().all(|l| l.is_empty()), "{text}");
+        assert_eq!(parse(&text).unwrap(), v);
+
+        let project = crate::config::project::resolve(
+            Some(
+                &crate::config::project::parse(
+                    "settings = \"demo.settings\"\nredis = true\n[health]\nurl = \"/login/\"\n[processes.beat]\ncommand = [\"celery\", \"beat\"]\n",
+                )
+                .unwrap(),
+            ),
+            None,
+        )
+        .unwrap();
+        let origin = |rows: &[Effective], key: &str| {
+            let r = rows.iter().find(|r| r.key == key).unwrap();
+            (r.value.clone(), r.from)
+        };
+        let rows = v.effective(Some(&project));
+        assert_eq!(
+            origin(&rows, "health_url"),
+            ("/login/".into(), Origin::Project)
+        );
+        assert_eq!(origin(&rows, "warm_url").1, Origin::Project);
+        assert_eq!(origin(&rows, "redis"), ("yes".into(), Origin::Project));
+        assert_eq!(
+            origin(&rows, "settings"),
+            ("demo.settings".into(), Origin::Project)
+        );
+        assert_eq!(
+            origin(&rows, "processes.beat"),
+            ("1".into(), Origin::Project)
+        );
+        assert_eq!(origin(&rows, "workers"), ("3".into(), Origin::Default));
+        assert_eq!(origin(&rows, "domain").1, Origin::Default);
+
+        // What the admin chooses is written and wins over the project.
+        v.health_url = "/health/".into();
+        v.workers = 5;
+        v.processes.insert("beat".into(), 0);
+        let text = v.to_toml();
+        assert!(
+            text.contains("health_url = \"/health/\"") && text.contains("workers = 5"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("redis") && !text.contains("domain"),
+            "{text}"
+        );
+        let rows = v.effective(Some(&project));
+        assert_eq!(
+            origin(&rows, "health_url"),
+            ("/health/".into(), Origin::Variant)
+        );
+        assert_eq!(origin(&rows, "workers"), ("5".into(), Origin::Variant));
+        assert_eq!(
+            origin(&rows, "processes.beat"),
+            ("0".into(), Origin::Variant)
+        );
+        let table = effective_table(&rows);
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("  health_url ") && l.ends_with(" variant")),
+            "{table}"
+        );
     }
 }

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 use crate::builddir::{BuildDir, write_atomic};
 use crate::cli::variant::VariantArgs;
-use crate::config::variant::{TlsMode, Variant, VariantUpdate, split_env, split_process};
+use crate::config::project::{self, Project};
+use crate::config::variant::{
+    TlsMode, Variant, VariantUpdate, effective_table, split_env, split_process,
+};
 use crate::error::{Error, Result};
 use crate::rules::names::{check_name, check_pair, shown};
 use crate::source::{branches, default_branch, unknown_name};
@@ -249,6 +252,7 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     for p in &args.process {
         update.processes.push(split_process(p)?);
     }
+    let asked_nothing = update == VariantUpdate::default();
     let new = current.apply(&update, RESERVED_ENV)?;
     if !update.processes.is_empty() {
         check_processes_exist(&repo, name, &new, &update.processes)?;
@@ -268,6 +272,11 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     } else {
         println!("unchanged {}: {}", path.display(), summary(&new));
     }
+    if asked_nothing {
+        // No options: every effective value and where it comes from.
+        let project = project_at_head(&repo, name, &new.branch);
+        print!("{}", effective_table(&new.effective(project.as_ref())));
+    }
     let known = branches(&bd.source_repo(name))?;
     if !known.iter().any(|(b, _)| *b == new.branch) {
         tracing::warn!(
@@ -281,6 +290,31 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The project as its djdd.toml (and manage.py, for the default settings
+/// module) at the head of BRANCH make it; None, with a warning, when they
+/// cannot be read.
+fn project_at_head(repo: &Path, name: &str, branch: &str) -> Option<Project> {
+    let read = || -> Result<Project> {
+        let commit = crate::source::resolve(repo, None, branch)?;
+        let text = |path: &str| -> Result<Option<String>> {
+            Ok(crate::source::read_file(repo, &commit.id, path)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        };
+        let file = text(project::FILE)?
+            .map(|t| project::parse(&t))
+            .transpose()?;
+        let manage = file
+            .as_ref()
+            .and_then(|f| f.manage.clone())
+            .unwrap_or_else(|| "manage.py".into());
+        let manage_py = text(&manage)?;
+        project::resolve(file.as_ref(), manage_py.as_deref())
+    };
+    read()
+        .map_err(|e| tracing::warn!("cannot read {name}'s djdd.toml at the head of {branch}: {e}"))
+        .ok()
 }
 
 /// `--process NAME=N` must name a process of the project: its djdd.toml

@@ -106,7 +106,9 @@ assert_eq "$env_v1" "$env_v2" "env of v2 (same requirements as v1)"
 
 # v3 adds migration 0002, which its home page needs: let the postinst
 # migrate (before the switch; v2's code keeps working on the new column).
-sed -i 's/^migrate = false$/migrate = true/' "$DJDD_DIR/variants/demo/blue.toml"
+# (The variant file records only chosen values: migrate = false, the
+# default, is not in it to edit by hand.)
+"$DJDD" variant demo blue --migrate >/dev/null || fail "djdd variant demo blue --migrate failed"
 grep -qx 'migrate = true' "$DJDD_DIR/variants/demo/blue.toml" || fail "could not turn migrate on in blue.toml"
 upgrade_under_load v2 v3
 env_v3="$(in_ct readlink /var/lib/demo-site/blue/current/env)"

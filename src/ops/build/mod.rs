@@ -210,7 +210,7 @@ fn load_inputs(
         project: project_inputs,
         python_version,
         arch: root.arch().to_string(),
-        variant_settings: format!("{}settings-module = {settings:?}\n", variant.to_toml()),
+        variant_settings: format!("{}settings-module = {settings:?}\n", variant.canonical()),
         djdd_version: env!("CARGO_PKG_VERSION").to_string(),
         existing,
         published_site_version: None,
@@ -402,6 +402,13 @@ fn build_variant(
     let plan = &inputs.plan;
     if args.plan {
         print!("{plan}");
+        println!("variant {variant_name}, effective values:");
+        print!(
+            "{}",
+            crate::config::variant::effective_table(
+                &inputs.variant.effective(Some(&inputs.project))
+            )
+        );
         if let Some(deb) = &from_repo {
             println!("env from the repository: {}", deb.display());
         }
