@@ -25,58 +25,41 @@ use crate::builddir::BuildDir;
 use crate::buildroot::BuildRoot;
 use crate::buildroot::runner::RealRunner;
 use crate::buildroot::{BUILD_USER, source_tree, steps};
-use crate::check::{self as checks, Outcome, Phase, Problem, Severity, StaticReport, Tree};
+use crate::check::{self, Outcome, Phase, Problem, Severity, StaticReport, Tree};
 use crate::cli::check::CheckArgs;
 use crate::config::variant::Variant;
 use crate::contract::{BuildContext, build_env};
 
 /// A usage error: printed, exit status 2.
-struct Usage(String);
-
-fn usage(message: impl Into<String>) -> Usage {
-    Usage(message.into())
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    crate::ops::Usage(message.into()).into()
 }
 
 pub fn run(args: &CheckArgs, dir: &Path) -> anyhow::Result<ExitCode> {
-    match check(args, dir) {
-        Ok(code) => Ok(code),
-        Err(Err(e)) => Err(e),
-        Err(Ok(Usage(message))) => {
-            eprintln!("djdd: error: {message}");
-            Ok(ExitCode::from(2))
-        }
-    }
-}
-
-type CheckResult<T> = Result<T, Result<Usage, anyhow::Error>>;
-
-fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     let tmp = tempfile::Builder::new()
         .prefix("djdd-check-")
         .tempdir()
-        .context("creating a temp dir")
-        .map_err(Err)?;
+        .context("creating a temp dir")?;
     let mut notes = Vec::new();
     let timeout = u32::try_from(args.timeout).unwrap_or(u32::MAX);
 
     let python = match &args.python {
         Some(p) => {
             if !p.is_file() {
-                return Err(Ok(usage(format!(
+                return Err(usage(format!(
                     "--python {}: no such file (give the python of a virtualenv with the project's requirements)",
                     p.display()
-                ))));
+                )));
             }
             // Absolute (the probe runs in the project directory), but
             // not canonical: a virtualenv's python is a symlink out of it.
-            let abs = std::path::absolute(p)
-                .with_context(|| format!("resolving {}", p.display()))
-                .map_err(Err)?;
+            let abs =
+                std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))?;
             if abs.to_string_lossy().contains('=') {
-                return Err(Ok(usage(format!(
+                return Err(usage(format!(
                     "--python {}: a path with '=' cannot be run through env(1); link the python to a path without it",
                     p.display()
-                ))));
+                )));
             }
             Some(abs)
         }
@@ -99,7 +82,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
             "settings module {module}: from variant {} (it wins over djdd.toml and manage.py, as in djdd build)",
             v.variant
         ));
-        settings = Some(checks::SettingsOverride {
+        settings = Some(check::SettingsOverride {
             module: module.clone(),
             fix: format!(
                 "name an existing module with `djdd variant {name} {} --settings MODULE`, or use djdd.toml's with `--project-settings`",
@@ -107,7 +90,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
             ),
         });
     }
-    let report = checks::static_checks_with(&tree, settings.as_ref());
+    let report = check::static_checks_with(&tree, settings.as_ref());
     let StaticReport {
         project,
         mut problems,
@@ -150,9 +133,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
                 &tree,
                 timeout,
                 project.asgi.is_some(),
-            )
-            .map_err(Err)?
-            {
+            )? {
                 Ok(p) => {
                     notes.push(format!(
                         "the checks that import the project ran inside the build root {} as user {BUILD_USER}, with {} (the env built for these requirements)",
@@ -176,7 +157,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     };
 
     if let Some(probe) = &probe {
-        let mut site = checks::check_site(&name, &variant, &project);
+        let mut site = check::check_site(&name, &variant, &project);
         if let Some(v) = &conf {
             site.domain.clone_from(&v.domain);
         }
@@ -186,14 +167,12 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
 
         if includes_complete {
             let home = format!("{scratch}/home");
-            probe.mkdir(&home).map_err(Err)?;
+            probe.mkdir(&home)?;
             let env = minimal_env(&home);
             let req = join(tree_in, crate::config::project::REQUIREMENTS);
-            let out = probe
-                .run(&["requirements", &req], &env, tree_in)
-                .map_err(Err)?;
-            let (records, mut p) = checks::outcome_records(Phase::Requirements, &out, tree_in);
-            let (rp, rn) = checks::interpret_requirements(&records);
+            let out = probe.run(&["requirements", &req], &env, tree_in)?;
+            let (records, mut p) = check::outcome_records(Phase::Requirements, &out, tree_in);
+            let (rp, rn) = check::interpret_requirements(&records);
             problems.append(&mut p);
             problems.extend(rp);
             notes.extend(rn);
@@ -213,7 +192,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
                 format!("{build_scratch}/log"),
                 format!("{build_scratch}/home"),
             ] {
-                probe.mkdir(&d).map_err(Err)?;
+                probe.mkdir(&d)?;
             }
             let ctx = BuildContext {
                 site: &site,
@@ -232,16 +211,14 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
             } else {
                 "0"
             };
-            let out = probe
-                .run(
-                    &["build", settings, wsgi, celery, collectstatic],
-                    &env,
-                    &project_dir,
-                )
-                .map_err(Err)?;
-            let (records, mut p) = checks::outcome_records(Phase::Build, &out, tree_in);
+            let out = probe.run(
+                &["build", settings, wsgi, celery, collectstatic],
+                &env,
+                &project_dir,
+            )?;
+            let (records, mut p) = check::outcome_records(Phase::Build, &out, tree_in);
             problems.append(&mut p);
-            problems.extend(checks::interpret_build(
+            problems.extend(check::interpret_build(
                 &records,
                 &project,
                 &probe.interpreter(),
@@ -249,7 +226,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
 
             // The manage.py commands of the processes and timers exist
             // (only when the settings import: `help` needs them).
-            if checks::settings_imported(&records) {
+            if check::settings_imported(&records) {
                 let manage = join(tree_in, &project.manage);
                 let mut seen: Vec<&str> = Vec::new();
                 let jobs = project
@@ -270,9 +247,8 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
                         continue;
                     }
                     seen.push(cmd);
-                    let out = probe
-                        .exec(&[&probe.python, &manage, "help", cmd], &env, &project_dir)
-                        .map_err(Err)?;
+                    let out =
+                        probe.exec(&[&probe.python, &manage, "help", cmd], &env, &project_dir)?;
                     if !out.status.success() {
                         let last = out.last_line().unwrap_or("").to_string();
                         problems.push(Problem::error(
@@ -296,31 +272,25 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
             }
 
             // Run phase: only when the settings import at all.
-            if checks::settings_imported(&records) {
+            if check::settings_imported(&records) {
                 let run_tmp = format!("{scratch}/run");
-                probe.mkdir(&run_tmp).map_err(Err)?;
+                probe.mkdir(&run_tmp)?;
                 for d in ["static", "media", "log", "home"] {
-                    probe.mkdir(&format!("{run_tmp}/{d}")).map_err(Err)?;
+                    probe.mkdir(&format!("{run_tmp}/{d}"))?;
                 }
-                let env = checks::check_runtime_env(&site, &run_tmp, &probe.env_dir);
-                let out = probe
-                    .run(&["run", settings, celery, &site.domain], &env, &project_dir)
-                    .map_err(Err)?;
-                let (records, mut p) = checks::outcome_records(Phase::Run, &out, tree_in);
+                let env = check::check_runtime_env(&site, &run_tmp, &probe.env_dir);
+                let out =
+                    probe.run(&["run", settings, celery, &site.domain], &env, &project_dir)?;
+                let (records, mut p) = check::outcome_records(Phase::Run, &out, tree_in);
                 problems.append(&mut p);
-                problems.extend(checks::interpret_run(
-                    &records,
-                    &project,
-                    &env,
-                    &site.domain,
-                ));
+                problems.extend(check::interpret_run(&records, &project, &env, &site.domain));
                 notes.push(format!(
                     "the run-time checks used site {} with fake secrets, HTTPS_ONLY=true, a DATABASE_URL that is never contacted, and temp dirs for STATIC_ROOT, MEDIA_ROOT, LOG_DIR and HOME",
                     site.site()
                 ));
             } else if records
                 .iter()
-                .any(|r| matches!(r, checks::Record::Fail { stage, .. } if stage == "settings"))
+                .any(|r| matches!(r, check::Record::Fail { stage, .. } if stage == "settings"))
             {
                 notes.push("the run-time checks were skipped: the settings do not import under the build-time environment".into());
             }
@@ -330,7 +300,7 @@ fn check(args: &CheckArgs, dir: &Path) -> CheckResult<ExitCode> {
     // above, by drop), then releases the build dir's lock.
     drop(probe);
 
-    let problems = checks::dedupe(problems);
+    let problems = check::dedupe(problems);
     print_report(&problems, &notes);
     let errors = problems
         .iter()
@@ -388,7 +358,7 @@ impl Drop for Probe {
         if let Place::Root { root, .. } = &self.place
             && let Err(e) = steps::remove_in_root(root, &self.scratch)
         {
-            eprintln!("djdd: warning: could not remove {}: {e}", self.scratch);
+            tracing::warn!("could not remove {}: {e}", self.scratch);
         }
     }
 }
@@ -514,10 +484,10 @@ impl Probe {
     }
 
     /// How problems name the interpreter.
-    fn interpreter(&self) -> checks::Interpreter {
+    fn interpreter(&self) -> check::Interpreter {
         match &self.place {
-            Place::Host => checks::Interpreter::Given(self.python.clone()),
-            Place::Root { .. } => checks::Interpreter::BuiltEnv(self.python.clone()),
+            Place::Host => check::Interpreter::Given(self.python.clone()),
+            Place::Root { .. } => check::Interpreter::BuiltEnv(self.python.clone()),
         }
     }
 
@@ -553,7 +523,7 @@ impl Probe {
     /// build's launcher, killed (with its process group) after the
     /// timeout.
     fn run(&self, args: &[&str], env: &[(String, String)], cwd: &str) -> anyhow::Result<Outcome> {
-        let mut argv: Vec<&str> = vec![&self.python, "-c", checks::PROBE];
+        let mut argv: Vec<&str> = vec![&self.python, "-c", check::PROBE];
         argv.extend_from_slice(args);
         let start = Instant::now();
         let out = self.exec(&argv, env, cwd)?;
@@ -649,26 +619,25 @@ fn target(
     dir: &Path,
     tmp: &Path,
     notes: &mut Vec<String>,
-) -> CheckResult<Target> {
+) -> anyhow::Result<Target> {
     let t = args.target.clone().unwrap_or_else(|| ".".into());
     let is_path = t.contains('/') || t == "." || t == ".." || Path::new(&t).is_dir();
     if is_path {
         if let Some(v) = &args.variant {
-            return Err(Ok(usage(format!(
+            return Err(usage(format!(
                 "VARIANT '{v}' only follows a NAME, not a path ({t})"
-            ))));
+            )));
         }
         if args.rev.is_some() {
-            return Err(Ok(usage("--rev only applies to a NAME, not a path")));
+            return Err(usage("--rev only applies to a NAME, not a path"));
         }
         let root = Path::new(&t);
         if !root.is_dir() {
-            return Err(Ok(usage(format!("{t}: no such directory"))));
+            return Err(usage(format!("{t}: no such directory")));
         }
         let root = root
             .canonicalize()
-            .with_context(|| format!("resolving {t}"))
-            .map_err(Err)?;
+            .with_context(|| format!("resolving {t}"))?;
         return Ok(Target {
             root,
             name: "project".into(),
@@ -680,26 +649,26 @@ fn target(
 
     let name = t;
     if !valid_name(&name) {
-        return Err(Ok(usage(format!(
+        return Err(usage(format!(
             "NAME '{}': must match ^[a-z][a-z0-9-]*$ and not end with '-' (or give a path, e.g. ./{})",
             name.escape_debug(),
             name.escape_debug()
-        ))));
+        )));
     }
     if let Some(v) = &args.variant
         && !valid_name(v)
     {
-        return Err(Ok(usage(format!(
+        return Err(usage(format!(
             "VARIANT '{}': must match ^[a-z][a-z0-9-]*$ and not end with '-'",
             v.escape_debug()
-        ))));
+        )));
     }
     let mirror = dir.join("src").join(format!("{name}.git"));
     if !mirror.is_dir() {
-        return Err(Ok(usage(format!(
+        return Err(usage(format!(
             "unknown NAME '{name}': {} does not exist\n  hint: add it with `djdd src {name} --clone URL`, or give a path",
             mirror.display()
-        ))));
+        )));
     }
     let variant = args.variant.clone().unwrap_or_else(|| "check".into());
     let conf = args
@@ -722,18 +691,12 @@ fn target(
     };
     let commit = resolve_rev(&mirror, &rev)?;
     let root = tmp.join("src");
-    fs_err::create_dir_all(&root)
-        .context("making the temp dir")
-        .map_err(Err)?;
-    let root = root
-        .canonicalize()
-        .context("resolving the temp dir")
-        .map_err(Err)?;
-    let tar = crate::source::archive(&mirror, &commit).map_err(|e| Err(e.into()))?;
+    fs_err::create_dir_all(&root).context("making the temp dir")?;
+    let root = root.canonicalize().context("resolving the temp dir")?;
+    let tar = crate::source::archive(&mirror, &commit)?;
     tar::Archive::new(&tar[..])
         .unpack(&root)
-        .with_context(|| format!("unpacking git archive {commit} into {}", root.display()))
-        .map_err(Err)?;
+        .with_context(|| format!("unpacking git archive {commit} into {}", root.display()))?;
     notes.push(format!("checked {name} at commit {commit} ({rev})"));
     Ok(Target {
         root,
@@ -761,13 +724,13 @@ fn load_variant(dir: &Path, name: &str, variant: &str) -> Option<Variant> {
 /// The commit `rev` names in the mirror, resolved as `djdd build
 /// --version` resolves it (`source::resolve`: the revision's rule first,
 /// a branch before a tag of the same name, ids of any length git uses).
-fn resolve_rev(mirror: &Path, rev: &str) -> CheckResult<String> {
+fn resolve_rev(mirror: &Path, rev: &str) -> anyhow::Result<String> {
     match crate::source::resolve(mirror, Some(rev), "") {
         Ok(commit) => Ok(commit.id),
-        Err(_) => Err(Ok(usage(format!(
+        Err(_) => Err(usage(format!(
             "--rev {rev:?}: not a commit, tag or branch of {}",
             mirror.display()
-        )))),
+        ))),
     }
 }
 

@@ -16,6 +16,13 @@ pub mod src;
 pub mod status;
 pub mod variant;
 
+/// A usage error of a command (wrong arguments for what it found): main
+/// prints it like any error and exits with status 2, as `djdd check`
+/// documents.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
 /// Runs the parsed command line; the exit code is the command's own
 /// (`djdd check` returns 1 for problems found).
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -165,7 +165,7 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         return Err(unknown_name(&bd, name).into());
     }
     if args.list {
-        let mut bad = 0;
+        let mut bad: Vec<Error> = Vec::new();
         let names = list_names(&bd, name);
         if names.is_empty() {
             println!("{name}: no variants (add one with `djdd variant {name} VARIANT`)");
@@ -174,17 +174,22 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             match load(&bd, name, &v) {
                 Ok(Some(var)) => println!("{v}: {}", summary(&var)),
                 Ok(None) => {}
-                Err(e) => {
-                    bad += 1;
-                    eprintln!("djdd: error: {e}");
-                }
+                Err(e) => bad.push(e),
             }
         }
-        return Ok(if bad == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
+        // Every file that loads is listed; those that do not are the
+        // command's error, printed by main.
+        return match bad.len() {
+            0 => Ok(ExitCode::SUCCESS),
+            1 => Err(bad.remove(0).into()),
+            n => Err(anyhow::anyhow!(
+                "{n} variant files of {name} do not load:\n{}",
+                bad.iter()
+                    .map(|e| format!("  {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )),
+        };
     }
     let variant = args
         .variant
