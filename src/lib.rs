@@ -6,7 +6,9 @@
 //! `repo` (an apt repository). `ops` holds one function per subcommand and
 //! is the only glue that calls several stages. `cli` turns arguments into
 //! option structs. `check` (`djdd check`'s checks) is a stage of its own
-//! above `plan` and `render`.
+//! above `plan` and `render`. Every process djdd runs (in the build root
+//! or on the host: git, gpg, dpkg) goes through `buildroot::runner`, and
+//! only `main` prints errors.
 //!
 //! The layers, top to bottom. A module imports only modules of the floors
 //! below its own, never one of its floor or above; `tests/layers.rs` reads

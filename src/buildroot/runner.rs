@@ -201,6 +201,8 @@ pub fn package_of(program: &str) -> &'static str {
         "chroot" | "env" => "coreutils",
         "ssh" => "openssh-client",
         "systemd-analyze" => "systemd",
+        "dpkg" | "dpkg-deb" => "dpkg",
+        "gpg" => "gnupg",
         _ => "the package that provides it",
     }
 }

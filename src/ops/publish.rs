@@ -13,13 +13,14 @@
 use std::collections::BTreeMap;
 use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::buildroot::InitState;
+use crate::buildroot::runner::{Cmd, RealRunner, Runner};
 use crate::cli::publish::PublishArgs;
 use crate::deb::read::{hash_bytes, read_deb};
 use crate::error::Error;
@@ -290,13 +291,7 @@ fn host_arch() -> anyhow::Result<String> {
     if let Some(a) = known {
         return Ok(a.to_string());
     }
-    let out = Command::new("dpkg")
-        .arg("--print-architecture")
-        .output()
-        .map_err(|_| Error::MissingProgram {
-            program: "dpkg".into(),
-            package: "dpkg".into(),
-        })?;
+    let out = RealRunner.run(&Cmd::new("dpkg").arg("--print-architecture"))?;
     if !out.status.success() {
         bail!("`dpkg --print-architecture` failed; pass --arch");
     }
@@ -425,50 +420,36 @@ pub struct Gpg {
     key: String,
 }
 
-fn gpg(home: Option<&Path>) -> Command {
-    let mut c = Command::new("gpg");
-    if let Some(h) = home {
-        c.arg("--homedir").arg(h);
-    }
-    c.args(["--batch", "--no-tty", "--quiet"]);
-    c
+fn gpg(home: Option<&Path>) -> Cmd {
+    let c = Cmd::new("gpg");
+    let c = match home {
+        Some(h) => c.arg("--homedir").arg(h),
+        None => c,
+    };
+    c.args(["--batch", "--no-tty", "--quiet"])
 }
 
-/// Runs gpg, feeding `input`, returning stdout; errors carry gpg's stderr.
-fn run_gpg(mut c: Command, input: &[u8], what: &str) -> anyhow::Result<Vec<u8>> {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            anyhow::Error::from(Error::MissingProgram {
-                program: "gpg".into(),
-                package: "gnupg".into(),
-            })
-        } else {
-            anyhow::Error::from(e).context("running gpg")
-        }
-    })?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().context("running gpg")?;
-    let _ = writer.join();
+/// Runs gpg, feeding `input`, returning stdout; errors carry what gpg said.
+fn run_gpg(c: Cmd, input: &[u8], what: &str) -> anyhow::Result<Vec<u8>> {
+    // Through a writer: the runner's captured stdout is read line by line,
+    // and gpg's output may be binary (`--export`).
+    let mut stdout = Vec::new();
+    let out = RealRunner.run_io(&c.stdin(input.to_vec()), None, Some(&mut stdout))?;
     if !out.status.success() {
         return Err(Error::Command {
             command: format!("gpg {what}"),
             status: out.status.to_string(),
-            output: String::from_utf8_lossy(&out.stderr).into_owned(),
+            output: out.tail,
         }
         .into());
     }
-    Ok(out.stdout)
+    Ok(stdout)
 }
 
 impl Gpg {
     fn sign(&self, text: &[u8], mode: &[&str]) -> crate::Result<Vec<u8>> {
-        let mut c = gpg(self.home.as_deref());
-        c.args(["--local-user", &self.key, "--digest-algo", "SHA512"])
+        let c = gpg(self.home.as_deref())
+            .args(["--local-user", &self.key, "--digest-algo", "SHA512"])
             .args(mode)
             .args(["--output", "-"]);
         run_gpg(
@@ -510,12 +491,11 @@ impl Signer for DrySigner {
 
 /// Fingerprints of the secret keys in a gpg home (`--with-colons` output).
 fn secret_fingerprints(home: Option<&Path>, key: Option<&str>) -> Vec<String> {
-    let mut c = gpg(home);
-    c.args(["--with-colons", "--list-secret-keys"]);
+    let mut c = gpg(home).args(["--with-colons", "--list-secret-keys"]);
     if let Some(k) = key {
-        c.arg(k);
+        c = c.arg(k);
     }
-    let Ok(out) = c.stderr(Stdio::null()).output() else {
+    let Ok(out) = RealRunner.run(&c) else {
         return Vec::new();
     };
     if !out.status.success() {
@@ -570,8 +550,7 @@ fn ensure_key(home: &Path) -> anyhow::Result<(String, bool)> {
     } else {
         format!("djdd repository signing key ({host})")
     };
-    let mut c = gpg(Some(home));
-    c.args([
+    let c = gpg(Some(home)).args([
         "--passphrase",
         "",
         "--quick-gen-key",
@@ -594,8 +573,8 @@ fn pick_signer(args: &PublishArgs, layout: &Layout) -> anyhow::Result<Gpg> {
             // An armored secret key file: import into a private home.
             let home = layout.state.join("gnupg");
             private_dir(&home)?;
-            let mut show = gpg(Some(&home));
-            show.args(["--with-colons", "--import-options", "show-only", "--import"])
+            let show = gpg(Some(&home))
+                .args(["--with-colons", "--import-options", "show-only", "--import"])
                 .arg(path);
             let listing = run_gpg(show, b"", "--import-options show-only")?;
             let Some(fpr) = fingerprints_after(&String::from_utf8_lossy(&listing), "sec")
@@ -609,8 +588,7 @@ fn pick_signer(args: &PublishArgs, layout: &Layout) -> anyhow::Result<Gpg> {
                 )
                 .into());
             };
-            let mut import = gpg(Some(&home));
-            import.arg("--import").arg(path);
+            let import = gpg(Some(&home)).arg("--import").arg(path);
             run_gpg(import, b"", "--import")?;
             return Ok(Gpg {
                 home: Some(home),
@@ -672,9 +650,9 @@ fn export_public_key(g: &Gpg, store: &mut FsStore) -> anyhow::Result<()> {
     for (name, armor) in [("KEY.gpg", false), ("KEY.asc", true)] {
         let mut c = gpg(g.home.as_deref());
         if armor {
-            c.arg("--armor");
+            c = c.arg("--armor");
         }
-        c.args(["--export", &g.key]);
+        let c = c.args(["--export", &g.key]);
         let bytes = run_gpg(c, b"", "--export")?;
         if bytes.is_empty() {
             bail!("gpg exported nothing for key {}", g.key);

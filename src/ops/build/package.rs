@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::Inputs;
 use crate::builddir::BuildDir;
 use crate::buildroot::env::ENV_EPOCH;
+use crate::buildroot::runner::{Cmd, RealRunner, Runner};
 use crate::buildroot::{BUILD_USER, BuildRoot, steps};
 use crate::config::project::Compilemessages;
 use crate::contract;
@@ -497,27 +498,15 @@ pub fn write_package(
 /// tar thrown away): a truncated or damaged package fails here, before
 /// anything in the build root is removed to unpack it.
 pub fn check_deb_data(deb: &Path) -> Result<()> {
-    let out = std::process::Command::new("dpkg-deb")
-        .arg("--fsys-tarfile")
-        .arg(deb)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .map_err(|e| Error::io(deb, e))?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(Error::Command {
-        command: format!("dpkg-deb --fsys-tarfile {}", deb.display()),
-        status: out.status.to_string(),
-        output: String::from_utf8_lossy(&out.stderr).into_owned(),
-    })
+    let cmd = Cmd::new("dpkg-deb").arg("--fsys-tarfile").arg(deb);
+    RealRunner
+        .run_io(&cmd, None, Some(&mut std::io::sink()))?
+        .check(&cmd)?;
+    Ok(())
 }
 
 /// Unpacks a package's data into the build root (`dpkg-deb -x`).
 pub fn unpack_deb(deb: &Path, root: &Path) -> Result<()> {
-    use crate::buildroot::runner::{Cmd, RealRunner, Runner};
     RealRunner.check(&Cmd::new("dpkg-deb").arg("-x").arg(deb).arg(root))?;
     Ok(())
 }
