@@ -43,28 +43,7 @@ pub fn run(args: &CheckArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let mut notes = Vec::new();
     let timeout = u32::try_from(args.timeout).unwrap_or(u32::MAX);
 
-    let python = match &args.python {
-        Some(p) => {
-            if !p.is_file() {
-                return Err(usage(format!(
-                    "--python {}: no such file (give the python of a virtualenv with the project's requirements)",
-                    p.display()
-                )));
-            }
-            // Absolute (the probe runs in the project directory), but
-            // not canonical: a virtualenv's python is a symlink out of it.
-            let abs =
-                std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))?;
-            if abs.to_string_lossy().contains('=') {
-                return Err(usage(format!(
-                    "--python {}: a path with '=' cannot be run through env(1); link the python to a path without it",
-                    p.display()
-                )));
-            }
-            Some(abs)
-        }
-        None => None,
-    };
+    let python = python_arg(args)?;
 
     let Target {
         root,
@@ -122,15 +101,109 @@ pub fn run(args: &CheckArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     }
 
     // Where the checks that import the project run, if anywhere.
-    let probe = match (&python, &source) {
-        (Some(py), _) => Some(Probe::host(py, &root, tmp.path(), timeout)),
+    let probe = place_probe(
+        args,
+        dir,
+        &python,
+        &source,
+        &root,
+        &tree,
+        &name,
+        &project,
+        tmp.path(),
+        timeout,
+        &mut notes,
+    )?;
+
+    if let Some(probe) = &probe {
+        let found = Found {
+            problems: &mut problems,
+            notes: &mut notes,
+        };
+        run_probe(
+            probe,
+            &name,
+            &variant,
+            conf.as_ref(),
+            &project,
+            &root,
+            wsgi_file_found,
+            includes_complete,
+            found,
+        )?;
+    }
+    // Removes the scratch dir in the build root (also on the error paths
+    // above, by drop), then releases the build dir's lock.
+    drop(probe);
+
+    let problems = check::dedupe(problems);
+    print_report(&problems, &notes);
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The start of the note saying the probe did not run.
+const SKIPPED: &str = "the checks that import the project were skipped (settings and WSGI imports, celery app, collectstatic, `manage.py check --deploy`, requirement syntax)";
+
+/// `--python PY`: an absolute path (the probe runs in the project
+/// directory), not canonical (a virtualenv's python is a symlink out of
+/// it), that env(1) can run.
+fn python_arg(args: &CheckArgs) -> anyhow::Result<Option<PathBuf>> {
+    Ok(match &args.python {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(usage(format!(
+                    "--python {}: no such file (give the python of a virtualenv with the project's requirements)",
+                    p.display()
+                )));
+            }
+            let abs =
+                std::path::absolute(p).with_context(|| format!("resolving {}", p.display()))?;
+            if abs.to_string_lossy().contains('=') {
+                return Err(usage(format!(
+                    "--python {}: a path with '=' cannot be run through env(1); link the python to a path without it",
+                    p.display()
+                )));
+            }
+            Some(abs)
+        }
+        None => None,
+    })
+}
+
+/// Where the checks that import the project run: on this host with
+/// `--python`, inside the build root for a NAME whose env is built, or
+/// nowhere (a note says why).
+#[allow(clippy::too_many_arguments)]
+fn place_probe(
+    args: &CheckArgs,
+    dir: &Path,
+    python: &Option<PathBuf>,
+    source: &Option<Source>,
+    root: &Path,
+    tree: &DirTree,
+    name: &str,
+    project: &crate::config::project::Project,
+    tmp: &Path,
+    timeout: u32,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<Option<Probe>> {
+    Ok(match (python, source) {
+        (Some(py), _) => Some(Probe::host(py, root, tmp, timeout)),
         (None, Some(src)) => {
             match Probe::in_root(
                 dir,
-                &name,
+                name,
                 args.variant.as_deref(),
                 src,
-                &tree,
+                tree,
                 timeout,
                 project.asgi.is_some(),
             )? {
@@ -154,167 +227,186 @@ pub fn run(args: &CheckArgs, dir: &Path) -> anyhow::Result<ExitCode> {
             ));
             None
         }
-    };
-
-    if let Some(probe) = &probe {
-        let mut site = check::check_site(&name, &variant, &project);
-        if let Some(v) = &conf {
-            site.domain.clone_from(&v.domain);
-        }
-        let tree_in = probe.tree.as_str();
-        let project_dir = join(tree_in, &project.project_dir);
-        let scratch = probe.scratch.as_str();
-
-        if includes_complete {
-            let home = format!("{scratch}/home");
-            probe.mkdir(&home)?;
-            let env = minimal_env(&home);
-            let req = join(tree_in, crate::config::project::REQUIREMENTS);
-            let out = probe.run(&["requirements", &req], &env, tree_in)?;
-            let (records, mut p) = check::outcome_records(Phase::Requirements, &out, tree_in);
-            let (rp, rn) = check::interpret_requirements(&records);
-            problems.append(&mut p);
-            problems.extend(rp);
-            notes.extend(rn);
-        }
-
-        if let Some(settings) = &project.settings
-            && root.join(&project.project_dir).is_dir()
-        {
-            // Build phase: exactly the build-time environment.
-            let build_scratch = format!("{scratch}/build/scratch");
-            let static_root = format!("{scratch}/build/static");
-            for d in [
-                format!("{scratch}/build"),
-                build_scratch.clone(),
-                static_root.clone(),
-                format!("{build_scratch}/media"),
-                format!("{build_scratch}/log"),
-                format!("{build_scratch}/home"),
-            ] {
-                probe.mkdir(&d)?;
-            }
-            let ctx = BuildContext {
-                site: &site,
-                env_dir: probe.env_dir.clone(),
-                static_root,
-                scratch: build_scratch,
-            };
-            let env = build_env(&ctx);
-            let wsgi = match (&project.wsgi, wsgi_file_found) {
-                (Some(w), true) => w.as_str(),
-                _ => "-",
-            };
-            let celery = project.celery.as_deref().unwrap_or("-");
-            let collectstatic = if project.build.collectstatic {
-                "1"
-            } else {
-                "0"
-            };
-            let out = probe.run(
-                &["build", settings, wsgi, celery, collectstatic],
-                &env,
-                &project_dir,
-            )?;
-            let (records, mut p) = check::outcome_records(Phase::Build, &out, tree_in);
-            problems.append(&mut p);
-            problems.extend(check::interpret_build(
-                &records,
-                &project,
-                &probe.interpreter(),
-            ));
-
-            // The manage.py commands of the processes and timers exist
-            // (only when the settings import: `help` needs them).
-            if check::settings_imported(&records) {
-                let manage = join(tree_in, &project.manage);
-                let mut seen: Vec<&str> = Vec::new();
-                let jobs = project
-                    .processes
-                    .iter()
-                    .map(|p| ("process", p.name.as_str(), &p.command))
-                    .chain(
-                        project
-                            .timers
-                            .iter()
-                            .map(|t| ("timer", t.name.as_str(), &t.command)),
-                    );
-                for (kind, job, command) in jobs {
-                    let Some(cmd) = command.manage_command() else {
-                        continue;
-                    };
-                    if seen.contains(&cmd) {
-                        continue;
-                    }
-                    seen.push(cmd);
-                    let out =
-                        probe.exec(&[&probe.python, &manage, "help", cmd], &env, &project_dir)?;
-                    if !out.status.success() {
-                        let last = out.last_line().unwrap_or("").to_string();
-                        problems.push(Problem::error(
-                            "process-command",
-                            format!(
-                                "{}: key `{kind}{}.{job}.command`",
-                                crate::config::project::FILE,
-                                if kind == "process" { "es" } else { "s" }
-                            ),
-                            format!("manage.py has no command `{cmd}` (`manage.py help {cmd}`: {last})"),
-                            "name a management command of the project (`manage.py help` lists them), or add it",
-                        ));
-                    }
-                }
-                if !seen.is_empty() {
-                    notes.push(format!(
-                        "the manage.py commands of the processes and timers exist: checked {}",
-                        seen.join(", ")
-                    ));
-                }
-            }
-
-            // Run phase: only when the settings import at all.
-            if check::settings_imported(&records) {
-                let run_tmp = format!("{scratch}/run");
-                probe.mkdir(&run_tmp)?;
-                for d in ["static", "media", "log", "home"] {
-                    probe.mkdir(&format!("{run_tmp}/{d}"))?;
-                }
-                let env = check::check_runtime_env(&site, &run_tmp, &probe.env_dir);
-                let out =
-                    probe.run(&["run", settings, celery, &site.domain], &env, &project_dir)?;
-                let (records, mut p) = check::outcome_records(Phase::Run, &out, tree_in);
-                problems.append(&mut p);
-                problems.extend(check::interpret_run(&records, &project, &env, &site.domain));
-                notes.push(format!(
-                    "the run-time checks used site {} with fake secrets, HTTPS_ONLY=true, a DATABASE_URL that is never contacted, and temp dirs for STATIC_ROOT, MEDIA_ROOT, LOG_DIR and HOME",
-                    site.site()
-                ));
-            } else if records
-                .iter()
-                .any(|r| matches!(r, check::Record::Fail { stage, .. } if stage == "settings"))
-            {
-                notes.push("the run-time checks were skipped: the settings do not import under the build-time environment".into());
-            }
-        }
-    }
-    // Removes the scratch dir in the build root (also on the error paths
-    // above, by drop), then releases the build dir's lock.
-    drop(probe);
-
-    let problems = check::dedupe(problems);
-    print_report(&problems, &notes);
-    let errors = problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
-    Ok(if errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
     })
 }
 
-/// The start of the note saying the probe did not run.
-const SKIPPED: &str = "the checks that import the project were skipped (settings and WSGI imports, celery app, collectstatic, `manage.py check --deploy`, requirement syntax)";
+/// Where the probe's findings go.
+struct Found<'a> {
+    problems: &'a mut Vec<Problem>,
+    notes: &'a mut Vec<String>,
+}
+
+/// The checks that import the project, in the probe: its requirements,
+/// then the build phase (the build-time environment), the processes' and
+/// timers' manage.py commands, and the run phase (the run-time
+/// environment with fake secrets), each only when the one before lets it.
+#[allow(clippy::too_many_arguments)]
+fn run_probe(
+    probe: &Probe,
+    name: &str,
+    variant: &str,
+    conf: Option<&Variant>,
+    project: &crate::config::project::Project,
+    root: &Path,
+    wsgi_file_found: bool,
+    includes_complete: bool,
+    found: Found<'_>,
+) -> anyhow::Result<()> {
+    let Found { problems, notes } = found;
+    let mut site = check::check_site(name, variant, project);
+    if let Some(v) = conf {
+        site.domain.clone_from(&v.domain);
+    }
+    let tree_in = probe.tree.as_str();
+    let project_dir = join(tree_in, &project.project_dir);
+    let scratch = probe.scratch.as_str();
+
+    if includes_complete {
+        let home = format!("{scratch}/home");
+        probe.mkdir(&home)?;
+        let env = minimal_env(&home);
+        let req = join(tree_in, crate::config::project::REQUIREMENTS);
+        let out = probe.run(&["requirements", &req], &env, tree_in)?;
+        let (records, mut p) = check::outcome_records(Phase::Requirements, &out, tree_in);
+        let (rp, rn) = check::interpret_requirements(&records);
+        problems.append(&mut p);
+        problems.extend(rp);
+        notes.extend(rn);
+    }
+
+    if let Some(settings) = &project.settings
+        && root.join(&project.project_dir).is_dir()
+    {
+        // Build phase: exactly the build-time environment.
+        let build_scratch = format!("{scratch}/build/scratch");
+        let static_root = format!("{scratch}/build/static");
+        for d in [
+            format!("{scratch}/build"),
+            build_scratch.clone(),
+            static_root.clone(),
+            format!("{build_scratch}/media"),
+            format!("{build_scratch}/log"),
+            format!("{build_scratch}/home"),
+        ] {
+            probe.mkdir(&d)?;
+        }
+        let ctx = BuildContext {
+            site: &site,
+            env_dir: probe.env_dir.clone(),
+            static_root,
+            scratch: build_scratch,
+        };
+        let env = build_env(&ctx);
+        let wsgi = match (&project.wsgi, wsgi_file_found) {
+            (Some(w), true) => w.as_str(),
+            _ => "-",
+        };
+        let celery = project.celery.as_deref().unwrap_or("-");
+        let collectstatic = if project.build.collectstatic {
+            "1"
+        } else {
+            "0"
+        };
+        let out = probe.run(
+            &["build", settings, wsgi, celery, collectstatic],
+            &env,
+            &project_dir,
+        )?;
+        let (records, mut p) = check::outcome_records(Phase::Build, &out, tree_in);
+        problems.append(&mut p);
+        problems.extend(check::interpret_build(
+            &records,
+            project,
+            &probe.interpreter(),
+        ));
+
+        // The manage.py commands of the processes and timers exist
+        // (only when the settings import: `help` needs them).
+        if check::settings_imported(&records) {
+            check_job_commands(probe, project, tree_in, &project_dir, &env, problems, notes)?;
+        }
+
+        // Run phase: only when the settings import at all.
+        if check::settings_imported(&records) {
+            let run_tmp = format!("{scratch}/run");
+            probe.mkdir(&run_tmp)?;
+            for d in ["static", "media", "log", "home"] {
+                probe.mkdir(&format!("{run_tmp}/{d}"))?;
+            }
+            let env = check::check_runtime_env(&site, &run_tmp, &probe.env_dir);
+            let out = probe.run(&["run", settings, celery, &site.domain], &env, &project_dir)?;
+            let (records, mut p) = check::outcome_records(Phase::Run, &out, tree_in);
+            problems.append(&mut p);
+            problems.extend(check::interpret_run(&records, project, &env, &site.domain));
+            notes.push(format!(
+                "the run-time checks used site {} with fake secrets, HTTPS_ONLY=true, a DATABASE_URL that is never contacted, and temp dirs for STATIC_ROOT, MEDIA_ROOT, LOG_DIR and HOME",
+                site.site()
+            ));
+        } else if records
+            .iter()
+            .any(|r| matches!(r, check::Record::Fail { stage, .. } if stage == "settings"))
+        {
+            notes.push("the run-time checks were skipped: the settings do not import under the build-time environment".into());
+        }
+    }
+    Ok(())
+}
+
+/// The manage.py commands of the project's processes and timers exist
+/// (`manage.py help CMD` under the build-time environment ENV; only when
+/// the settings import: `help` needs them).
+fn check_job_commands(
+    probe: &Probe,
+    project: &crate::config::project::Project,
+    tree_in: &str,
+    project_dir: &str,
+    env: &[(String, String)],
+    problems: &mut Vec<Problem>,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let manage = join(tree_in, &project.manage);
+    let mut seen: Vec<&str> = Vec::new();
+    let jobs = project
+        .processes
+        .iter()
+        .map(|p| ("process", p.name.as_str(), &p.command))
+        .chain(
+            project
+                .timers
+                .iter()
+                .map(|t| ("timer", t.name.as_str(), &t.command)),
+        );
+    for (kind, job, command) in jobs {
+        let Some(cmd) = command.manage_command() else {
+            continue;
+        };
+        if seen.contains(&cmd) {
+            continue;
+        }
+        seen.push(cmd);
+        let out = probe.exec(&[&probe.python, &manage, "help", cmd], env, project_dir)?;
+        if !out.status.success() {
+            let last = out.last_line().unwrap_or("").to_string();
+            problems.push(Problem::error(
+                "process-command",
+                format!(
+                    "{}: key `{kind}{}.{job}.command`",
+                    crate::config::project::FILE,
+                    if kind == "process" { "es" } else { "s" }
+                ),
+                format!("manage.py has no command `{cmd}` (`manage.py help {cmd}`: {last})"),
+                "name a management command of the project (`manage.py help` lists them), or add it",
+            ));
+        }
+    }
+    if !seen.is_empty() {
+        notes.push(format!(
+            "the manage.py commands of the processes and timers exist: checked {}",
+            seen.join(", ")
+        ));
+    }
+    Ok(())
+}
 
 /// `dir/rel`, or `dir` when `rel` is empty.
 fn join(dir: &str, rel: &str) -> String {
