@@ -105,9 +105,9 @@ pub(super) fn check_line(path: &str, l: &LogicalLine) -> Result<Option<Include>>
                 ));
             }
         }
-        check_requirement(args).map_err(|(p, h)| match h {
-            Some(h) => line_error_hint(path, l, p, h),
-            None => line_error(path, l, p),
+        check_requirement(args).map_err(|e| match e.hint {
+            Some(h) => line_error_hint(path, l, e.problem, h),
+            None => line_error(path, l, e.problem),
         })?;
         return Ok(None);
     }

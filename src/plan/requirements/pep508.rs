@@ -42,7 +42,29 @@ pub fn requirement_name(line: &str) -> Option<String> {
     Some(out)
 }
 
-type ReqError = (String, Option<String>);
+/// What is wrong with a requirement, and what to do, when djdd knows:
+/// the line layer (`lines::line_error`) names the file and line.
+#[derive(Debug)]
+pub(super) struct ReqError {
+    pub(super) problem: String,
+    pub(super) hint: Option<String>,
+}
+
+impl ReqError {
+    fn new(problem: impl Into<String>) -> Self {
+        ReqError {
+            problem: problem.into(),
+            hint: None,
+        }
+    }
+
+    fn hint(problem: impl Into<String>, hint: impl Into<String>) -> Self {
+        ReqError {
+            problem: problem.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
 
 /// Checks the requirement part of a line: PEP 508 (`name[extras] specs ;
 /// marker` or `name[extras] @ url ; marker`) or a bare URL. Local paths are
@@ -61,15 +83,11 @@ pub(super) fn check_requirement(args: &str) -> std::result::Result<(), ReqError>
     };
     if let Some(m) = marker.filter(|m| !m.is_empty()) {
         let mut p = Pep508::new(m);
-        p.marker().map_err(|e| {
-            (
-                format!("not a valid environment marker (PEP 508): {e}"),
-                None,
-            )
-        })?;
+        p.marker()
+            .map_err(|e| ReqError::new(format!("not a valid environment marker (PEP 508): {e}")))?;
         p.ws();
         if !p.at_end() {
-            return Err((p.unexpected("after the marker"), None));
+            return Err(ReqError::new(p.unexpected("after the marker")));
         }
     }
     if url_scheme_end(req).is_some() {
@@ -85,16 +103,15 @@ pub(super) fn check_requirement(args: &str) -> std::result::Result<(), ReqError>
         (req.contains('/') || req.contains('\\') || req.starts_with('.') || is_archive(req))
             && !req.contains('@');
     if local {
-        return Err((
-            "djdd cannot honour a local path: the env HASH would not see the files it points to, and they are not on the target".into(),
-            Some("publish the package to an index, or use `name @ https://...`".into()),
+        return Err(ReqError::hint(
+            "djdd cannot honour a local path: the env HASH would not see the files it points to, and they are not on the target",
+            "publish the package to an index, or use `name @ https://...`",
         ));
     }
     Pep508::new(req).requirement().map_err(|e| {
-        (
-            format!("not a valid requirement (PEP 508, PEP 440 as pip 24.1+ applies them): {e}"),
-            None,
-        )
+        ReqError::new(format!(
+            "not a valid requirement (PEP 508, PEP 440 as pip 24.1+ applies them): {e}"
+        ))
     })
 }
 
@@ -140,7 +157,9 @@ fn url_scheme_end(s: &str) -> Option<usize> {
 /// A URL djdd lets pip fetch: http(s), or a VCS URL over a network transport.
 fn check_url(url: &str) -> std::result::Result<(), ReqError> {
     let Some(i) = url_scheme_end(url) else {
-        return Err((format!("'{url}' is not a URL (scheme://...)"), None));
+        return Err(ReqError::new(format!(
+            "'{url}' is not a URL (scheme://...)"
+        )));
     };
     let scheme = url[..i].to_ascii_lowercase();
     let rest = &url[i + 1..];
@@ -152,16 +171,13 @@ fn check_url(url: &str) -> std::result::Result<(), ReqError> {
         }
     };
     if !ok_scheme {
-        return Err((
-            format!(
-                "djdd cannot honour a {scheme}: URL: only http(s) and VCS URLs over the network (git+https://...) reach the same content from every build host"
-            ),
-            None,
-        ));
+        return Err(ReqError::new(format!(
+            "djdd cannot honour a {scheme}: URL: only http(s) and VCS URLs over the network (git+https://...) reach the same content from every build host"
+        )));
     }
     let host = rest.trim_start_matches('/');
     if host.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err((format!("'{url}' is not a valid URL"), None));
+        return Err(ReqError::new(format!("'{url}' is not a valid URL")));
     }
     Ok(())
 }
@@ -252,7 +268,7 @@ impl<'a> Pep508<'a> {
             if url.is_empty() {
                 return Err("'@' must be followed by a URL".into());
             }
-            check_url(url).map_err(|(e, _)| e)?;
+            check_url(url).map_err(|e| e.problem)?;
             self.ws();
             if !self.at_end() {
                 return Err(self.unexpected("after the URL"));
