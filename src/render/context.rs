@@ -361,6 +361,15 @@ impl SiteContext {
     /// Checks every value against the rule for where it ends up. The first
     /// problem is returned, naming the field, the value and the rule.
     pub fn validate(&self) -> Result<()> {
+        self.validate_names()?;
+        self.validate_jobs()?;
+        self.validate_web()?;
+        self.validate_environment()?;
+        self.validate_services()
+    }
+
+    /// The names, hashes, versions, module paths and numbers of the site.
+    fn validate_names(&self) -> Result<()> {
         check_ident_name("name", &self.name)?;
         check_ident_name("variant", &self.variant)?;
         let user = self.user();
@@ -398,6 +407,12 @@ impl SiteContext {
         values::check_graceful_timeout("graceful_timeout", i64::from(self.graceful_timeout))?;
         values::check_url_path("health_path", "health_url", &self.health_path)?;
         values::check_url_path("warm_path", "warm_url", &self.warm_path)?;
+        Ok(())
+    }
+
+    /// The project's processes and timers: unique names, copies, a command,
+    /// a calendar a unit file can carry.
+    fn validate_jobs(&self) -> Result<()> {
         let mut job_names: Vec<&str> = Vec::new();
         for j in &self.jobs {
             check_ident_name("process or timer", &j.name)?;
@@ -437,6 +452,12 @@ impl SiteContext {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// What nginx and the units are made of: TLS, manage.py, the sandbox's
+    /// address families, the static and media URLs.
+    fn validate_web(&self) -> Result<()> {
         if let Some(t) = &self.tls {
             use crate::config::variant::TlsMode;
             match t.mode {
@@ -476,6 +497,12 @@ impl SiteContext {
                 "must not be equal nor one inside the other (nginx serves them from different directories)",
             ));
         }
+        Ok(())
+    }
+
+    /// The environment and the secrets: one rule for every name and value,
+    /// each defined once, composed secrets only of secrets before them.
+    fn validate_environment(&self) -> Result<()> {
         let mut keys: Vec<&str> = Vec::new();
         for v in &self.environment {
             check_env_key(&v.key)?;
@@ -526,6 +553,12 @@ impl SiteContext {
             }
             secret_keys.push(&s.key);
         }
+        Ok(())
+    }
+
+    /// The site's own database role, Redis and broker: names and the
+    /// generated secrets their passwords are.
+    fn validate_services(&self) -> Result<()> {
         let is_generated = |k: &str| {
             self.secrets
                 .iter()
