@@ -14,15 +14,7 @@ use crate::contract;
 use crate::error::Error;
 
 use super::settings::{settings_hardcoded, settings_read_variables};
-use super::{Problem, Tree, read_text};
-
-fn join(dir: &str, rel: &str) -> String {
-    if dir.is_empty() {
-        rel.to_string()
-    } else {
-        format!("{dir}/{rel}")
-    }
-}
+use super::{Problem, Tree, module_file, read_text};
 
 /// Everything the checks that need no Python found.
 #[derive(Clone, Debug)]
@@ -261,15 +253,6 @@ fn debian_requirements(tree: &dyn Tree) -> Vec<Problem> {
         }
     }
     out
-}
-
-/// Where a module's source is in the tree: `dir/a/b.py` or
-/// `dir/a/b/__init__.py`.
-pub fn module_file(tree: &dyn Tree, project_dir: &str, module: &str) -> Option<String> {
-    let base = join(project_dir, &module.replace('.', "/"));
-    [format!("{base}.py"), format!("{base}/__init__.py")]
-        .into_iter()
-        .find(|p| tree.read(p).is_some())
 }
 
 /// The settings, WSGI and celery modules exist in the project tree.

@@ -23,8 +23,7 @@ mod probe;
 mod settings;
 
 pub use files::{
-    SettingsOverride, StaticReport, module_file, requirements_files, static_checks,
-    static_checks_with,
+    SettingsOverride, StaticReport, requirements_files, static_checks, static_checks_with,
 };
 pub use probe::{
     Interpreter, Outcome, PROBE, Phase, Record, check_runtime_env, check_site, interpret_build,
@@ -153,4 +152,16 @@ pub fn dedupe(problems: Vec<Problem>) -> Vec<Problem> {
             !repeats_debug && !repeats_key
         })
         .collect()
+}
+/// Where a module's source is in the tree: `dir/a/b.py` or
+/// `dir/a/b/__init__.py`.
+pub fn module_file(tree: &dyn Tree, project_dir: &str, module: &str) -> Option<String> {
+    let base = if project_dir.is_empty() {
+        module.replace('.', "/")
+    } else {
+        format!("{project_dir}/{}", module.replace('.', "/"))
+    };
+    [format!("{base}.py"), format!("{base}/__init__.py")]
+        .into_iter()
+        .find(|p| tree.read(p).is_some())
 }

@@ -9,8 +9,7 @@
 use crate::config::project::Project;
 use crate::contract::{self, Reads, VARIABLES};
 
-use super::files::module_file;
-use super::{Problem, Tree, read_text};
+use super::{Problem, Tree, module_file, read_text};
 
 /// The settings module's file and the text of every .py file in its
 /// directory (settings are often split: `from .base import *`).

@@ -18,6 +18,7 @@
 //! requirement part of a line; `pep440` checks versions and specifiers;
 //! `pins` finds the requirement lines that leave their version to pip.
 
+mod include;
 mod lines;
 mod options;
 mod pep440;
@@ -25,10 +26,11 @@ mod pep508;
 mod pins;
 mod walk;
 
+pub use include::{Include, IncludeKind, normalise_repo_path};
 pub use lines::{LogicalLine, MAX_FILE_SIZE, logical_lines};
 pub use pep508::requirement_name;
 pub use pins::{Unpinned, is_pinned, unpinned_lines};
 pub use walk::{
-    Include, IncludeKind, MAX_FILES, ReadFile, Requirements, RequirementsFile, check_requirements,
-    load_requirements, normalise, normalise_repo_path,
+    MAX_FILES, ReadFile, Requirements, RequirementsFile, check_requirements, load_requirements,
+    normalise,
 };

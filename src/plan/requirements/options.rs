@@ -11,9 +11,9 @@
 //! `SUPPORTED_OPTIONS_REQ` in `pip/_internal/req/req_file.py`) and Python's
 //! `shlex` (POSIX mode) and `optparse`.
 
+use super::include::{Include, IncludeKind, resolve_include};
 use super::lines::{LogicalLine, line_error, line_error_hint};
 use super::pep508::check_requirement;
-use super::walk::{Include, IncludeKind, resolve_include};
 use crate::error::Result;
 
 /// What a requirements-file option takes and whether djdd honours it.

@@ -12,9 +12,10 @@
 
 use std::collections::BTreeMap;
 
+use super::include::IncludeKind;
 use super::lines::{LogicalLine, logical_lines};
 use super::pep508::requirement_name;
-use super::walk::{IncludeKind, ReadFile, Requirements};
+use super::walk::{ReadFile, Requirements};
 use crate::error::Result;
 
 /// A requirement line that does not pin its distribution (no `==` or
