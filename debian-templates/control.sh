@@ -86,6 +86,15 @@ Commands:
   timers        each scheduled job: its calendar, last run, next run, last result
   reload        switch to a new gunicorn like restart (the processes keep
                 running), and reload nginx
+  switch [--nginx-reloaded FILE]
+                the switch alone, as the postinst runs it (units started as
+                maintainer scripts start them: policy-rc.d decides): gunicorn
+                moves to the current release. Exit 0: it answers; 11: the new
+                gunicorn did not answer beside the running one, which keeps
+                serving; 12: $SERVICE_UNIT does not serve it, $NEXT_SERVICE_UNIT
+                does meanwhile; 13: it does not answer, nothing serves; 14: not
+                started (policy-rc.d), not checked. --nginx-reloaded: FILE gets
+                "yes" when the switch reloaded nginx (else "no")
   offline       answer every request but static files with the 503 maintenance page
   online        serve the site again
   tls status    HTTPS: the mode, whether it is serving, the certificate's
@@ -99,7 +108,8 @@ Commands:
   shell         an interactive shell as $USER_NAME with the site's environment
   --help        this text
 
-Exit codes: 0 success, 1 failure, 2 usage error, 3 (status) not running.
+Exit codes: 0 success, 1 failure, 2 usage error, 3 (status) not running,
+11-14 (switch) the switch's outcome (above).
 Environment: the release's site.env, then $SECRETS_ENV, $TLS_ENV,
 then $LOCAL_ENV (later files win), read like systemd reads EnvironmentFile=.
 EOF
@@ -118,31 +128,28 @@ warn() {
     echo "$USER_NAME: warning: $*" >&2
 }
 
-# unit_action ACTION UNIT...: systemctl ACTION on the units.
+# unit_action ACTION UNIT...: systemctl ACTION on the units; with
+# UNIT_INVOKE=deb-systemd-invoke (`switch`, the postinst's step) as
+# Debian's maintainer scripts do it: policy-rc.d decides.
+UNIT_INVOKE=systemctl
 unit_action() {
-    systemctl "$@"
+    if [ "$UNIT_INVOKE" = deb-systemd-invoke ]; then
+        deb-systemd-invoke "$@" >/dev/null
+    else
+        systemctl "$@"
+    fi
 }
+
+{% include "serving.inc" %}
 
 {% include "switch.inc" %}
 
-# app_restart [--gunicorn-only]: the switch (app_switch), then the celery
-# worker and the processes restart on the release. Exits 1 when the new
-# gunicorn failed; the running one keeps serving then.
+# app_restart [--gunicorn-only]: the switch (switch_outcome says how it
+# went), then the celery worker and the processes restart on the release.
+# Exits 1 when the switch failed (the running gunicorn keeps serving when
+# the new one did not answer beside it).
 app_restart() {
-    rc=0
-    app_switch || rc=$?
-    case $rc in
-    0) ;;
-    1)
-        die "the new gunicorn does not answer $HEALTH_PATH: $HEALTH_RESULT; the running one keeps serving (see: journalctl -u $FAILED_UNIT)"
-        ;;
-    2)
-        die "$SERVICE_UNIT does not answer $HEALTH_PATH: $HEALTH_RESULT; $NEXT_SERVICE_UNIT serves meanwhile (see: journalctl -u $SERVICE_UNIT)"
-        ;;
-    *)
-        die "$SERVICE_UNIT does not answer $HEALTH_PATH: $HEALTH_RESULT (see: journalctl -u $SERVICE_UNIT)"
-        ;;
-    esac
+    switch_outcome || exit 1
     if [ "${1:-}" != --gunicorn-only ] && [ -n "${WORKER_UNITS# }" ]; then
         # shellcheck disable=SC2086
         systemctl restart $WORKER_UNITS
@@ -482,6 +489,26 @@ restart)
     app_restart
     # The switch's reloads loaded nginx's files as they are now.
     [ "${NGINX_RELOADED:-}" = yes ] || nginx_action start
+    ;;
+switch)
+    need_root switch
+    need_systemd switch
+    reloaded_file=
+    case ${1:-} in
+    '') ;;
+    --nginx-reloaded)
+        [ $# -eq 2 ] || { echo "usage: $USER_NAME switch [--nginx-reloaded FILE]" >&2; exit 2; }
+        reloaded_file=$2
+        ;;
+    *) echo "usage: $USER_NAME switch [--nginx-reloaded FILE]" >&2; exit 2 ;;
+    esac
+    UNIT_INVOKE=deb-systemd-invoke
+    rc=0
+    switch_outcome || rc=$?
+    if [ -n "$reloaded_file" ]; then
+        echo "${NGINX_RELOADED:-no}" >"$reloaded_file"
+    fi
+    exit "$rc"
     ;;
 reload)
     need_root reload

@@ -875,7 +875,7 @@ fn control_utility_usage_and_exit_codes() {
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
     for c in [
-        "status", "start", "restart", "reload", "offline", "online", "manage", "shell",
+        "status", "start", "restart", "reload", "switch", "offline", "online", "manage", "shell",
     ] {
         assert!(help.contains(&format!("  {c}")), "help lacks {c}: {help}");
     }
@@ -1460,17 +1460,18 @@ fn the_switch_has_a_next_gunicorn_and_the_graceful_timeout() {
     assert!(postinst.contains(&format!("WARM_REQUESTS={}\n", ctx.workers * 2)));
 }
 
-/// Runs the postinst's switch (`app_switch`, from switch.inc) in `t` with
+/// Runs the switch (`app_switch`, from switch.inc, on serving.inc) as the
+/// control utility holds it, in `t` with
 /// fake `systemctl`, `curl` and `nginx` on PATH: units' states are files
 /// in `t/units`, `t/fail-start-UNIT` makes a start fail, `t/code-SOCKET`
 /// is the HTTP status a health request through SOCKET gets (200 when
 /// absent). Returns the switch's status, the systemctl calls in order and
 /// the socket upstream.conf names afterwards.
-fn run_switch(t: &Path, postinst: &str) -> (i32, Vec<String>, String) {
-    let start = postinst
-        .find("# --- the switch")
-        .expect("switch in postinst");
-    let end = postinst.find("# --- end of the switch ---").unwrap();
+fn run_switch(t: &Path, control: &str) -> (i32, Vec<String>, String) {
+    let start = control
+        .find("# --- serving")
+        .expect("serving.inc in the control utility");
+    let end = control.find("# --- end of the switch ---").unwrap();
     let bin = t.join("bin");
     fs::create_dir_all(&bin).unwrap();
     fs::create_dir_all(t.join("units")).unwrap();
@@ -1517,7 +1518,7 @@ printf '%s' "$code"
          rc=0; app_switch || rc=$?\necho \"$rc\" >$T/rc\nserving_socket >$T/serving\n",
         bin = bin.display(),
         t = t.display(),
-        switch = &postinst[start..end],
+        switch = &control[start..end],
     );
     fs::remove_file(t.join("calls")).ok();
     let (ok, out) = run(Command::new("sh").arg("-c").arg(&script));
@@ -1575,8 +1576,8 @@ fn the_switch_leaves_what_the_docs_say() {
     let files = render(&blue());
     let postinst = &files
         .iter()
-        .find(|f| f.path == "DEBIAN/postinst")
-        .unwrap()
+        .find(|f| f.path == "/usr/bin/demo-blue")
+        .expect("the control utility")
         .contents;
     let state = |t: &Path, unit: &str| {
         fs::read_to_string(t.join("units").join(unit))
@@ -1646,6 +1647,64 @@ fn the_switch_leaves_what_the_docs_say() {
     assert_eq!(rc, 3, "{calls:?}");
     assert!(!calls.iter().any(|c| c.contains("s-next")), "{calls:?}");
     assert_eq!(serving, "gunicorn.sock");
+}
+
+/// The switch's statuses are read in one place (`switch_outcome` in the
+/// control utility): each becomes the `switch` command's exit code and
+/// one message; the postinst runs `switch` and acts on the code, and no
+/// longer holds the switch itself.
+#[test]
+fn the_switch_outcome_is_decoded_once() {
+    let files = render(&blue());
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .unwrap_or_else(|| panic!("no {path}"))
+            .contents
+            .clone()
+    };
+    let control = file("/usr/bin/demo-blue");
+    let postinst = file("DEBIAN/postinst");
+    assert!(
+        !postinst.contains("app_switch"),
+        "the postinst runs no switch of its own"
+    );
+    assert!(postinst.contains("\"$CONTROL\" switch --nginx-reloaded \"$reloaded\""));
+    for c in ["11)", "12)", "0 | 14)"] {
+        assert!(postinst.contains(c), "the postinst acts on {c}");
+    }
+    let start = control.find("# --- serving").unwrap();
+    let end = control.find("# --- end of the switch ---").unwrap();
+    for (status, code, says) in [
+        (0, 0, "answers /health/"),
+        (1, 11, "beside the running release"),
+        (2, 12, "serves it meanwhile"),
+        (3, 13, "does not answer /health/: why"),
+        (4, 14, "not checking health"),
+    ] {
+        let script = format!(
+            "set -u\nUSER_NAME=demo-blue\nHEALTH_PATH=/health/\nSERVICE_UNIT=s.service\n\
+             NEXT_SERVICE_UNIT=s-next.service\nlog() {{ echo \"$USER_NAME: $*\"; }}\n\
+             warn() {{ echo \"$USER_NAME: warning: $*\" >&2; }}\n{switch}\n\
+             release_version() {{ echo 7; }}\nunit_log() {{ :; }}\n\
+             app_switch() {{ HEALTH_RESULT=why; FAILED_UNIT=u.service; return {status}; }}\n\
+             rc=0; switch_outcome || rc=$?; exit $rc\n",
+            switch = &control[start..end],
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "status {status}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(says), "status {status}: {text}");
+        assert!(
+            text.contains("release 7") || status == 4,
+            "status {status}: {text}"
+        );
+    }
 }
 
 /// One rule per value (src/rules): the renderer refuses exactly what

@@ -108,6 +108,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../debian-templates/upstream.inc"),
     ),
     (
+        "serving.inc",
+        include_str!("../../debian-templates/serving.inc"),
+    ),
+    (
         "switch.inc",
         include_str!("../../debian-templates/switch.inc"),
     ),
