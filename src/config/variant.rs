@@ -360,6 +360,18 @@ impl Variant {
         self.broker == "redis"
     }
 
+    /// The health URL this variant chose, when it differs from djdd's
+    /// default: it wins over the project's `[health] url`.
+    pub fn chosen_health_url(&self) -> Option<&str> {
+        (self.health_url != DEFAULT_HEALTH_URL).then_some(self.health_url.as_str())
+    }
+
+    /// Whether the site gets its own Redis: the variant asks for it, its
+    /// broker is Redis, or the project's djdd.toml says `redis = true`.
+    pub fn site_redis(&self, project_redis: bool) -> bool {
+        self.redis || self.redis_broker() || project_redis
+    }
+
     /// Copies of process `name` this variant runs (default 1).
     pub fn copies(&self, name: &str) -> u32 {
         self.processes.get(name).copied().unwrap_or(1)
@@ -609,8 +621,8 @@ impl Variant {
         let project_health = project
             .map(|p| p.health.url.as_str())
             .filter(|u| *u != DEFAULT_HEALTH_URL);
-        let health = if self.health_url != d.health_url {
-            Effective::new("health_url", self.health_url.clone(), V)
+        let health = if let Some(u) = self.chosen_health_url() {
+            Effective::new("health_url", u.to_string(), V)
         } else if let Some(u) = project_health {
             Effective::new("health_url", u.to_string(), P)
         } else {
@@ -658,11 +670,15 @@ impl Variant {
                 ));
             }
         }
-        let redis = if self.redis {
-            Effective::new("redis", yn(true), V)
-        } else if self.celery && self.redis_broker() {
-            Effective::new("redis", "yes (celery's broker)".into(), V)
-        } else if project.is_some_and(|p| p.redis) {
+        // The build's rule (`site_redis`), with where the yes comes from.
+        let redis = if self.site_redis(false) {
+            let why = if self.redis {
+                "yes"
+            } else {
+                "yes (the broker)"
+            };
+            Effective::new("redis", why.into(), V)
+        } else if self.site_redis(project.is_some_and(|p| p.redis)) {
             Effective::new("redis", yn(true), P)
         } else {
             Effective::new("redis", yn(false), D)

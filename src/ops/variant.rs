@@ -79,7 +79,7 @@ pub fn summary(v: &Variant) -> String {
                 .join(" ")
         )
     };
-    let redis = if v.redis || v.redis_broker() {
+    let redis = if v.site_redis(false) {
         format!(", redis yes ({}, {})", v.redis_maxmemory, v.redis_policy)
     } else {
         String::new()

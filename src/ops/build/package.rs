@@ -35,7 +35,7 @@ pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Si
         workers: inputs.variant.workers,
         celery: inputs.variant.celery,
         redis_broker: inputs.variant.celery && inputs.variant.redis_broker(),
-        redis: inputs.project.redis || inputs.variant.redis || inputs.variant.redis_broker(),
+        redis: inputs.variant.site_redis(inputs.project.redis),
         asgi: inputs.project.asgi.is_some(),
         https_only: false,
         version: inputs.plan.site.version.clone(),
@@ -377,8 +377,7 @@ pub fn site_package(
         migrate: inputs.variant.migrate,
         // The variant's health URL wins when its admin set one; the
         // default "/" leaves the project's djdd.toml `health.url` in force.
-        health_url: (inputs.variant.health_url != crate::config::variant::DEFAULT_HEALTH_URL)
-            .then(|| inputs.variant.health_url.clone()),
+        health_url: inputs.variant.chosen_health_url().map(str::to_string),
         warm_url: inputs.variant.warm_url.clone(),
         graceful_timeout: inputs.variant.graceful_timeout,
         extra_env: inputs
