@@ -44,6 +44,7 @@ ACC_BASE_PACKAGES=(
     postgresql postgresql-client nginx memcached rabbitmq-server redis-server
     curl ca-certificates gnupg adduser python3 python3-venv libpq5 openssl certbot pebble
     procps iproute2 netbase less logrotate
+    haproxy python3-apt python3-psycopg2
 )
 # Extra packages for the base (space separated); they change the cache key.
 if [ -n "${ACC_EXTRA_PACKAGES:-}" ]; then
@@ -104,6 +105,8 @@ apt-get install -y -qq --no-install-recommends ${ACC_BASE_PACKAGES[*]} >/dev/nul
 apt-get upgrade -y -qq >/dev/null
 rm -f /usr/sbin/policy-rc.d
 systemctl enable postgresql nginx memcached rabbitmq-server
+# haproxy runs on scenario 23's balancer only (it enables it there).
+systemctl disable haproxy 2>/dev/null || true
 # Timers that would take the dpkg lock or load the machine during a test.
 systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
     man-db.timer e2scrub_all.timer fstrim.timer logrotate.timer 2>/dev/null || true
@@ -261,6 +264,15 @@ boot_container() {
         zstd -q -dc "$ACC_BASE" | tar --numeric-owner --xattrs --xattrs-include='*' -xpf - -C "$CT_ROOT"
     fi
     local t_extract=$((SECONDS - t0))
+    # Units masked before the first boot (ACC_MASK_UNITS, space separated):
+    # a host of scenario 23 that must not run them.
+    # and its host name (ACC_HOSTNAME; the base's is djdd-acc).
+    [ -z "${ACC_HOSTNAME:-}" ] || echo "$ACC_HOSTNAME" >"$CT_ROOT/etc/hostname"
+    local u
+    for u in ${ACC_MASK_UNITS:-}; do
+        mkdir -p "$CT_ROOT/etc/systemd/system"
+        ln -sfn /dev/null "$CT_ROOT/etc/systemd/system/$u"
+    done
     ct_start "extract ${t_extract} s, "
 }
 
@@ -315,6 +327,14 @@ acc_remove_cgroups() {
 # CT_PID and writes them to CT_DIR (attached scenarios read them there).
 ct_start() {
     local note="${1:-}" name="$CT_NAME" dir="$CT_DIR" t0=$SECONDS
+    # The container's network: its own loopback only (--private-network),
+    # or ACC_NSPAWN_OPTS (scenario 23: --network-bridge=BRIDGE, a bridge
+    # of the harness's own with no uplink, and --bind=...; multihost.sh).
+    local -a net
+    read -r -a net <<<"${ACC_NSPAWN_OPTS:---private-network}"
+    # The services the boot waits for (ACC_BOOT_SERVICES, space separated;
+    # pg_isready too when postgresql is one of them).
+    local services="${ACC_BOOT_SERVICES-postgresql nginx memcached rabbitmq-server}"
     # nspawn needs a unique machine name even with --register=no (hostname,
     # logs). A reboot keeps it: RabbitMQ's data belongs to rabbit@HOSTNAME.
     local machine
@@ -328,7 +348,7 @@ ct_start() {
     # The subshell enters its cgroup and becomes systemd-nspawn (CT_NSPAWN).
     (
         acc_enter_cgroup "$dir/cgroups"
-        exec systemd-nspawn -D "$CT_ROOT" --register=no --keep-unit --private-network \
+        exec systemd-nspawn -D "$CT_ROOT" --register=no --keep-unit "${net[@]}" \
             --machine="$machine" --console=read-only -b
     ) >>"$dir/console.log" 2>&1 </dev/null &
     CT_NSPAWN=$!
@@ -363,8 +383,10 @@ ct_start() {
         ;;
     esac
     local t_boot=$((SECONDS - t0))
-    wait_for "postgresql, nginx, memcached and rabbitmq-server active in $name" 120 \
-        in_ct sh -c 'systemctl is-active -q postgresql nginx memcached rabbitmq-server && pg_isready -q'
+    if [ -n "$services" ]; then
+        wait_for "$services active in $name" 120 \
+            in_ct sh -c 'systemctl is-active -q $1 && case " $1 " in *" postgresql "*) pg_isready -q ;; esac' sh "$services"
+    fi
     acc_log "container $name up: ${note}boot ${t_boot} s, services $((SECONDS - t0 - t_boot)) s (PID 1 = $CT_PID)"
     # The load generator lives in the container.
     ct_copy_in "$ACC_HERE/loadgen.py" /usr/local/lib/djdd-acc/loadgen.py

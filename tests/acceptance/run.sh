@@ -10,6 +10,8 @@
 # "# acc-container: NAME" with NAME other than "own": consecutive scenarios
 # naming the same container share one, booted here before the first of them
 # and stopped after the last (they attach to it through ACC_ATTACH=NAME).
+# A scenario whose header says "# acc-suites: SUITE..." runs on those
+# suites only (prints "SKIP NAME" on the others).
 # A scenario whose header says "# acc-quiet: WHY" runs alone on the host:
 # it waits until every other run.sh on it (another suite's, side by side:
 # suites.sh) is between scenarios, and they wait for it (the lock file
@@ -50,12 +52,21 @@ ensure_base
 acc_log "base ready: $(basename "$ACC_BASE") ($((SECONDS - t0)) s)"
 acc_log "suite $ACC_SUITE: ${#scenarios[@]} scenario(s), logs in $logs"
 
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 results=()
 shared=""
 for i in "${!scenarios[@]}"; do
     f="${scenarios[$i]}"
     name="$(basename "$f" .sh)"
+    # "# acc-suites: SUITE..." limits a scenario to those suites (its
+    # header says why); on the others it is skipped, and said so.
+    only="$(sed -n 's/^# acc-suites: *//p' "$f" | head -n1)"
+    if [ -n "$only" ] && [[ " $only " != *" $ACC_SUITE "* ]]; then
+        skipped=$((skipped + 1))
+        results+=("SKIP $name (only on: $only)")
+        printf '%s\n' "${results[-1]}"
+        continue
+    fi
     ctname="$(sed -n 's/^# acc-container: *\([a-z0-9-]*\).*/\1/p' "$f" | head -n1)"
     [ -n "$ctname" ] || ctname=own
     # Host-wide: a quiet scenario waits until no other run.sh's scenario
@@ -104,5 +115,6 @@ unset ACC_ATTACH
 printf '\n'
 printf '%s\n' "${results[@]}"
 printf 'total %s s (suite %s)\n' "$((SECONDS - t_all))" "$ACC_SUITE"
+[ "$skipped" = 0 ] || printf '%s skipped (not for suite %s)\n' "$skipped" "$ACC_SUITE"
 printf '%s passed, %s failed\n' "$passed" "$failed"
 if [ "$failed" != 0 ]; then exit 1; fi
