@@ -63,6 +63,13 @@ UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS $TIMER_UNITS"
 WORKER_UNITS="$CELERY_UNIT $PROCESS_UNITS"
 STATUS_UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $REDIS_UNIT"
 PROCESS_RUN_SERVICES={{ process_services | join(" ") | shell_quote }}
+# The site's secrets (secrets.env): those postinst makes, those it composes
+# from them, the external services' URLs (djdd variant --external) and the
+# project's own (djdd.toml [secrets]).
+SECRETS_MADE='{% for s in secrets if s.value.kind == "generated" %}{{ " " if not loop.first }}{{ s.key }}{% endfor %}'
+SECRETS_COMPOSED='{% for s in secrets if s.value.kind != "generated" %}{{ " " if not loop.first }}{{ s.key }}{% endfor %}'
+EXTERNAL_KEYS={{ external | map(attribute="name") | join(" ") | shell_quote }}
+DECLARED_SECRETS={{ declared_secrets | map(attribute="name") | join(" ") | shell_quote }}
 
 usage() {
     cat <<EOF
@@ -104,6 +111,17 @@ Commands:
                 and switch nginx to HTTPS; files: check the files local.env
                 names and switch nginx to them (HTTP stays when they fail)
   version       print the deployed version
+  secrets list  each secret of the site: set or missing, and what it is
+                (values are never shown)
+  secrets set NAME
+                set secret NAME to the line read from stdin (never from
+                the command line); 'restart' applies it
+  secrets export FILE
+                write every secret (generated ones too) to the new FILE,
+                mode 0600: what another host of the site imports
+  secrets import FILE
+                set every secret FILE holds (KEY="value" lines), all or
+                nothing; the others are kept
   manage ARG... run manage.py as $USER_NAME with the site's environment
   shell         an interactive shell as $USER_NAME with the site's environment
   --help        this text
@@ -206,6 +224,109 @@ nginx_action() {
     elif [ "$1" = start ]; then
         systemctl start nginx.service
     fi
+}
+
+# --- secrets (docs/site-package.md, Secrets) ---
+
+# secret_state KEY: set, "set (local.env)" or missing.
+secret_state() {
+    if v=$("$PYTHON" -I "$ENVFILE" --get "$1" --file "$SECRETS_ENV" 2>/dev/null) && [ -n "$v" ]; then
+        echo set
+    elif v=$(local_value "$1") && [ -n "$v" ]; then
+        echo "set (local.env)"
+    else
+        echo missing
+    fi
+}
+
+# secret_row KEY WHAT: one line of `secrets list`; counts the missing
+# ones that the site needs (external URLs, the project's secrets).
+secret_row() {
+    state=$(secret_state "$1")
+    printf '  %-26s %-16s %s\n' "$1" "$state" "$2"
+    if [ "$state" = missing ]; then
+        SECRETS_MISSING="${SECRETS_MISSING:-}${SECRETS_MISSING:+ }$1"
+    fi
+}
+
+secrets_list() {
+    echo "$USER_NAME secrets, in $SECRETS_ENV (values are never shown):"
+{% for s in secrets %}
+    secret_row {{ s.key | shell_quote }} {{ ("made by postinst, kept across upgrades" if s.value.kind == "generated" else "composed by postinst from the ones it makes") | shell_quote }}
+{% endfor %}
+{% for e in external %}
+    secret_row {{ e.name | shell_quote }} {{ ("the external " ~ e.service ~ ": " ~ e.looks_like) | shell_quote }}
+{% endfor %}
+{% for d in declared_secrets %}
+    secret_row {{ d.name | shell_quote }} {{ d.description | shell_quote }}
+{% endfor %}
+}
+
+# secrets_missing: the site's needed secrets without a value (names).
+secrets_missing() {
+    SECRETS_MISSING=
+    for key in $EXTERNAL_KEYS $DECLARED_SECRETS; do
+        [ "$(secret_state "$key")" != missing ] || SECRETS_MISSING="$SECRETS_MISSING${SECRETS_MISSING:+ }$key"
+    done
+}
+
+secrets_cmd() {
+    sub=${1:-}
+    [ $# -eq 0 ] || shift
+    case $sub in
+    list)
+        need_root "secrets list"
+        [ $# -eq 0 ] || { echo "usage: $USER_NAME secrets list" >&2; exit 2; }
+        secrets_list
+        ;;
+    set)
+        need_root "secrets set"
+        [ $# -eq 1 ] || { echo "usage: echo VALUE | $USER_NAME secrets set NAME (the value comes from stdin)" >&2; exit 2; }
+        case " $SECRETS_COMPOSED " in *" $1 "*)
+            die "$1 is composed by postinst from the secrets it makes (it is rebuilt at every configure): set the secrets it is made of, or make the service external (djdd variant --external)"
+            ;;
+        esac
+        [ ! -t 0 ] || echo "$USER_NAME: reading the value of $1 from stdin (one line)" >&2
+        install -d -m 0750 "${SECRETS_ENV%/*}"
+        "$PYTHON" -I "$ENVFILE" --set "$1" --into "$SECRETS_ENV" \
+            --allow "$SECRETS_MADE $EXTERNAL_KEYS $DECLARED_SECRETS" || exit 1
+        echo "$USER_NAME: $1 is set; '$USER_NAME restart' applies it"
+        ;;
+    export)
+        need_root "secrets export"
+        [ $# -eq 1 ] || { echo "usage: $USER_NAME secrets export FILE" >&2; exit 2; }
+        if [ -e "$1" ] || [ -L "$1" ]; then
+            die "$1 exists: secrets export writes a new file (remove it, or choose another name)"
+        fi
+        [ -f "$SECRETS_ENV" ] || die "$SECRETS_ENV is missing: is the package configured?"
+        (
+            umask 077
+            tmp=$(mktemp "$1.XXXXXX") || exit 1
+            {
+                echo "# Secrets of $USER_NAME ($DOMAIN), exported from $(hostname) on $(date -u +%Y-%m-%dT%H:%M:%SZ)."
+                echo "# Every host of the site needs them: $USER_NAME secrets import FILE,"
+                echo "# or place the file at $SECRETS_ENV before installing. Keep it secret."
+                grep -v '^#' "$SECRETS_ENV"
+            } >"$tmp"
+            chmod 0600 "$tmp"
+            mv -T "$tmp" "$1"
+        ) || die "cannot write $1"
+        echo "$USER_NAME: wrote every secret to $1 (mode 0600)"
+        ;;
+    import)
+        need_root "secrets import"
+        [ $# -eq 1 ] || { echo "usage: $USER_NAME secrets import FILE" >&2; exit 2; }
+        [ -f "$1" ] || die "$1 is not a file"
+        install -d -m 0750 "${SECRETS_ENV%/*}"
+        "$PYTHON" -I "$ENVFILE" --import "$1" --into "$SECRETS_ENV" \
+            --allow "$SECRETS_MADE $SECRETS_COMPOSED $EXTERNAL_KEYS $DECLARED_SECRETS" || exit 1
+        echo "$USER_NAME: '$USER_NAME restart' applies the secrets"
+        ;;
+    *)
+        echo "usage: $USER_NAME secrets list|set NAME|export FILE|import FILE" >&2
+        exit 2
+        ;;
+    esac
 }
 
 # --- HTTPS (docs/tls.md) ---
@@ -454,6 +575,13 @@ status)
     if [ "$(serving_socket)" = "$NEXT_SOCKET" ]; then
         echo "  nginx sends requests to $NEXT_SERVICE_UNIT (a switch is under way, or failed half-way: '$USER_NAME restart')"
     fi
+    if [ "$(id -u)" = 0 ]; then
+        secrets_missing
+        if [ -n "$SECRETS_MISSING" ]; then
+            echo "  secrets missing: $SECRETS_MISSING ('$USER_NAME secrets list'; set one: $USER_NAME secrets set NAME)"
+            rc=3
+        fi
+    fi
     exit $rc
     ;;
 timers)
@@ -572,6 +700,9 @@ tls)
         exit 2
         ;;
     esac
+    ;;
+secrets)
+    secrets_cmd "$@"
     ;;
 manage)
     need_root manage

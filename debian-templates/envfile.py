@@ -148,12 +148,161 @@ def load(files, env):
                       file=sys.stderr)
 
 
+def quote(v):
+    """v as a double-quoted value that systemd and sh both read as v."""
+    return '"' + "".join("\\" + c if c in SHELL_NEED_ESCAPE else c for c in v) + '"'
+
+
+def read_strict(path, text):
+    """[(key, value)] of a file to import: every line blank, a comment or
+    one KEY="value" (or KEY=value) on its own line, with a valid name and
+    no line break in the value. Exits naming the first bad line (never
+    its value) so that nothing is changed."""
+    out = []
+    for n, line in enumerate(text.split("\n"), 1):
+        stripped = line.strip(WHITESPACE)
+        if stripped == "" or stripped[0] in COMMENTS:
+            continue
+        pairs = parse(line + "\n")
+        key = line.split("=", 1)[0].strip(WHITESPACE) if "=" in line else ""
+        if "\r" in line or "\0" in line or len(pairs) != 1 or not valid_key(key) \
+                or pairs[0][0] != key or key.upper() != key or "\n" in pairs[0][1]:
+            sys.exit("envfile: %s: line %d is not one KEY=\"value\" assignment "
+                     "(a name [A-Z_][A-Z0-9_]*, a value without line breaks); nothing was changed"
+                     % (path, n))
+        out.append(pairs[0])
+    return out
+
+
+def write_atomic(dest, entries, header):
+    """dest gets the header lines and the entries, replacing it by a
+    rename; an existing file's owner and mode are kept (root:root 0600
+    for a new one)."""
+    try:
+        st = os.stat(dest)
+        uid, gid, mode = st.st_uid, st.st_gid, st.st_mode & 0o777
+    except FileNotFoundError:
+        uid, gid, mode = 0, 0, 0o600
+    tmp = dest + ".dpkg-new"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for line in header:
+            f.write(line + "\n")
+        for k, v in entries:
+            f.write("%s=%s\n" % (k, quote(v)))
+        f.flush()
+        os.fsync(f.fileno())
+    os.chown(tmp, uid, gid)
+    os.chmod(tmp, mode)
+    os.rename(tmp, dest)
+
+
+def read_existing(path):
+    """(comment lines at the top, [(key, value)]) of a file that may be
+    missing."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return [], []
+    header = []
+    for line in text.split("\n"):
+        if line.startswith("#"):
+            header.append(line)
+        else:
+            break
+    return header, [(k, v) for k, v in parse(text) if valid_key(k)]
+
+
+def update(dest, new, allowed):
+    """dest with new's values: a key already there changes in place, a new
+    one is appended, every other entry is kept. Prints how many changed."""
+    if allowed is not None:
+        bad = sorted({k for k, _ in new if k not in allowed})
+        if bad:
+            sys.exit("envfile: not a secret of this site: %s (its secrets: %s); nothing was changed"
+                     % (" ".join(bad), " ".join(sorted(allowed)) or "none"))
+    header, entries = read_existing(dest)
+    merged = dict(entries)
+    order = [k for k, _ in entries]
+    changed = 0
+    for k, v in new:
+        if merged.get(k) != v:
+            changed += 1
+        if k not in merged:
+            order.append(k)
+        merged[k] = v
+    seen = set()
+    out = []
+    for k in order:
+        if k not in seen:
+            seen.add(k)
+            out.append((k, merged[k]))
+    if changed:
+        write_atomic(dest, out, header)
+    print("secrets: %d imported, %d changed" % (len(new), changed))
+
+
 def usage():
     sys.exit("usage: envfile [--user USER] [--chdir DIR] [--file F | --optional F]... -- CMD [ARG]...\n"
-             "       envfile --get KEY [--file F | --optional F]...")
+             "       envfile --get KEY [--file F | --optional F]...\n"
+             "       envfile --append-others FILE --to DEST\n"
+             "       envfile --import FILE --into DEST [--allow KEY]...\n"
+             "       envfile --set KEY --into DEST [--allow KEY]...   (the value on stdin)")
+
+
+def special(argv):
+    """The secrets modes (the control utility's `secrets`, the postinst's
+    ensure_secrets); False when argv is not one of them."""
+    if not argv or argv[0] not in ("--append-others", "--import", "--set"):
+        return False
+    mode, arg = argv[0], argv[1] if len(argv) > 1 else usage()
+    dest, allowed, i = None, None, 2
+    while i < len(argv):
+        if argv[i] in ("--to", "--into") and i + 1 < len(argv):
+            dest = argv[i + 1]
+        elif argv[i] == "--allow" and i + 1 < len(argv):
+            allowed = (allowed or set()) | set(argv[i + 1].split())
+        else:
+            usage()
+        i += 2
+    if dest is None:
+        usage()
+    if mode == "--append-others":
+        # Entries of FILE whose keys DEST does not have, appended to DEST
+        # (the postinst's file of the values it makes).
+        _, have = read_existing(dest)
+        _, old = read_existing(arg)
+        keys = {k for k, _ in have}
+        with open(dest, "a", encoding="utf-8") as f:
+            for k, v in old:
+                if k not in keys:
+                    keys.add(k)
+                    f.write("%s=%s\n" % (k, quote(v)))
+    elif mode == "--import":
+        try:
+            with open(arg, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            sys.exit("envfile: %s: %s" % (arg, e))
+        update(dest, read_strict(arg, text), allowed)
+    else:
+        if not valid_key(arg) or arg.upper() != arg:
+            sys.exit("envfile: %r is not a secret name ([A-Z_][A-Z0-9_]*)" % arg)
+        value = sys.stdin.read()
+        if value.endswith("\n"):
+            value = value[:-1]
+        if any(c in value for c in "\n\r\0"):
+            sys.exit("envfile: the value of %s has a line break (or NUL): a secret is one line; nothing was changed" % arg)
+        if value == "":
+            sys.exit("envfile: the value of %s is empty (give it on stdin); nothing was changed" % arg)
+        update(dest, [(arg, value)], allowed)
+    return True
 
 
 def main(argv):
+    if special(argv):
+        return
     files, user, chdir, get = [], None, None, None
     i = 0
     while i < len(argv):

@@ -2,6 +2,8 @@
 PACKAGE={{ package | shell_quote }}
 VERSION={{ version | shell_quote }}
 SITE_USER={{ user | shell_quote }}
+# The site user's and group's fixed uid and gid (djdd variant --uid); empty: allocated.
+SITE_UID='{% if uid %}{{ uid }}{% endif %}'
 DOMAIN={{ domain | shell_quote }}
 ENV_PATH={{ env_path | shell_quote }}
 SRC_PATH={{ src_path | shell_quote }}
@@ -71,4 +73,8 @@ DB_OVERRIDE_KEY={{ (database.override_key if database else "") | shell_quote }}
 BROKER_USER={{ (broker.user if broker else "") | shell_quote }}
 BROKER_VHOST={{ (broker.vhost if broker else "") | shell_quote }}
 BROKER_OVERRIDE_KEY={{ (broker.override_key if broker else "") | shell_quote }}
+# The values external services need from the secrets (djdd variant
+# --external), and the project's declared secrets (djdd.toml [secrets]).
+EXTERNAL_KEYS={{ external | map(attribute="name") | join(" ") | shell_quote }}
+DECLARED_SECRETS={{ declared_secrets | map(attribute="name") | join(" ") | shell_quote }}
 # --- end of constants ---

@@ -386,6 +386,8 @@ fn update_strategy() -> BoxedStrategy<VariantUpdate> {
                 acme_email,
                 allow,
                 strict,
+                // external and uid: config::variant's unit tests.
+                ..VariantUpdate::default()
             },
         )
         .boxed()

@@ -36,6 +36,8 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
             https_only: false,
             version: "1.20250101.3".into(),
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            external: djdd::contract::External::default(),
+            uid: None,
         },
         project,
         env_hash: "0123456789abcdef".into(),

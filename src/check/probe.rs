@@ -456,6 +456,8 @@ pub fn check_site(name: &str, variant: &str, project: &Project) -> Site {
         https_only: true,
         version: "0~djdd.check".into(),
         commit: "0".repeat(40),
+        external: crate::contract::External::default(),
+        uid: None,
     }
 }
 

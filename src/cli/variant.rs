@@ -111,4 +111,26 @@ pub struct VariantArgs {
     /// Drop every --allow given before: the strict sandbox again.
     #[arg(long)]
     pub strict: bool,
+    /// A service another host provides (repeatable): database, redis or
+    /// broker. postinst then sets none of it up, the package does not
+    /// Recommend its server, and its URL comes from the site's secrets
+    /// (`NAME-VARIANT secrets set DATABASE_URL`) [default: none; see
+    /// docs/multi-host.md].
+    #[arg(long = "external", value_name = "SERVICE", allow_hyphen_values = true)]
+    pub external: Vec<String>,
+    /// Forget every --external: every service local again.
+    #[arg(long)]
+    pub no_external: bool,
+    /// The site user's and group's uid and gid, the same on every host
+    /// (shared storage), 100 to 999 [default: allocated on each host].
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        conflicts_with = "no_uid"
+    )]
+    pub uid: Option<i64>,
+    /// Forget --uid.
+    #[arg(long)]
+    pub no_uid: bool,
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::contract;
 use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
-use crate::rules::values::{check_process_name, check_url_path};
+use crate::rules::values::{check_description, check_env_key, check_process_name, check_url_path};
 
 /// The file's name at the project root.
 pub const FILE: &str = "djdd.toml";
@@ -45,6 +45,9 @@ pub struct ProjectFile {
     pub processes: BTreeMap<String, ProcessFile>,
     #[serde(default)]
     pub timers: BTreeMap<String, TimerFile>,
+    /// `[secrets]`: NAME = "what it is".
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// `[processes.NAME]` as written.
@@ -125,6 +128,20 @@ pub struct Project {
     pub processes: Vec<Process>,
     /// `[timers.NAME]`: scheduled jobs, by name.
     pub timers: Vec<Timer>,
+    /// `[secrets]`: the secrets the project's settings read, which each
+    /// host gets from `NAME-VARIANT secrets set` or `secrets import`,
+    /// never from a package; sorted by name.
+    pub secrets: Vec<DeclaredSecret>,
+}
+
+/// A secret the project declares (`[secrets]` in djdd.toml).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct DeclaredSecret {
+    /// The environment variable, `[A-Z_][A-Z0-9_]*`, not one the contract
+    /// sets.
+    pub name: String,
+    /// One line: what it is, shown by `NAME-VARIANT secrets list`.
+    pub description: String,
 }
 
 /// A long-running process of the project (`[processes.NAME]`).
@@ -286,6 +303,12 @@ pub const KEYS: &[Key] = &[
         default: "none",
         meaning: "A random delay added to each run (systemd's `RandomizedDelaySec=`), a time span such as `\"10min\"`.",
         example: "\"10min\"",
+    },
+    Key {
+        name: "secrets.KEY",
+        default: "none",
+        meaning: "A secret the settings read (an SMTP password, an API key): its environment name and a one-line description. It never reaches a package: each host gets it from `NAME-VARIANT secrets set KEY` or `secrets import FILE` into `/etc/NAME-site/VARIANT/secrets.env`; postinst and `status` name the missing ones, and `djdd variant --env` refuses the name.",
+        example: "\"the SMTP relay's password\"",
     },
     Key {
         name: "build.python_packages",
@@ -474,6 +497,26 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         }
     }
 
+    let mut secrets = Vec::new();
+    for (name, description) in &f.secrets {
+        let what = format!("{FILE}: key `secrets.{}`", name.escape_debug());
+        check_env_key(&what, name, &[]).map_err(|e| {
+            e.with_hint("e.g. [secrets]\nSMTP_PASSWORD = \"the SMTP relay's password\"")
+        })?;
+        if contract::is_reserved(name) {
+            return Err(Error::invalid_hint(
+                what,
+                format!("{name} is a variable of the deploy contract: djdd sets it"),
+                "declare only the project's own secrets (docs/contract.md lists the contract's variables)",
+            ));
+        }
+        check_description(&what, description)?;
+        secrets.push(DeclaredSecret {
+            name: name.clone(),
+            description: description.clone(),
+        });
+    }
+
     let url = f.health.url.clone().unwrap_or_else(|| "/".into());
     // The variant's rule for URL paths: a project's health URL is also
     // the default of every variant's health_url and warm_url.
@@ -499,6 +542,7 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         redis: f.redis.unwrap_or(false),
         processes,
         timers,
+        secrets,
         build: Build {
             python_packages,
             collectstatic: f.build.collectstatic.unwrap_or(true),

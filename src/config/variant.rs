@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::Service;
 use crate::error::{Error, Result};
 use crate::rules::names::{check_pair, printable, shown};
 pub use crate::rules::values::{
@@ -22,7 +23,8 @@ pub use crate::rules::values::{
 use crate::rules::values::{
     check_acme_server, check_allow, check_branch, check_broker, check_copies, check_domain,
     check_email, check_env_key, check_env_value, check_graceful_timeout, check_process_name,
-    check_redis_maxmemory, check_redis_policy, check_settings, check_url_path, check_workers,
+    check_redis_maxmemory, check_redis_policy, check_settings, check_uid, check_url_path,
+    check_workers,
 };
 
 /// Default branch built when none is given (`refs/heads/main` of the mirror).
@@ -140,6 +142,13 @@ pub struct Variant {
     /// unique: [`ALLOW_WX_MEMORY`], `address-family=AF_X`. Empty (the
     /// default): every unit gets the strict sandbox.
     pub allow: Vec<String>,
+    /// The services another host provides (`--external`), sorted and
+    /// unique: postinst sets none of them up, their values come from the
+    /// site's secrets. Empty (the default): every service is local.
+    pub external: Vec<Service>,
+    /// The site user's and group's uid and gid, the same on every host
+    /// (`--uid`); `None` (the default): allocated on each host.
+    pub uid: Option<u32>,
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -185,6 +194,12 @@ struct VariantFile {
     #[serde(skip_serializing_if = "Option::is_none")]
     acme_email: Option<String>,
     allow: Option<Vec<String>>,
+    // Written only when set, also in the canonical text: the variants of
+    // older djdd versions keep their fingerprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<i64>,
 }
 
 /// Changes asked for on the command line; `None` keeps the current value.
@@ -221,6 +236,15 @@ pub struct VariantUpdate {
     pub allow: Vec<String>,
     /// `--strict`: drop every relaxation (before `allow` is added).
     pub strict: bool,
+    /// `--external SERVICE`: services to add.
+    pub external: Vec<String>,
+    /// `--no-external`: forget every external service (before `external`
+    /// is added).
+    pub clear_external: bool,
+    /// `--uid N`.
+    pub uid: Option<i64>,
+    /// `--no-uid`: forget the fixed uid.
+    pub clear_uid: bool,
 }
 
 impl Variant {
@@ -251,6 +275,8 @@ impl Variant {
             acme_server: DEFAULT_ACME_SERVER.to_string(),
             acme_email: None,
             allow: Vec::new(),
+            external: Vec::new(),
+            uid: None,
         })
     }
 
@@ -352,6 +378,14 @@ impl Variant {
         }
         v.allow.sort();
         v.allow.dedup();
+        for e in file.external.unwrap_or_default() {
+            v.external.push(parse_service(&key("external"), &e)?);
+        }
+        v.external.sort();
+        v.external.dedup();
+        if let Some(n) = file.uid {
+            v.uid = Some(check_uid(&key("uid"), n)?);
+        }
         Ok(v)
     }
 
@@ -486,7 +520,42 @@ impl Variant {
         }
         v.allow.sort();
         v.allow.dedup();
+        if u.clear_external {
+            v.external.clear();
+        }
+        for e in &u.external {
+            v.external.push(parse_service(
+                &format!("--external {}", e.escape_debug()),
+                e,
+            )?);
+        }
+        v.external.sort();
+        v.external.dedup();
+        if u.clear_uid {
+            v.uid = None;
+        }
+        if let Some(n) = u.uid {
+            v.uid = Some(check_uid(&opt("uid"), n)?);
+        }
         Ok(v)
+    }
+
+    /// Whether the variant uses SERVICE from another host.
+    pub fn is_external(&self, service: Service) -> bool {
+        self.external.contains(&service)
+    }
+
+    /// The external services in one phrase: `database, redis`, or `none`.
+    pub fn external_list(&self) -> String {
+        if self.external.is_empty() {
+            "none".to_string()
+        } else {
+            self.external
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
     }
 
     /// The sandbox in one phrase: `strict`, or `relaxed: wx-memory, ...`.
@@ -537,6 +606,13 @@ impl Variant {
                     .collect()
             }),
             allow: (!self.allow.is_empty()).then(|| self.allow.clone()),
+            external: (!self.external.is_empty()).then(|| {
+                self.external
+                    .iter()
+                    .map(|s| s.as_str().to_string())
+                    .collect()
+            }),
+            uid: self.uid.map(i64::from),
         }
     }
 
@@ -718,8 +794,35 @@ impl Variant {
             self.sandbox(),
             of(!self.allow.is_empty()),
         ));
+        rows.push(Effective::new(
+            "external",
+            self.external_list(),
+            of(!self.external.is_empty()),
+        ));
+        rows.push(match self.uid {
+            Some(n) => Effective::new("uid", n.to_string(), V),
+            None => Effective::new("uid", "(allocated on each host)".into(), D),
+        });
         rows
     }
+}
+
+/// A service name of `--external` (`database`, `redis`, `broker`).
+fn parse_service(what: &str, s: &str) -> Result<Service> {
+    Service::parse(s).ok_or_else(|| {
+        Error::invalid(
+            what,
+            format!(
+                "{} is not a service djdd can leave to another host: {}",
+                shown(s),
+                Service::ALL
+                    .iter()
+                    .map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })
 }
 
 /// Where an effective value of a variant comes from.
@@ -833,6 +936,76 @@ mod tests {
         assert!(!v.celery && !v.migrate && !v.memcached);
         assert_eq!(v.health_url, "/");
         assert_eq!(v.user(), "demo-blue");
+    }
+
+    #[test]
+    fn external_services_and_uid_are_kept_and_checked() {
+        let v = Variant::new("demo", "blue").unwrap();
+        let canonical_before = v.canonical();
+        let u = VariantUpdate {
+            external: vec!["redis".into(), "database".into(), "redis".into()],
+            uid: Some(640),
+            ..VariantUpdate::default()
+        };
+        let w = v.apply(&u, RESERVED).unwrap();
+        assert_eq!(w.external, [Service::Database, Service::Redis]);
+        assert!(w.is_external(Service::Database) && !w.is_external(Service::Broker));
+        assert_eq!(w.uid, Some(640));
+        let text = w.to_toml();
+        assert!(
+            text.contains("external = [\"database\", \"redis\"]"),
+            "{text}"
+        );
+        assert!(text.contains("uid = 640"), "{text}");
+        assert_eq!(parse(&text).unwrap(), w);
+        // A variant without them keeps the canonical text (and so the
+        // fingerprint) older djdd versions gave it.
+        assert_eq!(
+            Variant::new("demo", "blue").unwrap().canonical(),
+            canonical_before
+        );
+        assert!(!canonical_before.contains("external") && !canonical_before.contains("uid"));
+        let e = v
+            .apply(
+                &VariantUpdate {
+                    external: vec!["memcached".into()],
+                    ..VariantUpdate::default()
+                },
+                RESERVED,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--external") && e.contains("database, redis, broker"),
+            "{e}"
+        );
+        let e = v
+            .apply(
+                &VariantUpdate {
+                    uid: Some(1000),
+                    ..VariantUpdate::default()
+                },
+                RESERVED,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--uid") && e.contains("100 to 999"), "{e}");
+        let e = parse("uid = 5\n").unwrap_err().to_string();
+        assert!(e.contains("key `uid`"), "{e}");
+        let e = parse("external = [\"db\"]\n").unwrap_err().to_string();
+        assert!(e.contains("key `external`"), "{e}");
+        // --no-external and --no-uid forget them.
+        let x = w
+            .apply(
+                &VariantUpdate {
+                    clear_external: true,
+                    clear_uid: true,
+                    ..VariantUpdate::default()
+                },
+                RESERVED,
+            )
+            .unwrap();
+        assert_eq!(x, v);
     }
 
     #[test]

@@ -66,6 +66,58 @@ pub struct Site {
     pub version: String,
     /// The full git commit of the source (DJDD_COMMIT).
     pub commit: String,
+    /// The services another host provides (`djdd variant --external`).
+    pub external: External,
+    /// The site user's and group's fixed uid and gid (`djdd variant
+    /// --uid`); `None`: the system allocates one on each host.
+    pub uid: Option<u32>,
+}
+
+/// A service a site may use from another host instead of the local one
+/// postinst sets up (`djdd variant --external SERVICE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    Database,
+    Redis,
+    Broker,
+}
+
+impl Service {
+    pub const ALL: [Service; 3] = [Service::Database, Service::Redis, Service::Broker];
+
+    /// Its name on the command line and in the variant file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Database => "database",
+            Service::Redis => "redis",
+            Service::Broker => "broker",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// Which services of a site are external: postinst sets none of them
+/// up, the package does not Recommend their server, and their variables
+/// come from the site's secrets ([`external_values`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct External {
+    pub database: bool,
+    pub redis: bool,
+    pub broker: bool,
+}
+
+impl External {
+    /// From the variant's list.
+    pub fn of(services: &[Service]) -> External {
+        External {
+            database: services.contains(&Service::Database),
+            redis: services.contains(&Service::Redis),
+            broker: services.contains(&Service::Broker),
+        }
+    }
 }
 
 impl Site {
@@ -113,6 +165,8 @@ mod tests {
             https_only: false,
             version: "1.20250101.1".into(),
             commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            external: External::default(),
+            uid: None,
         }
     }
 

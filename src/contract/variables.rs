@@ -7,7 +7,7 @@
 //! are [`super::secrets`]'. Imports nothing of the crate outside the
 //! contract; pure.
 
-use super::{BuildContext, Site, VERSION};
+use super::{BuildContext, Service, Site, VERSION};
 
 /// Whether a project's settings must read a variable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -495,12 +495,83 @@ pub(super) fn site_value(site: &Site, p: &str) -> Option<String> {
 }
 
 pub(super) fn applies(v: &Variable, site: &Site) -> bool {
-    match v.when {
+    let when = match v.when {
         When::Always => true,
         When::Celery => site.celery && !site.redis_broker,
         When::CeleryRedis => site.celery && site.redis_broker,
         When::Redis => site.redis,
+    };
+    when && !is_external(v, site)
+}
+
+/// The service a variable describes: the local database's, Redis's and
+/// the broker's variables, which an external service replaces.
+pub fn service_of(name: &str) -> Option<Service> {
+    match name {
+        "DATABASE" | "DATABASE_URL" | "DATABASE_USER" | "DATABASE_PASSWORD" | "DATABASE_HOST"
+        | "DATABASE_PORT" => Some(Service::Database),
+        "REDIS_URL" | "REDIS_PASSWORD" => Some(Service::Redis),
+        "CELERY_BROKER_URL" | "BROKER_PASSWORD" => Some(Service::Broker),
+        _ => None,
     }
+}
+
+/// Whether the variable belongs to a service another host provides. A
+/// broker in the site's Redis is external when that Redis is.
+fn is_external(v: &Variable, site: &Site) -> bool {
+    let ext = &site.external;
+    match service_of(v.name) {
+        Some(Service::Database) => ext.database,
+        Some(Service::Redis) => ext.redis,
+        Some(Service::Broker) => ext.broker || (ext.redis && v.when == When::CeleryRedis),
+        None => false,
+    }
+}
+
+/// A value an external service's site must get from its secrets (set on
+/// each host with `NAME-VARIANT secrets set`, or imported).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExternalValue {
+    pub name: &'static str,
+    pub service: Service,
+    /// What the value looks like (docs/contract.md, postinst's message).
+    pub looks_like: &'static str,
+}
+
+/// Every external value there is, for the documentation.
+pub const EXTERNAL_VALUES: &[ExternalValue] = &[
+    ExternalValue {
+        name: "DATABASE_URL",
+        service: Service::Database,
+        looks_like: "postgres://USER:PASSWORD@HOST:5432/DBNAME",
+    },
+    ExternalValue {
+        name: "REDIS_URL",
+        service: Service::Redis,
+        looks_like: "redis://:PASSWORD@HOST:6379/0",
+    },
+    ExternalValue {
+        name: "CELERY_BROKER_URL",
+        service: Service::Broker,
+        looks_like: "amqp://USER:PASSWORD@HOST:5672/VHOST (RabbitMQ) or redis://:PASSWORD@HOST:6379/1 (Redis)",
+    },
+];
+
+/// The values this site needs from its secrets because a service it uses
+/// is external: DATABASE_URL (external database), REDIS_URL (a site with
+/// Redis, external), CELERY_BROKER_URL (celery with an external broker,
+/// or with its broker in an external Redis).
+pub fn external_values(site: &Site) -> Vec<ExternalValue> {
+    let ext = &site.external;
+    EXTERNAL_VALUES
+        .iter()
+        .filter(|e| match e.service {
+            Service::Database => ext.database,
+            Service::Redis => site.redis && ext.redis,
+            Service::Broker => site.celery && (ext.broker || (site.redis_broker && ext.redis)),
+        })
+        .copied()
+        .collect()
 }
 
 /// The environment of every build step (collectstatic, compilemessages,
@@ -541,6 +612,64 @@ mod tests {
     use super::*;
     use crate::contract::tests::{blue, get};
     use crate::contract::{Secrets, env_file, full_runtime_env};
+
+    #[test]
+    fn external_services_take_their_variables_out_of_the_package() {
+        use crate::contract::{External, Secret, secret_env_parts, secrets_needed};
+        let site = Site {
+            redis: true,
+            external: External {
+                database: true,
+                redis: true,
+                broker: false,
+            },
+            ..blue()
+        };
+        let run = runtime_env(&site);
+        for name in [
+            "DATABASE",
+            "DATABASE_USER",
+            "DATABASE_HOST",
+            "DATABASE_PORT",
+        ] {
+            assert_eq!(get(&run, name), None, "{name} in site.env");
+            assert!(get(&runtime_env(&blue()), name).is_some(), "{name} local");
+        }
+        let secret_names: Vec<String> = secret_env_parts(&site)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        for name in [
+            "DATABASE_URL",
+            "DATABASE_PASSWORD",
+            "REDIS_URL",
+            "REDIS_PASSWORD",
+        ] {
+            assert!(!secret_names.iter().any(|n| n == name), "{name} composed");
+        }
+        // RabbitMQ stays local: its URL is still composed.
+        assert!(secret_names.iter().any(|n| n == "CELERY_BROKER_URL"));
+        assert_eq!(
+            secrets_needed(&site),
+            [Secret::SecretKey, Secret::BrokerPassword]
+        );
+        let names: Vec<&str> = external_values(&site).iter().map(|e| e.name).collect();
+        assert_eq!(names, ["DATABASE_URL", "REDIS_URL"]);
+        assert!(external_values(&blue()).is_empty());
+        // A broker in an external Redis is external too.
+        let site = Site {
+            redis_broker: true,
+            ..site
+        };
+        let names: Vec<&str> = external_values(&site).iter().map(|e| e.name).collect();
+        assert_eq!(names, ["DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"]);
+        assert!(
+            !secret_env_parts(&site)
+                .iter()
+                .any(|(n, _)| n == "CELERY_BROKER_URL")
+        );
+        assert_eq!(secrets_needed(&site), [Secret::SecretKey]);
+    }
 
     #[test]
     fn runtime_env_values_for_demo_blue() {

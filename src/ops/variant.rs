@@ -111,8 +111,14 @@ pub fn summary(v: &Variant) -> String {
     } else {
         format!(", sandbox {}", v.sandbox())
     };
+    let external = if v.external.is_empty() {
+        String::new()
+    } else {
+        format!(", external {}", v.external_list())
+    };
+    let uid = v.uid.map(|n| format!(", uid {n}")).unwrap_or_default();
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{warm}, graceful timeout {} s{}{processes}{redis}{broker}{tls}{sandbox}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{warm}, graceful timeout {} s{}{processes}{redis}{broker}{tls}{sandbox}{external}{uid}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -250,6 +256,10 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         acme_email: args.acme_email.clone(),
         allow: args.allow.clone(),
         strict: args.strict,
+        external: args.external.clone(),
+        clear_external: args.no_external,
+        uid: args.uid,
+        clear_uid: args.no_uid,
     };
     for e in &args.env {
         update.env_set.push(split_env(e)?);
@@ -261,6 +271,15 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     let new = current.apply(&update, RESERVED_ENV)?;
     if !update.processes.is_empty() {
         check_processes_exist(&repo, name, &new, &update.processes)?;
+    }
+    if !update.env_set.is_empty()
+        && let Some(project) = project_at_head(&repo, name, &new.branch)
+    {
+        for (k, _) in &update.env_set {
+            if let Some(e) = secret_in_env(&project, name, variant, k) {
+                return Err(e.into());
+            }
+        }
     }
     let text = new.to_toml();
     let existed = path.is_file();
@@ -320,6 +339,21 @@ fn project_at_head(repo: &Path, name: &str, branch: &str) -> Option<Project> {
     read()
         .map_err(|e| tracing::warn!("cannot read {name}'s djdd.toml at the head of {branch}: {e}"))
         .ok()
+}
+
+/// The error for an `--env KEY` that the project declares as a secret
+/// (`[secrets]` in its djdd.toml): site.env is in the package, and so in
+/// the apt repository; a secret belongs in each host's secrets.env.
+pub fn secret_in_env(project: &Project, name: &str, variant: &str, key: &str) -> Option<Error> {
+    let s = project.secrets.iter().find(|s| s.name == key)?;
+    Some(Error::invalid_hint(
+        format!("--env {key}"),
+        format!(
+            "{key} is a secret of {name} (djdd.toml [secrets]: {}); site.env is shipped in the package, readable by anyone who reads the apt repository",
+            s.description
+        ),
+        format!("set it on each host instead: echo VALUE | {name}-{variant} secrets set {key}"),
+    ))
 }
 
 /// `--process NAME=N` must name a process of the project: its djdd.toml

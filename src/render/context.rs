@@ -79,6 +79,17 @@ impl Secret {
     }
 }
 
+/// A value an external service's site gets from its secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExternalValue {
+    /// The variable (`DATABASE_URL`).
+    pub name: String,
+    /// The service (`database`, `redis`, `broker`).
+    pub service: String,
+    /// What the value looks like.
+    pub looks_like: String,
+}
+
 /// The local PostgreSQL role and database the postinst creates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Database {
@@ -262,6 +273,14 @@ pub struct SiteContext {
     pub environment: Vec<EnvVar>,
     /// Variables created by the postinst into secrets.env, in order.
     pub secrets: Vec<Secret>,
+    /// The values the site needs from its secrets because a service is
+    /// external (`djdd variant --external`): configure fails without them.
+    pub external: Vec<ExternalValue>,
+    /// The secrets the project declares (djdd.toml `[secrets]`): postinst
+    /// and `status` name the missing ones.
+    pub declared_secrets: Vec<crate::config::project::DeclaredSecret>,
+    /// The site user's fixed uid and gid (`djdd variant --uid`).
+    pub uid: Option<u32>,
     /// Local PostgreSQL role/database; None: the site uses no database.
     pub database: Option<Database>,
     /// Local RabbitMQ user/vhost; None: no broker set-up.
@@ -552,6 +571,24 @@ impl SiteContext {
                 }
             }
             secret_keys.push(&s.key);
+        }
+        // The names the control utility's `secrets` takes: each once, none
+        // shipped in site.env nor made by postinst.
+        let mut host_keys: Vec<&str> = Vec::new();
+        let others = self
+            .external
+            .iter()
+            .map(|e| e.name.as_str())
+            .chain(self.declared_secrets.iter().map(|d| d.name.as_str()));
+        for k in others {
+            check_env_key(k)?;
+            if keys.contains(&k) || secret_keys.contains(&k) || host_keys.contains(&k) {
+                return Err(Error::invalid(
+                    format!("secret {k}"),
+                    "is also defined elsewhere in the environment or the secrets",
+                ));
+            }
+            host_keys.push(k);
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ pub const BLOCKS: &[&str] = &[
     "contract-env-files",
     "contract-paths",
     "contract-commands",
+    "contract-external",
 ];
 
 /// The text of one generated block (without markers).
@@ -39,8 +40,31 @@ pub fn block(name: &str, vars: &[Variable]) -> Option<String> {
         "contract-env-files" => env_files_list(),
         "contract-paths" => paths_table(),
         "contract-commands" => commands_block(),
+        "contract-external" => external_table(),
         _ => return None,
     })
+}
+
+/// The values a site with an external service gets from its secrets
+/// (`djdd variant --external`).
+fn external_table() -> String {
+    let mut out = String::from("| `--external` | Variable | Looks like |\n|---|---|---|\n");
+    for e in crate::contract::EXTERNAL_VALUES {
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            e.service.as_str(),
+            e.name,
+            e.looks_like
+                .split(" or ")
+                .map(|p| match p.split_once(' ') {
+                    Some((url, note)) => format!("`{url}` {note}"),
+                    None => code(p),
+                })
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
+    }
+    out
 }
 
 fn code(s: &str) -> String {
@@ -264,6 +288,8 @@ fn commands_block() -> String {
         https_only: false,
         version: "VERSION".into(),
         commit: "COMMIT".into(),
+        external: crate::contract::External::default(),
+        uid: None,
     };
     let words = |args: Vec<String>| {
         args.iter()

@@ -23,8 +23,8 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, Job, JobKind, Piece, Redis, Sandbox, Secret, SecretValue,
-    SiteContext, Tls,
+    Broker, Database, EnvVar, ExternalValue, Job, JobKind, Piece, Redis, Sandbox, Secret,
+    SecretValue, SiteContext, Tls,
 };
 pub use site::{SiteInput, site_context};
 
@@ -110,6 +110,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "serving.inc",
         include_str!("../../debian-templates/serving.inc"),
+    ),
+    (
+        "siteuser.inc",
+        include_str!("../../debian-templates/siteuser.inc"),
     ),
     (
         "switch.inc",

@@ -114,17 +114,46 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
                 "use the variant's own option for it, or set it on the host in local.env",
             ));
         }
+        if input.project.secrets.iter().any(|s| &s.name == key) {
+            return Err(Error::invalid_hint(
+                format!(
+                    "extra environment variable {key} of variant {}",
+                    site.variant
+                ),
+                "is a secret the project declares (djdd.toml [secrets]): site.env is shipped in the package",
+                format!(
+                    "remove it from the variant (djdd variant {} {} --unset-env {key}) and set it on each host: {} secrets set {key}",
+                    site.name,
+                    site.variant,
+                    site.site()
+                ),
+            ));
+        }
         environment.push(EnvVar::new(key.clone(), value.clone()));
     }
 
     let (secrets, password_of) = secrets(site);
-    let database = Some(Database {
-        name: get("DATABASE")?,
-        user: get("DATABASE_USER")?,
-        password_secret: password_of(contract::Secret::DatabasePassword)?,
-        override_key: "DATABASE_URL".into(),
-    });
-    let redis = if site.redis {
+    let external: Vec<super::ExternalValue> = contract::external_values(site)
+        .into_iter()
+        .map(|e| super::ExternalValue {
+            name: e.name.to_string(),
+            service: e.service.as_str().to_string(),
+            looks_like: e.looks_like.to_string(),
+        })
+        .collect();
+    let is_external =
+        |service: contract::Service| external.iter().any(|e| e.service == service.as_str());
+    let database = if site.external.database {
+        None
+    } else {
+        Some(Database {
+            name: get("DATABASE")?,
+            user: get("DATABASE_USER")?,
+            password_secret: password_of(contract::Secret::DatabasePassword)?,
+            override_key: "DATABASE_URL".into(),
+        })
+    };
+    let redis = if site.redis && !is_external(contract::Service::Redis) {
         Some(super::Redis {
             maxmemory: input.redis_maxmemory.clone(),
             policy: input.redis_policy.clone(),
@@ -134,7 +163,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         None
     };
     // RabbitMQ only when it is celery's broker.
-    let broker = if site.celery && !site.redis_broker {
+    let broker = if site.celery && !site.redis_broker && !is_external(contract::Service::Broker) {
         Some(Broker {
             user: site.site(),
             vhost: site.site(),
@@ -248,6 +277,9 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         graceful_timeout: input.graceful_timeout,
         environment,
         secrets,
+        external,
+        declared_secrets: p.secrets.clone(),
+        uid: site.uid,
         database,
         broker,
         jobs,
@@ -327,6 +359,8 @@ mod tests {
                 https_only: false,
                 version: "1.20250101.1".into(),
                 commit: "0123456789abcdef0123456789abcdef01234567".into(),
+                external: contract::External::default(),
+                uid: None,
             },
             project,
             env_hash: "0123456789abcdef".into(),

@@ -493,6 +493,42 @@ pub fn check_copies(what: &str, p: &str, n: i64) -> Result<u32> {
     }
 }
 
+/// The lowest and highest fixed uid (and gid) of a site user: Debian's
+/// range for system users that an administrator picks (Debian Policy
+/// 9.2.2: 100-999 are dynamically allocated system users; a fixed one
+/// must not collide with what adduser hands out, so the admin chooses one
+/// free on every host).
+pub const MIN_UID: i64 = 100;
+pub const MAX_UID: i64 = 999;
+
+/// A fixed uid and gid for the site user: [`MIN_UID`] to [`MAX_UID`].
+pub fn check_uid(what: &str, n: i64) -> Result<u32> {
+    if (MIN_UID..=MAX_UID).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(Error::invalid_hint(
+            what,
+            format!("uid {n} is out of range: a system user's uid, {MIN_UID} to {MAX_UID}"),
+            "pick a uid and gid that are free on every host of the site (`getent passwd N`, `getent group N`)",
+        ))
+    }
+}
+
+/// A secret's one-line description (djdd.toml `[secrets]`): printable,
+/// 1 to 200 characters.
+pub fn check_description(what: &str, d: &str) -> Result<()> {
+    if d.trim().is_empty() || d.chars().count() > 200 || d.chars().any(|c| c.is_control()) {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "description {} must be one line of 1 to 200 printable characters",
+                shown(d)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -686,6 +722,18 @@ mod tests {
                 |v| check_copies("W", "beat", v.parse().unwrap()).map(drop),
                 vec!["0".into(), MAX_COPIES.to_string()],
                 vec!["-1".into(), (MAX_COPIES + 1).to_string()],
+            ),
+            (
+                "uid",
+                |v| check_uid("W", v.parse().unwrap()).map(drop),
+                vec!["100".into(), "999".into(), "640".into()],
+                vec!["0".into(), "99".into(), "1000".into(), "-5".into()],
+            ),
+            (
+                "description",
+                |v| check_description("W", v),
+                vec!["the SMTP relay's password".into(), long(200)],
+                vec!["".into(), "  ".into(), long(201), "two\nlines".into()],
             ),
         ];
         for (rule, check, good, bad) in cases {

@@ -40,6 +40,8 @@ pub fn contract_site(name: &str, variant: &str, inputs: &Inputs) -> contract::Si
         https_only: false,
         version: inputs.plan.site.version.clone(),
         commit: inputs.plan.commit.id.clone(),
+        external: contract::External::of(&inputs.variant.external),
+        uid: inputs.variant.uid,
     }
 }
 
@@ -405,17 +407,24 @@ pub fn site_package(
         }
     }
     c.set("Depends", depends.join(", "));
-    let mut recommends = vec!["postgresql"];
+    // The servers postinst sets up for the site: none of an external
+    // service (`djdd variant --external`), which another host runs.
+    let mut recommends = Vec::new();
+    if ctx.database.is_some() {
+        recommends.push("postgresql");
+    }
     if inputs.variant.memcached {
         recommends.push("memcached");
     }
-    if inputs.variant.celery && !inputs.variant.redis_broker() {
+    if ctx.broker.is_some() {
         recommends.push("rabbitmq-server");
     }
-    if site.redis {
+    if ctx.redis.is_some() {
         recommends.push("redis-server");
     }
-    c.set("Recommends", recommends.join(", "));
+    if !recommends.is_empty() {
+        c.set("Recommends", recommends.join(", "));
+    }
     c.set(
         "Description",
         format!(
