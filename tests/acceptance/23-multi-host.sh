@@ -352,6 +352,13 @@ acc_log "rolling upgrade to v3: exit $rc; app1 in haproxy: $status_app1, session
 assert_eq "v2" "$LOAD_VERSIONS" "releases served through haproxy while v3's rollout failed"
 case "$status_app1" in DRAIN | MAINT | "DOWN"*) ;; *) fail "haproxy: app1 is '$status_app1' after its failed upgrade (expected drained)" ;; esac
 assert_eq "$stot_after_fail" "$stot_later" "sessions haproxy sent app1 after its failed upgrade"
+# It stopped at app1, for v3's health: app2 was not touched (no task of
+# the upgrade play ran there; the first play is the inventory check).
+v3log="$WORK/ansible-rolling-upgrade.yml.log"
+grep -q '^fatal: \[app1\]' "$v3log" || { playbook_failure rolling-upgrade.yml; fail "the rollout of v3 did not fail on app1"; }
+assert_contains "$(grep -o 'never got a request' "$v3log" | head -n1)" "never got a request" "app1's postinst on v3 (the running release kept, v3 never served)"
+touched="$(awk '/^PLAY \[/ { plays++ } plays >= 2 && /\[app2\]/' "$v3log")"
+assert_eq "" "$touched" "tasks of the upgrade play that ran on app2"
 http_on app2 /fleet/info/
 assert_contains "$HTTP_BODY" "host=app2 release=v2" "app2 after the stopped rollout"
 http_on app1 /fleet/info/
