@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2016
+# shellcheck shell=bash disable=SC2016,SC2034
 # tests/acceptance/multihost.sh: several booted containers on a network of
 # their own, for scenario 23 (issue 26: app hosts behind haproxy, one
 # database host). Source it after lib.sh.
