@@ -72,21 +72,10 @@ step "the project (v1, v2, v3) and djdd's build of v1"
 DJDD="${CARGO_TARGET_DIR:-$ACC_SRC_ROOT/target}/debug/djdd"
 export DJDD_DIR="$WORK/djdd"
 on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
-variant_help="$("$DJDD" variant --help)"
-has_opt() { [[ "$variant_help" == *"$1"* ]]; }
-# A djdd.toml [secrets] table (the contract's key table lists it).
-has_secrets=0
-if grep -q '^| `secrets' "$ACC_SRC_ROOT/docs/contract.md"; then has_secrets=1; else acc_log "this djdd has no [secrets] (interim)"; fi
-mh_make_project "$WORK/project" "$has_secrets"
+mh_make_project "$WORK/project"
 "$DJDD" init --suite "$ACC_SUITE" >"$WORK/init.log" 2>&1 || { tail -n 30 "$WORK/init.log" >&2; fail "djdd init failed"; }
 "$DJDD" src demo --clone "$WORK/project" >/dev/null || fail "djdd src demo failed"
-vopts=(--domain "$DOMAIN" --migrate)
-if has_opt --external; then
-    vopts+=(--external database --external redis)
-else
-    acc_log "this djdd has no --external: DATABASE_URL and REDIS_URL go into local.env (interim)"
-fi
-if has_opt --uid; then vopts+=(--uid "$SITE_UID"); else acc_log "this djdd has no --uid (interim)"; fi
+vopts=(--domain "$DOMAIN" --migrate --external database --external redis --uid "$SITE_UID")
 "$DJDD" variant demo "$VARIANT" "${vopts[@]}" || fail "djdd variant demo $VARIANT ${vopts[*]} failed"
 
 build_publish() {
@@ -137,12 +126,8 @@ djdd_secrets:
   SECRET_KEY: "$SECRET_KEY"
   DATABASE_URL: "$DATABASE_URL"
   REDIS_URL: "$REDIS_URL"
+  FLEET_TOKEN: "$FLEET_TOKEN"
 EOF
-[ "$has_secrets" = 0 ] || printf '  FLEET_TOKEN: "%s"\n' "$FLEET_TOKEN" >>"$WORK/inventory/group_vars/all-secrets.yml"
-# Interim, for a postinst that reads every generated secret from a
-# secrets.env it finds (before "postinst keeps every value present").
-has_opt --external || printf '  DATABASE_PASSWORD: "%s"\n  REDIS_PASSWORD: "%s"\n' "$DB_PASSWORD" "$REDIS_PASSWORD" \
-    >>"$WORK/inventory/group_vars/all-secrets.yml"
 mkdir -p "$WORK/inventory/group_vars/all"
 mv "$WORK/inventory/group_vars/all.yml" "$WORK/inventory/group_vars/all-secrets.yml" "$WORK/inventory/group_vars/all/"
 chmod 0600 "$WORK/inventory/group_vars/all/all-secrets.yml"
@@ -171,16 +156,6 @@ playbook_failure() {
     sed -n '/^PLAY RECAP/,$p' "$log" >&2
 }
 
-# Interim, until this djdd has --external: the external values as host
-# overrides in local.env (the postinst then makes no local database or
-# Redis instance), placed before install.
-if ! has_opt --external; then
-    for app in "${APPS[@]}"; do
-        on "$app" in_ct_sh 'install -d -m 0755 /etc/demo-site; install -d -m 0750 "/etc/demo-site/$1"
-            printf "DATABASE_URL=\"%s\"\nREDIS_URL=\"%s\"\n" "$2" "$3" > "/etc/demo-site/$1/local.env"' "$VARIANT" "$DATABASE_URL" "$REDIS_URL"
-    done
-fi
-
 step "ansible-playbook site.yml (db1, then app1 and app2, then lb1)"
 t0=$SECONDS
 playbook site.yml || { playbook_failure site.yml; fail "ansible-playbook site.yml failed (log above)"; }
@@ -199,21 +174,15 @@ for app in "${APPS[@]}"; do
     http_on "$app" /fleet/info/
     assert_eq 200 "$HTTP_STATUS" "GET /fleet/info/ on $app: $HTTP_BODY"
     assert_contains "$HTTP_BODY" "host=$app release=v1" "/fleet/info/ on $app"
-    if [ "$has_secrets" = 1 ]; then
-        want="$(printf '%s' "$FLEET_TOKEN" | sha256sum | cut -c1-16)"
-        assert_contains "$HTTP_BODY" "token=$want" "/fleet/info/ on $app (the declared secret FLEET_TOKEN, set through the role)"
-    fi
+    want="$(printf '%s' "$FLEET_TOKEN" | sha256sum | cut -c1-16)"
+    assert_contains "$HTTP_BODY" "token=$want" "/fleet/info/ on $app (the declared secret FLEET_TOKEN, set through the role)"
     http_on "$app" /fleet/redis/
     assert_eq 200 "$HTTP_STATUS" "GET /fleet/redis/ on $app (the external Redis): $HTTP_BODY"
     # The same uid on every host (--uid), so the shared media is theirs.
-    if has_opt --uid; then
-        assert_eq "$SITE_UID" "$(on "$app" in_ct id -u "$SITE")" "uid of $SITE on $app"
-    fi
+    assert_eq "$SITE_UID" "$(on "$app" in_ct id -u "$SITE")" "uid of $SITE on $app"
     # External: site.env carries none of their variables (secrets.env does).
-    if has_opt --external; then
-        assert_eq "" "$(on "$app" in_ct sh -c "grep -E '^(DATABASE_URL|REDIS_URL)=' /usr/lib/demo-site/$VARIANT/site.env || true")" \
-            "DATABASE_URL or REDIS_URL in site.env on $app"
-    fi
+    assert_eq "" "$(on "$app" in_ct sh -c "grep -E '^(DATABASE_URL|REDIS_URL)=' /usr/lib/demo-site/$VARIANT/site.env || true")" \
+        "DATABASE_URL or REDIS_URL in site.env on $app"
 done
 assert_eq "$(stat -c %u "$WORK/media")" "$(on app1 in_ct id -u "$SITE")" "owner of the shared media directory"
 
@@ -316,21 +285,14 @@ assert_eq "shared $upload" "$HTTP_BODY" "the file app1 stored, served by app2"
 
 # The singleton runs on app1 only (djdd_scale: singleton 1 on app1, 0 on
 # app2, placed in scale.env before the first install by the role).
-# Interim: a control utility without `scale` (not merged yet) runs it on
-# both; said so, not checked.
-if on app1 in_ct grep -q '^ *scale)' "/usr/bin/$SITE"; then
-    sleep 3
-    http_on app2 "/fleet/beats/?s=3"
-    assert_eq "beats=app1" "$HTTP_BODY" "hosts the singleton process wrote from in the last 3 s"
-    # Its units (one instance a copy: demo-fleet-singleton@K.service).
-    running() { on "$1" in_ct systemctl list-units --no-legend --plain --state=active "$SITE-singleton*.service" | grep -c . || true; }
-    assert_eq 1 "$(running app1)" "singleton units active on app1"
-    assert_eq 0 "$(running app2)" "singleton units active on app2"
-    assert_contains "$(on app2 in_ct "$SITE" scale)" "singleton" "$SITE scale on app2"
-else
-    http_on app2 "/fleet/beats/?s=3"
-    acc_log "interim: $SITE has no scale command yet; the singleton wrote from: $HTTP_BODY (not checked)"
-fi
+sleep 3
+http_on app2 "/fleet/beats/?s=3"
+assert_eq "beats=app1" "$HTTP_BODY" "hosts the singleton process wrote from in the last 3 s"
+# Its units (one instance a copy: demo-fleet-singleton@K.service).
+running() { on "$1" in_ct systemctl list-units --no-legend --plain --state=active "$SITE-singleton*.service" | grep -c . || true; }
+assert_eq 1 "$(running app1)" "singleton units active on app1"
+assert_eq 0 "$(running app2)" "singleton units active on app2"
+assert_contains "$(on app2 in_ct "$SITE" scale)" "singleton" "$SITE scale on app2"
 
 # ------------------------------------------------------------ v3: a failing health check
 

@@ -191,19 +191,18 @@ mh_inventory() {
     } >"$file"
 }
 
-# mh_make_project DEST [SECRETS=1]: scenario 23's project as a git
-# repository at DEST, tags v1, v2, v3 (tests/acceptance/multihost/README.md):
+# mh_make_project DEST: scenario 23's project as a git repository at
+# DEST, tags v1, v2, v3 (tests/acceptance/multihost/README.md):
 # fixtures/demo plus the app fleet (v1), a data migration (v2), a failing
-# health page (v3). SECRETS=0 leaves djdd.toml's [secrets] table out (a
-# djdd without it).
+# health page (v3).
 mh_make_project() {
-    local dest="$1" secrets="${2:-1}" src="$ACC_HERE/multihost"
+    local dest="$1" src="$ACC_HERE/multihost"
     rm -rf "$dest"
     mkdir -p "$dest"
     cp -R "$ACC_HERE/../../fixtures/demo/." "$dest/"
     cp -R "$src/fleet" "$dest/"
     find "$dest" -name __pycache__ -type d -prune -exec rm -rf {} +
-    python3 - "$dest" "$secrets" <<'PY'
+    python3 - "$dest" <<'PY'
 import pathlib, sys
 d = pathlib.Path(sys.argv[1])
 def edit(rel, old, new):
@@ -227,8 +226,7 @@ s += """
 [processes.singleton]
 command = ["manage.py", "fleetbeat"]
 """
-if sys.argv[2] == "1":
-    s += """
+s += """
 [secrets]
 FLEET_TOKEN = "the token /fleet/info/ shows a digest of"
 """
