@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make deb`: djdd itself as a Debian package, written by `djdd pack`.
-# Ships the binary (stripped), scripts/ci-publish.sh (docs/ci.md), one man page per command (`djdd manpages`,
+# Ships the binary (stripped), scripts/ci-publish.sh (docs/ci.md), the
+# Ansible roles and playbooks of contrib/ansible in /usr/share/djdd/ansible
+# (docs/multi-host.md), one man page per command (`djdd manpages`,
 # from the clap definitions), bash, zsh and fish completions (`djdd
 # completions`), README, CHANGELOG and docs/, a copyright file and a
 # Debian changelog; Depends are the shared libraries the binary links
@@ -55,6 +57,11 @@ install -d -m 0755 "$root/DEBIAN" "$root/usr/bin" "$root/usr/share/djdd" "$root/
 
 install -m 0755 "$bin" "$root/usr/bin/djdd"
 install -m 0755 scripts/ci-publish.sh "$root/usr/share/djdd/ci-publish.sh"
+# The Ansible content, as plain data files (0644; directories 0755).
+(cd contrib/ansible && find . -name __pycache__ -prune -o -type d -print) | LC_ALL=C sort |
+    while read -r d; do install -d -m 0755 "$root/usr/share/djdd/ansible/$d"; done
+(cd contrib/ansible && find . -name __pycache__ -prune -o -type f -print) | LC_ALL=C sort |
+    while read -r f; do install -m 0644 "contrib/ansible/$f" "$root/usr/share/djdd/ansible/$f"; done
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/djdd"
 
 "$bin" manpages "$work/man" >/dev/null

@@ -3,8 +3,9 @@
 //! the script), is reproducible, and installs with apt into a clean Debian
 //! 12 minbase root (the cached debootstrap tarball, run with chroot; its
 //! Depends come from Debian's mirror): `djdd --version` runs, `man
-//! djdd-build` shows the build options, bash completion completes, and a
-//! purge leaves none of its files.
+//! djdd-build` shows the build options, bash completion completes, the
+//! Ansible roles are in /usr/share/djdd/ansible, and a purge leaves none of
+//! its files.
 //!
 //! Uses the test build's binary (DJDD_BIN) so that `cargo test` does not
 //! build a second, release, copy; `make deb` builds the release one.
@@ -135,12 +136,26 @@ fn make_deb_is_lintian_clean_reproducible_and_installs_with_apt() {
         "usr/share/doc/djdd/copyright",
         "usr/share/doc/djdd/changelog.gz",
         "usr/share/djdd/ci-publish.sh",
+        "usr/share/djdd/ansible/README.md",
+        "usr/share/djdd/ansible/site.yml",
+        "usr/share/djdd/ansible/rolling-upgrade.yml",
+        "usr/share/djdd/ansible/roles/djdd_site/tasks/main.yml",
+        "usr/share/djdd/ansible/roles/djdd_db/tasks/main.yml",
+        "usr/share/djdd/ansible/roles/djdd_lb/templates/haproxy.cfg.j2",
+        "usr/share/djdd/ansible/roles/djdd_common/filter_plugins/djdd_env.py",
+        "usr/share/djdd/ansible/inventory.example/hosts.yml",
     ] {
         assert!(root.join(f).is_file(), "{f} missing");
     }
+    // The installed roles are the repository's (docs/multi-host.md).
+    assert_eq!(
+        std::fs::read(root.join("usr/share/djdd/ansible/roles/djdd_site/tasks/main.yml")).unwrap(),
+        std::fs::read(repo_root().join("contrib/ansible/roles/djdd_site/tasks/main.yml")).unwrap()
+    );
 
     let (ok, out) = chroot(&root, &["dpkg", "--purge", "djdd"]);
     assert!(ok, "dpkg --purge djdd:\n{out}");
     assert!(!root.join("usr/bin/djdd").exists());
     assert!(!root.join("usr/share/doc/djdd").exists());
+    assert!(!root.join("usr/share/djdd").exists());
 }

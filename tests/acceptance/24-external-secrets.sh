@@ -114,12 +114,12 @@ step "upgrade to v3 while another host holds the migration lock"
 djdd_build ext v3
 djdd_publish
 key="$(python3 -c 'import zlib; print(zlib.crc32(b"djdd-migrate:demo-ext"))')"
-# advisory_locks GRANTED: how many sessions hold (t) or wait for (f) the site's lock.
+# advisory_locks GRANTED: how many sessions hold (true) or wait for (false) the site's lock.
 advisory_locks() {
     ct_psql "select count(*) from pg_locks where locktype = 'advisory' and objid::bigint = $key and granted = $1" ext-db
 }
-lock_held() { [ "$(advisory_locks t)" = 1 ]; }
-upgrade_waits() { [ "$(advisory_locks f)" = 1 ]; }
+lock_held() { [ "$(advisory_locks true)" = 1 ]; }
+upgrade_waits() { [ "$(advisory_locks false)" = 1 ]; }
 # Another host migrating: holds the site's lock until it is ended below.
 in_ct runuser -u postgres -- psql -X -q -d ext-db \
     -c "select pg_advisory_lock($key)" -c "select pg_sleep(300)" >/dev/null 2>&1 &
