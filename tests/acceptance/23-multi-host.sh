@@ -152,8 +152,13 @@ playbook() {
 # and the recap), to stderr.
 playbook_failure() {
     local log="$WORK/ansible-$1.log"
-    grep -E -B2 '^(fatal|failed):' "$log" | cut -c1-1500 >&2 || true
-    sed -n '/^PLAY RECAP/,$p' "$log" >&2
+    if grep -qE '^(fatal|failed):' "$log"; then
+        grep -E -B2 '^(fatal|failed):' "$log" | cut -c1-1500 >&2
+        sed -n '/^PLAY RECAP/,$p' "$log" >&2
+    else
+        # Failed before any task (a missing file, a syntax error).
+        tail -n 20 "$log" | cut -c1-1500 >&2
+    fi
 }
 
 step "ansible-playbook site.yml (db1, then app1 and app2, then lb1)"
