@@ -1000,7 +1000,10 @@ fn launcher_runs_processes_and_timers() {
     let (ok, out) = run_job(&["unused"]);
     assert!(ok && out.trim() == "['unused']", "{out}");
     let (ok, out) = run_job(&["nosuchjob"]);
-    assert!(!ok && out.contains("no process or timer 'nosuchjob'"), "{out}");
+    assert!(
+        !ok && out.contains("no process or timer 'nosuchjob'"),
+        "{out}"
+    );
     // The units: a target and a template for every process, whatever its
     // copies; the timer with its service.
     let units: Vec<&str> = files
@@ -1186,7 +1189,10 @@ fn scale_checks_writes_and_links() {
     ] {
         let (rc, out) = cmd(args);
         assert_eq!(rc, 2, "{args:?}: {out}");
-        assert!(out.contains(says) && out.contains("demo-red"), "{args:?}: {out}");
+        assert!(
+            out.contains(says) && out.contains("demo-red"),
+            "{args:?}: {out}"
+        );
         assert_eq!(read(), before, "{args:?} changed the file");
     }
     assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@3.service").is_some());
@@ -1194,7 +1200,11 @@ fn scale_checks_writes_and_links() {
     // Down to 1, the timer off: the links follow; the line is replaced in place.
     let (rc, out) = cmd(&["sendalerts=1", "clearsessions=0"]);
     assert_eq!(rc, 0, "{out}");
-    assert!(read().ends_with("\nsendalerts=1\nunused=1\nclearsessions=0\n"), "{}", read());
+    assert!(
+        read().ends_with("\nsendalerts=1\nunused=1\nclearsessions=0\n"),
+        "{}",
+        read()
+    );
     assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@1.service").is_some());
     assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@2.service").is_none());
     assert!(link("timers.target.wants/demo-red-clearsessions.timer").is_none());
@@ -1220,7 +1230,10 @@ fn scale_checks_writes_and_links() {
         out.contains("  demo-red-sendalerts.target               off (scaled to 0 on this host)\n"),
         "{out}"
     );
-    assert!(out.contains("  demo-red-beat@1.service                  active\n"), "{out}");
+    assert!(
+        out.contains("  demo-red-beat@1.service                  active\n"),
+        "{out}"
+    );
     // Back to the package's count: the line goes.
     let (rc, out) = cmd(&["sendalerts=default"]);
     assert_eq!(rc, 0, "{out}");
@@ -1236,7 +1249,10 @@ fn scale_checks_writes_and_links() {
     fs::write(&env, "clearsessions=3\n").unwrap();
     let (rc, out) = scale_sh(t, "scale_load", &[]);
     assert_eq!(rc, 1, "{out}");
-    assert!(out.contains("line 1: clearsessions=3: a timer is 0 (off) or 1 (on)"), "{out}");
+    assert!(
+        out.contains("line 1: clearsessions=3: a timer is 0 (off) or 1 (on)"),
+        "{out}"
+    );
 }
 
 /// The postinst reads scale.env before it changes anything: a bad line
@@ -1254,7 +1270,10 @@ fn postinst_checks_scale_env_first() {
         .unwrap()
         .contents;
     let configure = section(postinst, "configure() {", "    ensure_user\n");
-    assert!(configure.contains("    check_packages\n    scale_check\n"), "{configure}");
+    assert!(
+        configure.contains("    check_packages\n    scale_check\n"),
+        "{configure}"
+    );
     let constants = section(postinst, "# --- constants", "# --- end of constants");
     let functions = section(postinst, "# --- functions ---", "# --- end of functions");
     let tmp = common::tempdir();
@@ -1279,7 +1298,10 @@ fn postinst_checks_scale_env_first() {
         "{out}"
     );
     let (ok, out) = run_check("beat=zero\n");
-    assert!(!ok && out.contains("line 1") && out.contains("dpkg --configure -a"), "{out}");
+    assert!(
+        !ok && out.contains("line 1") && out.contains("dpkg --configure -a"),
+        "{out}"
+    );
 }
 
 /// A variant's copies for a process the project does not define are refused.
