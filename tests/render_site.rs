@@ -1304,6 +1304,74 @@ fn postinst_checks_scale_env_first() {
     );
 }
 
+/// An upgrade from a version before per-host counts: the recorded single
+/// `P.service` is stopped and forgotten, the target this version has is
+/// left alone; a target a version dropped loses its instance links too.
+#[test]
+fn the_old_single_service_of_a_process_is_dropped() {
+    let files = render(&red());
+    let postinst = &files
+        .iter()
+        .find(|f| f.path == "DEBIAN/postinst")
+        .unwrap()
+        .contents;
+    let constants = section(postinst, "# --- constants", "# --- end of constants");
+    let functions = section(postinst, "# --- functions ---", "# --- end of functions");
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    let bin = t.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for tool in ["deb-systemd-invoke", "deb-systemd-helper"] {
+        let p = bin.join(tool);
+        fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{tool} $*\" >>\"$T/calls\"\n"),
+        )
+        .unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // What 1.x recorded: beat as a service; a process since dropped, as a
+    // target with an instance link.
+    fs::write(
+        t.join("units"),
+        "demo-red.socket\ndemo-red.service\ndemo-red-beat.service\ndemo-red-sendalerts.target\ndemo-red-gone.target\n",
+    )
+    .unwrap();
+    let wants = t.join("systemd/demo-red-gone.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/demo-red-gone@.service",
+        wants.join("demo-red-gone@1.service"),
+    )
+    .unwrap();
+    let script = format!(
+        "set -e\n{constants}\n{functions}\nUNITS_FILE=$T/units\nSCALE_LINK_DIR=$T/systemd\nsystemd_running() {{ true; }}\nstop_dropped_units\n"
+    );
+    let (ok, out) = run(Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env("T", t)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display())));
+    assert!(ok, "{out}");
+    let calls = fs::read_to_string(t.join("calls")).unwrap();
+    for want in [
+        "deb-systemd-invoke stop demo-red-beat.service\n",
+        "deb-systemd-helper purge demo-red-beat.service\n",
+        "deb-systemd-invoke stop demo-red-gone.target\n",
+        "deb-systemd-invoke stop demo-red-gone@*.service\n",
+        "deb-systemd-helper purge demo-red-gone.target\n",
+    ] {
+        assert!(calls.contains(want), "{want:?} not in\n{calls}");
+    }
+    assert!(!calls.contains("sendalerts"), "{calls}");
+    assert!(!calls.contains("demo-red.service"), "{calls}");
+    assert!(!wants.exists(), "the dropped target's instance links stay");
+    assert!(
+        out.contains("stopping demo-red-beat.service: release 1.20250101.3 does not have it"),
+        "{out}"
+    );
+}
+
 /// A variant's copies for a process the project does not define are refused.
 #[test]
 fn copies_of_an_unknown_process_are_refused() {
