@@ -1039,8 +1039,8 @@ fn launcher_runs_processes_and_timers() {
 }
 
 /// Every process is a target and a template, whatever its copies: the
-/// instances are `PartOf=` the target, which wants no fixed list (the
-/// host's links decide); the package's counts reach the
+/// instances are `PartOf=` the target and enabled into it (`WantedBy=`),
+/// the target wants no fixed list; the package's counts reach the
 /// control utility and the postinst.
 #[test]
 fn every_process_is_a_target_and_a_template() {
@@ -1059,12 +1059,10 @@ fn every_process_is_a_target_and_a_template() {
             format!("PartOf=demo-red-{p}.target\n"),
             "Environment=DJDD_PROCESS_INSTANCE=%i\n".to_string(),
             format!("ExecStart=/usr/lib/demo-site/red/launch run {p}\n"),
+            format!("[Install]\nWantedBy=demo-red-{p}.target\n"),
         ] {
             assert!(template.contains(&line), "{p}: {line:?} in\n{template}");
         }
-        // Enabled by the links the counts make, never by hand (and
-        // lintian wants only the usual targets in WantedBy=).
-        assert!(!template.lines().any(|l| l == "[Install]"), "{template}");
         let target = file(&format!("demo-red-{p}.target"));
         assert!(
             target.contains("[Install]\nWantedBy=multi-user.target\n"),
