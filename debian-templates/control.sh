@@ -46,8 +46,8 @@ HEALTH_TIMEOUT={{ health_timeout }}
 GRACEFUL_TIMEOUT={{ graceful_timeout }}
 WARM_REQUESTS={{ workers * 2 }}
 WARM_PATH={{ warm_path | shell_quote }}
-# The project's processes (a service each, or a target for several
-# copies) and timers; the services they run, for status.
+# The project's processes (a target each; its instances are this host's
+# count: `scale`) and timers.
 PROCESS_UNITS={{ process_units | join(" ") | shell_quote }}
 TIMER_UNITS={{ timer_units | join(" ") | shell_quote }}
 {% if celery %}
@@ -58,11 +58,11 @@ CELERY_UNIT=
 # The site's Redis: started with the site, stopped and restarted only
 # with --all (it holds state).
 REDIS_UNIT={{ (layout.redis_unit if redis else "") | shell_quote }}
-# What start starts, what restart restarts after the switch, what status shows.
-UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $PROCESS_UNITS $TIMER_UNITS"
+# What stop stops, what status shows first (start and restart add the
+# processes and timers this host runs: scale_current).
+UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT"
 WORKER_UNITS="$CELERY_UNIT $PROCESS_UNITS"
 STATUS_UNITS="$SOCKET_UNIT $SERVICE_UNIT $CELERY_UNIT $REDIS_UNIT"
-PROCESS_RUN_SERVICES={{ process_services | join(" ") | shell_quote }}
 # The site's secrets (secrets.env): those postinst makes, those it composes
 # from them, the external services' URLs (djdd variant --external) and the
 # project's own (djdd.toml [secrets]).
@@ -91,6 +91,11 @@ Commands:
 
 
   timers        each scheduled job: its calendar, last run, next run, last result
+  scale [NAME=N|NAME=default]...
+                each process and timer, its count on this host and where it
+                comes from; NAME=N: run N copies of process NAME on this host
+                (0 to {{ max_copies }}), or timer NAME 0 (off) or 1 (on); default:
+                the package's count. Kept in $SCALE_ENV, applied at once
   reload        switch to a new gunicorn like restart (the processes keep
                 running), and reload nginx
   switch [--nginx-reloaded FILE]
@@ -162,18 +167,206 @@ unit_action() {
 
 {% include "switch.inc" %}
 
+{% include "scale.inc" %}
+
+# The control utility's part of scale: status, show, write, apply.
+# shellcheck disable=SC2317 # no loop runs for a release without processes and timers
+scale_status() {
+    st_rc=0
+    for st_name in $SCALE_NAMES; do
+        scale_count "$st_name"
+        st_unit=$JOB_BASE.timer
+        [ "$JOB_KIND" = timer ] || st_unit=$JOB_BASE.target
+        if [ "$SCALE_N" -eq 0 ]; then
+            if [ "$SCALE_FROM" = package ]; then
+                printf '  %-40s %s\n' "$st_unit" "off (the package's default)"
+            else
+                printf '  %-40s %s\n' "$st_unit" "off (scaled to 0 on this host)"
+            fi
+            continue
+        fi
+        [ "$JOB_KIND" = timer ] || st_unit=$(scale_instances "$JOB_BASE" 1 "$SCALE_N")
+        for st_one in $st_unit; do
+            st_state=$(systemctl is-active "$st_one" 2>/dev/null) || st_rc=3
+            printf '  %-40s %s\n' "$st_one" "$st_state"
+        done
+    done
+    return "$st_rc"
+}
+
+# scale_show: each process and timer, its count on this host and where
+# the count comes from.
+# shellcheck disable=SC2317 # no loop runs for a release without processes and timers
+scale_show() {
+    if [ -z "$SCALE_NAMES" ]; then
+        echo "$SCALE_CONTROL has no processes or timers"
+        return 0
+    fi
+    echo "$SCALE_CONTROL on this host ($SCALE_ENV):"
+    for ss_name in $SCALE_NAMES; do
+        scale_count "$ss_name"
+        ss_n=$SCALE_N
+        if [ "$JOB_KIND" = timer ]; then
+            ss_n=on
+            [ "$SCALE_N" = 1 ] || ss_n=off
+        fi
+        if [ "$SCALE_FROM" = package ]; then
+            ss_from="package default"
+        else
+            ss_from="this host (package: $JOB_DEFAULT)"
+        fi
+        printf '  %-24s %-8s %3s  %s\n' "$ss_name" "$JOB_KIND" "$ss_n" "$ss_from"
+    done
+    for ss_name in $SCALE_UNKNOWN; do
+        printf '  %-24s ignored: this release has no such process or timer\n' "$ss_name"
+    done
+}
+
+# scale_write NAME=N...: SCALE_ENV with these counts (N "default": the
+# line goes, the package's count applies): a line naming NAME is
+# replaced (the first; others go), or one is added at the end; comments
+# and every other line are kept. Written to a temporary file beside it,
+# then renamed over it: root:root 0644.
+scale_write() {
+    sw_in=$SCALE_ENV
+    [ -e "$sw_in" ] || sw_in=/dev/null
+    sw_tmp=$(mktemp "$SCALE_ENV.XXXXXX") || return 1
+    {
+        if [ ! -e "$SCALE_ENV" ]; then
+            echo "# Processes and timers of $SCALE_CONTROL on this host: NAME=N (a process"
+            echo "# runs N copies, a timer is 0 (off) or 1 (on)). '$SCALE_CONTROL scale' shows"
+            echo "# and changes them; a name not here runs the package's count."
+        fi
+        awk -v set="$*" '
+            BEGIN { n = split(set, a, " "); for (i = 1; i <= n; i++) { k = a[i]; sub(/=.*/, "", k); v = a[i]; sub(/^[^=]*=/, "", v); want[k] = v; order[i] = k } }
+            {
+                line = $0; sub(/^[ \t]+/, "", line); k = line; sub(/[ \t]*=.*/, "", k)
+                if (line ~ /^[a-z][a-z0-9-]*[ \t]*=/ && (k in want)) {
+                    if (!(k in done) && want[k] != "default") print k "=" want[k]
+                    done[k] = 1
+                    next
+                }
+                print
+            }
+            END { for (i = 1; i <= n; i++) { k = order[i]; if (!(k in done) && want[k] != "default") { print k "=" want[k]; done[k] = 1 } } }
+        ' "$sw_in"
+    } >"$sw_tmp" || { rm -f "$sw_tmp"; return 1; }
+    chown root:root "$sw_tmp" 2>/dev/null || true
+    chmod 0644 "$sw_tmp"
+    mv -f "$sw_tmp" "$SCALE_ENV"
+}
+
+# scale_systemd_running: the counts may be applied now.
+scale_systemd_running() {
+    [ -d /run/systemd/system ]
+}
+
+# scale_apply NAME...: the running units follow the counts of NAME:
+# instances beyond a count and whatever is at 0 stop, the target and
+# its instances 1 to N start, a timer that is on starts.
+scale_apply() {
+    systemctl daemon-reload
+    sa_start=
+    sa_stop=
+    for sa_name; do
+        scale_count "$sa_name"
+        if [ "$JOB_KIND" = process ]; then
+            sa_stop="$sa_stop$(scale_instances "$JOB_BASE" $((SCALE_N + 1)) "$SCALE_MAX")"
+            if [ "$SCALE_N" -gt 0 ]; then
+                sa_start="$sa_start $JOB_BASE.target$(scale_instances "$JOB_BASE" 1 "$SCALE_N")"
+            else
+                sa_stop="$sa_stop $JOB_BASE.target"
+            fi
+        elif [ "$SCALE_N" -gt 0 ]; then
+            sa_start="$sa_start $JOB_BASE.timer"
+        else
+            sa_stop="$sa_stop $JOB_BASE.timer"
+        fi
+    done
+    sa_rc=0
+    # shellcheck disable=SC2086 # unit names, space-separated
+    [ -z "$sa_stop" ] || systemctl stop $sa_stop || sa_rc=1
+    # shellcheck disable=SC2086
+    [ -z "$sa_start" ] || systemctl start $sa_start || sa_rc=1
+    return "$sa_rc"
+}
+
+# scale_command [NAME=N...]: the control utility's `scale`. Without
+# arguments: the counts. With: every NAME=N is checked first (nothing is
+# written when one is refused: exit 2), then SCALE_ENV is written, the
+# links made and the units started or stopped.
+scale_command() {
+    if ! scale_load; then
+        echo "$SCALE_CONTROL: fix $SCALE_ENV (the lines above) first" >&2
+        [ $# -eq 0 ] || exit 1
+    fi
+    if [ $# -eq 0 ]; then
+        scale_show
+        return 0
+    fi
+    sc_names=
+    for sc_arg; do
+        case $sc_arg in
+        [a-z]*=*) ;;
+        *)
+            echo "$SCALE_CONTROL: scale: '$sc_arg' is not NAME=N" >&2
+            echo "usage: $SCALE_CONTROL scale [NAME=N|NAME=default]..." >&2
+            exit 2
+            ;;
+        esac
+        sc_name=${sc_arg%%=*}
+        sc_n=${sc_arg#*=}
+        if ! scale_job "$sc_name"; then
+            echo "$SCALE_CONTROL: scale: this release has no process or timer '$sc_name' (it has: ${SCALE_NAMES:-none}); nothing changed" >&2
+            exit 2
+        fi
+        if [ "$sc_n" != default ] && ! sc_why=$(scale_valid "$JOB_KIND" "$sc_n"); then
+            echo "$SCALE_CONTROL: scale: $sc_name=$sc_n: $sc_why; nothing changed" >&2
+            exit 2
+        fi
+        sc_names="$sc_names $sc_name"
+    done
+    scale_write "$@" || { echo "$SCALE_CONTROL: cannot write $SCALE_ENV; nothing changed" >&2; exit 1; }
+    scale_load || exit 1
+    # shellcheck disable=SC2086 # checked names, space-separated
+    scale_links $sc_names
+    if scale_systemd_running; then
+        # shellcheck disable=SC2086
+        scale_apply $sc_names || echo "$SCALE_CONTROL: warning: not every unit did as asked; see: $SCALE_CONTROL status" >&2
+    else
+        echo "$SCALE_CONTROL: systemd is not running: the counts apply when it starts"
+    fi
+    scale_show
+}
+# --- end of scale ---
+
+# scale_current: the counts on this host (scale_load, scale_on); a line
+# of scale.env it refuses is printed and left out (the package's count
+# applies). Status 1 then.
+scale_current() {
+    sc_rc=0
+    scale_load || sc_rc=1
+    [ "$sc_rc" = 0 ] || warn "$SCALE_ENV: the lines above are ignored (the package's counts apply); fix them: $USER_NAME scale NAME=N"
+    scale_on
+    return "$sc_rc"
+}
+
 # app_restart [--gunicorn-only]: the switch (switch_outcome says how it
 # went), then the celery worker and the processes restart on the release.
 # Exits 1 when the switch failed (the running gunicorn keeps serving when
 # the new one did not answer beside it).
 app_restart() {
     switch_outcome || exit 1
-    if [ "${1:-}" != --gunicorn-only ] && [ -n "${WORKER_UNITS# }" ]; then
-        # shellcheck disable=SC2086
-        systemctl restart $WORKER_UNITS
-        # shellcheck disable=SC2086
-        quiet_boot $WORKER_UNITS
-    fi
+    [ "${1:-}" != --gunicorn-only ] || return 0
+    scale_current || true
+    # The celery worker and the processes this host runs (a target
+    # restarts its instances, and starts those it wants that do not run).
+    # shellcheck disable=SC2086 # unit names, space-separated
+    set -- $CELERY_UNIT $SCALE_ON_PROCESSES
+    [ $# -gt 0 ] || return 0
+    systemctl restart "$@"
+    # shellcheck disable=SC2086
+    quiet_boot $CELERY_UNIT $SCALE_ON_SERVICES
 }
 
 need_root() {
@@ -563,10 +756,15 @@ status)
         exit 3
     fi
     # shellcheck disable=SC2086
-    for unit in $STATUS_UNITS $PROCESS_RUN_SERVICES $TIMER_UNITS nginx.service; do
+    for unit in $STATUS_UNITS; do
         state=$(systemctl is-active "$unit" 2>/dev/null) || rc=3
         printf '  %-40s %s\n' "$unit" "$state"
     done
+    # The processes' instances and the timers this host runs.
+    scale_current || rc=3
+    scale_status || rc=3
+    state=$(systemctl is-active nginx.service 2>/dev/null) || rc=3
+    printf '  %-40s %s\n' nginx.service "$state"
     # The next gunicorn runs only during a switch (or after one failed).
     state=$(systemctl is-active "$NEXT_SERVICE_UNIT" 2>/dev/null) || true
     if [ "$state" != inactive ]; then
@@ -594,8 +792,9 @@ timers)
 start)
     need_root start
     need_systemd start
+    scale_current || true
     # shellcheck disable=SC2086
-    systemctl start $REDIS_UNIT $UNITS
+    systemctl start $REDIS_UNIT $UNITS $SCALE_ON_UNITS $SCALE_ON_SERVICES
     upstream_to "$SOCKET" || true
     nginx_action start
     ;;
@@ -658,6 +857,10 @@ online)
     ;;
 version)
     release_version
+    ;;
+scale)
+    [ $# -eq 0 ] || need_root scale
+    scale_command "$@"
     ;;
 tls)
     sub=${1:-}

@@ -997,10 +997,17 @@ fn launcher_runs_processes_and_timers() {
     );
     let (ok, out) = run_job(&["clearsessions"]);
     assert!(ok && out.trim() == "['clearsessions']", "{out}");
+    // A process off by the variant's default is shipped: a host may
+    // scale it up.
     let (ok, out) = run_job(&["unused"]);
-    assert!(!ok && out.contains("no process or timer 'unused'"), "{out}");
-    // The units: two instances of sendalerts under a target, beat alone,
-    // the timer with its service; the process turned off has none.
+    assert!(ok && out.trim() == "['unused']", "{out}");
+    let (ok, out) = run_job(&["nosuchjob"]);
+    assert!(
+        !ok && out.contains("no process or timer 'nosuchjob'"),
+        "{out}"
+    );
+    // The units: a target and a template for every process, whatever its
+    // copies; the timer with its service.
     let units: Vec<&str> = files
         .iter()
         .filter_map(|f| f.path.strip_prefix("/lib/systemd/system/"))
@@ -1008,24 +1015,18 @@ fn launcher_runs_processes_and_timers() {
     for u in [
         "demo-red-sendalerts.target",
         "demo-red-sendalerts@.service",
-        "demo-red-beat.service",
+        "demo-red-beat.target",
+        "demo-red-beat@.service",
+        "demo-red-unused.target",
+        "demo-red-unused@.service",
         "demo-red-clearsessions.timer",
         "demo-red-clearsessions.service",
     ] {
         assert!(units.contains(&u), "{u} missing from {units:?}");
     }
-    assert!(!units.iter().any(|u| u.contains("unused")), "{units:?}");
-    let target = files
-        .iter()
-        .find(|f| f.path.ends_with("/demo-red-sendalerts.target"))
-        .unwrap();
-    assert!(
-        target
-            .contents
-            .contains("Wants=demo-red-sendalerts@1.service demo-red-sendalerts@2.service\n"),
-        "{}",
-        target.contents
-    );
+    for gone in ["demo-red-beat.service", "demo-red-sendalerts.service"] {
+        assert!(!units.contains(&gone), "{gone} in {units:?}");
+    }
     let timer = files
         .iter()
         .find(|f| f.path.ends_with("/demo-red-clearsessions.timer"))
@@ -1037,6 +1038,340 @@ fn launcher_runs_processes_and_timers() {
     ] {
         assert!(timer.contents.contains(line), "{}", timer.contents);
     }
+}
+
+/// Every process is a target and a template, whatever its copies: the
+/// instances are `PartOf=` the target and enabled into it (`WantedBy=`),
+/// the target wants no fixed list; the package's counts reach the
+/// control utility and the postinst.
+#[test]
+fn every_process_is_a_target_and_a_template() {
+    let files = render(&red());
+    let file = |name: &str| {
+        &files
+            .iter()
+            .find(|f| f.path == format!("/lib/systemd/system/{name}"))
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .contents
+    };
+    for p in ["beat", "sendalerts", "unused"] {
+        let template = file(&format!("demo-red-{p}@.service"));
+        for line in [
+            format!("Description=demo-red process {p} %i (red.example.net)\n"),
+            format!("PartOf=demo-red-{p}.target\n"),
+            "Environment=DJDD_PROCESS_INSTANCE=%i\n".to_string(),
+            format!("ExecStart=/usr/lib/demo-site/red/launch run {p}\n"),
+            format!("[Install]\nWantedBy=demo-red-{p}.target\n"),
+        ] {
+            assert!(template.contains(&line), "{p}: {line:?} in\n{template}");
+        }
+        let target = file(&format!("demo-red-{p}.target"));
+        assert!(
+            target.contains("[Install]\nWantedBy=multi-user.target\n"),
+            "{target}"
+        );
+        assert!(
+            !target.lines().any(|l| l.starts_with("Wants=")),
+            "a fixed list of instances: {target}"
+        );
+    }
+    for script in ["/usr/bin/demo-red", "DEBIAN/postinst"] {
+        let text = &files.iter().find(|f| f.path == script).unwrap().contents;
+        for line in [
+            "    'sendalerts') JOB_KIND=process JOB_DEFAULT=2 JOB_BASE='demo-red-sendalerts' ;;\n",
+            "    'beat') JOB_KIND=process JOB_DEFAULT=1 JOB_BASE='demo-red-beat' ;;\n",
+            "    'unused') JOB_KIND=process JOB_DEFAULT=0 JOB_BASE='demo-red-unused' ;;\n",
+            "    'clearsessions') JOB_KIND=timer JOB_DEFAULT=1 JOB_BASE='demo-red-clearsessions' ;;\n",
+            "SCALE_ENV='/etc/demo-site/red/scale.env'\n",
+            "SCALE_MAX=16\n",
+        ] {
+            assert!(text.contains(line), "{script} lacks {line:?}");
+        }
+    }
+}
+
+/// The scale section of red's control utility, run for real with its
+/// file and links below `t` and a fake systemctl (every unit active).
+fn scale_sh(t: &Path, body: &str, args: &[&str]) -> (i32, String) {
+    let files = render(&red());
+    let ctl = &files
+        .iter()
+        .find(|f| f.path == "/usr/bin/demo-red")
+        .unwrap()
+        .contents;
+    let scale = section(ctl, "# --- scale:", "# --- end of scale ---");
+    let script = format!(
+        "set -eu\n{scale}\nSCALE_ENV=$T/etc/scale.env\nSCALE_LINK_DIR=$T/systemd\n\
+         scale_systemd_running() {{ false; }}\n\
+         systemctl() {{ echo \"$*\" >>\"$T/systemctl\"; [ \"$1\" != is-active ] || echo active; }}\n{body}\n"
+    );
+    fs::create_dir_all(t.join("etc")).unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .arg("sh")
+        .args(args)
+        .env("T", t)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `NAME-VARIANT scale`: shows the counts and where they come from;
+/// NAME=N is checked (all before anything is written), written to
+/// scale.env (other lines kept, a line replaced where it is), and the
+/// enable links follow; refused arguments change nothing.
+#[test]
+fn scale_checks_writes_and_links() {
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    let env = t.join("etc/scale.env");
+    let read = || fs::read_to_string(&env).unwrap_or_default();
+    let cmd = |args: &[&str]| scale_sh(t, "scale_command \"$@\"", args);
+    let (rc, out) = cmd(&[]);
+    assert_eq!(rc, 0, "{out}");
+    for line in [
+        "  sendalerts               process    2  package default\n",
+        "  unused                   process    0  package default\n",
+        "  clearsessions            timer     on  package default\n",
+    ] {
+        assert!(out.contains(line), "{line:?} in\n{out}");
+    }
+    assert!(!env.exists(), "showing wrote the file");
+
+    let (rc, out) = cmd(&["sendalerts=3", "unused=1"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("  sendalerts               process    3  this host (package: 2)\n"),
+        "{out}"
+    );
+    assert!(read().ends_with("\nsendalerts=3\nunused=1\n"), "{}", read());
+    assert_eq!(
+        fs::metadata(&env).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+    let link = |p: &str| {
+        fs::read_link(t.join("systemd").join(p))
+            .ok()
+            .map(|l| l.display().to_string())
+    };
+    for k in 1..=3 {
+        assert_eq!(
+            link(&format!(
+                "demo-red-sendalerts.target.wants/demo-red-sendalerts@{k}.service"
+            ))
+            .as_deref(),
+            Some("/lib/systemd/system/demo-red-sendalerts@.service")
+        );
+    }
+    assert_eq!(
+        link("multi-user.target.wants/demo-red-sendalerts.target").as_deref(),
+        Some("/lib/systemd/system/demo-red-sendalerts.target")
+    );
+    assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@4.service").is_none());
+    assert!(link("demo-red-unused.target.wants/demo-red-unused@1.service").is_some());
+
+    // Refused, whole: nothing is written, no link changes.
+    let before = read();
+    for (args, says) in [
+        (&["nosuch=1"][..], "no process or timer 'nosuch'"),
+        (&["clearsessions=2"][..], "a timer is 0 (off) or 1 (on)"),
+        (&["sendalerts=17"][..], "0 to 16 copies"),
+        (&["sendalerts=01"][..], "0 to 16 copies"),
+        (&["sendalerts=-1"][..], "0 to 16 copies"),
+        (&["sendalerts"][..], "is not NAME=N"),
+        (&["sendalerts=1", "clearsessions=5"][..], "clearsessions=5"),
+    ] {
+        let (rc, out) = cmd(args);
+        assert_eq!(rc, 2, "{args:?}: {out}");
+        assert!(
+            out.contains(says) && out.contains("demo-red"),
+            "{args:?}: {out}"
+        );
+        assert_eq!(read(), before, "{args:?} changed the file");
+    }
+    assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@3.service").is_some());
+
+    // Down to 1, the timer off: the links follow; the line is replaced in place.
+    let (rc, out) = cmd(&["sendalerts=1", "clearsessions=0"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        read().ends_with("\nsendalerts=1\nunused=1\nclearsessions=0\n"),
+        "{}",
+        read()
+    );
+    assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@1.service").is_some());
+    assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@2.service").is_none());
+    assert!(link("timers.target.wants/demo-red-clearsessions.timer").is_none());
+    let (rc, out) = cmd(&["clearsessions=1"]);
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(
+        link("timers.target.wants/demo-red-clearsessions.timer").as_deref(),
+        Some("/lib/systemd/system/demo-red-clearsessions.timer")
+    );
+
+    // An admin's file: comments and names this release lacks are kept.
+    fs::write(&env, "# mine\n  sendalerts=2  \nold-job=4\nsendalerts=2\n").unwrap();
+    let (rc, out) = cmd(&["sendalerts=0"]);
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(read(), "# mine\nsendalerts=0\nold-job=4\n");
+    assert!(out.contains("old-job") && out.contains("ignored"), "{out}");
+    assert!(link("multi-user.target.wants/demo-red-sendalerts.target").is_none());
+    assert!(!t.join("systemd/demo-red-sendalerts.target.wants").exists());
+    // Status: at 0 it is off, not a fault.
+    let (rc, out) = scale_sh(t, "scale_load\nscale_status", &[]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains("  demo-red-sendalerts.target               off (scaled to 0 on this host)\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  demo-red-beat@1.service                  active\n"),
+        "{out}"
+    );
+    // Back to the package's count: the line goes.
+    let (rc, out) = cmd(&["sendalerts=default"]);
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(read(), "# mine\nold-job=4\n");
+    assert!(link("demo-red-sendalerts.target.wants/demo-red-sendalerts@2.service").is_some());
+
+    // A line that is not NAME=N: refused until fixed, nothing written.
+    fs::write(&env, "sendalerts=x\n").unwrap();
+    let (rc, out) = cmd(&["unused=1"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(out.contains("scale.env line 1: not NAME=N"), "{out}");
+    assert_eq!(read(), "sendalerts=x\n");
+    fs::write(&env, "clearsessions=3\n").unwrap();
+    let (rc, out) = scale_sh(t, "scale_load", &[]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains("line 1: clearsessions=3: a timer is 0 (off) or 1 (on)"),
+        "{out}"
+    );
+}
+
+/// The postinst reads scale.env before it changes anything: a bad line
+/// fails the configure, a name the release lacks is a warning.
+#[test]
+fn postinst_checks_scale_env_first() {
+    if unsafe_not_root() {
+        eprintln!("skipped: needs root (chown root:root)");
+        return;
+    }
+    let files = render(&red());
+    let postinst = &files
+        .iter()
+        .find(|f| f.path == "DEBIAN/postinst")
+        .unwrap()
+        .contents;
+    let configure = section(postinst, "configure() {", "    ensure_user\n");
+    assert!(
+        configure.contains("    check_packages\n    scale_check\n"),
+        "{configure}"
+    );
+    let constants = section(postinst, "# --- constants", "# --- end of constants");
+    let functions = section(postinst, "# --- functions ---", "# --- end of functions");
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    let run_check = |text: &str| {
+        fs::write(t.join("scale.env"), text).unwrap();
+        run(Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "set -e\n{constants}\n{functions}\nSCALE_ENV=$T/scale.env\nscale_check\necho \"on:$SCALE_ON_UNITS|off:$SCALE_OFF_UNITS\""
+            ))
+            .env("T", t))
+    };
+    let (ok, out) = run_check("beat=0\nold=1\n");
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("names old: release 1.20250101.3 has no such process or timer"),
+        "{out}"
+    );
+    assert!(
+        out.contains("on: demo-red-sendalerts.target demo-red-clearsessions.timer|off: demo-red-beat.target demo-red-unused.target"),
+        "{out}"
+    );
+    let (ok, out) = run_check("beat=zero\n");
+    assert!(
+        !ok && out.contains("line 1") && out.contains("dpkg --configure -a"),
+        "{out}"
+    );
+}
+
+/// An upgrade from a version before per-host counts: the recorded single
+/// `P.service` is stopped and forgotten, the target this version has is
+/// left alone; a target a version dropped loses its instance links too.
+#[test]
+fn the_old_single_service_of_a_process_is_dropped() {
+    let files = render(&red());
+    let postinst = &files
+        .iter()
+        .find(|f| f.path == "DEBIAN/postinst")
+        .unwrap()
+        .contents;
+    let constants = section(postinst, "# --- constants", "# --- end of constants");
+    let functions = section(postinst, "# --- functions ---", "# --- end of functions");
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    let bin = t.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    for tool in ["deb-systemd-invoke", "deb-systemd-helper"] {
+        let p = bin.join(tool);
+        fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{tool} $*\" >>\"$T/calls\"\n"),
+        )
+        .unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // What 1.x recorded: beat as a service; a process since dropped, as a
+    // target with an instance link.
+    fs::write(
+        t.join("units"),
+        "demo-red.socket\ndemo-red.service\ndemo-red-beat.service\ndemo-red-sendalerts.target\ndemo-red-gone.target\n",
+    )
+    .unwrap();
+    let wants = t.join("systemd/demo-red-gone.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/demo-red-gone@.service",
+        wants.join("demo-red-gone@1.service"),
+    )
+    .unwrap();
+    let script = format!(
+        "set -e\n{constants}\n{functions}\nUNITS_FILE=$T/units\nSCALE_LINK_DIR=$T/systemd\nsystemd_running() {{ true; }}\nstop_dropped_units\n"
+    );
+    let (ok, out) = run(Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .env("T", t)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display())));
+    assert!(ok, "{out}");
+    let calls = fs::read_to_string(t.join("calls")).unwrap();
+    for want in [
+        "deb-systemd-invoke stop demo-red-beat.service\n",
+        "deb-systemd-helper purge demo-red-beat.service\n",
+        "deb-systemd-invoke stop demo-red-gone.target\n",
+        "deb-systemd-invoke stop demo-red-gone@*.service\n",
+        "deb-systemd-helper purge demo-red-gone.target\n",
+    ] {
+        assert!(calls.contains(want), "{want:?} not in\n{calls}");
+    }
+    assert!(!calls.contains("sendalerts"), "{calls}");
+    assert!(!calls.contains("demo-red.service"), "{calls}");
+    assert!(!wants.exists(), "the dropped target's instance links stay");
+    assert!(
+        out.contains("stopping demo-red-beat.service: release 1.20250101.3 does not have it"),
+        "{out}"
+    );
 }
 
 /// A variant's copies for a process the project does not define are refused.

@@ -283,7 +283,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "processes.NAME.command",
         default: "none",
-        meaning: "A long-running process beside gunicorn, run as `NAME-VARIANT-NAME.service`: `[\"manage.py\", CMD, ARG...]` or `[PROGRAM, ARG...]` (a program of the env). `${VAR}` in a word is a contract variable's value. A variant runs N copies with `--process NAME=N` (0 = off, default 1).",
+        meaning: "A long-running process beside gunicorn, run as instances `NAME-VARIANT-NAME@1.service` ... of a template, under `NAME-VARIANT-NAME.target`: `[\"manage.py\", CMD, ARG...]` or `[PROGRAM, ARG...]` (a program of the env). `${VAR}` in a word is a contract variable's value. A variant runs N copies with `--process NAME=N` (0 = off, default 1); a host may run another count (`NAME-VARIANT scale NAME=N`).",
         example: "[\"manage.py\", \"sendalerts\"]",
     },
     Key {

@@ -14,36 +14,24 @@ pub struct ProcessUnits {
     /// `NAME-VARIANT-P`.
     pub base: String,
     /// The unit postinst enables and starts, prerm stops, and `restart`
-    /// restarts: `BASE.service` for one copy, `BASE.target` (which wants
-    /// every instance) for several, `BASE.timer` for a timer.
+    /// restarts: `BASE.target` for a process (its instances
+    /// `BASE@1.service` ... `BASE@N.service`, N the host's count, are
+    /// `PartOf=` it and wanted by it through links), `BASE.timer` for a
+    /// timer.
     pub main: String,
     /// The unit files the site package ships, by name.
     pub files: Vec<String>,
-    /// The services that run (the control utility's status): `BASE.service`,
-    /// or `BASE@1.service` ... `BASE@N.service`.
-    pub services: Vec<String>,
 }
 
 impl ProcessUnits {
-    /// A process with `copies` copies (1 or more).
-    pub fn process(unit: &str, process: &str, copies: u32) -> ProcessUnits {
+    /// A process: whatever its copies, a target and a template service, so
+    /// that each host may run any count of it (`NAME-VARIANT scale`).
+    pub fn process(unit: &str, process: &str) -> ProcessUnits {
         let base = format!("{unit}-{process}");
-        if copies <= 1 {
-            ProcessUnits {
-                main: format!("{base}.service"),
-                files: vec![format!("{base}.service")],
-                services: vec![format!("{base}.service")],
-                base,
-            }
-        } else {
-            ProcessUnits {
-                main: format!("{base}.target"),
-                files: vec![format!("{base}.target"), format!("{base}@.service")],
-                services: (1..=copies)
-                    .map(|i| format!("{base}@{i}.service"))
-                    .collect(),
-                base,
-            }
+        ProcessUnits {
+            main: format!("{base}.target"),
+            files: vec![format!("{base}.target"), format!("{base}@.service")],
+            base,
         }
     }
 
@@ -53,7 +41,6 @@ impl ProcessUnits {
         ProcessUnits {
             main: format!("{base}.timer"),
             files: vec![format!("{base}.timer"), format!("{base}.service")],
-            services: vec![format!("{base}.service")],
             base,
         }
     }

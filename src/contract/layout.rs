@@ -66,6 +66,10 @@ pub struct Layout {
     /// `etc_dir/secrets.env`: the secret variables (made by postinst,
     /// 0640 root:NAME-VARIANT).
     pub secrets_env: String,
+    /// `etc_dir/scale.env`: this host's counts of the processes and timers
+    /// (`NAME=N` lines; root:root 0644; written by `NAME-VARIANT scale` or
+    /// placed before install; kept on upgrade, removed on purge).
+    pub scale_env: String,
     /// `etc_dir/local.env`: the admin's overrides, read last (made from
     /// the example when missing, never overwritten).
     pub local_env: String,
@@ -166,6 +170,7 @@ impl Layout {
             acme_live: format!("/etc/letsencrypt/live/{unit}"),
             secrets_env: format!("{etc_dir}/secrets.env"),
             local_env: format!("{etc_dir}/local.env"),
+            scale_env: format!("{etc_dir}/scale.env"),
             nginx_dropins: format!("{etc_dir}/nginx.d"),
             log_dir: format!("/var/log/{name}-site/{variant}"),
             srv_dir: format!("/srv/{name}-site/{variant}"),

@@ -153,7 +153,9 @@ pub struct Job {
     /// The process's or timer's name (`^[a-z][a-z0-9-]*$`).
     pub name: String,
     pub kind: JobKind,
-    /// Copies of a process (1..=16); 1 for a timer.
+    /// The package's count: copies of a process (0..=16, 0: off unless a
+    /// host scales it up); 1 for a timer. A host's `scale.env` may give
+    /// another (`NAME-VARIANT scale`).
     pub copies: u32,
     /// `true`: `manage.py` and `command` are its arguments; `false`:
     /// `command` is a program of the env and its arguments.
@@ -285,7 +287,8 @@ pub struct SiteContext {
     pub database: Option<Database>,
     /// Local RabbitMQ user/vhost; None: no broker set-up.
     pub broker: Option<Broker>,
-    /// The processes that run (copies > 0) and the timers, by name.
+    /// The processes (those off by default too: a host may scale them up)
+    /// and the timers, by name.
     pub jobs: Vec<Job>,
     /// The site's Redis instance; None: no Redis.
     pub redis: Option<Redis>,
@@ -442,10 +445,14 @@ impl SiteContext {
                 ));
             }
             job_names.push(&j.name);
-            if !(1..=16).contains(&j.copies) {
+            let most = match j.kind {
+                JobKind::Process => values::MAX_COPIES as u32,
+                JobKind::Timer => 1,
+            };
+            if j.copies > most {
                 return Err(Error::invalid(
-                    format!("process {}", j.name),
-                    format!("{} copies: must be 1 to 16", j.copies),
+                    format!("{} {}", j.kind.as_str(), j.name),
+                    format!("{} copies: must be 0 to {most}", j.copies),
                 ));
             }
             if j.command.is_empty() {

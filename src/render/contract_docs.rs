@@ -156,7 +156,7 @@ fn paths_table() -> String {
         .collect();
     let links = format!("convenience links: {}", links.join(", "));
     let units = format!(
-        "{}/{{{}, {}, {}, {}, {}, NAME-VARIANT-P.service, NAME-VARIANT-P.target, NAME-VARIANT-P@.service, NAME-VARIANT-T.timer, NAME-VARIANT-T.service}}",
+        "{}/{{{}, {}, {}, {}, {}, NAME-VARIANT-P.target, NAME-VARIANT-P@.service, NAME-VARIANT-T.timer, NAME-VARIANT-T.service}}",
         l.unit_dir,
         l.socket_unit,
         l.service_unit,
@@ -222,6 +222,11 @@ fn paths_table() -> String {
             "the admin's overrides, read last (made from the package's example when missing, never overwritten)",
         ),
         (
+            &l.scale_env,
+            "root:root 0644",
+            "this host's counts of the processes and timers, `NAME=N` lines (`NAME-VARIANT scale` writes it; it may be placed before install; kept on upgrade, removed on purge)",
+        ),
+        (
             &l.nginx_dropins,
             "root:root 0750",
             "the admin's nginx additions, included in the site's server block",
@@ -255,7 +260,7 @@ fn paths_table() -> String {
         (
             &units,
             "root:root 0644",
-            "the systemd units: gunicorn's socket and service, the celery worker (with --celery), each process P (one copy: a service; N copies: a target and a template service) and each timer T",
+            "the systemd units: gunicorn's socket and service, the celery worker (with --celery), each process P (a target and a template service: instances `P@1` ... `P@N`, N the host's count) and each timer T",
         ),
         (&l.control, "root:root 0755", "the control utility"),
         (&l.nginx_link, "root:root", "link to the site's nginx.conf"),

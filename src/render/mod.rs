@@ -120,6 +120,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../debian-templates/switch.inc"),
     ),
     (
+        "scale.inc",
+        include_str!("../../debian-templates/scale.inc"),
+    ),
+    (
         "control.sh",
         include_str!("../../debian-templates/control.sh"),
     ),
@@ -178,11 +182,11 @@ struct View<'a> {
     layout_env_files: Vec<(String, bool)>,
     writable: Vec<(String, bool)>,
     /// The units postinst enables and starts for the processes
-    /// (`NAME-VARIANT-P.service` or `.target`), and for the timers.
+    /// (`NAME-VARIANT-P.target`), and for the timers.
     process_units: Vec<String>,
     timer_units: Vec<String>,
-    /// The services the processes run (status lists them).
-    process_services: Vec<String>,
+    /// The most copies of a process a host may run (`scale`).
+    max_copies: i64,
     /// The process or timer a per-job template is rendered for.
     job: Option<Job>,
     /// The gunicorn a gunicorn.socket or gunicorn.service is rendered for.
@@ -298,12 +302,7 @@ fn view(ctx: &SiteContext) -> View<'_> {
         writable: layout.writable(),
         process_units: mains(JobKind::Process),
         timer_units: mains(JobKind::Timer),
-        process_services: ctx
-            .jobs
-            .iter()
-            .filter(|j| j.kind == JobKind::Process)
-            .flat_map(|j| j.units.services.iter().cloned())
-            .collect(),
+        max_copies: crate::rules::values::MAX_COPIES,
         job: None,
         slot: None,
     }

@@ -51,8 +51,8 @@ pub struct SiteInput {
     pub redis_maxmemory: String,
     pub redis_policy: String,
     /// The variant's copies of the project's processes (a process not
-    /// listed runs once; 0: off). A name the project does not define is
-    /// refused.
+    /// listed runs once; 0: off unless a host scales it up). A name the
+    /// project does not define is refused.
     pub copies: std::collections::BTreeMap<String, u32>,
     /// How the site serves HTTPS (None: tls off).
     pub tls: Option<super::Tls>,
@@ -215,10 +215,8 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
     };
     let mut jobs: Vec<Job> = Vec::new();
     for pr in &p.processes {
+        // 0: shipped, but off unless a host scales it up.
         let copies = input.copies.get(&pr.name).copied().unwrap_or(1);
-        if copies == 0 {
-            continue;
-        }
         let (manage, command) = words(&pr.command);
         jobs.push(Job {
             name: pr.name.clone(),
@@ -228,7 +226,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
             command,
             calendar: String::new(),
             random_delay: String::new(),
-            units: contract::ProcessUnits::process(&unit, &pr.name, copies),
+            units: contract::ProcessUnits::process(&unit, &pr.name),
         });
     }
     for t in &p.timers {

@@ -18,6 +18,17 @@
 #   - remove stops every unit; purge removes the units and their state,
 #     keeps DATA_DIR;
 #   - lintian --fail-on error,warning and piuparts pass on the packages.
+# And (issue 26) per-host counts (`pulse-blue scale`, scale.env):
+#   - scale.env placed before install with heartbeat=0: no heartbeat
+#     instance ever starts, `status` exits 0 and says "off"; a name the
+#     release does not have is warned about, kept, ignored;
+#   - `scale heartbeat=2` runs two instances; `scale unknown=1` and a
+#     timer at 2 are refused, nothing written;
+#   - an upgrade keeps the host's count (3, the package's is 2);
+#   - `scale heartbeat=0 sweep=0`: nothing of them runs, status exits 0;
+#   - a reboot keeps the counts (heartbeat=1, the timer off);
+#   - `scale heartbeat=default` and a package count of 1: the second
+#     instance stops.
 # And (issue 20) Redis: the project declares it (djdd.toml `redis = true`)
 # and blue uses it as celery's broker (`--broker redis`) and its cache:
 #   - each site gets its own redis-server@ instance on a unix socket only
@@ -77,12 +88,55 @@ check="$("$DJDD" check pulse blue 2>&1)" || { printf '%s\n' "$check" >&2; fail "
 assert_contains "$check" "djdd adds gunicorn==" "djdd check"
 assert_contains "$check" "checked heartbeat, sweep" "djdd check (the processes' and timers' manage.py commands)"
 publish
+# The rollout places this host's counts before the package is installed.
+in_ct mkdir -p /etc/pulse-site/blue
+printf '# placed by the rollout before install\nheartbeat=0\noldjob=1\n' |
+    in_ct sh -c 'umask 077 && cat >/etc/pulse-site/blue/scale.env'
 ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue failed: $APT_OUT"
 assert_eq ii "$(ct_pkg_status pulse-site-blue)" "dpkg status of pulse-site-blue"
+assert_contains "$APT_OUT" "scale.env names oldjob: release " "postinst's warning about a name the release does not have"
+assert_contains "$APT_OUT" "has no such process or timer (kept in the file, ignored)" "postinst's warning about a name the release does not have"
 
-units=(redis-server@pulse-blue.service pulse-blue.socket pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat@1.service
-    pulse-blue-heartbeat@2.service pulse-blue-heartbeat.target pulse-blue-beat.service pulse-blue-sweep.timer)
+units=(redis-server@pulse-blue.service pulse-blue.socket pulse-blue.service pulse-blue-celery.service
+    pulse-blue-beat@1.service pulse-blue-beat.target pulse-blue-sweep.timer)
 assert_unit_active "${units[@]}"
+
+step "heartbeat at 0 in scale.env before install: never started, not enabled, status exit 0 says off"
+assert_unit_inactive pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-heartbeat.target
+# (journalctl says "Failed to add filter for units" on stderr when no
+# unit of the pattern ever logged.)
+out="$(in_ct journalctl -q --no-pager -u 'pulse-blue-heartbeat@*.service' 2>/dev/null || true)"
+[ -z "$out" ] || fail "a heartbeat instance was started (journal): $out"
+in_ct test ! -e /etc/systemd/system/pulse-blue-heartbeat.target.wants ||
+    fail "heartbeat instances are enabled: $(in_ct ls -l /etc/systemd/system/pulse-blue-heartbeat.target.wants 2>&1)"
+in_ct test ! -e /etc/systemd/system/multi-user.target.wants/pulse-blue-heartbeat.target || fail "the heartbeat target is enabled at 0"
+assert_eq "root root 644" "$(in_ct stat -c '%U %G %a' /etc/pulse-site/blue/scale.env)" "scale.env's owner and mode (postinst)"
+status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status fails with heartbeat scaled to 0: $status"
+printf '%s\n' "$status" | grep -Eq '^ +pulse-blue-heartbeat.target +off \(scaled to 0 on this host\)$' ||
+    fail "pulse-blue status does not say heartbeat is off: $status"
+out="$(in_ct pulse-blue scale 2>&1)" || fail "pulse-blue scale failed: $out"
+printf '%s\n' "$out" >&2
+printf '%s\n' "$out" | grep -Eq '^ +heartbeat +process +0  this host \(package: 2\)$' || fail "pulse-blue scale: $out"
+printf '%s\n' "$out" | grep -Eq '^ +beat +process +1  package default$' || fail "pulse-blue scale: $out"
+printf '%s\n' "$out" | grep -Eq '^ +sweep +timer +on  package default$' || fail "pulse-blue scale: $out"
+printf '%s\n' "$out" | grep -Eq '^ +oldjob +ignored' || fail "pulse-blue scale: $out"
+
+step "refused: an unknown name, a timer at 2 (nothing written); scale heartbeat=2 runs two instances"
+sum="$(in_ct sha256sum /etc/pulse-site/blue/scale.env)"
+rc=0
+out="$(in_ct pulse-blue scale unknown=1 2>&1)" || rc=$?
+assert_eq 2 "$rc" "exit status of scale unknown=1"
+assert_contains "$out" "no process or timer 'unknown'" "scale unknown=1"
+rc=0
+out="$(in_ct pulse-blue scale heartbeat=2 sweep=2 2>&1)" || rc=$?
+assert_eq 2 "$rc" "exit status of scale heartbeat=2 sweep=2"
+assert_contains "$out" "sweep=2: a timer is 0 (off) or 1 (on)" "scale sweep=2"
+assert_eq "$sum" "$(in_ct sha256sum /etc/pulse-site/blue/scale.env)" "scale.env after refused scale commands"
+assert_unit_inactive pulse-blue-heartbeat@1.service
+out="$(in_ct pulse-blue scale heartbeat=2 2>&1)" || fail "pulse-blue scale heartbeat=2 failed: $out"
+assert_unit_active pulse-blue-heartbeat.target pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service
+assert_eq "$(printf '# placed by the rollout before install\nheartbeat=2\noldjob=1')" "$(in_ct cat /etc/pulse-site/blue/scale.env)" "scale.env after scale heartbeat=2"
+assert_eq "root root 644" "$(in_ct stat -c '%U %G %a' /etc/pulse-site/blue/scale.env)" "scale.env's owner and mode (scale)"
 in_ct sh -c 'ls /usr/lib/pulse-env/*/bin/gunicorn /usr/lib/pulse-env/*/bin/uwsgi' >/dev/null ||
     fail "the env has no gunicorn (djdd's) or no uwsgi (the project's)"
 
@@ -108,7 +162,7 @@ step "systemd-analyze security: every unit <= 2.0 (issue 19)"
 # The web, worker, process and timer services djdd generates, and the
 # site's Redis (Debian's unit with djdd's drop-in).
 assert_unit_scores 2.0 pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat@1.service \
-    pulse-blue-heartbeat@2.service pulse-blue-beat.service pulse-blue-sweep.service redis-server@pulse-blue.service
+    pulse-blue-heartbeat@2.service pulse-blue-beat@1.service pulse-blue-sweep.service redis-server@pulse-blue.service
 
 step "the site answers through nginx, the async view too"
 assert_http 200 http://127.0.0.1/ pulse.example.org
@@ -165,7 +219,7 @@ printf '%s\n' "$timers" >&2
 assert_contains "$timers" "pulse-blue-sweep.timer (*:*:0/5)" "pulse-blue timers"
 assert_contains "$timers" "result: success (exit status 0)" "pulse-blue timers (the last run)"
 status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status says something is not running: $status"
-for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-beat.service pulse-blue-sweep.timer; do
+for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-beat@1.service pulse-blue-sweep.timer; do
     printf '%s\n' "$status" | grep -Eq "^ +$u +active\$" || fail "pulse-blue status does not show $u active: $status"
 done
 # shelve names its files after the dbm module it finds (celerybeat-schedule,
@@ -173,10 +227,15 @@ done
 in_ct sh -c 'ls /var/lib/pulse-site/blue/data/celerybeat-schedule*' >/dev/null 2>&1 ||
     fail "celery beat's schedule is not in DATA_DIR: $(in_ct ls -la /var/lib/pulse-site/blue/data 2>&1)"
 
-step "upgrade to v2: the processes run the new release's code"
+step "upgrade to v2: the processes run the new release's code, the host's count (3) stays"
+out="$(in_ct pulse-blue scale heartbeat=3 2>&1)" || fail "pulse-blue scale heartbeat=3 failed: $out"
+assert_unit_active pulse-blue-heartbeat@3.service
 build v2
 publish
 ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue (v2) failed: $APT_OUT"
+assert_unit_active pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-heartbeat@3.service
+wait_counter heartbeat-3 1 v2 30
+assert_contains "$(in_ct cat /etc/pulse-site/blue/scale.env)" "heartbeat=3" "scale.env after the upgrade"
 assert_http 200 http://127.0.0.1/async/ pulse.example.org
 assert_contains "$HTTP_BODY" "release=v2" "the async view after the upgrade"
 wait_counter heartbeat-1 1 v2 30
@@ -186,6 +245,27 @@ wait_counter tick 1 v2 60
 wait_counter sweep 1 v2 40
 assert_http 200 http://127.0.0.1/cache/ pulse.example.org
 assert_eq "cache $probe" "$HTTP_BODY" "the cached value after the upgrade"
+
+step "scale heartbeat=0 sweep=0: nothing of them runs, status exits 0 and says off"
+out="$(in_ct pulse-blue scale heartbeat=0 sweep=0 2>&1)" || fail "pulse-blue scale heartbeat=0 sweep=0 failed: $out"
+assert_unit_inactive pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-heartbeat@3.service \
+    pulse-blue-heartbeat.target pulse-blue-sweep.timer
+status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status fails with heartbeat and sweep at 0: $status"
+printf '%s\n' "$status" >&2
+for u in pulse-blue-heartbeat.target pulse-blue-sweep.timer; do
+    printf '%s\n' "$status" | grep -Eq "^ +$u +off \(scaled to 0 on this host\)\$" || fail "pulse-blue status does not say $u is off: $status"
+done
+in_ct test ! -e /etc/systemd/system/timers.target.wants/pulse-blue-sweep.timer || fail "the timer is still enabled at 0"
+
+step "a reboot keeps the counts: one heartbeat, the timer off"
+out="$(in_ct pulse-blue scale heartbeat=1 2>&1)" || fail "pulse-blue scale heartbeat=1 failed: $out"
+reboot_container
+wait_for "the site answers after the reboot" 60 in_ct curl -fsS -o /dev/null -H 'Host: pulse.example.org' http://127.0.0.1/
+assert_unit_active pulse-blue-heartbeat.target pulse-blue-heartbeat@1.service pulse-blue-beat@1.service
+assert_unit_inactive pulse-blue-heartbeat@2.service pulse-blue-heartbeat@3.service pulse-blue-sweep.timer
+status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status after the reboot: $status"
+out="$(in_ct pulse-blue scale sweep=1 2>&1)" || fail "pulse-blue scale sweep=1 failed: $out"
+assert_unit_active pulse-blue-sweep.timer
 
 step "red: its own Redis; it cannot open blue's"
 "$DJDD" variant pulse red --domain red.pulse.example.org --process heartbeat=0 --process beat=0 >/dev/null ||
@@ -213,23 +293,21 @@ assert_eq "# an admin's own instance" "$(in_ct head -n1 /etc/redis/redis-pulse-g
 ct_apt purge pulse-site-green || fail "apt-get purge pulse-site-green failed: $APT_OUT"
 in_ct test -f /etc/redis/redis-pulse-green.conf || fail "purge of pulse-site-green removed a configuration it did not write"
 
-step "one heartbeat instead of two: the dropped units stop"
+step "back to the package's count (2), then a package of one heartbeat: the second instance stops"
+out="$(in_ct pulse-blue scale heartbeat=default 2>&1)" || fail "pulse-blue scale heartbeat=default failed: $out"
+assert_not_contains "$(in_ct cat /etc/pulse-site/blue/scale.env)" "heartbeat=" "scale.env after heartbeat=default"
+assert_unit_active pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service
 "$DJDD" variant pulse blue --process heartbeat=1 >/dev/null || fail "djdd variant --process heartbeat=1 failed"
 build v2
 publish
 ct_apt install pulse-site-blue || fail "apt-get install pulse-site-blue (one heartbeat) failed: $APT_OUT"
 printf '%s\n' "$APT_OUT" >&2
-assert_unit_active pulse-blue-heartbeat.service
-for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-heartbeat.target; do
-    s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
-    [ "$s" != active ] || {
-        in_ct systemctl status --no-pager -n 5 pulse-blue-heartbeat.target "$u" >&2 || true
-        in_ct cat /var/lib/pulse-site/blue/units >&2 || true
-        fail "$u is still active after the variant dropped it"
-    }
-done
-in_ct test ! -e /etc/systemd/system/multi-user.target.wants/pulse-blue-heartbeat.target ||
-    fail "the dropped target is still enabled"
+assert_unit_active pulse-blue-heartbeat.target pulse-blue-heartbeat@1.service
+assert_unit_inactive pulse-blue-heartbeat@2.service
+in_ct test ! -e /etc/systemd/system/pulse-blue-heartbeat.target.wants/pulse-blue-heartbeat@2.service ||
+    fail "the second instance is still enabled"
+in_ct test -L /etc/systemd/system/multi-user.target.wants/pulse-blue-heartbeat.target ||
+    fail "the heartbeat target is not enabled"
 
 step "lintian on the packages, piuparts on the site"
 debs=("$DJDD_DIR"/packages/pulse-env-*.deb)
@@ -245,7 +323,7 @@ run_piuparts --repo "$apt_repo" "$apt_repo/KEY.asc" --log "$ACC_LOGS/20-piuparts
 
 step "remove stops every unit"
 ct_apt remove pulse-site-blue || fail "apt-get remove pulse-site-blue failed: $APT_OUT"
-for u in pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat.service pulse-blue-beat.service pulse-blue-sweep.timer pulse-blue-sweep.service redis-server@pulse-blue.service; do
+for u in pulse-blue.service pulse-blue-celery.service pulse-blue-heartbeat@1.service pulse-blue-heartbeat.target pulse-blue-beat@1.service pulse-blue-beat.target pulse-blue-sweep.timer pulse-blue-sweep.service redis-server@pulse-blue.service; do
     s="$(in_ct systemctl is-active "$u" 2>&1 || true)"
     case $s in active | activating) fail "$u is $s after remove" ;; esac
 done
