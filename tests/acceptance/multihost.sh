@@ -64,7 +64,7 @@ mh_boot_one() {
             boot_container "$host"
         # The parent stops it (mh_stop_all), not this subshell's EXIT trap.
         CT_OWNED=0 CT_NAME=""
-    ) >"$ACC_CTS/$host.boot.log" 2>&1
+    ) >"$ACC_LOGS/boot-$host.log" 2>&1
 }
 
 # mh_add HOST LAST_BYTE OPTS SERVICES MASK: declare a host (booted by
@@ -85,7 +85,7 @@ mh_add() {
 mh_boot_all() {
     ensure_base
     acc_base_tree
-    mkdir -p "$ACC_CTS"
+    mkdir -p "$ACC_CTS" "$ACC_LOGS"
     local host rc=0
     local -A pids=()
     for host in "${MH_HOSTS[@]}"; do
@@ -95,7 +95,7 @@ mh_boot_all() {
     for host in "${MH_HOSTS[@]}"; do
         if ! wait "${pids[$host]}"; then
             rc=1
-            cat "$ACC_CTS/$host.boot.log" >&2
+            cat "$ACC_LOGS/boot-$host.log" >&2
         fi
         # Even a failed boot may have left a container: registered so that
         # mh_stop_all stops it.
@@ -104,7 +104,7 @@ mh_boot_all() {
             MH_PID[$host]="$(cat "$ACC_CTS/$host/pid1")"
             MH_NSPAWN[$host]="$(cat "$ACC_CTS/$host/nspawn.pid")"
         fi
-        grep -h 'container .* up:' "$ACC_CTS/$host.boot.log" >&2 || true
+        grep -h 'container .* up:' "$ACC_LOGS/boot-$host.log" >&2 || true
     done
     [ "$rc" = 0 ] || fail "booting the hosts failed (boot logs above)"
     local hosts_file
