@@ -181,6 +181,14 @@ pub const SITE_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
     ("copyright-without-copyright-notice", COPYRIGHT_WHY),
 ];
 
+/// The lintian tag a site package with processes overrides (see
+/// docs/build.md): each process's template is `WantedBy=` the process's
+/// own target, which the same package ships.
+pub const PROCESS_LINTIAN_OVERRIDE: (&str, &str) = (
+    "systemd-service-file-refers-to-unusual-wantedby-target",
+    "each process is a template NAME-VARIANT-P@.service whose instances are wanted by the process's own target NAME-VARIANT-P.target, shipped in this package: a host runs N of them with links in that target's .wants (NAME-VARIANT scale)",
+);
+
 /// The lintian tags every src package overrides (see docs/build.md).
 pub const SRC_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
     (
@@ -461,7 +469,11 @@ pub fn site_package(
         &format!("Built by djdd from commit {}.", inputs.plan.commit.id),
         inputs.plan.commit.time.max(0) as u64,
     )?);
-    pkg.add(lintian_overrides(&p.name, SITE_LINTIAN_OVERRIDES));
+    let mut overrides = SITE_LINTIAN_OVERRIDES.to_vec();
+    if ctx.jobs.iter().any(|j| j.kind == render::JobKind::Process) {
+        overrides.push(PROCESS_LINTIAN_OVERRIDE);
+    }
+    pkg.add(lintian_overrides(&p.name, &overrides));
     Ok(pkg)
 }
 
