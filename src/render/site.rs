@@ -141,8 +141,6 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
             looks_like: e.looks_like.to_string(),
         })
         .collect();
-    let is_external =
-        |service: contract::Service| external.iter().any(|e| e.service == service.as_str());
     let database = if site.external.database {
         None
     } else {
@@ -153,7 +151,8 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
             override_key: "DATABASE_URL".into(),
         })
     };
-    let redis = if site.redis && !is_external(contract::Service::Redis) {
+    // What postinst sets up: the local services only (`site.external`).
+    let redis = if site.redis && !site.external.redis {
         Some(super::Redis {
             maxmemory: input.redis_maxmemory.clone(),
             policy: input.redis_policy.clone(),
@@ -163,7 +162,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         None
     };
     // RabbitMQ only when it is celery's broker.
-    let broker = if site.celery && !site.redis_broker && !is_external(contract::Service::Broker) {
+    let broker = if site.celery && !site.redis_broker && !site.external.broker {
         Some(Broker {
             user: site.site(),
             vhost: site.site(),
