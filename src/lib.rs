@@ -6,7 +6,9 @@
 //! `repo` (an apt repository). `ops` holds one function per subcommand and
 //! is the only glue that calls several stages. `cli` turns arguments into
 //! option structs. `check` (`djdd check`'s checks) is a stage of its own
-//! above `plan` and `render`. Every process djdd runs (in the build root
+//! above `plan` and `render`, and `adopt` (what `djdd adopt` decides and
+//! writes for a new project) one above it: it reads a checkout through
+//! `check`'s view of a tree. Every process djdd runs (in the build root
 //! or on the host: git, gpg, dpkg) goes through `buildroot::runner`, and
 //! only `main` prints errors.
 //!
@@ -23,6 +25,7 @@
 //! ```text
 //! ops                                  one function per subcommand
 //! cli                                  clap definitions
+//! adopt                                what djdd adopt finds and writes
 //! check source                         djdd check's checks; the git mirror
 //! render buildroot                     generated text; the build root
 //! plan repo                            the build plan; the apt repository
@@ -32,6 +35,7 @@
 //! error report time testpause digest    the error type; the reporter; helpers
 //! ```
 
+pub mod adopt;
 pub mod builddir;
 pub mod buildroot;
 pub mod check;

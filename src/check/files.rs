@@ -322,27 +322,8 @@ fn modules_exist(
 
 #[cfg(test)]
 mod tests {
-    use super::super::Severity;
+    use super::super::{MapTree, Severity};
     use super::*;
-    use std::collections::BTreeMap;
-
-    struct MapTree(BTreeMap<String, String>);
-
-    impl Tree for MapTree {
-        fn read(&self, path: &str) -> Option<Vec<u8>> {
-            self.0.get(path).map(|s| s.as_bytes().to_vec())
-        }
-        fn is_dir(&self, path: &str) -> bool {
-            self.0.keys().any(|k| k.starts_with(&format!("{path}/")))
-        }
-        fn files_under(&self, dir: &str) -> Vec<String> {
-            self.0
-                .keys()
-                .filter(|k| k.starts_with(&format!("{dir}/")))
-                .cloned()
-                .collect()
-        }
-    }
 
     fn tree(files: &[(&str, &str)]) -> MapTree {
         MapTree(

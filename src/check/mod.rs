@@ -125,6 +125,27 @@ pub trait Tree {
     fn files_under(&self, dir: &str) -> Vec<String>;
 }
 
+/// A tree in memory (path -> text), for tests.
+#[cfg(test)]
+pub(crate) struct MapTree(pub std::collections::BTreeMap<String, String>);
+
+#[cfg(test)]
+impl Tree for MapTree {
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.0.get(path).map(|s| s.as_bytes().to_vec())
+    }
+    fn is_dir(&self, path: &str) -> bool {
+        self.0.keys().any(|k| k.starts_with(&format!("{path}/")))
+    }
+    fn files_under(&self, dir: &str) -> Vec<String> {
+        self.0
+            .keys()
+            .filter(|k| dir.is_empty() || k.starts_with(&format!("{dir}/")))
+            .cloned()
+            .collect()
+    }
+}
+
 fn read_text(tree: &dyn Tree, path: &str) -> Option<String> {
     tree.read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())

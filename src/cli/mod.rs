@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub mod adopt;
 pub mod build;
 pub mod check;
 pub mod init;
@@ -60,6 +61,11 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Add packages to a signed apt repository (and prune old ones).
     Publish(Box<publish::PublishArgs>),
+    /// Write djdd.toml and a settings module that reads the deploy
+    /// contract's variables for a project checkout, from what it finds
+    /// there (manage.py, settings, WSGI/ASGI, celery, Procfile,
+    /// requirements); never overwrites a file.
+    Adopt(adopt::AdoptArgs),
     /// Check a Django project against the deploy contract (docs/contract.md):
     /// lists every problem with its fix. Exit 0 clean, 1 problems, 2 usage.
     Check(check::CheckArgs),

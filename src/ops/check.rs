@@ -840,8 +840,8 @@ fn minimal_env(home: &str) -> Vec<(String, String)> {
 /// The checked tree on disk (`root` canonical). Paths never leave the root
 /// textually (the pure checks refuse `..`), and a symlink is followed only
 /// when its target is inside the root: a file outside counts as missing.
-struct DirTree {
-    root: PathBuf,
+pub(crate) struct DirTree {
+    pub(crate) root: PathBuf,
 }
 
 impl DirTree {

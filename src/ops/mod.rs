@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+pub mod adopt;
 pub mod build;
 pub mod check;
 pub mod init;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pack(args) => pack::run(&args),
         Command::Build(args) => build::run(&args, &cli.dir),
         Command::Publish(args) => publish::run(&args, &cli.dir),
+        Command::Adopt(args) => adopt::run(&args),
         Command::Check(args) => check::run(&args, &cli.dir),
         Command::Init(args) => init::run(&args, &cli.dir),
         Command::Src(args) => src::run(&args, &cli.dir),

@@ -133,9 +133,53 @@ pub fn nginx_token(value: &str) -> Result<String, Error> {
     }
 }
 
+/// A Python string literal: `"…"` with `\\` and `"` backslash-escaped,
+/// control characters as `\xNN` and every non-ASCII character as
+/// `\uNNNN` or `\UNNNNNNNN`, so the literal is the value whatever the
+/// file's encoding (Python's lexical analysis, "String and Bytes
+/// literals"). Safe for any string.
+pub fn python_str(value: &str) -> String {
+    let mut s = String::with_capacity(value.len() + 2);
+    s.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                s.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if (c as u32) < 0x80 => s.push(c),
+            c if (c as u32) <= 0xffff => s.push_str(&format!("\\u{:04x}", c as u32)),
+            c => s.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    s.push('"');
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_str_is_the_value_to_python() {
+        assert_eq!(python_str("a"), "\"a\"");
+        assert_eq!(
+            python_str("a\"b\\c\n\u{e9}\u{1f600}"),
+            r#""a\"b\\c\x0a\u00e9\U0001f600""#
+        );
+        let value = "x\"'\\\n\t\u{7f}\u{e9}\u{1f600}{}%s";
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(format!(
+                "import sys; sys.stdout.write({})",
+                python_str(value)
+            ))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), value);
+    }
 
     #[test]
     fn command_words_keep_only_variable_references() {

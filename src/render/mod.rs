@@ -354,14 +354,20 @@ fn render_view(
         .map_err(|e| template_error(name, e))
 }
 
-fn template_error(name: &str, e: minijinja::Error) -> Error {
+/// A minijinja error with its chain of causes, on one line.
+pub fn error_chain(e: &minijinja::Error) -> String {
     let mut msg = e.to_string();
-    let mut src = std::error::Error::source(&e);
+    let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         src = s.source();
     }
+    msg
+}
+
+fn template_error(name: &str, e: minijinja::Error) -> Error {
+    let msg = error_chain(&e);
     Error::invalid_hint(
         format!("template '{name}'"),
         msg,
