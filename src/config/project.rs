@@ -666,14 +666,13 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
 /// its default working directory.
 fn check_step(n: usize, st: &StepFile, project_dir: &str) -> Result<BuildStep> {
     let key = |k: &str| format!("build.steps[{n}].{k}");
-    if let Some(words) = &st.command {
-        if let Some(w) = words.iter().find(|w| !command_variables(w).is_empty()) {
-            return Err(Error::invalid_hint(
-                format!("{FILE}: key `{}`", key("command")),
-                format!("word {w:?} uses ${{...}}: a build step's words are passed as written"),
-                "the step's environment has the contract's build-time variables (STATIC_ROOT, ...): read them in the program",
-            ));
-        }
+    let mut words = st.command.iter().flatten();
+    if let Some(w) = words.find(|w| !command_variables(w).is_empty()) {
+        return Err(Error::invalid_hint(
+            format!("{FILE}: key `{}`", key("command")),
+            format!("word {w:?} uses ${{...}}: a build step's words are passed as written"),
+            "the step's environment has the contract's build-time variables (STATIC_ROOT, ...): read them in the program",
+        ));
     }
     let command = check_command(&key("command"), st.command.as_deref())?;
     let when = match st.when.as_deref() {
