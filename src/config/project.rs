@@ -220,6 +220,10 @@ impl Command {
 /// or keeps for itself: no process or timer may take them.
 pub const RESERVED_UNIT_NAMES: &[&str] = &["celery", "web", "gunicorn", "socket", "redis", "next"];
 
+/// Most release commands one project may define (postinst reads which
+/// one failed from an exit status, 64 + N).
+pub const MAX_RELEASE_COMMANDS: usize = 32;
+
 /// Most processes and timers one project may define (each is a unit).
 pub const MAX_PROCESSES: usize = 32;
 
@@ -596,6 +600,12 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         None => Vec::new(),
     };
     let release = match &f.release.commands {
+        Some(list) if list.len() > MAX_RELEASE_COMMANDS => {
+            return Err(Error::invalid(
+                format!("{FILE}: key `release.commands`"),
+                format!("{} commands: at most {MAX_RELEASE_COMMANDS}", list.len()),
+            ));
+        }
         Some(list) => list
             .iter()
             .enumerate()
