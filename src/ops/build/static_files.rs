@@ -254,7 +254,7 @@ fn step_argv(
             let found = std::iter::once(env_bin.as_str())
                 .chain(ROOT_PROGRAM_DIRS.iter().copied())
                 .map(|d| format!("{d}/{name}"))
-                .find(|p| is_executable(&steps::host_path(root, p)));
+                .find(|p| is_executable_in_root(root, p));
             let Some(program) = found else {
                 return Err(Error::invalid_hint(
                     format!("{FILE}: key `build.steps[{n}].command`"),
@@ -271,10 +271,31 @@ fn step_argv(
     }
 }
 
-/// Whether `p` is an executable file (a symlink to one counts).
-fn is_executable(p: &Path) -> bool {
+/// Whether `inside` (a path in the root) is an executable file. Symlinks
+/// are followed inside the root: a virtualenv's `bin/python` points at
+/// `/usr/bin/python3.X` of the root, not of the host.
+fn is_executable_in_root(root: &BuildRoot, inside: &str) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    let mut p = steps::host_path(root, inside);
+    for _ in 0..40 {
+        let Ok(m) = std::fs::symlink_metadata(&p) else {
+            return false;
+        };
+        if !m.file_type().is_symlink() {
+            return m.is_file() && m.permissions().mode() & 0o111 != 0;
+        }
+        let Ok(target) = std::fs::read_link(&p) else {
+            return false;
+        };
+        p = match target.to_str() {
+            Some(t) if t.starts_with('/') => steps::host_path(root, t),
+            _ => match p.parent() {
+                Some(dir) => dir.join(&target),
+                None => return false,
+            },
+        };
+    }
+    false
 }
 
 /// `dir/rel`, or `dir` when `rel` is empty.
