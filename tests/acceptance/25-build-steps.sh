@@ -131,16 +131,7 @@ assert_contains "$HTTP_BODY" "release commands ran for $v8_version" "green's hom
 
 step "v9's release command fails under load: 0 failed requests, v8 keeps serving"
 djdd_build green v9
-LOAD_CLIENTS=8 load_start bad-release green.example.org http://127.0.0.1/ 600 8
-sleep 2
-djdd_publish
-if ct_apt install --only-upgrade demo-site-green; then
-    load_stop bad-release || true
-    fail "apt-get install --only-upgrade demo-site-green (v9, a release command fails) succeeded: $APT_OUT"
-fi
-sleep 2
-load_stop bad-release
-assert_load 600 8 "v8"
+upgrade_fails_under_load bad-release green 600 8 "v8" "v9, a release command fails"
 acc_log "failed release command v8 -> v9: $LOAD_TOTAL requests in $LOAD_SECONDS s, $LOAD_FAILED failed, worst latency $LOAD_WORST s"
 assert_contains "$APT_OUT" "record_release fails on purpose" "apt's output (the command's error)"
 assert_contains "$APT_OUT" "a release command of " "apt's output (postinst's message)"
