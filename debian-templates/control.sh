@@ -402,6 +402,42 @@ release_version() {
     fi
 }
 
+# release_status: the release commands (djdd.toml [release] commands) and
+# how their last run on this host went (layout.release_record, written by
+# postinst: VERSION EPOCH RESULT, RESULT ok, failed:N or failed).
+release_status() {
+{% if release_commands %}
+    record=$(cat {{ layout.release_record | shell_quote }} 2>/dev/null || true)
+    r_version=${record%% *}
+    r_rest=${record#* }
+    r_time=${r_rest%% *}
+    r_result=${r_rest#* }
+    if [ -z "$record" ]; then
+        echo "  release commands (never run on this host):"
+        r_result=
+    else
+        when=$(date -u -d "@$r_time" '+%Y-%m-%d %H:%M:%S UTC' 2>/dev/null || echo "$r_time")
+        echo "  release commands (last run $when, for $r_version: $r_result):"
+    fi
+    failed_at=
+    case $r_result in failed:*) failed_at=${r_result#failed:} ;; esac
+    n=0
+    # shellcheck disable=SC2016 # the commands' words as written, not expanded
+    for text in {% for r in release_commands %}{{ r.text | shell_quote }} {% endfor %}; do
+        n=$((n + 1))
+        state=
+        if [ "$r_result" = ok ]; then
+            state=ok
+        elif [ -n "$failed_at" ]; then
+            if [ "$n" -lt "$failed_at" ]; then state=ok; elif [ "$n" -eq "$failed_at" ]; then state=FAILED; else state="not run"; fi
+        fi
+        printf '    %d. %-50s %s\n' "$n" "$text" "$state"
+    done
+{% else %}
+    :
+{% endif %}
+}
+
 with_env() {
     # Runs ARGS as the site user with the release's environment.
     [ -e "$CURRENT" ] || die "no release is installed ($CURRENT is missing); run: dpkg --configure -a"
@@ -751,6 +787,7 @@ status)
             echo "  tls: $TLS_MODE, serving plain HTTP: no usable certificate yet ('$USER_NAME tls status')"
         fi
     fi
+    release_status
     if [ ! -d /run/systemd/system ]; then
         echo "  systemd is not running: services unknown" >&2
         exit 3

@@ -3,6 +3,8 @@
 #
 #   launch [--release DIR] gunicorn|celery|check|manage ARGS|migrate ARGS|python ARGS|shell
 #   launch [--release DIR] run PROCESS-OR-TIMER [ARGS]
+#   launch [--release DIR] release            the release commands, in order
+#   launch [--release DIR] release-command N  the Nth alone, without the lock
 #
 # DIR defaults to {{ layout.current }}. The release's links are resolved
 # to real paths before anything starts, so a running process keeps its own
@@ -18,7 +20,7 @@ if [ "${1:-}" = --release ]; then
     release=$2
     shift 2
 fi
-[ $# -ge 1 ] || { echo "usage: launch [--release DIR] gunicorn|celery|check|manage|migrate|python|shell|run NAME [ARG]..." >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: launch [--release DIR] gunicorn|celery|check|manage|migrate|python|shell|release|run NAME [ARG]..." >&2; exit 2; }
 
 dir=$(readlink -f -- "$release") || { echo "launch: no release at $release" >&2; exit 1; }
 venv=$(readlink -f -- "$dir/env") || { echo "launch: $dir/env is missing" >&2; exit 1; }
@@ -68,33 +70,69 @@ call_command("check")
 manage)
     exec "$venv/bin/python" "$src/"{{ manage_py | shell_quote }} "$@"
     ;;
-migrate)
-    # manage.py migrate --noinput under a PostgreSQL advisory lock keyed by
-    # the site, held by a connection of its own for the whole run: every
-    # host of the site takes the same lock, so hosts upgraded at once
-    # migrate one after the other, and the later ones find nothing to do.
-    # Another database engine migrates without a lock.
+migrate | release)
+    # Under a PostgreSQL advisory lock keyed by the site, held by a
+    # connection of its own for the whole run: every host of the site takes
+    # the same lock, so hosts upgraded at once migrate (and run the release
+    # commands) one after the other, and the later ones find nothing to do.
+    # Another database engine runs without a lock.
+    # migrate: manage.py migrate --noinput ARGS, in this process.
+    # release: each release command (djdd.toml [release] commands) in its
+    # own process, `launch release-command N`, in order; the first that
+    # fails ends the run with exit status 64+N (the postinst records it).
     exec "$venv/bin/python" -c '
-import runpy, sys, zlib
+import runpy, subprocess, sys, zlib
 import django
 django.setup()
 from django.db import connections
+manage, site, launch, release, mode = sys.argv[1:6]
+rest = sys.argv[6:]
 lock = None
 if connections["default"].vendor == "postgresql":
     lock = connections.create_connection("default")
-    key = zlib.crc32(("djdd-migrate:" + sys.argv[2]).encode())
+    key = zlib.crc32(("djdd-migrate:" + site).encode())
     with lock.cursor() as c:
         c.execute("SELECT pg_try_advisory_lock(%s)", [key])
         if not c.fetchone()[0]:
-            print("waiting for another host of %s to finish migrating" % sys.argv[2], flush=True)
+            print("waiting for another host of %s to finish migrating" % site, flush=True)
             c.execute("SELECT pg_advisory_lock(%s)", [key])
-sys.argv = [sys.argv[1], "migrate", "--noinput"] + sys.argv[3:]
 try:
-    runpy.run_path(sys.argv[0], run_name="__main__")
+    if mode == "migrate":
+        sys.argv = [manage, "migrate", "--noinput"] + rest
+        runpy.run_path(manage, run_name="__main__")
+    else:
+        for n in range(1, {{ release_commands | length }} + 1):
+            rc = subprocess.call([launch, "--release", release, "release-command", str(n)])
+            if rc != 0:
+                print("release command %d failed (exit status %d)" % (n, rc), flush=True)
+                sys.exit(64 + n)
 finally:
     if lock is not None:
         lock.close()
-' "$src/"{{ manage_py | shell_quote }} {{ user | shell_quote }} "$@"
+' "$src/"{{ manage_py | shell_quote }} {{ user | shell_quote }} "$0" "$dir" "$cmd" "$@"
+    ;;
+release-command)
+    # One release command, in the order of djdd.toml; ${VAR} in a word is
+    # the variable's value.
+    n=${1:-}
+    [ $# -eq 0 ] || shift
+    case $n in
+{% for r in release_commands %}
+    {{ loop.index }})
+        # shellcheck disable=SC2016 # the words as written, not expanded
+        echo {{ ("release command " ~ loop.index ~ "/" ~ (release_commands | length) ~ ": " ~ r.text) | shell_quote }}
+{% if r.manage %}
+        exec "$venv/bin/python" "$src/"{{ manage_py | shell_quote }}{% for w in r.command %} {{ w | command_word }}{% endfor %}
+{% else %}
+        exec{% for w in r.command %} {{ w | command_word }}{% endfor %}
+{% endif %}
+        ;;
+{% endfor %}
+    *)
+        echo "launch: this site has no release command '$n'" >&2
+        exit 2
+        ;;
+    esac
     ;;
 python)
     exec "$venv/bin/python" "$@"

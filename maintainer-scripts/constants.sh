@@ -23,6 +23,9 @@ UNITS_FILE={{ layout.units_file | shell_quote }}
 RELEASES_DIR={{ layout.releases_dir | shell_quote }}
 CURRENT={{ layout.current | shell_quote }}
 OFFLINE_FLAG={{ layout.offline_flag | shell_quote }}
+RELEASE_RECORD={{ layout.release_record | shell_quote }}
+# djdd.toml's [release] commands: how many (launch release runs them).
+RELEASE_COMMANDS={{ release_commands | length }}
 ETC_DIR={{ layout.etc_dir | shell_quote }}
 SECRETS_ENV={{ layout.secrets_env | shell_quote }}
 LOCAL_ENV={{ layout.local_env | shell_quote }}

@@ -106,7 +106,7 @@ fn what_each_shape_gets() {
                 "wsgi = \"shop.wsgi:application\"",
                 "celery = \"shop.celery:app\"",
                 "[processes.beat]\ncommand = [\"celery\", \"-A\", \"shop\", \"beat\", \"--loglevel\", \"info\", \"--schedule\", \"${DATA_DIR}/celerybeat-schedule\"]",
-                "#     [\"manage.py\", \"clearsessions\"],",
+                "[release]\ncommands = [\n    [\"manage.py\", \"clearsessions\"],\n]",
             ],
             &[
                 "--celery --migrate",

@@ -133,6 +133,32 @@ fn broken_projects() {
     defect(r, "newline-name", |r| {
         std::fs::write(r.join("notes/static/notes/a\nb.css"), "a {}\n").unwrap();
     });
+    // Build steps: a program in neither the env nor the root; one that
+    // fails; a directory it says it makes that is not there after it.
+    let steps = |r: &Path, steps: &str| {
+        let p = r.join("djdd.toml");
+        let mut t = std::fs::read_to_string(&p).unwrap();
+        t.push_str(steps);
+        std::fs::write(p, t).unwrap();
+    };
+    defect(r, "step-no-program", |r| {
+        steps(
+            r,
+            "\n[[build.steps]]\ncommand = [\"python\", \"-c\", \"open('/tmp/djdd-step-ran', 'w')\"]\n[[build.steps]]\ncommand = [\"djdd-no-such-program\", \"build\"]\n",
+        );
+    });
+    defect(r, "step-fails", |r| {
+        steps(
+            r,
+            "\n[[build.steps]]\ncommand = [\"python\", \"-c\", \"import sys; print('step output'); sys.exit(3)\"]\ncwd = \".\"\n",
+        );
+    });
+    defect(r, "step-makes-nothing", |r| {
+        steps(
+            r,
+            "\n[[build.steps]]\ncommand = [\"python\", \"-c\", \"pass\"]\nmakes = [\"project-static/docs\"]\n",
+        );
+    });
     let d = demo_build_dir(r, true);
 
     // Found while planning, before anything is built.
@@ -188,6 +214,32 @@ fn broken_projects() {
     assert!(
         err.contains("ModuleNotFoundError") || err.contains("ImportError"),
         "{err}"
+    );
+
+    // Build steps: every program is looked up before the first runs.
+    let _ = std::fs::remove_file(d.path().join("buildroot/tmp/djdd-step-ran"));
+    refused(
+        &d,
+        &blue("step-no-program"),
+        &[
+            "key `build.steps[2].command`",
+            "djdd-no-such-program",
+            "src-debian-requirements.txt",
+        ],
+    );
+    assert!(
+        !d.path().join("buildroot/tmp/djdd-step-ran").exists(),
+        "step 1 ran although step 2's program is missing"
+    );
+    refused(
+        &d,
+        &blue("step-fails"),
+        &["build step 1", "build.steps[1]", "step output", "exit"],
+    );
+    refused(
+        &d,
+        &blue("step-makes-nothing"),
+        &["key `build.steps[1].makes`", "project-static/docs"],
     );
 
     // Trees a package must not carry.

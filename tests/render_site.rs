@@ -77,6 +77,8 @@ command = ["manage.py", "unused"]
 command = ["manage.py", "clearsessions"]
 calendar = "*-*-* 04:00:00"
 random_delay = "10min"
+[release]
+commands = [["manage.py", "clearsessions"], ["reindex", "--lazy", "${DATA_DIR}/index", "it's $(x) `id`"]]
 "#;
 
 /// red: celery and migrate, another domain, manage.py in a subdirectory,
@@ -954,26 +956,67 @@ fn launcher_resolves_a_release_and_runs_manage_py() {
     assert!(!ok && out.contains("launch:"), "{out}");
 }
 
+/// red's files below a temp dir, with a fake release whose manage.py
+/// prints its arguments and a program PROGRAM of the env that prints its
+/// arguments as `<ARG>`; returns the dir and red's launcher.
+fn red_release_printing_argv(program: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    write_all(t, &render(&red()));
+    let (venv, _) = fake_release(t, "import sys\nprint(repr(sys.argv[1:]))\n");
+    let bin = venv.join("bin").join(program);
+    fs::write(
+        &bin,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '<%s>' \"$a\"; done\n",
+    )
+    .unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let launch = t.join("usr/lib/demo-site/red/launch");
+    (tmp, launch)
+}
+
+/// `launch release-command N` runs the Nth release command from the
+/// release, as `run` runs a process: it says which, then runs exactly its
+/// words (`${VAR}` expanded, the rest literal); one that does not exist is
+/// a usage error.
+#[test]
+fn launcher_runs_release_commands_one_by_one() {
+    assert_eq!(red().release_commands.len(), 2);
+    let (tmp, launch) = red_release_printing_argv("reindex");
+    let t = tmp.path();
+    let step = |n: &str| {
+        run(Command::new(&launch)
+            .arg("--release")
+            .arg(t.join("releases/1"))
+            .args(["release-command", n])
+            .env("DATA_DIR", "/var/lib/demo-site/red/data")
+            .env("PATH", "/usr/bin:/bin"))
+    };
+    let (ok, out) = step("1");
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.trim(),
+        "release command 1/2: manage.py clearsessions\n['clearsessions']"
+    );
+    let (ok, out) = step("2");
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.trim(),
+        "release command 2/2: reindex --lazy ${DATA_DIR}/index it's $(x) `id`\n<--lazy></var/lib/demo-site/red/data/index><it's $(x) `id`>"
+    );
+    let (ok, out) = step("3");
+    assert!(!ok && out.contains("no release command '3'"), "{out}");
+}
+
 /// `launch run NAME` runs a process's or timer's command from the release:
 /// manage.py commands with the env's python, programs from the env's bin
 /// first, `${VAR}` expanded from the environment, every other character
 /// literal, extra arguments appended.
 #[test]
 fn launcher_runs_processes_and_timers() {
-    let ctx = red();
-    let files = render(&ctx);
-    let tmp = common::tempdir();
+    let (tmp, launch) = red_release_printing_argv("celery");
     let t = tmp.path();
-    write_all(t, &files);
-    let (venv, _) = fake_release(t, "import sys\nprint(repr(sys.argv[1:]))\n");
-    // A `celery` program of the env that prints its argv.
-    fs::write(
-        venv.join("bin/celery"),
-        "#!/bin/sh\nfor a in \"$@\"; do printf '<%s>' \"$a\"; done\n",
-    )
-    .unwrap();
-    fs::set_permissions(venv.join("bin/celery"), fs::Permissions::from_mode(0o755)).unwrap();
-    let launch = t.join("usr/lib/demo-site/red/launch");
+    let files = render(&red());
     let run_job = |args: &[&str]| {
         run(Command::new(&launch)
             .arg("--release")

@@ -83,10 +83,10 @@ fn a_procfile_project() {
         Some("${DATA_DIR}/celerybeat-schedule")
     );
     let toml = &a.files[0].text;
+    assert_eq!(p.release.len(), 1);
+    assert_eq!(p.release[0].words(), ["manage.py", "clearsessions"]);
     assert!(
-        toml.contains(
-            "# [release]\n# commands = [\n#     [\"manage.py\", \"clearsessions\"],\n# ]\n"
-        ),
+        toml.contains("[release]\ncommands = [\n    [\"manage.py\", \"clearsessions\"],\n]\n"),
         "{toml}"
     );
     assert!(

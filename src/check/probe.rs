@@ -178,6 +178,26 @@ fn strip_root(s: &str, root: &str) -> String {
     s.replace(&format!("{root}/"), "").replace(root, ".")
 }
 
+/// The directory Django's staticfiles.W004 names ("The directory 'D' in
+/// the STATICFILES_DIRS setting does not exist."), relative to the tree
+/// when it is in it.
+fn w004_directory(message: &str) -> Option<String> {
+    let start = message.find('\'')? + 1;
+    let len = message[start..].find('\'')?;
+    let d = &message[start..start + len];
+    Some(d.trim_start_matches("./").trim_end_matches('/').to_string())
+}
+
+/// Whether a build step declares it makes directory `dir` (relative to
+/// the repository root).
+pub fn made_by_step(project: &Project, dir: &str) -> bool {
+    project
+        .build
+        .steps
+        .iter()
+        .any(|s| s.makes.iter().any(|m| m == dir))
+}
+
 /// The interpreter the probe ran with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Interpreter {
@@ -331,7 +351,16 @@ pub fn interpret_run(
                 hint,
                 obj,
             } => {
+                // A STATICFILES_DIRS entry a build step makes is missing
+                // from the source by design (djdd.toml build.steps.makes).
+                let missing_dir = (id == "staticfiles.W004")
+                    .then(|| w004_directory(message))
+                    .flatten();
+                if missing_dir.is_some_and(|d| made_by_step(project, &d)) {
+                    continue;
+                }
                 let mut fix = match (id.as_str(), hint.is_empty()) {
+                    ("staticfiles.W004", _) => "create the directory in the repository, or, when a build step makes it, declare it in that step: [[build.steps]] makes = [\"DIR\"] (docs/contract.md) ".to_string(),
                     ("security.W018", _) => "turn DEBUG off at run time: djdd never sets a variable that turns it on (e.g. DEBUG = os.environ.get(\"DJANGO_DEBUG\") == \"1\") ".to_string(),
                     ("security.W009", _) => "SECRET_KEY = os.environ[\"SECRET_KEY\"]: djdd generates a long random key on the target ".to_string(),
                     (_, true) => "fix the setting the message names ".to_string(),
@@ -559,6 +588,42 @@ mod tests {
             ]
         );
         assert!(p[0].problem.starts_with("security.W018"));
+    }
+
+    #[test]
+    fn w004_counts_unless_a_build_step_makes_the_directory() {
+        let f = project::parse(
+            "settings = \"a.settings\"\n[[build.steps]]\ncommand = [\"npm\", \"ci\"]\nmakes = [\"build/docs\"]\n",
+        )
+        .unwrap();
+        let project = project::resolve(Some(&f), None).unwrap();
+        let w004 = |dir: &str| Record::Check {
+            level: "WARNING".into(),
+            id: "staticfiles.W004".into(),
+            message: format!(
+                "The directory '{dir}' in the STATICFILES_DIRS setting does not exist."
+            ),
+            hint: String::new(),
+            obj: String::new(),
+        };
+        let records = vec![w004("build/docs"), w004("./build/docs/"), w004("assets")];
+        let p = interpret_run(&records, &project, &[], "x.example.org");
+        let deploy: Vec<&Problem> = p.iter().filter(|p| p.check == "deploy-check").collect();
+        assert_eq!(deploy.len(), 1, "{deploy:?}");
+        assert!(deploy[0].problem.contains("'assets'"), "{:?}", deploy[0]);
+        assert!(
+            deploy[0].fix.contains("[[build.steps]] makes"),
+            "{:?}",
+            deploy[0]
+        );
+        // Without the step, each one counts.
+        let bare = project::resolve(
+            None,
+            Some("os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'a.settings')"),
+        )
+        .unwrap();
+        let p = interpret_run(&records, &bare, &[], "x.example.org");
+        assert_eq!(p.iter().filter(|p| p.check == "deploy-check").count(), 3);
     }
 
     #[test]

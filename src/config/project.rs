@@ -48,6 +48,25 @@ pub struct ProjectFile {
     /// `[secrets]`: NAME = "what it is".
     #[serde(default)]
     pub secrets: BTreeMap<String, String>,
+    #[serde(default)]
+    pub release: ReleaseFile,
+}
+
+/// `[release]` as written.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseFile {
+    pub commands: Option<Vec<Vec<String>>>,
+}
+
+/// One `[[build.steps]]` as written.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub command: Option<Vec<String>>,
+    pub when: Option<String>,
+    pub cwd: Option<String>,
+    pub makes: Option<Vec<String>>,
 }
 
 /// `[processes.NAME]` as written.
@@ -74,6 +93,7 @@ pub struct BuildFile {
     pub collectstatic: Option<bool>,
     pub compilemessages: Option<Compilemessages>,
     pub commands: Option<Vec<Vec<String>>>,
+    pub steps: Option<Vec<StepFile>>,
 }
 
 /// `[health]` as written.
@@ -132,6 +152,9 @@ pub struct Project {
     /// host gets from `NAME-VARIANT secrets set` or `secrets import`,
     /// never from a package; sorted by name.
     pub secrets: Vec<DeclaredSecret>,
+    /// `[release] commands`: run on the target by postinst after migrate
+    /// and before the switch, in the new release, in order.
+    pub release: Vec<Command>,
 }
 
 /// A secret the project declares (`[secrets]` in djdd.toml).
@@ -197,6 +220,10 @@ impl Command {
 /// or keeps for itself: no process or timer may take them.
 pub const RESERVED_UNIT_NAMES: &[&str] = &["celery", "web", "gunicorn", "socket", "redis", "next"];
 
+/// Most release commands one project may define (postinst reads which
+/// one failed from an exit status, 64 + N).
+pub const MAX_RELEASE_COMMANDS: usize = 32;
+
 /// Most processes and timers one project may define (each is a unit).
 pub const MAX_PROCESSES: usize = 32;
 
@@ -213,6 +240,43 @@ pub struct Build {
     /// Extra `manage.py` commands run after collectstatic, each a list of
     /// arguments (`["compress", "--force"]`). Default: none.
     pub commands: Vec<Vec<String>>,
+    /// `[[build.steps]]`: commands of any kind run in the build's copy of
+    /// the source, before or after collectstatic, in order.
+    pub steps: Vec<BuildStep>,
+}
+
+/// One build step (`[[build.steps]]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildStep {
+    /// A manage.py command, a program of the env, or a program of the
+    /// build root (`npm`): found in the env's `bin/`, then `/usr/bin`,
+    /// `/bin`.
+    pub command: Command,
+    pub when: StepWhen,
+    /// The working directory, `/`-separated and relative to the
+    /// repository root (`""`: the root itself).
+    pub cwd: String,
+    /// Directories the step makes, relative to the repository root: the
+    /// build checks they exist after it, and `djdd check` does not count
+    /// Django's staticfiles.W004 for them.
+    pub makes: Vec<String>,
+}
+
+/// When a build step runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepWhen {
+    BeforeCollectstatic,
+    AfterCollectstatic,
+}
+
+impl StepWhen {
+    /// As written in djdd.toml.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepWhen::BeforeCollectstatic => "before-collectstatic",
+            StepWhen::AfterCollectstatic => "after-collectstatic",
+        }
+    }
 }
 
 /// `[health]` with defaults applied.
@@ -311,6 +375,12 @@ pub const KEYS: &[Key] = &[
         example: "\"the SMTP relay's password\"",
     },
     Key {
+        name: "release.commands",
+        default: "`[]`",
+        meaning: "Commands postinst runs on the target after migrate and before the switch, in the new release with the run-time environment, each `[\"manage.py\", CMD, ARG...]` or `[PROGRAM, ARG...]` (as for processes; `${VAR}` is a contract variable's value). They run on every configure that switches release (a rollback too), one host at a time under migrate's lock, so they must be idempotent. One that fails fails the upgrade: the running release keeps serving.",
+        example: "[[\"manage.py\", \"clearsessions\"]]",
+    },
+    Key {
         name: "build.python_packages",
         default: "`[]`",
         meaning: "Requirement lines installed only for the build steps, never into the env package.",
@@ -333,6 +403,30 @@ pub const KEYS: &[Key] = &[
         default: "`[]`",
         meaning: "More manage.py commands run after collectstatic, each a list of arguments.",
         example: "[[\"compress\", \"--force\"]]",
+    },
+    Key {
+        name: "build.steps.command",
+        default: "none (required in each `[[build.steps]]`)",
+        meaning: "A build step, run in the build's copy of the source as the build user with the build-time environment: `[\"manage.py\", CMD, ARG...]`, `[PROGRAM, ARG...]` with PROGRAM from the env's `bin/` (`python`, `zensical`) or the build root's `/usr/bin`, `/bin` (`npm`: list `nodejs` and `npm` in src-debian-requirements.txt as `build`). Words are passed as written (no `${VAR}`). What a step makes reaches the target only through collectstatic; nothing else it writes is shipped.",
+        example: "[\"npm\", \"ci\"]",
+    },
+    Key {
+        name: "build.steps.when",
+        default: "`\"before-collectstatic\"`",
+        meaning: "`\"before-collectstatic\"` or `\"after-collectstatic\"`. Steps run in the order written; `build.commands` run first among the after-collectstatic ones.",
+        example: "\"after-collectstatic\"",
+    },
+    Key {
+        name: "build.steps.cwd",
+        default: "the project directory (manage.py's)",
+        meaning: "The step's working directory, relative to the repository root (`\".\"`: the root).",
+        example: "\"frontend\"",
+    },
+    Key {
+        name: "build.steps.makes",
+        default: "`[]`",
+        meaning: "Directories the step makes, relative to the repository root (a STATICFILES_DIRS entry it fills): the build fails when one is missing after the step, and `djdd check` does not count Django's `staticfiles.W004` for them.",
+        example: "[\"project-static/docs\"]",
     },
     Key {
         name: "health.url",
@@ -497,6 +591,29 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         }
     }
 
+    let steps = match &f.build.steps {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, st)| check_step(i + 1, st, &project_dir))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    let release = match &f.release.commands {
+        Some(list) if list.len() > MAX_RELEASE_COMMANDS => {
+            return Err(Error::invalid(
+                format!("{FILE}: key `release.commands`"),
+                format!("{} commands: at most {MAX_RELEASE_COMMANDS}", list.len()),
+            ));
+        }
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| check_command(&format!("release.commands[{}]", i + 1), Some(c)))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+
     let mut secrets = Vec::new();
     for (name, description) in &f.secrets {
         let what = format!("{FILE}: key `secrets.{}`", name.escape_debug());
@@ -543,13 +660,73 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
         processes,
         timers,
         secrets,
+        release,
         build: Build {
             python_packages,
             collectstatic: f.build.collectstatic.unwrap_or(true),
             compilemessages: f.build.compilemessages.unwrap_or_default(),
             commands,
+            steps,
         },
         health: Health { url, timeout },
+    })
+}
+
+/// One `[[build.steps]]` (item `n`, from 1), checked; `project_dir` is
+/// its default working directory.
+fn check_step(n: usize, st: &StepFile, project_dir: &str) -> Result<BuildStep> {
+    let key = |k: &str| format!("build.steps[{n}].{k}");
+    let mut words = st.command.iter().flatten();
+    if let Some(w) = words.find(|w| !command_variables(w).is_empty()) {
+        return Err(Error::invalid_hint(
+            format!("{FILE}: key `{}`", key("command")),
+            format!("word {w:?} uses ${{...}}: a build step's words are passed as written"),
+            "the step's environment has the contract's build-time variables (STATIC_ROOT, ...): read them in the program",
+        ));
+    }
+    let command = check_command(&key("command"), st.command.as_deref())?;
+    let when = match st.when.as_deref() {
+        None | Some("before-collectstatic") => StepWhen::BeforeCollectstatic,
+        Some("after-collectstatic") => StepWhen::AfterCollectstatic,
+        Some(other) => {
+            return Err(Error::invalid_hint(
+                format!("{FILE}: key `{}`", key("when")),
+                format!("{other:?} is not a time a step can run"),
+                "when = \"before-collectstatic\" or \"after-collectstatic\"",
+            ));
+        }
+    };
+    let cwd = match st.cwd.as_deref() {
+        None => project_dir.to_string(),
+        Some(".") => String::new(),
+        Some(c) => {
+            let c = c.trim_start_matches("./");
+            check_repo_path(&key("cwd"), c)?;
+            c.to_string()
+        }
+    };
+    let mut makes = Vec::new();
+    for m in st.makes.iter().flatten() {
+        let m = m.trim_start_matches("./").trim_end_matches('/');
+        check_repo_path(&key("makes"), m)?;
+        makes.push(m.to_string());
+    }
+    Ok(BuildStep {
+        command,
+        when,
+        cwd,
+        makes,
+    })
+}
+
+/// A directory of the repository a build step names: relative, inside.
+fn check_repo_path(key: &str, p: &str) -> Result<()> {
+    check_relative_path(key, p).map_err(|_| {
+        Error::invalid_hint(
+            format!("{FILE}: key `{key}`"),
+            format!("{p:?} is not a directory inside the repository"),
+            "give the path from the repository root, without `..`, e.g. \"frontend\" (\".\" is the root)",
+        )
     })
 }
 
@@ -1019,6 +1196,14 @@ timeout = 10
         for k in KEYS {
             let name = k.name.replace("NAME", "job");
             let mut text = match name.split_once('.') {
+                Some(("build", key)) if key.starts_with("steps.") => {
+                    let key = &key["steps.".len()..];
+                    let mut t = format!("[[build.steps]]\n{key} = {}\n", k.example);
+                    if key != "command" {
+                        t.push_str("command = [\"npm\", \"ci\"]\n");
+                    }
+                    t
+                }
                 Some((table, key)) => format!("[{table}]\n{key} = {}\n", k.example),
                 None => format!("{name} = {}\n", k.example),
             };
@@ -1034,6 +1219,118 @@ timeout = 10
             let f = parse(&text).unwrap_or_else(|e| panic!("{}: {e}", k.name));
             assert_ne!(f, ProjectFile::default(), "{} changed nothing", k.name);
             resolve(Some(&f), None).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+        }
+    }
+
+    #[test]
+    fn build_steps_and_release_commands_resolve_in_order() {
+        let f = parse(
+            r#"
+manage = "src/manage.py"
+[[build.steps]]
+command = ["python", "docs/build.py"]
+cwd = "."
+makes = ["./project-static/docs/"]
+[[build.steps]]
+command = ["npm", "ci"]
+cwd = "frontend"
+[[build.steps]]
+command = ["manage.py", "compress"]
+when = "after-collectstatic"
+[release]
+commands = [["manage.py", "clearsessions"], ["reindex", "--lazy", "${DATA_DIR}"]]
+"#,
+        )
+        .unwrap();
+        let p = resolve(Some(&f), None).unwrap();
+        let s = &p.build.steps;
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0].cwd, "");
+        assert_eq!(s[0].makes, ["project-static/docs"]);
+        assert_eq!(s[0].when, StepWhen::BeforeCollectstatic);
+        assert_eq!(
+            s[0].command,
+            Command::Program(vec!["python".into(), "docs/build.py".into()])
+        );
+        assert_eq!(s[1].cwd, "frontend");
+        // The default working directory is manage.py's.
+        assert_eq!(s[2].cwd, "src");
+        assert_eq!(s[2].when, StepWhen::AfterCollectstatic);
+        assert_eq!(s[2].command.manage_command(), Some("compress"));
+        assert_eq!(p.release.len(), 2);
+        assert_eq!(p.release[0].manage_command(), Some("clearsessions"));
+        assert_eq!(p.release[1].words(), ["reindex", "--lazy", "${DATA_DIR}"]);
+        // Without the keys: nothing.
+        let p = resolve(None, None).unwrap();
+        assert!(p.build.steps.is_empty() && p.release.is_empty());
+    }
+
+    #[test]
+    fn bad_build_steps_and_release_commands_name_the_key() {
+        let cases = [
+            (
+                "[[build.steps]]\ncommand = [\"npm\", \"ci\"]\nwhen = \"after-migrate\"",
+                "key `build.steps[1].when`",
+                "\"after-migrate\" is not a time",
+            ),
+            (
+                "[[build.steps]]\ncommand = []",
+                "key `build.steps[1].command`",
+                "empty command",
+            ),
+            (
+                "[[build.steps]]\ncwd = \"x\"",
+                "key `build.steps[1].command`",
+                "is missing",
+            ),
+            (
+                "[[build.steps]]\ncommand = [\"npm\", \"ci\"]\n[[build.steps]]\ncommand = [\"npm\"]\ncwd = \"../elsewhere\"",
+                "key `build.steps[2].cwd`",
+                "not a directory inside the repository",
+            ),
+            (
+                "[[build.steps]]\ncommand = [\"npm\"]\ncwd = \"/srv\"",
+                "key `build.steps[1].cwd`",
+                "not a directory inside",
+            ),
+            (
+                "[[build.steps]]\ncommand = [\"npm\"]\nmakes = [\"a/../../b\"]",
+                "key `build.steps[1].makes`",
+                "not a directory inside",
+            ),
+            (
+                "[[build.steps]]\ncommand = [\"/usr/bin/npm\"]",
+                "key `build.steps[1].command`",
+                "not a program name",
+            ),
+            (
+                "[[build.steps]]\ncommand = [\"cp\", \"${STATIC_ROOT}\"]",
+                "key `build.steps[1].command`",
+                "passed as written",
+            ),
+            (
+                "[release]\ncommands = [[]]",
+                "key `release.commands[1]`",
+                "empty command",
+            ),
+            (
+                "[release]\ncommands = [[\"manage.py\", \"x\"], [\"manage.py\"]]",
+                "key `release.commands[2]`",
+                "no command",
+            ),
+            (
+                "[release]\ncommands = [[\"x\", \"${NOPE}\"]]",
+                "key `release.commands[1]`",
+                "not a run-time variable",
+            ),
+        ];
+        for (text, key, why) in cases {
+            let e = parse(text)
+                .and_then(|f| resolve(Some(&f), None))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
+            assert!(e.contains(why), "{text}: {e}");
         }
     }
 

@@ -55,6 +55,10 @@ pub struct Layout {
     pub current_site_env: String,
     /// `state_dir/offline`: while it exists nginx answers 503.
     pub offline_flag: String,
+    /// `state_dir/release-commands`: how the last run of the release
+    /// commands went (`VERSION EPOCH RESULT`), written by postinst, read
+    /// by `status`.
+    pub release_record: String,
     /// `state_dir/acme`: the ACME http-01 webroot nginx serves
     /// `/.well-known/acme-challenge/` from (certbot writes it).
     pub acme_webroot: String,
@@ -162,6 +166,7 @@ impl Layout {
             current_site_env: format!("{current}/site.env"),
             current,
             offline_flag: format!("{state_dir}/offline"),
+            release_record: format!("{state_dir}/release-commands"),
             acme_webroot: format!("{state_dir}/acme"),
             tls_env: format!("{state_dir}/tls.env"),
             tls_dir: format!("{etc_dir}/tls"),

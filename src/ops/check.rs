@@ -320,10 +320,21 @@ fn run_probe(
             &probe.interpreter(),
         ));
 
-        // The manage.py commands of the processes and timers exist
+        // The commands of the processes, timers, build steps and release
+        // commands exist
         // (only when the settings import: `help` needs them).
         if check::settings_imported(&records) {
-            check_job_commands(probe, project, tree_in, &project_dir, &env, problems, notes)?;
+            let build_packages = debian_build_packages(root);
+            check_job_commands(
+                probe,
+                project,
+                tree_in,
+                &project_dir,
+                &env,
+                &build_packages,
+                problems,
+                notes,
+            )?;
         }
 
         // Run phase: only when the settings import at all.
@@ -352,60 +363,143 @@ fn run_probe(
     Ok(())
 }
 
-/// The manage.py commands of the project's processes and timers exist
-/// (`manage.py help CMD` under the build-time environment ENV; only when
-/// the settings import: `help` needs them).
+/// The commands of the project's processes, timers, build steps and
+/// release commands exist: manage.py commands (`manage.py help CMD` under
+/// the build-time environment ENV; only when the settings import: `help`
+/// needs them), programs in the env's `bin/` or the root's `/usr/bin`,
+/// `/bin` (`command -v` with ENV's PATH). A program missing from the root
+/// is only a warning when the project lists Debian build packages: `djdd
+/// build` installs those first (`build_packages`).
+#[allow(clippy::too_many_arguments)]
 fn check_job_commands(
     probe: &Probe,
     project: &crate::config::project::Project,
     tree_in: &str,
     project_dir: &str,
     env: &[(String, String)],
+    build_packages: &[String],
     problems: &mut Vec<Problem>,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
+    use crate::config::project::Command;
     let manage = join(tree_in, &project.manage);
+    let file = crate::config::project::FILE;
+    let mut commands: Vec<(String, &Command)> = Vec::new();
+    for p in &project.processes {
+        commands.push((format!("processes.{}.command", p.name), &p.command));
+    }
+    for t in &project.timers {
+        commands.push((format!("timers.{}.command", t.name), &t.command));
+    }
+    for (i, s) in project.build.steps.iter().enumerate() {
+        commands.push((format!("build.steps[{}].command", i + 1), &s.command));
+    }
+    for (i, c) in project.release.iter().enumerate() {
+        commands.push((format!("release.commands[{}]", i + 1), c));
+    }
     let mut seen: Vec<&str> = Vec::new();
-    let jobs = project
-        .processes
-        .iter()
-        .map(|p| ("process", p.name.as_str(), &p.command))
-        .chain(
-            project
-                .timers
-                .iter()
-                .map(|t| ("timer", t.name.as_str(), &t.command)),
-        );
-    for (kind, job, command) in jobs {
-        let Some(cmd) = command.manage_command() else {
-            continue;
-        };
-        if seen.contains(&cmd) {
-            continue;
-        }
-        seen.push(cmd);
-        let out = probe.exec(&[&probe.python, &manage, "help", cmd], env, project_dir)?;
-        if !out.status.success() {
-            let last = out.last_line().unwrap_or("").to_string();
-            problems.push(Problem::error(
-                "process-command",
-                format!(
-                    "{}: key `{kind}{}.{job}.command`",
-                    crate::config::project::FILE,
-                    if kind == "process" { "es" } else { "s" }
-                ),
-                format!("manage.py has no command `{cmd}` (`manage.py help {cmd}`: {last})"),
-                "name a management command of the project (`manage.py help` lists them), or add it",
-            ));
+    let mut programs: Vec<&str> = Vec::new();
+    for (key, command) in &commands {
+        match command {
+            Command::Manage(args) => {
+                let cmd = args[0].as_str();
+                if seen.contains(&cmd) {
+                    continue;
+                }
+                seen.push(cmd);
+                let out = probe.exec(&[&probe.python, &manage, "help", cmd], env, project_dir)?;
+                if !out.status.success() {
+                    let last = out.last_line().unwrap_or("").to_string();
+                    problems.push(Problem::error(
+                        "process-command",
+                        format!("{file}: key `{key}`"),
+                        format!("manage.py has no command `{cmd}` (`manage.py help {cmd}`: {last})"),
+                        "name a management command of the project (`manage.py help` lists them), or add it",
+                    ));
+                }
+            }
+            Command::Program(words) => {
+                let name = words[0].as_str();
+                if programs.contains(&name) {
+                    continue;
+                }
+                programs.push(name);
+                let out = probe.exec(
+                    &["/bin/sh", "-c", "command -v -- \"$1\"", "sh", name],
+                    env,
+                    project_dir,
+                )?;
+                if out.status.success() {
+                    continue;
+                }
+                let what = format!("{file}: key `{key}`");
+                let problem = format!(
+                    "the program `{name}` is neither in the env ({}/bin) nor in /usr/bin or /bin",
+                    probe.env_dir
+                );
+                if key.starts_with("build.steps") && !build_packages.is_empty() {
+                    problems.push(Problem::warning(
+                        "process-command",
+                        what,
+                        format!("{problem} of the build root now"),
+                        format!(
+                            "`djdd build` installs the build packages ({}) into the root before the steps: if one of them provides `{name}`, this goes away",
+                            build_packages.join(" ")
+                        ),
+                    ));
+                } else {
+                    problems.push(Problem::error(
+                        "process-command",
+                        what,
+                        problem,
+                        "a program of the env comes from requirements.txt; one of the build root from a Debian package listed in src-debian-requirements.txt (`build` for a build step, e.g. `nodejs build` and `npm build`; `run` for the target)",
+                    ));
+                }
+            }
         }
     }
     if !seen.is_empty() {
         notes.push(format!(
-            "the manage.py commands of the processes and timers exist: checked {}",
+            "the manage.py commands of the processes, timers, build steps and release commands exist: checked {}",
             seen.join(", ")
         ));
     }
+    if !programs.is_empty() {
+        notes.push(format!(
+            "the programs they run were looked up in the env and the root: {}",
+            programs.join(", ")
+        ));
+    }
+    let made: Vec<&str> = project
+        .build
+        .steps
+        .iter()
+        .flat_map(|s| s.makes.iter().map(String::as_str))
+        .collect();
+    if !made.is_empty() {
+        notes.push(format!(
+            "the build steps make {}: Django's staticfiles.W004 for them does not count",
+            made.join(", ")
+        ));
+    }
     Ok(())
+}
+
+/// The Debian build packages of the project's requirement files in the
+/// source tree at `root` (unreadable or invalid files: none; the file
+/// checks report them).
+fn debian_build_packages(root: &Path) -> Vec<String> {
+    use crate::config::project::{SRC_DEBIAN_REQUIREMENTS, VENV_DEBIAN_REQUIREMENTS};
+    let mut out = Vec::new();
+    for f in [SRC_DEBIAN_REQUIREMENTS, VENV_DEBIAN_REQUIREMENTS] {
+        let parsed = std::fs::read(root.join(f))
+            .ok()
+            .and_then(|b| crate::plan::debian_requirements::DebianRequirements::parse(f, &b).ok());
+        out.extend(parsed.into_iter().flat_map(|r| r.build));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// `dir/rel`, or `dir` when `rel` is empty.

@@ -182,6 +182,10 @@ pub struct BuildInputs {
     /// The units' sandbox as the variant sets it (`strict`, or the
     /// relaxations of `djdd variant --allow`), for the plan's summary.
     pub sandbox: String,
+    /// The project's build steps, one line each (`WHEN in DIR: WORDS`),
+    /// and its release commands (the words), for the plan's summary.
+    pub steps: Vec<String>,
+    pub release: Vec<String>,
 }
 
 /// What happens to a package.
@@ -274,6 +278,9 @@ pub struct BuildPlan {
     pub app_server: AppServer,
     /// The units' sandbox: `strict`, or `relaxed: ...`.
     pub sandbox: String,
+    /// The build steps and the release commands, as in [`BuildInputs`].
+    pub steps: Vec<String>,
+    pub release: Vec<String>,
     /// How the env is made when it is built, when that needs saying
     /// (`--rebuild-env`, from the recorded lock, or why not from it).
     pub env_note: Option<String>,
@@ -513,6 +520,8 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         requirement_lines: inputs.project.requirements.line_count(),
         app_server,
         sandbox: inputs.sandbox.clone(),
+        steps: inputs.steps.clone(),
+        release: inputs.release.clone(),
         env_note,
     })
 }
@@ -559,6 +568,14 @@ impl fmt::Display for BuildPlan {
             self.build_packages.join(" ")
         };
         writeln!(f, "  build root needs  {build_packages}")?;
+        for (i, s) in self.steps.iter().enumerate() {
+            let head = if i == 0 { "build steps " } else { "" };
+            writeln!(f, "  {head:<12} {}. {s}", i + 1)?;
+        }
+        for (i, c) in self.release.iter().enumerate() {
+            let head = if i == 0 { "on release" } else { "" };
+            writeln!(f, "  {head:<12} {}. {c}", i + 1)?;
+        }
         writeln!(f)?;
         let pk = self.packages();
         let wn = pk.iter().map(|p| p.name.len()).max().unwrap_or(0);
@@ -648,6 +665,8 @@ mod tests {
             rebuild_env: false,
             asgi: false,
             sandbox: "strict".into(),
+            steps: Vec::new(),
+            release: Vec::new(),
         }
     }
 
@@ -922,6 +941,24 @@ mod tests {
 "
         );
         assert_eq!(p.to_string(), want);
+
+        // The build steps and the release commands, in order.
+        i.steps = vec![
+            "before-collectstatic in frontend: npm ci".into(),
+            "after-collectstatic in .: manage.py compress".into(),
+        ];
+        i.release = vec!["manage.py clearsessions".into()];
+        let text = plan_build(&i).unwrap().to_string();
+        assert!(
+            text.contains(
+                "  build root needs  gettext libpq-dev
+  build steps  1. before-collectstatic in frontend: npm ci
+               2. after-collectstatic in .: manage.py compress
+  on release   1. manage.py clearsessions
+"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

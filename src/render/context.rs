@@ -170,6 +170,20 @@ pub struct Job {
     pub units: crate::contract::ProcessUnits,
 }
 
+/// A release command (`[release] commands` in djdd.toml).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseCommand {
+    /// `true`: `manage.py` and `command` are its arguments; `false`:
+    /// `command` is a program of the env and its arguments.
+    pub manage: bool,
+    /// The words after `manage.py`, or the program and its arguments
+    /// (each rendered with the `command_word` filter).
+    pub command: Vec<String>,
+    /// The words as written in djdd.toml, joined by spaces (what postinst
+    /// and `status` show).
+    pub text: String,
+}
+
 /// The sandbox of every unit the site runs (`hardening.inc`): strict by
 /// default; a variant relaxes one option with `djdd variant --allow`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -290,6 +304,9 @@ pub struct SiteContext {
     /// The processes (those off by default too: a host may scale them up)
     /// and the timers, by name.
     pub jobs: Vec<Job>,
+    /// djdd.toml's `[release] commands`, in order: postinst runs them
+    /// after migrate, before the switch (`launch release`).
+    pub release_commands: Vec<ReleaseCommand>,
     /// The site's Redis instance; None: no Redis.
     pub redis: Option<Redis>,
     /// The units' sandbox.

@@ -206,6 +206,11 @@ fn paths_table() -> String {
             "while it exists, nginx answers 503 with the maintenance page",
         ),
         (
+            &l.release_record,
+            "root:root",
+            "how the last run of the release commands went (`VERSION EPOCH ok|failed:N`), shown by `status`",
+        ),
+        (
             &l.media_dir,
             "NAME-VARIANT:www-data 2750 (setgid: uploads get nginx's group)",
             "MEDIA_ROOT: uploads, served by nginx, readable by no other site; never removed",

@@ -23,8 +23,8 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, ExternalValue, Job, JobKind, Piece, Redis, Sandbox, Secret,
-    SecretValue, SiteContext, Tls,
+    Broker, Database, EnvVar, ExternalValue, Job, JobKind, Piece, Redis, ReleaseCommand, Sandbox,
+    Secret, SecretValue, SiteContext, Tls,
 };
 pub use site::{SiteInput, site_context};
 

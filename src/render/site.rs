@@ -12,7 +12,7 @@ use crate::config::project::{self, Project};
 use crate::contract::{self, Part, Site};
 use crate::error::{Error, Result};
 
-use super::{Broker, Database, EnvVar, Job, JobKind, Piece, Secret, SiteContext};
+use super::{Broker, Database, EnvVar, Job, JobKind, Piece, ReleaseCommand, Secret, SiteContext};
 
 /// nginx's `client_max_body_size` for every site, in MiB: the largest
 /// upload (or other request body) the site accepts.
@@ -241,6 +241,18 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
             units: contract::ProcessUnits::timer(&unit, &t.name),
         });
     }
+    let release_commands = p
+        .release
+        .iter()
+        .map(|c| {
+            let (manage, command) = words(c);
+            ReleaseCommand {
+                manage,
+                command,
+                text: c.words().join(" "),
+            }
+        })
+        .collect();
     let ctx = SiteContext {
         name: site.name.clone(),
         variant: site.variant.clone(),
@@ -280,6 +292,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
         database,
         broker,
         jobs,
+        release_commands,
         redis,
         tls: input.tls.clone(),
         // nginx 1.25.1 took `http2 on;`; bookworm has 1.22.

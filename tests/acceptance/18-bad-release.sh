@@ -60,17 +60,8 @@ fx show v5:demo/__init__.py | grep -qx 'RELEASE = "v5"' || fail "v5 does not say
 djdd_build red v4
 
 step "publish v4 and upgrade under load: the upgrade fails, v3 keeps serving"
-LOAD_CLIENTS=8 load_start bad red.example.org http://127.0.0.1/ 1000 10
-sleep 2
-djdd_publish
-if ct_apt install --only-upgrade demo-site-red; then
-    load_stop bad || true
-    fail "apt-get install --only-upgrade demo-site-red (v4, raises at import) succeeded: $APT_OUT"
-fi
+upgrade_fails_under_load bad red 1000 10 "v3" "v4, raises at import"
 printf '%s\n' "$APT_OUT" >"$CT_DIR/upgrade-v4.log"
-sleep 2
-load_stop bad
-assert_load 1000 10 "v3"
 acc_log "bad upgrade v3 -> v4: $LOAD_TOTAL requests in $LOAD_SECONDS s, $LOAD_FAILED failed, worst latency $LOAD_WORST s"
 assert_contains "$APT_OUT" "fails its checks" \
     "apt's output of the failed upgrade (v4 must be refused by the release check before the switch, not rolled back after it)"
@@ -86,16 +77,7 @@ assert_contains "$HTTP_BODY" "release v3" "red's home page after the failed upgr
 
 step "publish v6 (its health page fails) and upgrade under load: it never serves"
 djdd_build red v6
-LOAD_CLIENTS=8 load_start bad-health red.example.org http://127.0.0.1/ 1000 10
-sleep 2
-djdd_publish
-if ct_apt install --only-upgrade demo-site-red; then
-    load_stop bad-health || true
-    fail "apt-get install --only-upgrade demo-site-red (v6, health page fails) succeeded: $APT_OUT"
-fi
-sleep 2
-load_stop bad-health
-assert_load 1000 10 "v3"
+upgrade_fails_under_load bad-health red 1000 10 "v3" "v6, health page fails"
 acc_log "bad upgrade v3 -> v6 (health check): $LOAD_TOTAL requests in $LOAD_SECONDS s, $LOAD_FAILED failed, worst latency $LOAD_WORST s"
 assert_contains "$APT_OUT" "beside the running release" "apt's output of the upgrade to v6 (the health check must fail beside v3)"
 assert_eq iF "$(ct_pkg_status demo-site-red)" "dpkg status of demo-site-red after the failed upgrade to v6"

@@ -109,6 +109,25 @@ ensure_site() {
     fi
 }
 
+# upgrade_fails_under_load NAME VARIANT N SECS VERSIONS WHY: publishes what
+# was built and upgrades demo-site-VARIANT while 8 clients load
+# VARIANT.example.org (load loop NAME, at least N requests over SECS s):
+# the upgrade must fail (WHY: why it should), no request fail, and the
+# versions served be exactly VERSIONS. APT_OUT keeps apt's output.
+upgrade_fails_under_load() {
+    local name="$1" variant="$2" n="$3" secs="$4" versions="$5" why="$6"
+    LOAD_CLIENTS=8 load_start "$name" "$variant.example.org" http://127.0.0.1/ "$n" "$secs"
+    sleep 2
+    djdd_publish
+    if ct_apt install --only-upgrade "demo-site-$variant"; then
+        load_stop "$name" || true
+        fail "apt-get install --only-upgrade demo-site-$variant ($why) succeeded: $APT_OUT"
+    fi
+    sleep 2
+    load_stop "$name"
+    assert_load "$n" "$secs" "$versions"
+}
+
 # home_visits VARIANT: GET / through nginx; prints the visit count the page shows.
 home_visits() {
     http_get http://127.0.0.1/ "$1.example.org"

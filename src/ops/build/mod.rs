@@ -10,6 +10,7 @@
 //! against its allowed prefixes before it is written.
 
 mod package;
+mod static_files;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,8 +30,8 @@ use crate::error::Error;
 use crate::plan::{self, BuildInputs, BuildPlan};
 use crate::source;
 use package::{
-    BuildLog, check_deb_data, collectstatic, compilemessages, contract_site, env_package,
-    mark_built_for, site_package, src_package, unpack_deb, write_package,
+    BuildLog, check_deb_data, compilemessages, contract_site, env_package, mark_built_for,
+    site_package, src_package, unpack_deb, write_package,
 };
 
 pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
@@ -223,6 +224,28 @@ fn load_inputs(
         rebuild_env: args.rebuild_env,
         asgi: project.asgi.is_some(),
         sandbox: variant.sandbox(),
+        steps: project
+            .build
+            .steps
+            .iter()
+            .map(|s| {
+                let dir = if s.cwd.is_empty() {
+                    "."
+                } else {
+                    s.cwd.as_str()
+                };
+                format!(
+                    "{} in {dir}: {}",
+                    s.when.as_str(),
+                    s.command.words().join(" ")
+                )
+            })
+            .collect(),
+        release: project
+            .release
+            .iter()
+            .map(|c| c.words().join(" "))
+            .collect(),
     };
     let mut plan = plan::plan_build(&inputs)?;
     // The lock an earlier build of this env recorded: the env is built
@@ -770,7 +793,19 @@ impl VariantBuild<'_> {
         log: &mut BuildLog,
     ) -> anyhow::Result<()> {
         let (root, inputs, plan) = (self.root, self.inputs, &self.inputs.plan);
-        let static_host = collectstatic(root, inputs, site, env_dir, &src.dir, scratch_dir, log)?;
+        let cache_dir = self.bd.cache_dir();
+        let static_host = static_files::collectstatic(
+            root,
+            inputs,
+            &static_files::StaticBuild {
+                site,
+                env_dir,
+                src_dir: &src.dir,
+                scratch: scratch_dir,
+                cache_dir: &cache_dir,
+            },
+            log,
+        )?;
         let mut site_pkg = site_package(inputs, site, &static_host, root.suite())?;
         mark_built_for(&mut site_pkg, root.suite());
         if !src.file.exists() {

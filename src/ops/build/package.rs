@@ -5,7 +5,7 @@
 //! in `packages/` renamed into place.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Inputs;
 use crate::builddir::BuildDir;
@@ -545,7 +545,7 @@ fn has_translations(tree: &Path) -> bool {
 }
 
 /// The directory manage.py runs in, inside the root.
-fn project_cwd(inputs: &Inputs, src_dir: &str) -> String {
+pub(super) fn project_cwd(inputs: &Inputs, src_dir: &str) -> String {
     if inputs.project.project_dir.is_empty() {
         src_dir.to_string()
     } else {
@@ -553,7 +553,7 @@ fn project_cwd(inputs: &Inputs, src_dir: &str) -> String {
     }
 }
 
-fn manage_name(inputs: &Inputs) -> String {
+pub(super) fn manage_name(inputs: &Inputs) -> String {
     inputs
         .project
         .manage
@@ -610,7 +610,7 @@ pub fn compilemessages(
 /// A project command's failure, naming the settings module it ran with;
 /// a timeout points at `--timeout`, an exit without output at the code
 /// the command imports (a settings module calling `sys.exit()`).
-fn step_error(what: &str, inputs: &Inputs, e: Error) -> Error {
+pub(super) fn step_error(what: &str, inputs: &Inputs, e: Error) -> Error {
     match e {
         Error::Command { status, output, .. } => {
             let timed_out = status.starts_with("did not finish");
@@ -642,7 +642,7 @@ fn step_error(what: &str, inputs: &Inputs, e: Error) -> Error {
 
 /// The contract's build-time environment, with a scratch directory made
 /// for it in the root (owned by the build user).
-fn build_env(
+pub(super) fn build_env(
     root: &BuildRoot,
     site: &contract::Site,
     env_dir: &str,
@@ -663,69 +663,6 @@ fn build_env(
         static_root: format!("{scratch}/static"),
         scratch: scratch.to_string(),
     }))
-}
-
-/// `manage.py collectstatic` (and the project's extra build commands) as
-/// the build user with the contract's build-time environment; returns the
-/// host path of the collected files.
-pub fn collectstatic(
-    root: &BuildRoot,
-    inputs: &Inputs,
-    site: &contract::Site,
-    env_dir: &str,
-    src_dir: &str,
-    scratch: &str,
-    log: &mut BuildLog,
-) -> Result<PathBuf> {
-    let env = build_env(root, site, env_dir, scratch)?;
-    let cwd = project_cwd(inputs, src_dir);
-    let python = format!("{env_dir}/bin/python");
-    let manage = manage_name(inputs);
-    if inputs.project.build.collectstatic {
-        tracing::info!("manage.py collectstatic");
-        // Verbosity 2 names each file copied: the progress counts them.
-        let out = steps::run_step_metered(
-            root,
-            Some(BUILD_USER),
-            &cwd,
-            &env,
-            inputs.timeout,
-            &[
-                &python,
-                &manage,
-                "collectstatic",
-                "--noinput",
-                "--verbosity",
-                "2",
-            ],
-            Some(("collectstatic", crate::report::Meter::Collectstatic)),
-        )
-        .map_err(|e| step_error("manage.py collectstatic --noinput", inputs, e))?;
-        log.output("collectstatic", &out.tail);
-    }
-    for cmd in &inputs.project.build.commands {
-        let full = manage_argv(&python, &manage, cmd);
-        let argv: Vec<&str> = full.iter().map(String::as_str).collect();
-        tracing::info!("manage.py {}", cmd.join(" "));
-        let out = steps::run_step(root, Some(BUILD_USER), &cwd, &env, inputs.timeout, &argv)
-            .map_err(|e| {
-                step_error(
-                    &format!("manage.py {} (djdd.toml build.commands)", cmd.join(" ")),
-                    inputs,
-                    e,
-                )
-            })?;
-        log.output("build command", &out.tail);
-    }
-    Ok(steps::host_path(root, &format!("{scratch}/static")))
-}
-
-/// `PYTHON MANAGE ARGS...`: one of djdd.toml's `build.commands`, which the
-/// contract defines as manage.py commands (docs/contract.md).
-fn manage_argv(python: &str, manage: &str, args: &[String]) -> Vec<String> {
-    let mut v = vec![python.to_string(), manage.to_string()];
-    v.extend(args.iter().cloned());
-    v
 }
 
 /// The log of one build: `D/logs/NAME-VARIANT-TIME.log`.
@@ -756,24 +693,5 @@ impl BuildLog {
 
     pub fn output(&mut self, step: &str, tail: &str) {
         let _ = writeln!(self.file, "--- {step}\n{tail}");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn build_commands_run_through_manage_py() {
-        let cmd = vec!["compress".to_string(), "--force".to_string()];
-        assert_eq!(
-            manage_argv("/usr/lib/demo-env/abc/bin/python", "manage.py", &cmd),
-            [
-                "/usr/lib/demo-env/abc/bin/python",
-                "manage.py",
-                "compress",
-                "--force"
-            ]
-        );
     }
 }

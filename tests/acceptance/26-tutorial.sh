@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scenario 25 (issue 31): docs/tutorial.md, followed as written, on its
+# Scenario 26 (issue 31): docs/tutorial.md, followed as written, on its
 # project (fixtures/adopt/tutorial: a Procfile with uWSGI, a celery worker
 # and beat, a release line that migrates; manage.py in backend/). Every
 # fenced block the page marks `<!-- tutorial: build -->` runs in bash on
@@ -106,6 +106,7 @@ placed() {
 }
 wait_for "the worker to place the order" 60 placed
 assert_eq 1 "$(ct_psql 'select count(*) from orders_order' shop-live)" "orders in database shop-live"
+assert_contains "$(in_ct cat /var/lib/shop-site/live/release-commands)" " ok" "the release commands' last run (clearsessions, from the Procfile)"
 in_ct test -s /var/lib/shop-site/live/data/celerybeat-schedule ||
     wait_for "beat's schedule file in DATA_DIR" 30 in_ct test -s /var/lib/shop-site/live/data/celerybeat-schedule
 
@@ -148,4 +149,4 @@ for shape in ${ACC_ADOPT_SHAPES:-}; do
     assert_http 200 http://127.0.0.1/ "$shape.example.org"
     assert_contains "$HTTP_BODY" "${shape_page[$shape]}" "the home page of $shape"
 done
-acc_log "scenario 25 passed"
+acc_log "scenario 26 passed"
