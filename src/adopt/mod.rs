@@ -256,7 +256,7 @@ fn app_callables(
         d.wsgi_why = format!("WSGI_APPLICATION in {f}");
         d.wsgi = Some(c);
     } else if exists(&default) {
-        d.wsgi_why = format!("{}", detect::join(&dir, &format!("{pkg}/wsgi.py")));
+        d.wsgi_why = detect::join(&dir, &format!("{pkg}/wsgi.py"));
         d.wsgi = Some(default);
     } else {
         let others: Vec<String> = files
@@ -608,8 +608,8 @@ fn next_commands(input: &Input<'_>, d: &Decided, need: &PythonNeed, a: &mut Adop
         variant.push_str(" --migrate");
     }
     a.next.push(variant);
-    a.next.push(format!("djdd build {name} VARIANT"));
     a.next.push(format!("djdd check {name} VARIANT"));
+    a.next.push(format!("djdd build {name} VARIANT"));
 }
 
 #[cfg(test)]

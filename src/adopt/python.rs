@@ -13,7 +13,7 @@ use super::Adoption;
 use super::detect::text;
 
 /// The Debian releases a build root can be, with their Python.
-const SUITES: &[(&str, (u32, u32))] = &[("bookworm", (3, 11)), ("trixie", (3, 13))];
+const SUITES: &[(&str, Version)] = &[("bookworm", (3, 11)), ("trixie", (3, 13))];
 
 /// The release the next commands name, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,9 +21,12 @@ pub struct PythonNeed {
     pub suite: &'static str,
 }
 
+/// A version's major and minor number.
+type Version = (u32, u32);
+
 /// A `>=3.N`, `==3.N`, `~=3.N` lower bound and a `<3.N` upper bound
 /// (exclusive) in a specifier set.
-fn bounds(spec: &str) -> (Option<(u32, u32)>, Option<(u32, u32)>) {
+fn bounds(spec: &str) -> (Option<Version>, Option<Version>) {
     let (mut low, mut high) = (None, None);
     for clause in spec.split(',') {
         let c = clause.trim();
@@ -41,7 +44,7 @@ fn bounds(spec: &str) -> (Option<(u32, u32)>, Option<(u32, u32)>) {
         match op {
             ">=" | "==" | "~=" | "===" => low = low.max(Some((major, minor))),
             ">" => low = low.max(Some((major, minor + 1))),
-            "<" => high = Some(high.map_or((major, minor), |h: (u32, u32)| h.min((major, minor)))),
+            "<" => high = Some(high.map_or((major, minor), |h: Version| h.min((major, minor)))),
             "<=" => high = Some((major, minor + 1)),
             _ => {}
         }
@@ -97,8 +100,8 @@ fn requires_python(tree: &dyn Tree) -> Option<(String, &'static str)> {
 
 /// The Python the project needs and the release that has it.
 pub(crate) fn need(tree: &dyn Tree, a: &mut Adoption) -> PythonNeed {
-    let mut low: Option<(u32, u32)> = None;
-    let mut high: Option<(u32, u32)> = None;
+    let mut low: Option<Version> = None;
+    let mut high: Option<Version> = None;
     let mut why = Vec::new();
     if let Some(spec) = django_spec(tree) {
         let (l, _) = bounds(&spec);
@@ -121,7 +124,7 @@ pub(crate) fn need(tree: &dyn Tree, a: &mut Adoption) -> PythonNeed {
         high = h;
         why.push(format!("{file}'s requires-python is {spec}"));
     }
-    let fits = |py: (u32, u32)| low.is_none_or(|l| py >= l) && high.is_none_or(|h| py < h);
+    let fits = |py: Version| low.is_none_or(|l| py >= l) && high.is_none_or(|h| py < h);
     let fitting: Vec<&str> = SUITES
         .iter()
         .filter(|(_, py)| fits(*py))
