@@ -50,7 +50,7 @@ fn a_procfile_project() {
         project(&[(
             "Procfile",
             "web: cd app && uwsgi --http :$PORT --module shop.wsgi:application\n\
-             worker: cd app && celery -A shop worker -l info\n\
+             worker: cd app && celery -A shop worker -l info -Q mail --concurrency 2\n\
              clock: cd app && celery -A shop beat -l info\n\
              alerts: python manage.py sendalerts --every \"5 s\" --to '$HOME\\x'\n\
              release: cd app && python manage.py migrate && python manage.py clearsessions && python manage.py collectstatic --noinput\n",
@@ -81,6 +81,13 @@ fn a_procfile_project() {
     assert_eq!(
         p.processes[1].command.words().last().map(String::as_str),
         Some("${DATA_DIR}/celerybeat-schedule")
+    );
+    assert!(
+        a.undecided.iter().any(|u| u
+            .what
+            .contains("the worker's options `-Q mail --concurrency 2` are not kept")),
+        "{:?}",
+        a.undecided
     );
     let toml = &a.files[0].text;
     assert_eq!(p.release.len(), 1);

@@ -261,6 +261,16 @@ pub(crate) fn procfile(entries: &[Entry], a: &mut Adoption) -> Plan {
                     "djdd.toml's [processes.beat] command = [\"celery\", \"--app\", APP, \"beat\", \"--schedule\", \"${DATA_DIR}/celerybeat-schedule\"]",
                 );
             }
+            let other = worker_options(&words);
+            if !other.is_empty() {
+                a.undecided(
+                    format!(
+                        "{at}: the worker's options `{}` are not kept: djdd's worker runs `celery --app APP worker --loglevel INFO`",
+                        other.join(" ")
+                    ),
+                    "a [processes.NAME] in djdd.toml running the worker as you want it, instead of a variant's --celery",
+                );
+            }
             plan.worker = Some(Worker { line: e.line, app });
             continue;
         }
@@ -271,6 +281,26 @@ pub(crate) fn procfile(entries: &[Entry], a: &mut Adoption) -> Plan {
         process(e, n, &mut plan, a);
     }
     plan
+}
+
+/// A celery worker line's words other than the program, `worker`, the
+/// app, the log level and beat (said apart).
+fn worker_options(words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = words.iter().skip(1);
+    while let Some(w) = it.next() {
+        match w.as_str() {
+            "worker" | "-B" | "--beat" => {}
+            "-A" | "--app" | "-l" | "--loglevel" => {
+                it.next();
+            }
+            _ if ["--app=", "--loglevel=", "-A", "-l"]
+                .iter()
+                .any(|p| w.starts_with(p)) => {}
+            _ => out.push(w.clone()),
+        }
+    }
+    out
 }
 
 fn release(e: &Entry, cmds: &[&Command], plan: &mut Plan, a: &mut Adoption) {

@@ -79,6 +79,16 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
         for f in &adoption.files {
             show(&mut out, f)?;
         }
+        for f in &differ {
+            writeln!(
+                out,
+                "\n{} is there and differs: djdd adopt would write nothing (exit 1)",
+                f.path
+            )?;
+        }
+        for f in &same {
+            writeln!(out, "\n{} is there already, as above", f.path)?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if !differ.is_empty() {
