@@ -257,6 +257,23 @@ fn bad_input_is_refused_and_nothing_is_written() {
     assert!(stderr.contains("has no manage.py"), "{stderr}");
     assert_eq!(listing(tmp.path()).len(), 1);
 
+    // A directory inside a repository: djdd.toml goes at its root.
+    let (_t, dir) = copy("tutorial");
+    std::fs::create_dir(dir.join(".git")).unwrap();
+    let before = listing(&dir);
+    let (code, _, stderr) = adopt(&[], &dir.join("backend"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is inside the git repository"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("hint: djdd adopt {}", dir.display())),
+        "{stderr}"
+    );
+    assert_eq!(listing(&dir), before);
+    // A repository of its own inside another is a checkout.
+    std::fs::create_dir(dir.join("backend/.git")).unwrap();
+    let (code, stdout, stderr) = adopt(&["--dry-run"], &dir.join("backend"));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+
     // Two manage.py: both named, and the key that chooses.
     let (_t, dir) = copy("tutorial");
     std::fs::create_dir_all(dir.join("tools")).unwrap();
