@@ -403,23 +403,48 @@ pub struct EnvRead {
     pub setting: Option<String>,
 }
 
-/// The variables the sources read with `os.environ["X"]`,
-/// `os.environ.get("X"...)` or `os.getenv("X"...)`, in order of their
-/// first read.
+/// How a line reads a variable: the call before the name, and whether
+/// the import fails without it (`None`: unless the call gives a default).
+const READS: &[(&str, Option<bool>)] = &[
+    ("environ[", Some(true)),
+    ("environ.get(", Some(false)),
+    ("getenv(", Some(false)),
+    ("environ.setdefault(", Some(false)),
+    // django-environ (`env = environ.Env()`) and python-decouple.
+    ("env(", None),
+    ("env.str(", None),
+    ("env.bool(", None),
+    ("env.int(", None),
+    ("env.list(", None),
+    ("env.url(", None),
+    ("config(", None),
+];
+
+/// The variables the sources read (`os.environ["X"]`,
+/// `os.environ.get("X")`, `os.getenv("X")`, django-environ's `env("X")`,
+/// python-decouple's `config("X")`), in order of their first read.
 pub fn env_reads(sources: &[(String, String)]) -> Vec<EnvRead> {
     let mut out: Vec<EnvRead> = Vec::new();
     for (path, text) in sources {
         for (i, line) in text.lines().enumerate() {
             let code = line.split('#').next().unwrap_or("");
-            for (pattern, required) in [
-                ("environ[", true),
-                ("environ.get(", false),
-                ("getenv(", false),
-                ("environ.setdefault(", false),
-            ] {
-                let mut rest = code;
-                while let Some(at) = rest.find(pattern) {
-                    rest = &rest[at + pattern.len()..];
+            for (pattern, required) in READS {
+                let mut from = 0;
+                while let Some(at) = code[from..].find(pattern) {
+                    let start = from + at;
+                    from = start + pattern.len();
+                    // `env(` and `config(` only as names of their own
+                    // (not `getenv(`, not `self.config(`).
+                    let bare = pattern.starts_with("env(")
+                        || pattern.starts_with("env.")
+                        || pattern.starts_with("config(");
+                    let before = code[..start].chars().next_back();
+                    if bare
+                        && before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                    {
+                        continue;
+                    }
+                    let rest = &code[from..];
                     let Some(name) = string_literal(rest.trim_start()) else {
                         continue;
                     };
@@ -428,6 +453,7 @@ pub fn env_reads(sources: &[(String, String)]) -> Vec<EnvRead> {
                     if !ok {
                         continue;
                     }
+                    let required = required.unwrap_or_else(|| !rest.contains("default"));
                     match out.iter_mut().find(|r| r.name == name) {
                         Some(r) => r.required |= required,
                         None => out.push(EnvRead {
@@ -515,6 +541,15 @@ mod tests {
         let reads = env_reads(&sources);
         assert_eq!(reads[0].name, "DJANGO_X");
         assert!(reads[0].required);
+        let reads = env_reads(&[(
+            "s.py".into(),
+            "A = env('A')\nB = env.bool('B', default=False)\nC = os.getenv('C')\nD = config('D', default='x')\nE = self.config('E')\n".into(),
+        )]);
+        let got: Vec<(&str, bool)> = reads
+            .iter()
+            .map(|r| (r.name.as_str(), r.required))
+            .collect();
+        assert_eq!(got, [("A", true), ("B", false), ("C", false), ("D", false)]);
         let chosen = project_settings(&t, &files, "", "manage.py", Some("config.settings.local"));
         assert_eq!(chosen.unwrap().module, "config.settings.local");
         assert!(project_settings(&t, &files, "", "manage.py", Some("nope.x")).is_err());
