@@ -249,3 +249,44 @@ fn a_lock_without_requirements_txt_says_how_to_export_it() {
         a.found
     );
 }
+
+#[test]
+fn what_the_web_line_serves() {
+    let asgi = ("app/shop/asgi.py", "application = None\n");
+    for (web, wsgi, served_asgi) in [
+        (
+            "gunicorn -k uvicorn.workers.UvicornWorker -b :$PORT shop.asgi:application",
+            "shop.wsgi:application",
+            Some("shop.asgi:application"),
+        ),
+        (
+            "daphne -p $PORT shop.asgi:application",
+            "shop.wsgi:application",
+            Some("shop.asgi:application"),
+        ),
+        (
+            "cd app && uwsgi --http :$PORT --wsgi-file shop/wsgi.py",
+            "shop.wsgi:application",
+            None,
+        ),
+        (
+            "gunicorn --workers 3 shop.wsgi --log-file -",
+            "shop.wsgi:application",
+            None,
+        ),
+        (
+            "python app/manage.py runserver 0.0.0.0:$PORT",
+            "shop.wsgi:application",
+            None,
+        ),
+    ] {
+        let a = run(
+            project(&[("Procfile", &format!("web: {web}\n")), asgi]),
+            Choices::default(),
+        )
+        .unwrap_or_else(|e| panic!("{web}: {e}"));
+        let p = parsed(&a);
+        assert_eq!(p.wsgi.as_deref(), Some(wsgi), "{web}");
+        assert_eq!(p.asgi.as_deref(), served_asgi, "{web}");
+    }
+}
