@@ -18,7 +18,7 @@
 //! D/state/env-locks/NAME-FULLHASH.lock   the resolution lock of each env this build dir made or took
 //! D/state/locks/          per-source and per-variant lock files
 //! ```
-//! Locks are `flock(2)` locks (std `File::lock`): released by the kernel when
+//! Locks are `flock(2)` locks (`crate::flock`): released by the kernel when
 //! the holder dies, so a killed process never blocks the next one. Never runs
 //! a process; every file it writes is written to a temp name and renamed.
 
@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::sha256_hex;
 use crate::error::{Error, Result};
+use crate::flock;
 
 /// An opened build directory (its path is absolute and canonical).
 #[derive(Debug, Clone)]
@@ -214,10 +215,8 @@ impl BuildDir {
     pub fn try_lock_exclusive(&self, reason: &str) -> Result<Option<DirLock>> {
         let path = self.root.join(".lock");
         let file = open_lock_file(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        if !flock::try_lock(&file).map_err(|e| Error::io(&path, e))? {
+            return Ok(None);
         }
         let lock = DirLock {
             file,
@@ -324,47 +323,42 @@ impl DirLock {
             return Ok(());
         }
         let _ = std::fs::remove_file(&self.holder);
-        self.file
-            .lock_shared()
-            .map_err(|e| Error::io(&self.path, e))?;
+        flock::lock_shared(&self.file).map_err(|e| Error::io(&self.path, e))?;
         self.exclusive = false;
         Ok(())
     }
 
     fn acquire(&mut self, exclusive: bool, reason: &str) -> Result<()> {
         let tried = if exclusive {
-            self.file.try_lock()
+            flock::try_lock(&self.file)
         } else {
-            self.file.try_lock_shared()
+            flock::try_lock_shared(&self.file)
         };
-        match tried {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let dir = self.path.parent().unwrap_or(Path::new("/")).display();
-                if exclusive {
-                    tracing::info!(
-                        "waiting for other djdd commands using {dir} to finish before {reason} (lock {} held by another djdd process)",
-                        self.path.display()
-                    );
-                } else {
-                    let by = std::fs::read_to_string(&self.holder)
-                        .map(|s| format!(": {}", s.trim()))
-                        .unwrap_or_default();
-                    tracing::info!(
-                        "waiting for the build root of {dir} to be changed (lock {} held exclusively by another djdd process{by})",
-                        self.path.display()
-                    );
-                }
-                let start = Instant::now();
-                let r = if exclusive {
-                    self.file.lock()
-                } else {
-                    self.file.lock_shared()
-                };
-                r.map_err(|e| Error::io(&self.path, e))?;
-                tracing::info!("got the lock after {:.1} s", start.elapsed().as_secs_f64());
+        let got = tried.map_err(|e| Error::io(&self.path, e))?;
+        if !got {
+            let dir = self.path.parent().unwrap_or(Path::new("/")).display();
+            if exclusive {
+                tracing::info!(
+                    "waiting for other djdd commands using {dir} to finish before {reason} (lock {} held by another djdd process)",
+                    self.path.display()
+                );
+            } else {
+                let by = std::fs::read_to_string(&self.holder)
+                    .map(|s| format!(": {}", s.trim()))
+                    .unwrap_or_default();
+                tracing::info!(
+                    "waiting for the build root of {dir} to be changed (lock {} held exclusively by another djdd process{by})",
+                    self.path.display()
+                );
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&self.path, e)),
+            let start = Instant::now();
+            let r = if exclusive {
+                flock::lock(&self.file)
+            } else {
+                flock::lock_shared(&self.file)
+            };
+            r.map_err(|e| Error::io(&self.path, e))?;
+            tracing::info!("got the lock after {:.1} s", start.elapsed().as_secs_f64());
         }
         self.exclusive = exclusive;
         if exclusive {
@@ -430,16 +424,12 @@ impl NamedLock {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
         let file = open_lock_file(path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                tracing::info!(
-                    "waiting for {what} (lock {} held by another djdd process)",
-                    path.display()
-                );
-                file.lock().map_err(|e| Error::io(path, e))?;
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        if !flock::try_lock(&file).map_err(|e| Error::io(path, e))? {
+            tracing::info!(
+                "waiting for {what} (lock {} held by another djdd process)",
+                path.display()
+            );
+            flock::lock(&file).map_err(|e| Error::io(path, e))?;
         }
         Ok(NamedLock { file })
     }

@@ -32,7 +32,7 @@
 //! config                               variant files, djdd.toml
 //! deb builddir                         .deb bytes; the build dir
 //! contract rules                       the deploy contract; one rule per value
-//! error report time testpause digest    the error type; the reporter; helpers
+//! error report time testpause digest flock    the error type; the reporter; helpers
 //! ```
 
 pub mod adopt;
@@ -45,6 +45,7 @@ pub mod contract;
 pub mod deb;
 pub mod digest;
 pub mod error;
+pub mod flock;
 pub mod ops;
 pub mod plan;
 pub mod render;

@@ -211,11 +211,11 @@ fn locks_held(d: &Path, dpkg_holder: Option<u32>) -> Vec<String> {
         let Ok(file) = std::fs::OpenOptions::new().read(true).write(true).open(&f) else {
             continue;
         };
-        match file.try_lock() {
-            Ok(()) => {
-                let _ = file.unlock();
+        match djdd::flock::try_lock(&file) {
+            Ok(true) => {
+                let _ = djdd::flock::unlock(&file);
             }
-            Err(_) => held.push(format!("lock {} is still held", f.display())),
+            Ok(false) | Err(_) => held.push(format!("lock {} is still held", f.display())),
         }
     }
     if d.join("state/exclusive-holder").exists() {

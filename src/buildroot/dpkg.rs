@@ -168,7 +168,7 @@ mod tests {
         assert_eq!(fcntl_lock_holder(&lock), Some(child.id() as i32));
         // flock does not see it.
         let f = std::fs::File::open(&lock).unwrap();
-        f.try_lock().unwrap();
+        assert!(crate::flock::try_lock(&f).unwrap());
         drop(f);
         child.kill().unwrap();
         child.wait().unwrap();

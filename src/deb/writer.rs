@@ -35,6 +35,7 @@ use crate::deb::entry::{ControlFile, Entry, EntryKind, Owner, Package, Source, n
 use crate::deb::tar::{self, Counting, Header};
 use crate::digest::hex;
 use crate::error::{Error, Result};
+use crate::flock;
 
 /// How to write a .deb.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -275,7 +276,7 @@ fn locked_temp(dir: &Path) -> Result<tempfile::NamedTempFile> {
             .suffix(TEMP_SUFFIX)
             .tempfile_in(dir)
             .map_err(|e| Error::io(dir, e))?;
-        tmp.as_file().lock().map_err(|e| Error::io(tmp.path(), e))?;
+        flock::lock(tmp.as_file()).map_err(|e| Error::io(tmp.path(), e))?;
         let mine = tmp
             .as_file()
             .metadata()
@@ -312,7 +313,7 @@ pub fn remove_stale_temps(dir: &Path) -> Result<usize> {
         let Ok(f) = File::open(&p) else {
             continue; // gone meanwhile
         };
-        if f.try_lock().is_ok() {
+        if flock::try_lock(&f).unwrap_or(false) {
             match std::fs::remove_file(&p) {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}

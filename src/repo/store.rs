@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::deb::read::{FileHashes, hash_reader};
 use crate::error::{Error, Result};
+use crate::flock;
 
 /// Temporary files start with this; any left in the repository belong to a
 /// killed publish and are removed by the next one (which holds the lock).
@@ -66,12 +67,12 @@ impl FsStore {
             .write(true)
             .open(&lock_path)
             .map_err(|e| Error::io(&lock_path, e))?;
-        if lock.try_lock().is_err() {
+        if !flock::try_lock(&lock).unwrap_or(false) {
             tracing::info!(
                 "waiting for another publish into {} to finish",
                 root.display()
             );
-            lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+            flock::lock(&lock).map_err(|e| Error::io(&lock_path, e))?;
         }
         Ok(FsStore {
             root: root.to_path_buf(),

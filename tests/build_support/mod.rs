@@ -322,7 +322,7 @@ pub fn kept_wheels(d: &TestBuildDir, sha: &str) -> Vec<String> {
 fn pip_lock() -> std::fs::File {
     std::fs::create_dir_all("/var/cache/djdd").unwrap();
     let f = std::fs::File::create("/var/cache/djdd/test-pip.lock").unwrap();
-    f.lock().unwrap();
+    djdd::flock::lock(&f).unwrap();
     f
 }
 

@@ -263,7 +263,7 @@ pub fn bookworm_minbase_tarball() -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let tar = dir.join("bookworm-minbase.tar");
     let lock = std::fs::File::create(dir.join("bookworm-minbase.lock")).unwrap();
-    lock.lock().unwrap();
+    djdd::flock::lock(&lock).unwrap();
     if tar.is_file() {
         return tar;
     }
@@ -389,7 +389,7 @@ pub fn demo_venv_python() -> PathBuf {
     let python = venv.join("bin/python");
     let done = venv.join(".complete");
     let lock = std::fs::File::create(cache.join(format!("{key}.lock"))).expect("lock file");
-    lock.lock().expect("lock the test venv");
+    djdd::flock::lock(&lock).expect("lock the test venv");
     if !done.exists() {
         let _ = std::fs::remove_dir_all(&venv);
         let run = |cmd: &mut std::process::Command| {
@@ -669,7 +669,7 @@ pub fn locks_still_held(d: &Path, limit: std::time::Duration) -> Vec<PathBuf> {
             .into_iter()
             .filter(|f| {
                 let file = std::fs::OpenOptions::new().append(true).open(f).unwrap();
-                file.try_lock().is_err()
+                !djdd::flock::try_lock(&file).unwrap_or(false)
             })
             .collect();
         if held.is_empty() || start.elapsed() > limit {
