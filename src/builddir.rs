@@ -408,10 +408,10 @@ pub struct ChildHold<'a> {
 impl Drop for ChildHold<'_> {
     fn drop(&mut self) {
         let fd = self.lock.file.as_raw_fd();
-        if let Ok(mut v) = HELD_IN_CHILDREN.lock()
-            && let Some(i) = v.iter().position(|&f| f == fd)
-        {
-            v.remove(i);
+        if let Ok(mut v) = HELD_IN_CHILDREN.lock() {
+            if let Some(i) = v.iter().position(|&f| f == fd) {
+                v.remove(i);
+            }
         }
     }
 }

@@ -307,11 +307,13 @@ impl Figures {
             self.bump("unpacked", 1);
         } else if line.starts_with("Setting up ") {
             self.bump("set up", 1);
-        } else if let Some((upgraded, rest)) = line.split_once(" upgraded, ")
-            && let Some((new, _)) = rest.split_once(" newly installed")
-            && let (Ok(u), Ok(n)) = (upgraded.trim().parse::<u64>(), new.trim().parse::<u64>())
-        {
-            self.total = Some(u + n);
+        } else if let Some((upgraded, rest)) = line.split_once(" upgraded, ") {
+            if let Some((new, _)) = rest.split_once(" newly installed") {
+                if let (Ok(u), Ok(n)) = (upgraded.trim().parse::<u64>(), new.trim().parse::<u64>())
+                {
+                    self.total = Some(u + n);
+                }
+            }
         }
     }
 

@@ -221,10 +221,10 @@ fn locks_held(d: &Path, dpkg_holder: Option<u32>) -> Vec<String> {
     if d.join("state/exclusive-holder").exists() {
         held.push("state/exclusive-holder was left behind".into());
     }
-    if let Some((file, pid)) = djdd::buildroot::dpkg::dpkg_lock_holder(&d.join("buildroot"))
-        && Some(pid as u32) != dpkg_holder
-    {
-        held.push(format!("dpkg lock {file} held by process {pid}"));
+    if let Some((file, pid)) = djdd::buildroot::dpkg::dpkg_lock_holder(&d.join("buildroot")) {
+        if Some(pid as u32) != dpkg_holder {
+            held.push(format!("dpkg lock {file} held by process {pid}"));
+        }
     }
     held
 }

@@ -479,12 +479,13 @@ pub fn python_hint(pip_output: &str, root_python: &str) -> Option<String> {
         {
             let r = rest.split(" (from versions").next().unwrap_or(rest);
             requirement.get_or_insert(r.trim().to_string());
-        } else if let Some(rest) = line.strip_prefix("Package '")
-            && let Some((pkg, tail)) = rest.split_once("' requires a different Python: ")
-            && let Some((_, s)) = tail.split_once(" not in '")
-        {
-            requirement.get_or_insert(pkg.to_string());
-            spec = Some(s.trim_end_matches('\'').to_string());
+        } else if let Some(rest) = line.strip_prefix("Package '") {
+            if let Some((pkg, tail)) = rest.split_once("' requires a different Python: ") {
+                if let Some((_, s)) = tail.split_once(" not in '") {
+                    requirement.get_or_insert(pkg.to_string());
+                    spec = Some(s.trim_end_matches('\'').to_string());
+                }
+            }
         }
     }
     let spec = spec?;

@@ -478,27 +478,27 @@ pub fn schroot_command(
         "--pdeathsig",
         "TERM",
     ]);
-    if let Some(u) = user
-        && u != "root"
-    {
-        let ok = u
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && u.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if !ok {
-            return Err(Error::invalid(
-                format!("user {}", crate::rules::names::shown(u)),
-                "is not a user name ([a-z_][a-z0-9_-]*)",
-            ));
+    if let Some(u) = user {
+        if u != "root" {
+            let ok = u
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                && u.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            if !ok {
+                return Err(Error::invalid(
+                    format!("user {}", crate::rules::names::shown(u)),
+                    "is not a user name ([a-z_][a-z0-9_-]*)",
+                ));
+            }
+            cmd = cmd.args([
+                &format!("--reuid={u}"),
+                &format!("--regid={u}"),
+                "--init-groups",
+                "--reset-env",
+            ]);
         }
-        cmd = cmd.args([
-            &format!("--reuid={u}"),
-            &format!("--regid={u}"),
-            "--init-groups",
-            "--reset-env",
-        ]);
     }
     cmd = cmd.args(["--", "env", "--default-signal=PIPE", "--"]);
     for (k, v) in env {

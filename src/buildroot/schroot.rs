@@ -180,12 +180,12 @@ pub fn prune_stale(keep: &str) -> Vec<String> {
 /// Removes the chroot definition and profile `name` (when djdd wrote them).
 pub fn remove_config(name: &str) -> Result<()> {
     let conf = Path::new(CHROOT_D).join(name);
-    if let Ok(text) = std::fs::read_to_string(&conf)
-        && parse_own_directory(&text).is_some()
-    {
-        std::fs::remove_file(&conf).map_err(|e| Error::io(&conf, e))?;
-        let profile = Path::new(SCHROOT_ETC).join(name);
-        let _ = std::fs::remove_dir_all(&profile);
+    if let Ok(text) = std::fs::read_to_string(&conf) {
+        if parse_own_directory(&text).is_some() {
+            std::fs::remove_file(&conf).map_err(|e| Error::io(&conf, e))?;
+            let profile = Path::new(SCHROOT_ETC).join(name);
+            let _ = std::fs::remove_dir_all(&profile);
+        }
     }
     Ok(())
 }

@@ -385,15 +385,15 @@ pub fn interpret_run(
         }
     }
     let same_path = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
-    if let (Some(f), Some(e)) = (fact("SECRET_KEY"), get("SECRET_KEY"))
-        && f != e
-    {
-        out.push(Problem::error(
-            "settings-value",
-            "settings.SECRET_KEY",
-            "is not the value of the SECRET_KEY environment variable (hard-coded?)",
-            "SECRET_KEY = os.environ[\"SECRET_KEY\"]: djdd generates the site's key on the target and gives a fake one at build time",
-        ));
+    if let (Some(f), Some(e)) = (fact("SECRET_KEY"), get("SECRET_KEY")) {
+        if f != e {
+            out.push(Problem::error(
+                "settings-value",
+                "settings.SECRET_KEY",
+                "is not the value of the SECRET_KEY environment variable (hard-coded?)",
+                "SECRET_KEY = os.environ[\"SECRET_KEY\"]: djdd generates the site's key on the target and gives a fake one at build time",
+            ));
+        }
     }
     for (setting, var) in [
         ("STATIC_ROOT", "STATIC_ROOT"),
@@ -401,15 +401,15 @@ pub fn interpret_run(
         ("STATIC_URL", "STATIC_URL"),
         ("MEDIA_URL", "MEDIA_URL"),
     ] {
-        if let (Some(f), Some(e)) = (fact(setting), get(var))
-            && !same_path(f, e)
-        {
-            out.push(Problem::error(
-                "settings-value",
-                format!("settings.{setting}"),
-                format!("is {f:?}, not the {var} environment variable ({e:?}): nginx serves {var} and the site would break"),
-                format!("{setting} = os.environ[\"{var}\"]"),
-            ));
+        if let (Some(f), Some(e)) = (fact(setting), get(var)) {
+            if !same_path(f, e) {
+                out.push(Problem::error(
+                    "settings-value",
+                    format!("settings.{setting}"),
+                    format!("is {f:?}, not the {var} environment variable ({e:?}): nginx serves {var} and the site would break"),
+                    format!("{setting} = os.environ[\"{var}\"]"),
+                ));
+            }
         }
     }
     if fact("host_allowed") == Some("0") {
@@ -423,28 +423,28 @@ pub fn interpret_run(
             "ALLOWED_HOSTS = os.environ[\"ALLOWED_HOSTS\"].split(\",\")",
         ));
     }
-    if let (Some(name), Some(db)) = (fact("db_name"), get("DATABASE"))
-        && name != db
-    {
-        out.push(Problem::error(
-            "settings-value",
-            "settings.DATABASES[\"default\"]",
-            format!(
-                "is {} database {name:?}, not the contract's database {db:?} (from DATABASE_URL / DATABASE)",
-                fact("db_engine").unwrap_or("an unknown")
-            ),
-            "DATABASES = {\"default\": dj_database_url.config()} (reads DATABASE_URL), or use DATABASE and the DATABASE_* variables",
-        ));
+    if let (Some(name), Some(db)) = (fact("db_name"), get("DATABASE")) {
+        if name != db {
+            out.push(Problem::error(
+                "settings-value",
+                "settings.DATABASES[\"default\"]",
+                format!(
+                    "is {} database {name:?}, not the contract's database {db:?} (from DATABASE_URL / DATABASE)",
+                    fact("db_engine").unwrap_or("an unknown")
+                ),
+                "DATABASES = {\"default\": dj_database_url.config()} (reads DATABASE_URL), or use DATABASE and the DATABASE_* variables",
+            ));
+        }
     }
-    if let (Some(f), Some(e)) = (fact("broker_url"), get("CELERY_BROKER_URL"))
-        && f != e
-    {
-        out.push(Problem::error(
-            "settings-value",
-            format!("celery app {}", project.celery.as_deref().unwrap_or("?")),
-            "its broker_url is not the CELERY_BROKER_URL environment variable",
-            "CELERY_BROKER_URL = os.environ[\"CELERY_BROKER_URL\"] in the settings, with app.config_from_object(\"django.conf:settings\", namespace=\"CELERY\")",
-        ));
+    if let (Some(f), Some(e)) = (fact("broker_url"), get("CELERY_BROKER_URL")) {
+        if f != e {
+            out.push(Problem::error(
+                "settings-value",
+                format!("celery app {}", project.celery.as_deref().unwrap_or("?")),
+                "its broker_url is not the CELERY_BROKER_URL environment variable",
+                "CELERY_BROKER_URL = os.environ[\"CELERY_BROKER_URL\"] in the settings, with app.config_from_object(\"django.conf:settings\", namespace=\"CELERY\")",
+            ));
+        }
     }
     out
 }

@@ -109,28 +109,30 @@ pub fn settings_hardcoded(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    if let Some((line, rhs)) = top_level_assignments(&own, "DEBUG").last()
-        && (*rhs == "True" || rhs.starts_with("True ") || rhs.starts_with("True#"))
-    {
-        out.push(Problem::error(
-            "settings-hardcoded",
-            format!("{file}:{line}"),
-            "DEBUG = True: the site would run with DEBUG on (tracebacks to every visitor, memory growth)",
-            "turn DEBUG off at run time: djdd never sets a variable that turns it on (e.g. DEBUG = os.environ.get(\"DJANGO_DEBUG\") == \"1\")",
-        ));
+    if let Some((line, rhs)) = top_level_assignments(&own, "DEBUG").last() {
+        if *rhs == "True" || rhs.starts_with("True ") || rhs.starts_with("True#") {
+            out.push(Problem::error(
+                "settings-hardcoded",
+                format!("{file}:{line}"),
+                "DEBUG = True: the site would run with DEBUG on (tracebacks to every visitor, memory growth)",
+                "turn DEBUG off at run time: djdd never sets a variable that turns it on (e.g. DEBUG = os.environ.get(\"DJANGO_DEBUG\") == \"1\")",
+            ));
+        }
     }
-    if !mentions(&all_text, "SECRET_KEY")
-        && let Some((line, rhs)) = top_level_assignments(&own, "SECRET_KEY").last()
-        && rhs
-            .trim_start_matches(['r', 'b', 'u', 'f', 'R', 'B', 'U', 'F'])
-            .starts_with(['"', '\''])
-    {
-        out.push(Problem::error(
-            "settings-hardcoded",
-            format!("{file}:{line}"),
-            "SECRET_KEY is a string literal: every site would share one key, and it is in the repository",
-            "SECRET_KEY = os.environ[\"SECRET_KEY\"]: djdd generates the site's key on the target and gives a fake one at build time",
-        ));
+    if !mentions(&all_text, "SECRET_KEY") {
+        if let Some((line, rhs)) = top_level_assignments(&own, "SECRET_KEY").last() {
+            if rhs
+                .trim_start_matches(['r', 'b', 'u', 'f', 'R', 'B', 'U', 'F'])
+                .starts_with(['"', '\''])
+            {
+                out.push(Problem::error(
+                    "settings-hardcoded",
+                    format!("{file}:{line}"),
+                    "SECRET_KEY is a string literal: every site would share one key, and it is in the repository",
+                    "SECRET_KEY = os.environ[\"SECRET_KEY\"]: djdd generates the site's key on the target and gives a fake one at build time",
+                ));
+            }
+        }
     }
     out
 }

@@ -177,10 +177,10 @@ pub fn secrets_needed(site: &Site) -> Vec<Secret> {
     let mut out: Vec<Secret> = Vec::new();
     for (_, parts) in secret_env_parts(site) {
         for p in parts {
-            if let Part::Secret(s) = p
-                && !out.contains(&s)
-            {
-                out.push(s);
+            if let Part::Secret(s) = p {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
             }
         }
     }

@@ -587,10 +587,10 @@ pub fn build_env(ctx: &BuildContext) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for v in VARIABLES {
         // A variable defined twice (for two kinds of site) is set once.
-        if let Some(b) = v.build
-            && !out.iter().any(|(n, _)| n == v.name)
-        {
-            out.push((v.name.to_string(), expand(b, &lookup)));
+        if let Some(b) = v.build {
+            if !out.iter().any(|(n, _)| n == v.name) {
+                out.push((v.name.to_string(), expand(b, &lookup)));
+            }
         }
     }
     out

@@ -199,13 +199,13 @@ pub fn check_version(version: &str) -> Result<()> {
         Some((e, r)) => (Some(e), r),
         None => (None, version),
     };
-    if let Some(e) = epoch
-        && (e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return Err(Error::invalid(
-            what(),
-            "the epoch (before ':') must be a number",
-        ));
+    if let Some(e) = epoch {
+        if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid(
+                what(),
+                "the epoch (before ':') must be a number",
+            ));
+        }
     }
     let (upstream, revision) = match rest.rfind('-') {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
@@ -226,16 +226,17 @@ pub fn check_version(version: &str) -> Result<()> {
             "the upstream version may hold only letters, digits and . + ~ - (and : after an epoch)",
         ));
     }
-    if let Some(r) = revision
-        && (r.is_empty()
+    if let Some(r) = revision {
+        if r.is_empty()
             || !r
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~')))
-    {
-        return Err(Error::invalid(
-            what(),
-            "the Debian revision (after the last '-') may hold only letters, digits and . + ~",
-        ));
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~'))
+        {
+            return Err(Error::invalid(
+                what(),
+                "the Debian revision (after the last '-') may hold only letters, digits and . + ~",
+            ));
+        }
     }
     Ok(())
 }

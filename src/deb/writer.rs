@@ -147,10 +147,10 @@ pub fn write_deb<W: Write>(pkg: &Package, opts: &WriteOptions, out: W) -> Result
     let by_name: HashMap<&[u8], [u8; 16]> = sums.iter().map(|(p, m)| (*p, *m)).collect();
     let mut links = Vec::new();
     for p in &plan {
-        if let PKind::HardLink(target) = &p.kind
-            && let Some(md5) = by_name.get(&target[2..])
-        {
-            links.push((p.path.as_slice(), *md5));
+        if let PKind::HardLink(target) = &p.kind {
+            if let Some(md5) = by_name.get(&target[2..]) {
+                links.push((p.path.as_slice(), *md5));
+            }
         }
     }
     sums.extend(links);
@@ -333,10 +333,10 @@ struct FirstBytes<'a, W: Write> {
 impl<W: Write> Write for FirstBytes<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        if n > 0
-            && let Some(hook) = self.hook.take()
-        {
-            hook();
+        if n > 0 {
+            if let Some(hook) = self.hook.take() {
+                hook();
+            }
         }
         Ok(n)
     }

@@ -54,20 +54,20 @@ pub fn run(args: &CheckArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     } = target(args, dir, tmp.path(), &mut notes)?;
     let tree = DirTree { root: root.clone() };
     let mut settings = None;
-    if let Some(v) = &conf
-        && let Some(module) = &v.settings
-    {
-        notes.push(format!(
-            "settings module {module}: from variant {} (it wins over djdd.toml and manage.py, as in djdd build)",
-            v.variant
-        ));
-        settings = Some(check::SettingsOverride {
-            module: module.clone(),
-            fix: format!(
-                "name an existing module with `djdd variant {name} {} --settings MODULE`, or use djdd.toml's with `--project-settings`",
+    if let Some(v) = &conf {
+        if let Some(module) = &v.settings {
+            notes.push(format!(
+                "settings module {module}: from variant {} (it wins over djdd.toml and manage.py, as in djdd build)",
                 v.variant
-            ),
-        });
+            ));
+            settings = Some(check::SettingsOverride {
+                module: module.clone(),
+                fix: format!(
+                    "name an existing module with `djdd variant {name} {} --settings MODULE`, or use djdd.toml's with `--project-settings`",
+                    v.variant
+                ),
+            });
+        }
     }
     let report = check::static_checks_with(&tree, settings.as_ref());
     let StaticReport {
@@ -274,9 +274,11 @@ fn run_probe(
         notes.extend(rn);
     }
 
-    if let Some(settings) = &project.settings
-        && root.join(&project.project_dir).is_dir()
-    {
+    let settings = project
+        .settings
+        .as_ref()
+        .filter(|_| root.join(&project.project_dir).is_dir());
+    if let Some(settings) = settings {
         // Build phase: exactly the build-time environment.
         let build_scratch = format!("{scratch}/build/scratch");
         let static_root = format!("{scratch}/build/static");
@@ -541,10 +543,10 @@ struct Probe {
 
 impl Drop for Probe {
     fn drop(&mut self) {
-        if let Place::Root { root, .. } = &self.place
-            && let Err(e) = steps::remove_in_root(root, &self.scratch)
-        {
-            tracing::warn!("could not remove {}: {e}", self.scratch);
+        if let Place::Root { root, .. } = &self.place {
+            if let Err(e) = steps::remove_in_root(root, &self.scratch) {
+                tracing::warn!("could not remove {}: {e}", self.scratch);
+            }
         }
     }
 }
@@ -841,13 +843,13 @@ fn target(
             name.escape_debug()
         )));
     }
-    if let Some(v) = &args.variant
-        && !valid_name(v)
-    {
-        return Err(usage(format!(
-            "VARIANT '{}': must match ^[a-z][a-z0-9-]*$ and not end with '-'",
-            v.escape_debug()
-        )));
+    if let Some(v) = &args.variant {
+        if !valid_name(v) {
+            return Err(usage(format!(
+                "VARIANT '{}': must match ^[a-z][a-z0-9-]*$ and not end with '-'",
+                v.escape_debug()
+            )));
+        }
     }
     let mirror = dir.join("src").join(format!("{name}.git"));
     if !mirror.is_dir() {

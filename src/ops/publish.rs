@@ -163,13 +163,13 @@ pub fn run(args: &PublishArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     record.component = opts.component.clone();
     let mut changed = false;
     for p in &new {
-        if p.path.parent() == Some(layout.packages.as_path())
-            && let Some(stamp) = Stamp::of(&p.path)?
-        {
-            let name = p.path.file_name().unwrap().to_string_lossy().into_owned();
-            if record.files.get(&name) != Some(&stamp) {
-                record.files.insert(name, stamp);
-                changed = true;
+        if p.path.parent() == Some(layout.packages.as_path()) {
+            if let Some(stamp) = Stamp::of(&p.path)? {
+                let name = p.path.file_name().unwrap().to_string_lossy().into_owned();
+                if record.files.get(&name) != Some(&stamp) {
+                    record.files.insert(name, stamp);
+                    changed = true;
+                }
             }
         }
     }
@@ -618,15 +618,16 @@ fn pick_signer(args: &PublishArgs, layout: &Layout) -> anyhow::Result<Gpg> {
         )
         .into());
     }
-    if layout.gnupg.is_dir()
-        && let Some(fpr) = secret_fingerprints(Some(&layout.gnupg), None)
+    if layout.gnupg.is_dir() {
+        if let Some(fpr) = secret_fingerprints(Some(&layout.gnupg), None)
             .into_iter()
             .next()
-    {
-        return Ok(Gpg {
-            home: Some(layout.gnupg.clone()),
-            key: fpr,
-        });
+        {
+            return Ok(Gpg {
+                home: Some(layout.gnupg.clone()),
+                key: fpr,
+            });
+        }
     }
     Err(Error::invalid_hint(
         "djdd publish",

@@ -127,12 +127,13 @@ fn remove_partial_clones(bd: &BuildDir, name: &str) {
     if let Ok(rd) = std::fs::read_dir(bd.src_dir()) {
         for e in rd.filter_map(|e| e.ok()) {
             let n = e.file_name().to_string_lossy().into_owned();
-            if let Some(rest) = n.strip_prefix(&prefix)
-                && rest
+            if let Some(rest) = n.strip_prefix(&prefix) {
+                if rest
                     .strip_suffix(".git")
                     .is_some_and(|pid| pid.chars().all(|c| c.is_ascii_digit()))
-            {
-                let _ = std::fs::remove_dir_all(e.path());
+                {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
             }
         }
     }

@@ -272,12 +272,12 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
     if !update.processes.is_empty() {
         check_processes_exist(&repo, name, &new, &update.processes)?;
     }
-    if !update.env_set.is_empty()
-        && let Some(project) = project_at_head(&repo, name, &new.branch)
-    {
-        for (k, _) in &update.env_set {
-            if let Some(e) = secret_in_env(&project, name, variant, k) {
-                return Err(e.into());
+    if !update.env_set.is_empty() {
+        if let Some(project) = project_at_head(&repo, name, &new.branch) {
+            for (k, _) in &update.env_set {
+                if let Some(e) = secret_in_env(&project, name, variant, k) {
+                    return Err(e.into());
+                }
             }
         }
     }

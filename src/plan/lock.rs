@@ -159,10 +159,11 @@ pub fn lock_failures(pip_output: &str) -> Vec<String> {
         }
         if in_hashes {
             // `    NAME==VERSION from URL:` then `Expected sha256 ...`.
-            if let Some((req, _)) = line.split_once(" from ")
-                && req.contains("==")
-                && !req.contains(' ')
-            {
+            let pinned = line
+                .split_once(" from ")
+                .map(|(req, _)| req)
+                .filter(|req| req.contains("==") && !req.contains(' '));
+            if let Some(req) = pinned {
                 out.push(format!(
                     "{req} (its archive's sha256 is not the one the lock records)"
                 ));

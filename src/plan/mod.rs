@@ -377,17 +377,17 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         check_package_name(&pkg)?;
         match inputs.existing.get(&pkg) {
             Some(e) if e.version == version => {
-                if let Some(full) = &e.full_id
-                    && full != &id.full
-                {
-                    return Err(Error::invalid_hint(
-                        format!("packages/{}", e.file),
-                        format!(
-                            "was built from {full}, but this build's {kind} is {}: the {HASH_LEN}-digit names collide",
-                            id.full
-                        ),
-                        "move the old package file away; it cannot be reused",
-                    ));
+                if let Some(full) = &e.full_id {
+                    if full != &id.full {
+                        return Err(Error::invalid_hint(
+                            format!("packages/{}", e.file),
+                            format!(
+                                "was built from {full}, but this build's {kind} is {}: the {HASH_LEN}-digit names collide",
+                                id.full
+                            ),
+                            "move the old package file away; it cannot be reused",
+                        ));
+                    }
                 }
                 Ok((pkg, Action::Reuse, e.file_count))
             }

@@ -220,10 +220,10 @@ impl Sandbox {
             values::check_allow(&format!("sandbox relaxation '{a}'"), a)?;
             if a == values::ALLOW_WX_MEMORY {
                 s.deny_wx_memory = false;
-            } else if let Some(f) = a.strip_prefix(values::ALLOW_FAMILY_PREFIX)
-                && !s.address_families.iter().any(|x| x == f)
-            {
-                s.address_families.push(f.to_string());
+            } else if let Some(f) = a.strip_prefix(values::ALLOW_FAMILY_PREFIX) {
+                if !s.address_families.iter().any(|x| x == f) {
+                    s.address_families.push(f.to_string());
+                }
             }
         }
         Ok(s)

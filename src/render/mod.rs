@@ -229,17 +229,17 @@ impl Slot {
 }
 
 fn environment(overrides: Option<&BTreeMap<String, String>>) -> Result<Environment<'static>> {
-    if let Some(o) = overrides
-        && let Some(unknown) = o.keys().find(|k| !TEMPLATES.iter().any(|(n, _)| n == k))
-    {
-        return Err(Error::invalid_hint(
-            format!("template override '{unknown}'"),
-            "is not a template of the site package",
-            format!(
-                "override one of: {}",
-                template_names().collect::<Vec<_>>().join(", ")
-            ),
-        ));
+    if let Some(o) = overrides {
+        if let Some(unknown) = o.keys().find(|k| !TEMPLATES.iter().any(|(n, _)| n == k)) {
+            return Err(Error::invalid_hint(
+                format!("template override '{unknown}'"),
+                "is not a template of the site package",
+                format!(
+                    "override one of: {}",
+                    template_names().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
     }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);

@@ -27,15 +27,14 @@ pub enum Kind {
 /// The kind of a package from its name: `NAME-site-VARIANT`,
 /// `NAME-env-HASH`, `NAME-src-HASH`.
 pub fn kind_of(name: &str) -> Kind {
-    if let Some((prefix, hash)) = name.rsplit_once('-')
-        && !hash.is_empty()
-        && hash.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
-        if prefix.ends_with("-env") && prefix.len() > 4 {
-            return Kind::Env;
-        }
-        if prefix.ends_with("-src") && prefix.len() > 4 {
-            return Kind::Src;
+    if let Some((prefix, hash)) = name.rsplit_once('-') {
+        if !hash.is_empty() && hash.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            if prefix.ends_with("-env") && prefix.len() > 4 {
+                return Kind::Env;
+            }
+            if prefix.ends_with("-src") && prefix.len() > 4 {
+                return Kind::Src;
+            }
         }
     }
     match name.find("-site-") {

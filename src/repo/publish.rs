@@ -399,10 +399,10 @@ fn check_new_packages(
         check_version(&key.version).map_err(in_file)?;
         check_package_name(source_name(c)).map_err(in_file)?;
         check_arch(&origin, &key.arch)?;
-        if let Some(built) = crate::repo::built_for(c)
-            && built != opts.codename.as_deref().unwrap_or(&opts.suite)
-        {
-            return Err(wrong_suite(&origin, built, opts));
+        if let Some(built) = crate::repo::built_for(c) {
+            if built != opts.codename.as_deref().unwrap_or(&opts.suite) {
+                return Err(wrong_suite(&origin, built, opts));
+            }
         }
         let h = FileHashes {
             size: p.info.size,

@@ -79,10 +79,10 @@ pub fn check_url(url: &str) -> Result<UrlKind> {
         .split_once(':')
         .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/'));
     if url.contains("://") || scp_like {
-        if let Some(rest) = url.strip_prefix("file://")
-            && !Path::new(rest).exists()
-        {
-            return Err(Error::invalid(what, "does not exist"));
+        if let Some(rest) = url.strip_prefix("file://") {
+            if !Path::new(rest).exists() {
+                return Err(Error::invalid(what, "does not exist"));
+            }
         }
         return Ok(UrlKind::Remote(url.to_string()));
     }

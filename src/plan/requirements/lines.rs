@@ -111,11 +111,11 @@ fn split_lines(text: &str) -> Vec<&str> {
         if brk {
             out.push(&text[start..i]);
             let mut end = i + c.len_utf8();
-            if c == '\r'
-                && let Some(&(_, '\n')) = it.peek()
-            {
-                it.next();
-                end += 1;
+            if c == '\r' {
+                if let Some(&(_, '\n')) = it.peek() {
+                    it.next();
+                    end += 1;
+                }
             }
             start = end;
         }

@@ -93,11 +93,12 @@ pub(super) fn check_requirement(args: &str) -> std::result::Result<(), ReqError>
     if url_scheme_end(req).is_some() {
         return check_url(req);
     }
-    if let Some((_, url)) = req.split_once('@')
-        && let Some(url) = url.split_whitespace().next()
-        && url_scheme_end(url).is_some()
-    {
-        check_url(url)?;
+    if let Some((_, url)) = req.split_once('@') {
+        if let Some(url) = url.split_whitespace().next() {
+            if url_scheme_end(url).is_some() {
+                check_url(url)?;
+            }
+        }
     }
     let local =
         (req.contains('/') || req.contains('\\') || req.starts_with('.') || is_archive(req))
