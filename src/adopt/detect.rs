@@ -222,10 +222,10 @@ fn production_beside(tree: &dyn Tree, project_dir: &str, module: &str) -> Option
     if file.ends_with("/__init__.py") {
         candidates.extend(PRODUCTION.iter().map(|p| format!("{module}.{p}")));
     }
-    if let Some(pkg) = package
-        && NOT_PRODUCTION.contains(&last)
-    {
-        candidates.extend(PRODUCTION.iter().map(|p| format!("{pkg}.{p}")));
+    if let Some(pkg) = package {
+        if NOT_PRODUCTION.contains(&last) {
+            candidates.extend(PRODUCTION.iter().map(|p| format!("{pkg}.{p}")));
+        }
     }
     candidates
         .into_iter()
@@ -332,10 +332,10 @@ pub fn celery_apps(
     if let Some(m) = module {
         let m = m.split(':').next().unwrap_or(m);
         for candidate in [m.to_string(), format!("{m}.celery")] {
-            if let Some(f) = module_file(tree, project_dir, &candidate)
-                && !paths.contains(&f)
-            {
-                paths.insert(0, f);
+            if let Some(f) = module_file(tree, project_dir, &candidate) {
+                if !paths.contains(&f) {
+                    paths.insert(0, f);
+                }
             }
         }
     }

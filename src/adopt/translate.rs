@@ -124,12 +124,12 @@ fn option_value(words: &[String], names: &[&str]) -> Option<String> {
             if let Some(v) = w.strip_prefix(&format!("{n}=")) {
                 return Some(v.to_string());
             }
-            if n.len() == 2
-                && !n.starts_with("--")
-                && let Some(v) = w.strip_prefix(n)
-                && !v.is_empty()
-            {
-                return Some(v.to_string());
+            if n.len() == 2 && !n.starts_with("--") {
+                if let Some(v) = w.strip_prefix(n) {
+                    if !v.is_empty() {
+                        return Some(v.to_string());
+                    }
+                }
             }
         }
     }

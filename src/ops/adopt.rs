@@ -39,16 +39,16 @@ pub fn run(args: &AdoptArgs) -> anyhow::Result<ExitCode> {
     // djdd.toml belongs at the repository's root (docs/contract.md): a
     // directory below one (that is not a repository of its own) is not
     // the checkout.
-    if !root.join(".git").exists()
-        && let Some(top) = root.ancestors().skip(1).find(|a| a.join(".git").exists())
-    {
-        return Err(crate::ops::Usage(format!(
-            "{} is inside the git repository {}: djdd.toml belongs at its root (djdd.toml's `manage` names a manage.py below it)\n  hint: djdd adopt {}",
-            given.display(),
-            top.display(),
-            crate::render::filters::shell_word(&top.to_string_lossy())
-        ))
-        .into());
+    if !root.join(".git").exists() {
+        if let Some(top) = root.ancestors().skip(1).find(|a| a.join(".git").exists()) {
+            return Err(crate::ops::Usage(format!(
+                "{} is inside the git repository {}: djdd.toml belongs at its root (djdd.toml's `manage` names a manage.py below it)\n  hint: djdd adopt {}",
+                given.display(),
+                top.display(),
+                crate::render::filters::shell_word(&top.to_string_lossy())
+            ))
+            .into());
+        }
     }
     let files = list_files(&root);
     let name = match &args.name {
