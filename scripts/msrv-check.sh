@@ -95,7 +95,8 @@ cleanup() {
     if [ -n "$work" ] && [ -d "$work" ]; then
         # The namespace took its mounts along; this is for a run killed
         # half way through setting them up.
-        findmnt -rn -o TARGET | grep -F "$work/" | sort -r | while read -r m; do
+        # (grep finds nothing after a normal run: not a failure.)
+        { findmnt -rn -o TARGET | grep -F "$work/" || true; } | sort -r | while read -r m; do
             umount -l "$m" 2>/dev/null || true
         done
         rm -rf --one-file-system "$work"
