@@ -23,10 +23,11 @@
 #                             in the root, so it stays warm across clones)
 # Each run unpacks the root into a temp dir under DJDD_MSRV_TMP (default
 # /var/tmp), bind-mounts the checkout read-only at /src, the caches, /proc
-# and /dev in a mount namespace of its own (they go with it; an EXIT trap
-# unmounts what is left and removes the temp dir), and runs cargo there
-# with the host's resolv.conf and CA bundle. The mirror is DJDD_MIRROR (default
-# http://deb.debian.org/debian), as for the acceptance bases.
+# and /dev in a mount namespace of its own (they go with its processes),
+# and runs cargo there with the host's resolv.conf and CA bundle. An EXIT
+# trap ends what still runs (on a signal too) and removes the temp dir.
+# The mirror is DJDD_MIRROR (default http://deb.debian.org/debian), as for
+# the acceptance bases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src="$(pwd)"
@@ -67,13 +68,29 @@ recipe() {
     setup_script
 }
 
+# run CMD...: CMD (a program) in a process group of its own, waited for in
+# the background: bash runs a signal's trap only once a foreground command
+# has ended, so a killed run would leave CMD writing into the temp dir
+# after the EXIT trap removed it; this way the trap runs at once and ends
+# CMD's whole group (cleanup) before removing anything.
+child=""
+run() {
+    local rc=0
+    setsid "$@" &
+    child=$!
+    wait "$child" || rc=$?
+    child=""
+    return "$rc"
+}
+
 # in_root DIR CMD...: CMD chrooted into DIR, with /proc, /dev and the binds
-# of BINDS ("HOST:PATH[:ro]" words) mounted in a mount namespace of its own.
+# of BINDS ("HOST:PATH[:ro]" words) mounted in a mount namespace of its own
+# (they go when its last process ends).
 in_root() {
     local root="$1"
     shift
     # shellcheck disable=SC2016 # expanded by the inner bash
-    unshare --mount --propagation private -- bash -euc '
+    run unshare --mount --propagation private -- bash -euc '
         root="$1"; shift
         mount -t proc proc "$root/proc"
         mount --rbind /dev "$root/dev"
@@ -91,14 +108,14 @@ work="" partial=""
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     local rc=$?
+    if [ -n "$child" ]; then
+        kill -TERM -- "-$child" 2>/dev/null || true
+        wait "$child" 2>/dev/null || true
+    fi
     [ -z "$partial" ] || rm -f "$partial"
     if [ -n "$work" ] && [ -d "$work" ]; then
-        # The namespace took its mounts along; this is for a run killed
-        # half way through setting them up.
-        # (grep finds nothing after a normal run: not a failure.)
-        { findmnt -rn -o TARGET | grep -F "$work/" || true; } | sort -r | while read -r m; do
-            umount -l "$m" 2>/dev/null || true
-        done
+        # The mounts were in the namespace of the processes, gone now:
+        # from here the root's /src, /dev and /proc are empty directories.
         rm -rf --one-file-system "$work"
     fi
     return "$rc"
@@ -123,7 +140,7 @@ if [ ! -s "$tarball" ]; then
         done
         work="$(mktemp -d "$TMP/djdd-msrv-root.XXXXXX")"
         log "making the $SUITE root with Debian's cargo in $work (debootstrap from $MIRROR)"
-        if ! debootstrap --variant=minbase "$SUITE" "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
+        if ! run debootstrap --variant=minbase "$SUITE" "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1; then
             tail -n 30 "$work/debootstrap.log" >&2
             echo "msrv-check: debootstrap of $SUITE from $MIRROR failed (log above)" >&2
             exit 1
@@ -137,7 +154,7 @@ if [ ! -s "$tarball" ]; then
         fi
         rm -f "$work/root/root/setup.sh" "$work/root/etc/resolv.conf"
         partial="$(mktemp "$CACHE/.$SUITE-cargo-$key.XXXXXX")"
-        tar --numeric-owner -C "$work/root" -cf - . | zstd -q -f -T0 -3 -o "$partial"
+        run bash -euo pipefail -c 'tar --numeric-owner -C "$1" -cf - . | zstd -q -f -T0 -3 -o "$2"' pack "$work/root" "$partial"
         mv "$partial" "$tarball"
         partial=""
         rm -rf --one-file-system "$work"
@@ -150,7 +167,7 @@ fi
 tu=$SECONDS
 work="$(mktemp -d "$TMP/djdd-msrv.XXXXXX")"
 mkdir "$work/root"
-zstd -q -dc "$tarball" | tar --numeric-owner -xpf - -C "$work/root"
+run bash -euo pipefail -c 'zstd -q -dc "$1" | tar --numeric-owner -xpf - -C "$2"' unpack "$tarball" "$work/root"
 cp -L /etc/resolv.conf "$work/root/etc/resolv.conf"
 # The host's CA bundle, when it has one: the root trusts what the host
 # trusts (a local CA that signs the way out to crates.io included).
