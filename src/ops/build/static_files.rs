@@ -54,11 +54,13 @@ pub fn collectstatic(
     let project = &inputs.project;
     let mut env = build_env(root, b.site, b.env_dir, b.scratch)?;
     let steps_list = &project.build.steps;
-    // Every step's program exists before any of them runs.
-    let programs = steps_list
+    // Every step's program is found (once) before any of them runs, with
+    // manage.py in the copy the steps run in.
+    let steps_tree = steps_tree(&b.site.site());
+    let argvs = steps_list
         .iter()
         .enumerate()
-        .map(|(i, s)| step_argv(root, inputs, b.env_dir, "", i + 1, s))
+        .map(|(i, s)| step_argv(root, inputs, b.env_dir, &steps_tree, i + 1, s))
         .collect::<Result<Vec<_>>>()?;
     let work = if steps_list.is_empty() {
         None
@@ -72,9 +74,9 @@ pub fn collectstatic(
     let manage = manage_name(inputs);
 
     let run_steps = |when: StepWhen, log: &mut BuildLog| -> Result<()> {
-        for (i, (step, _)) in steps_list.iter().zip(&programs).enumerate() {
+        for (i, (step, argv)) in steps_list.iter().zip(&argvs).enumerate() {
             if step.when == when {
-                run_step(root, inputs, b.env_dir, tree, &env, i + 1, step, log)?;
+                run_step(root, inputs, tree, &env, i + 1, step, argv, log)?;
             }
         }
         Ok(())
@@ -148,6 +150,12 @@ fn step_env(root: &BuildRoot, inputs: &Inputs, cache_dir: &Path) -> Result<Vec<(
     Ok(env)
 }
 
+/// Where the copy of the source the steps of SITE run in is, inside the
+/// root.
+fn steps_tree(site: &str) -> String {
+    format!("{STEPS_TREE_DIR}/{site}")
+}
+
 /// The copy of the source the steps run in; removed when dropped.
 struct WorkTree<'a> {
     root: &'a BuildRoot,
@@ -158,7 +166,7 @@ impl<'a> WorkTree<'a> {
     /// `STEPS_TREE_DIR/SITE`, a fresh copy of `src_dir` owned by the
     /// build user (only this variant's build, under its lock, uses it).
     fn copy(root: &'a BuildRoot, src_dir: &str, site: &str) -> Result<WorkTree<'a>> {
-        let inside = format!("{STEPS_TREE_DIR}/{site}");
+        let inside = steps_tree(site);
         steps::remove_in_root(root, &inside)?;
         steps::make_build_dir(root, STEPS_TREE_DIR)?;
         let tree = WorkTree { root, inside };
@@ -187,16 +195,17 @@ impl Drop for WorkTree<'_> {
     }
 }
 
-/// Runs build step `n` (from 1) in `tree` and checks what it makes.
+/// Runs build step `n` (from 1), `argv`, in `tree` and checks what it
+/// makes.
 #[allow(clippy::too_many_arguments)]
 fn run_step(
     root: &BuildRoot,
     inputs: &Inputs,
-    env_dir: &str,
     tree: &str,
     env: &[(String, String)],
     n: usize,
     step: &BuildStep,
+    argv: &[String],
     log: &mut BuildLog,
 ) -> Result<()> {
     let key = format!("{FILE}: key `build.steps[{n}]");
@@ -211,7 +220,6 @@ fn run_step(
             "give a directory of the repository, from its root (\".\" is the root)",
         ));
     }
-    let argv = step_argv(root, inputs, env_dir, tree, n, step)?;
     let words = step.command.words().join(" ");
     tracing::info!("build step {n}: {words}");
     let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
