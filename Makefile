@@ -40,11 +40,12 @@ acceptance-bases: deps
 
 # Times djdd pack against dpkg-deb, nfpm and the raw compressors on a real
 # virtualenv tree (cached under /var/cache/djdd/bench), djdd build and
-# publish, and upgrades under load against the method before the switch
-# (bench/upgrade.sh: acceptance scenario 12 twice, in a booted container);
-# writes BENCHMARKS.md.
+# publish, env builds with pip against uv (bench/env.sh), and upgrades
+# under load against the method before the switch (bench/upgrade.sh:
+# acceptance scenario 12 twice, in a booted container); writes BENCHMARKS.md.
 bench: deps
 	bash bench/run.sh
 	bash bench/build.sh
+	bash bench/env.sh
 	bash bench/publish.sh
 	bash bench/upgrade.sh

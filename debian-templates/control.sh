@@ -13,6 +13,7 @@ SECRETS_ENV={{ layout.secrets_env | shell_quote }}
 LOCAL_ENV={{ layout.local_env | shell_quote }}
 OFFLINE_FLAG={{ layout.offline_flag | shell_quote }}
 STATE_DIR={{ layout.state_dir | shell_quote }}
+MIGRATION_RECORD={{ layout.migration_record | shell_quote }}
 CONTROL={{ layout.control | shell_quote }}
 NGINX_CONF={{ layout.nginx_conf | shell_quote }}
 NGINX_TLS_CONF={{ layout.nginx_tls_conf | shell_quote }}
@@ -78,8 +79,13 @@ Usage: $USER_NAME COMMAND [ARG]...
 Control the site $USER_NAME ($DOMAIN).
 
 Commands:
-  status        show the state of every service of the site and the version
-                (exit 0: all running, 3: something is not running)
+  status        the version and when it was switched to, every unit of the
+                site, unapplied migrations, missing secrets, the certificate
+                (exit 0: all is well, 1: degraded, 3: the site is stopped)
+  logs [-f] [--since WHEN] [UNIT]...
+                the journal of every unit of the site (or of UNIT: gunicorn,
+                next{% if celery %}, celery{% endif %}{% if redis %}, redis{% endif %}{% for j in jobs %}, {{ j.name }}{% endfor %}), merged in time order,
+                each line with its unit; -f: follow
   start         start the site's services, processes and timers (and nginx)
   stop [--all]  stop the site's services, processes and timers (nginx keeps
                 serving other sites){% if redis %}; --all: Redis too{% endif %}
@@ -116,6 +122,11 @@ Commands:
                 and switch nginx to HTTPS; files: check the files local.env
                 names and switch nginx to them (HTTP stays when they fail)
   version       print the deployed version
+  rollback [VERSION]
+                install VERSION, or the highest version apt offers below the
+                installed one (apt-get install --allow-downgrades), switched
+                to like an upgrade; migrations are not reversed: lists those
+                the older release does not know. Exit 1: no lower version
   secrets list  each secret of the site: set or missing, and what it is
                 (values are never shown)
   secrets set NAME
@@ -127,12 +138,19 @@ Commands:
   secrets import FILE
                 set every secret FILE holds (KEY="value" lines), all or
                 nothing; the others are kept
+  backup [DIR] [--keep N] | restore DIR [--as-this-site] [--with-secrets]
+                backup: the database (pg_dump -Fc), media, data and secrets
+                into the new DIR [default: $BACKUP_DIR/UTC-TIME]; the site
+                keeps serving; --keep N: only the newest N stay there.
+                restore: checks DIR's manifest (site, sha256s) first, then
+                offline, database and files restored, restart, online
   manage ARG... run manage.py as $USER_NAME with the site's environment
   shell         an interactive shell as $USER_NAME with the site's environment
   --help        this text
 
-Exit codes: 0 success, 1 failure, 2 usage error, 3 (status) not running,
-11-14 (switch) the switch's outcome (above).
+Exit codes: 0 success, 1 failure (status: degraded), 2 usage error,
+3 (status) the site is stopped, 11-14 (switch) the switch's outcome (above).
+Manual: man $USER_NAME
 Environment: the release's site.env, then $SECRETS_ENV, $TLS_ENV,
 then $LOCAL_ENV (later files win), read like systemd reads EnvironmentFile=.
 EOF
@@ -168,6 +186,12 @@ unit_action() {
 {% include "switch.inc" %}
 
 {% include "scale.inc" %}
+
+{% include "backup.inc" %}
+
+{% include "migrations.inc" %}
+
+{% include "rollback.inc" %}
 
 # The control utility's part of scale: status, show, write, apply.
 # shellcheck disable=SC2317 # no loop runs for a release without processes and timers
@@ -764,6 +788,8 @@ tls_status() {
     echo "  not after: $end ($left days left)"
 }
 
+{% include "status.inc" %}
+
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 cmd=$1
 shift
@@ -774,50 +800,11 @@ case $cmd in
     ;;
 status)
     rc=0
-    echo "$USER_NAME ($DOMAIN): version $(release_version)"
-    if [ -e "$OFFLINE_FLAG" ]; then
-        echo "  mode: OFFLINE (maintenance page; '$USER_NAME online' to serve again)"
-    else
-        echo "  mode: online"
-    fi
-    if [ "$TLS_MODE" != off ]; then
-        if tls_https_only; then
-            echo "  tls: $TLS_MODE, serving HTTPS ('$USER_NAME tls status' for the certificate)"
-        else
-            echo "  tls: $TLS_MODE, serving plain HTTP: no usable certificate yet ('$USER_NAME tls status')"
-        fi
-    fi
-    release_status
-    if [ ! -d /run/systemd/system ]; then
-        echo "  systemd is not running: services unknown" >&2
-        exit 3
-    fi
-    # shellcheck disable=SC2086
-    for unit in $STATUS_UNITS; do
-        state=$(systemctl is-active "$unit" 2>/dev/null) || rc=3
-        printf '  %-40s %s\n' "$unit" "$state"
-    done
-    # The processes' instances and the timers this host runs.
-    scale_current || rc=3
-    scale_status || rc=3
-    state=$(systemctl is-active nginx.service 2>/dev/null) || rc=3
-    printf '  %-40s %s\n' nginx.service "$state"
-    # The next gunicorn runs only during a switch (or after one failed).
-    state=$(systemctl is-active "$NEXT_SERVICE_UNIT" 2>/dev/null) || true
-    if [ "$state" != inactive ]; then
-        printf '  %-40s %s (switching)\n' "$NEXT_SERVICE_UNIT" "$state"
-    fi
-    if [ "$(serving_socket)" = "$NEXT_SOCKET" ]; then
-        echo "  nginx sends requests to $NEXT_SERVICE_UNIT (a switch is under way, or failed half-way: '$USER_NAME restart')"
-    fi
-    if [ "$(id -u)" = 0 ]; then
-        secrets_missing
-        if [ -n "$SECRETS_MISSING" ]; then
-            echo "  secrets missing: $SECRETS_MISSING ('$USER_NAME secrets list'; set one: $USER_NAME secrets set NAME)"
-            rc=3
-        fi
-    fi
-    exit $rc
+    status_cmd || rc=$?
+    exit "$rc"
+    ;;
+logs)
+    logs_cmd "$@"
     ;;
 timers)
     need_systemd timers
@@ -895,6 +882,9 @@ online)
 version)
     release_version
     ;;
+rollback)
+    rollback_command "$@"
+    ;;
 scale)
     [ $# -eq 0 ] || need_root scale
     scale_command "$@"
@@ -944,8 +934,23 @@ tls)
 secrets)
     secrets_cmd "$@"
     ;;
+backup|restore)
+    need_root "$cmd"
+    "${cmd}_command" "$@"
+    ;;
 manage)
     need_root manage
+    if [ "${1:-}" = migrate ]; then
+        # Then the record status reads: what is still unapplied.
+        rc=0
+        (with_env "$LAUNCH" manage "$@") || rc=$?
+        m_rc=0
+        m_names=$( (with_env "$LAUNCH" migrations) 2>/dev/null) || m_rc=$?
+        m_count=$(write_migration_record "$(release_version)" "$m_rc" "$m_names") \
+            || warn "cannot write $MIGRATION_RECORD"
+        [ "${m_count:-0}" = 0 ] || warn "$m_count migration(s) of $(release_version) not applied"
+        exit "$rc"
+    fi
     with_env "$LAUNCH" manage "$@"
     ;;
 shell)

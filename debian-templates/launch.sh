@@ -5,6 +5,8 @@
 #   launch [--release DIR] run PROCESS-OR-TIMER [ARGS]
 #   launch [--release DIR] release            the release commands, in order
 #   launch [--release DIR] release-command N  the Nth alone, without the lock
+#   launch [--release DIR] migrations         its unapplied migrations
+#   launch [--release DIR] unknown-migrations the applied migrations it does not know
 #
 # DIR defaults to {{ layout.current }}. The release's links are resolved
 # to real paths before anything starts, so a running process keeps its own
@@ -111,6 +113,52 @@ finally:
         lock.close()
 ' "$src/"{{ manage_py | shell_quote }} {{ user | shell_quote }} "$0" "$dir" "$cmd" "$@"
     ;;
+migrations)
+    # The release's migrations the database has not applied, one APP.NAME
+    # a line, in the order migrate would apply them (what `status` shows:
+    # the postinst and `manage migrate` record it). Fails when the
+    # database cannot be asked.
+    exec "$venv/bin/python" -c '
+import django
+django.setup()
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
+executor = MigrationExecutor(connections[DEFAULT_DB_ALIAS])
+for migration, _ in executor.migration_plan(executor.loader.graph.leaf_nodes()):
+    print("%s.%s" % (migration.app_label, migration.name))
+'
+    ;;
+unknown-migrations)
+    # The applied migrations (rows of django_migrations) this release's
+    # code does not know: neither a migration file of an installed app nor
+    # one a squashed migration replaces. One line each: APP, NAME and the
+    # app's latest migration this release has ("zero": none), tab-separated;
+    # nothing when the table does not exist. `NAME-VARIANT rollback` prints
+    # them after a downgrade.
+    exec "$venv/bin/python" -c '
+import sys
+import django
+django.setup()
+from django.db import connections
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.recorder import MigrationRecorder
+recorder = MigrationRecorder(connections["default"])
+try:
+    if not recorder.has_table():
+        sys.exit(0)
+    applied = recorder.applied_migrations()
+except Exception as e:
+    print("launch: cannot read django_migrations: %s" % e, file=sys.stderr)
+    sys.exit(3)
+loader = MigrationLoader(None, ignore_no_migrations=True)
+known = set(loader.disk_migrations)
+for migration in loader.disk_migrations.values():
+    known.update(migration.replaces or ())
+for app, name in sorted(k for k in applied if k not in known):
+    leaves = sorted(n for a, n in loader.graph.leaf_nodes(app) if a == app)
+    print("%s\t%s\t%s" % (app, name, leaves[-1] if leaves else "zero"))
+'
+    ;;
 release-command)
     # One release command, in the order of djdd.toml; ${VAR} in a word is
     # the variable's value.
@@ -144,7 +192,7 @@ run)
     job=$1
     shift
     case $job in
-{% for j in jobs %}
+{% for j in jobs if not j.keep %}
     {{ j.name }})
 {% if j.manage %}
         exec "$venv/bin/python" "$src/"{{ manage_py | shell_quote }}{% for w in j.command %} {{ w | command_word }}{% endfor %} "$@"

@@ -24,6 +24,7 @@ RELEASES_DIR={{ layout.releases_dir | shell_quote }}
 CURRENT={{ layout.current | shell_quote }}
 OFFLINE_FLAG={{ layout.offline_flag | shell_quote }}
 RELEASE_RECORD={{ layout.release_record | shell_quote }}
+MIGRATION_RECORD={{ layout.migration_record | shell_quote }}
 # djdd.toml's [release] commands: how many (launch release runs them).
 RELEASE_COMMANDS={{ release_commands | length }}
 ETC_DIR={{ layout.etc_dir | shell_quote }}

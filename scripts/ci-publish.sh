@@ -10,7 +10,7 @@
 #   DJDD_REMOTE       the repository on the server, as rsync names it:
 #                     user@host:/srv/apt (its directory must exist)
 #   DJDD_CACHE        a directory the CI system keeps between jobs: the base
-#                     tarball, the pip cache and the env packages live there
+#                     tarball, the installers' caches and the env packages live there
 #   DJDD_SIGNING_KEY  the armored secret signing key (a masked CI secret);
 #                     never printed, written only into the build dir's gnupg
 #                     home (mode 0700) and removed when the job ends
@@ -73,15 +73,20 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # 1. The slow parts from the CI cache: the debootstrap base tarball (init
-#    takes seconds instead of minutes), pip's wheel cache, and the env
-#    packages (an unchanged env is reused, pip does not run).
+#    takes seconds instead of minutes), the installers' caches (uv's, the
+#    uv wheel, pip's, the wheels djdd built from sdists), and the env
+#    packages (an unchanged env is reused, no installer runs).
+build_caches="uv tools pip wheels"
 phase "restoring the cache from $cache"
-mkdir -p "$cache/base" "$cache/pip" "$cache/packages" "$DJDD_DIR"
+mkdir -p "$cache/base" "$cache/packages" "$DJDD_DIR"
 export DJDD_BASE_CACHE="$cache/base"
 # shellcheck disable=SC2086 # DJDD_INIT_ARGS is a list of arguments
 "$djdd" init ${DJDD_INIT_ARGS:-}
-mkdir -p "$DJDD_DIR/cache/pip" "$DJDD_DIR/packages"
-rsync -a "$cache/pip/" "$DJDD_DIR/cache/pip/"
+mkdir -p "$DJDD_DIR/packages"
+for c in $build_caches; do
+    mkdir -p "$cache/$c" "$DJDD_DIR/cache/$c"
+    rsync -a "$cache/$c/" "$DJDD_DIR/cache/$c/"
+done
 find "$cache/packages" -maxdepth 1 -name '*-env-*.deb' -exec cp -p {} "$DJDD_DIR/packages/" \;
 
 # 2. Build.
@@ -94,7 +99,9 @@ phase "building $DJDD_NAME $DJDD_VARIANT ${DJDD_VERSION:-}"
 # 3. Save the slow parts for the next job (before publishing: a failed
 #    publish still leaves a warm cache).
 phase "saving the cache"
-rsync -a --delete "$DJDD_DIR/cache/pip/" "$cache/pip/"
+for c in $build_caches; do
+    rsync -a --delete "$DJDD_DIR/cache/$c/" "$cache/$c/"
+done
 find "$DJDD_DIR/packages" -maxdepth 1 -name '*-env-*.deb' -exec cp -p {} "$cache/packages/" \;
 
 # The suite: the build root's codename unless DJDD_SUITE names one.

@@ -172,6 +172,7 @@ fn hash(reqs: &Requirements) -> String {
         python_version: "3.11",
         arch: "amd64",
         provided: &[],
+        installer: djdd::plan::Installer::Uv,
     })
     .unwrap()
     .short

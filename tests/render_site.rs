@@ -54,6 +54,7 @@ fn input(variant: &str, domain: &str, toml: &str, manage: &str) -> SiteInput {
         tls: None,
         suite: "trixie".into(),
         allow: vec![],
+        backup: None,
     }
 }
 
@@ -249,7 +250,15 @@ fn every_file_has_its_place_and_mode() {
     for f in &files {
         let exec = f.contents.starts_with("#!");
         assert_eq!(f.mode == 0o755, exec, "{}: mode {:o}", f.path, f.mode);
-        assert!(!f.is_conffile, "{} must not be a conffile", f.path);
+        // Only the logrotate file is a conffile (an admin's rotation
+        // changes are kept on upgrade).
+        assert_eq!(
+            f.is_conffile,
+            f.path == "/etc/logrotate.d/demo-site-red",
+            "{}: conffile {}",
+            f.path,
+            f.is_conffile
+        );
         assert!(
             f.contents.ends_with('\n'),
             "{} lacks a final newline",
@@ -711,6 +720,17 @@ fn envfile_runs_a_command_with_the_files_environment() {
         .arg(tmp.path().join("missing.env"))
         .args(["--", "true"]));
     assert!(!ok && out.contains("no such file"), "{out}");
+}
+
+/// The part of blue's control utility from `start` to `end`.
+fn blue_control_section(start: &str, end: &str) -> String {
+    let files = render(&blue());
+    let ctl = &files
+        .iter()
+        .find(|f| f.path == "/usr/bin/demo-blue")
+        .unwrap()
+        .contents;
+    section(ctl, start, end).to_string()
 }
 
 fn section<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
@@ -2185,4 +2205,360 @@ fn render_refuses_exactly_what_config_refuses() {
             );
         }
     }
+}
+
+/// blue with a backup timer (`djdd variant --backup "*-*-* 03:00:00"
+/// --backup-keep 5`).
+fn blue_backup() -> SiteContext {
+    let mut i = blue_input();
+    i.backup = Some(("*-*-* 03:00:00".into(), 5));
+    render::site_context(&i).expect("blue context with a backup timer")
+}
+
+/// `--backup` gives the package the backup timer and its root service,
+/// a scalable timer like the project's (control utility and postinst);
+/// without it there is none, and the control utility has backup and
+/// restore either way. The scripts pass shellcheck, the units verify.
+#[test]
+fn the_backup_timer_is_rendered_for_a_variant_with_backup() {
+    let files = render(&blue_backup());
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .map(|f| f.contents.as_str())
+    };
+    let timer = file("/lib/systemd/system/demo-blue-backup.timer").expect("the backup timer");
+    assert!(timer.contains("OnCalendar=*-*-* 03:00:00\n"), "{timer}");
+    assert!(timer.contains("WantedBy=timers.target\n"), "{timer}");
+    let service = file("/lib/systemd/system/demo-blue-backup.service").expect("the backup service");
+    assert!(
+        service.contains("ExecStart=/usr/bin/demo-blue backup --keep 5\n"),
+        "{service}"
+    );
+    assert!(!service.contains("User="), "runs as root: {service}");
+    for script in ["/usr/bin/demo-blue", "DEBIAN/postinst"] {
+        let text = file(script).unwrap();
+        assert!(
+            text.contains(
+                "    'backup') JOB_KIND=timer JOB_DEFAULT=1 JOB_BASE='demo-blue-backup' ;;\n"
+            ),
+            "{script} cannot scale the backup timer"
+        );
+        assert!(
+            text.contains("TIMER_UNITS='demo-blue-backup.timer'\n"),
+            "{script} does not enable the backup timer"
+        );
+    }
+    // launch runs the project's jobs only.
+    let launch = file("/usr/lib/demo-site/blue/launch").unwrap();
+    assert!(!launch.contains("    backup)"), "{launch}");
+    let control = file("/usr/bin/demo-blue").unwrap();
+    assert!(
+        control.contains("BACKUP_DIR='/var/backups/demo-site/blue'\n"),
+        "{control}"
+    );
+    shell_checks(&blue_backup());
+    systemd_verify(&blue_backup());
+    // A root job, sandboxed as far as it can be: OK in systemd-analyze.
+    let tmp = common::tempdir();
+    let p = tmp.path().join("demo-blue-backup.service");
+    fs::write(&p, service).unwrap();
+    let score = exposure(&p);
+    assert!(score <= 3.5, "the backup service scores {score}");
+
+    // Without --backup: no timer, the commands still there.
+    let plain = render(&blue());
+    assert!(!plain.iter().any(|f| f.path.contains("-backup.")));
+    let control = &plain
+        .iter()
+        .find(|f| f.path == "/usr/bin/demo-blue")
+        .unwrap()
+        .contents;
+    assert!(control.contains("backup|restore)\n"), "{control}");
+}
+
+/// A project job named `backup` and a bad calendar are refused with the
+/// option named.
+#[test]
+fn backup_timer_conflicts_and_bad_calendars_are_refused() {
+    let mut i = red_input();
+    i.project = {
+        let file = project::parse(
+            "settings = \"demo.settings\"\n[timers.backup]\ncommand = [\"manage.py\", \"dumpdata\"]\ncalendar = \"daily\"\n",
+        )
+        .unwrap();
+        project::resolve(Some(&file), None).unwrap()
+    };
+    i.copies = BTreeMap::new();
+    i.site.celery = false;
+    i.backup = Some(("daily".into(), 7));
+    let e = render::site_context(&i).unwrap_err().to_string();
+    assert!(e.contains("--backup") && e.contains("named backup"), "{e}");
+    let mut i = blue_input();
+    i.backup = Some(("daily; rm -rf /".into(), 7));
+    let e = render::site_context(&i).unwrap_err().to_string();
+    assert!(e.contains("backup") && e.contains("calendar"), "{e}");
+}
+
+/// The backup's check of pg_dump against the server: an older pg_dump
+/// is refused naming both major versions and the package to install; an
+/// equal or newer one passes. (psql and pg_dump are stand-ins.)
+#[test]
+fn an_older_pg_dump_than_the_server_is_refused() {
+    let backup = blue_control_section(
+        "# --- backup and restore",
+        "# --- end of backup and restore ---",
+    );
+    let backup = backup.as_str();
+    let check = |client: &str| {
+        let script = format!(
+            "set -eu\nUSER_NAME=demo-blue\ndie() {{ echo \"$USER_NAME: $*\" >&2; exit 1; }}\n{backup}\n\
+             pg_dump() {{ :; }}\n\
+             backup_pg() {{ case $1 in psql) echo 170002 ;; pg_dump) echo 'pg_dump (PostgreSQL) {client} (Debian {client}-1)' ;; esac; }}\n\
+             BACKUP_DB_WHAT='the local database demo-blue'\nbackup_pg_check pg_dump\necho checked\n"
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, out) = check("15.8");
+    assert_eq!(code, Some(1), "{out}");
+    for part in [
+        "pg_dump is PostgreSQL 15",
+        "the database server (PostgreSQL 17)",
+        "postgresql-client-17",
+        "nothing was changed",
+    ] {
+        assert!(out.contains(part), "{part:?} in {out}");
+    }
+    for ok in ["17.2", "18.1"] {
+        let (code, out) = check(ok);
+        assert_eq!(code, Some(0), "{ok}: {out}");
+        assert!(out.contains("checked"), "{out}");
+    }
+}
+
+/// An external database (DATABASE_URL): the client gets host, port,
+/// user, password and sslmode as PG* variables (never on its command
+/// line) and the database's name for "--dbname=".
+#[test]
+fn backup_connects_to_database_url_through_the_environment() {
+    let backup = blue_control_section(
+        "# --- backup and restore",
+        "# --- end of backup and restore ---",
+    );
+    let backup = backup.as_str();
+    let script = format!(
+        "set -eu\n{backup}\nBACKUP_DB_MODE=url\nPYTHON=python3\n\
+         BACKUP_URL='postgres://ext-app:p%40ss%20w@db1.example.org:5433/ext-db?sslmode=require'\n\
+         backup_pg sh -c 'echo \"$PGHOST|$PGPORT|$PGUSER|$PGPASSWORD|$PGSSLMODE|$*\"' sh --dbname= -Fc\n"
+    );
+    let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        text.trim(),
+        "db1.example.org|5433|ext-app|p@ss w|require|--dbname=ext-db -Fc"
+    );
+}
+
+/// `NAME-VARIANT rollback [VERSION]` (rollback.inc), run as red's control
+/// utility with fake `id` (root), `dpkg-query`, `apt-cache` and `apt-get`
+/// on PATH (dpkg's own `--compare-versions` decides the order): the next
+/// lower version apt offers, or the one named; refusals change nothing
+/// (apt-get is never run) with exit 1 (no lower version) or 2 (usage).
+#[test]
+fn rollback_picks_the_next_lower_version_and_refuses_the_rest() {
+    let files = render(&red());
+    let tmp = common::tempdir();
+    let t = tmp.path();
+    write_all(t, &files);
+    let ctl = t.join("usr/bin/demo-red");
+    let bin = t.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let fake = |name: &str, body: &str| {
+        let p = bin.join(name);
+        fs::write(&p, format!("#!/bin/sh\nT={}\n{body}", t.display())).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    fake("id", "echo 0\n");
+    fake(
+        "dpkg-query",
+        "[ -f \"$T/installed\" ] || exit 1\nprintf 'ii |%s' \"$(cat \"$T/installed\")\"\n",
+    );
+    fake(
+        "apt-cache",
+        r#"[ "$1" = madison ] || exit 1
+for v in $(cat "$T/offered"); do printf ' %s | %12s | file:/srv/djdd-repo trixie/main amd64 Packages\n' "$2" "$v"; done
+"#,
+    );
+    fake(
+        "apt-get",
+        "echo \"$*\" >>\"$T/apt-get\"\n[ ! -e \"$T/apt-fails\" ] || exit 100\n\
+         v=${4#demo-site-red=}\necho \"$v\" >\"$T/installed\"\n",
+    );
+    let rollback = |installed: &str, offered: &str, args: &[&str]| {
+        fs::write(t.join("installed"), installed).unwrap();
+        fs::write(t.join("offered"), offered).unwrap();
+        fs::remove_file(t.join("apt-get")).ok();
+        let out = Command::new(&ctl)
+            .arg("rollback")
+            .args(args)
+            .env(
+                "PATH",
+                format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+            )
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let apt = fs::read_to_string(t.join("apt-get")).unwrap_or_default();
+        (out.status.code().unwrap_or(-1), text, apt)
+    };
+
+    // The next lower version in dpkg's order (not the text's: 10 > 9,
+    // 2~rc1 < 2), whatever order apt lists them in.
+    let (rc, out, apt) = rollback("10", "2~rc1 9 10 11 2 1.5", &[]);
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(apt.trim(), "install --allow-downgrades -y demo-site-red=9");
+    assert!(
+        out.contains("rolling demo-site-red back from 10 to 9:"),
+        "{out}"
+    );
+    assert!(out.contains("migrations are not reversed"), "{out}");
+    // No release to ask (here: no envfile, no database): a warning, and
+    // the rollback that apt did still succeeds.
+    assert!(
+        out.contains("warning: cannot list the applied migrations release 9 does not know"),
+        "{out}"
+    );
+    let (rc, out, apt) = rollback("2", "2~rc1 1.5 2 3", &[]);
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(
+        apt.trim(),
+        "install --allow-downgrades -y demo-site-red=2~rc1"
+    );
+    // A named version.
+    let (rc, out, apt) = rollback("10", "2 9 10", &["2"]);
+    assert_eq!(rc, 0, "{out}");
+    assert_eq!(apt.trim(), "install --allow-downgrades -y demo-site-red=2");
+
+    // apt-get fails: exit 1, and how to go back.
+    fs::write(t.join("apt-fails"), "").unwrap();
+    let (rc, out, _) = rollback("10", "9 10", &[]);
+    fs::remove_file(t.join("apt-fails")).unwrap();
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains("rollback to 9 failed (apt-get exit status 100;"),
+        "{out}"
+    );
+    assert!(out.contains("apt-get install demo-site-red=10"), "{out}");
+
+    // Nothing lower: exit 1, the repository's --keep named, apt-get not run.
+    let (rc, out, apt) = rollback("2", "2 3", &[]);
+    assert_eq!(rc, 1, "{out}");
+    assert_eq!(apt, "");
+    assert!(
+        out.contains(
+            "apt offers no version of demo-site-red lower than the installed 2 (it offers: 3 2)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("djdd publish --prune --keep N"), "{out}");
+    // A version apt does not offer, or not lower: usage errors.
+    for (args, says) in [
+        (&["99"][..], "apt offers no version 99 of demo-site-red"),
+        (&["3"][..], "3 is not lower than the installed 2"),
+        (&["2"][..], "2 is not lower than the installed 2"),
+        (&["x;y"][..], "'x;y' is not a Debian version"),
+        (&["-f"][..], "'-f' is not a Debian version"),
+        (&["1", "2"][..], "usage: demo-red rollback [VERSION]"),
+    ] {
+        let (rc, out, apt) = rollback("2", "1 2 3", args);
+        assert_eq!(rc, 2, "{args:?}: {out}");
+        assert_eq!(apt, "", "{args:?}");
+        assert!(out.contains(says), "{args:?}: {out}");
+    }
+    // Not installed, or half-configured: refused.
+    fs::remove_file(t.join("installed")).ok();
+    fs::write(t.join("offered"), "1 2").unwrap();
+    let out = Command::new(&ctl)
+        .arg("rollback")
+        .env(
+            "PATH",
+            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("demo-site-red is not installed"));
+}
+
+/// The migration record (migrations.inc), run for real on a temp dir: the
+/// first write has the version, a time, the count and the names; the
+/// same state again leaves the file as it is (a rerun of configure
+/// changes nothing: scenario 17); another state rewrites it; a failed
+/// `launch migrations` records "unknown".
+#[test]
+fn migration_record_is_rewritten_only_when_the_state_changes() {
+    let inc = blue_control_section(
+        "# --- migrations: the record",
+        "# --- end of migrations ---",
+    );
+    let inc = inc.as_str();
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("migrations");
+    let run = |args: &str| {
+        let script = format!(
+            "set -eu\nMIGRATION_RECORD='{}'\n{inc}\nwrite_migration_record {args}\n",
+            record.display()
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let names = "'notes.0002_note_pinned\nnotes.0003_x'";
+    assert_eq!(run(&format!("v3 0 {names}")), "2");
+    let first = std::fs::read_to_string(&record).unwrap();
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.len(), 3, "{first}");
+    let head: Vec<&str> = lines[0].split(' ').collect();
+    assert_eq!((head[0], head[2]), ("v3", "2"), "{first}");
+    assert_eq!(&lines[1..], ["notes.0002_note_pinned", "notes.0003_x"]);
+    // The same state a second later: the file is not touched.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let mtime = || std::fs::metadata(&record).unwrap().modified().unwrap();
+    let before = mtime();
+    assert_eq!(run(&format!("v3 0 {names}")), "2");
+    assert_eq!(std::fs::read_to_string(&record).unwrap(), first);
+    assert_eq!(mtime(), before, "the same state rewrote the record");
+    // Applied: rewritten with 0 and no names.
+    assert_eq!(run("v3 0 ''"), "0");
+    let applied = std::fs::read_to_string(&record).unwrap();
+    assert_eq!(applied.lines().count(), 1, "{applied}");
+    assert!(
+        applied.starts_with("v3 ") && applied.ends_with(" 0\n"),
+        "{applied}"
+    );
+    // The database could not be asked.
+    assert_eq!(run("v3 1 ''"), "unknown");
+    assert!(
+        std::fs::read_to_string(&record)
+            .unwrap()
+            .ends_with(" unknown\n")
+    );
 }

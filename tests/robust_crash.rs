@@ -199,7 +199,7 @@ fn killed_builds_leave_no_torn_package_no_process_no_lock_and_a_rerun_matches() 
     let _end = EndSessions(name.clone());
 
     // 1. kill -9 of djdd while pip runs.
-    let seen = kill_when_running(&d, &build, "/bin/pip install", false);
+    let seen = kill_when_running(&d, &build, "pip install", false);
     eprintln!("killed djdd while running: {seen}");
     let left = after_kill(&d, "killed during pip");
     assert!(left.debs.is_empty() && left.temps.is_empty(), "{left:?}");

@@ -61,6 +61,7 @@ fn input(external: bool) -> SiteInput {
         tls: None,
         suite: "trixie".into(),
         allow: vec![],
+        backup: None,
     }
 }
 

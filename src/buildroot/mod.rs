@@ -37,6 +37,7 @@ pub mod sdists;
 pub mod source_tree;
 pub mod steps;
 pub mod tarball;
+pub mod uv;
 pub mod wheels;
 
 use runner::{Cmd, Output, RealRunner, Runner};

@@ -133,4 +133,21 @@ pub struct VariantArgs {
     /// Forget --uid.
     #[arg(long)]
     pub no_uid: bool,
+    /// Back the site up on this systemd calendar (systemd.time(7), e.g.
+    /// daily or "*-*-* 03:00:00"): a timer runs `NAME-VARIANT backup`
+    /// into /var/backups/NAME-site/VARIANT/ and keeps the newest
+    /// --backup-keep backups; '' forgets it [default: no backup timer].
+    #[arg(
+        long,
+        value_name = "CALENDAR",
+        allow_hyphen_values = true,
+        conflicts_with = "no_backup"
+    )]
+    pub backup: Option<String>,
+    /// No backup timer.
+    #[arg(long)]
+    pub no_backup: bool,
+    /// How many backups the backup timer keeps, 1 to 1000 [default: 7].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub backup_keep: Option<i64>,
 }

@@ -879,21 +879,8 @@ pub fn command_pieces(word: &str) -> Vec<CommandPiece> {
 /// The text of a calendar expression (its meaning is systemd's: checked
 /// with `systemd-analyze calendar` by the callers that can run it).
 fn check_calendar_text<'a>(key: &str, c: &'a str) -> Result<&'a str> {
-    let ok = !c.trim().is_empty()
-        && c.len() <= 256
-        && c.chars()
-            .all(|ch| ch.is_ascii_alphanumeric() || " *-:.,/~_+".contains(ch));
-    if ok {
-        Ok(c)
-    } else {
-        Err(Error::invalid_hint(
-            format!("{FILE}: key `{key}`"),
-            format!(
-                "{c:?} is not a systemd calendar expression (letters, digits, space and * - : . , / ~ _ + only)"
-            ),
-            "e.g. \"daily\", \"hourly\", \"Mon *-*-* 04:00:00\", \"*:0/15\" (systemd.time(7))",
-        ))
-    }
+    crate::rules::values::check_calendar(&format!("{FILE}: key `{key}`"), c)?;
+    Ok(c)
 }
 
 /// A systemd time span (`30s`, `5min`, `1h 30min`, or seconds).

@@ -20,6 +20,7 @@ pub use crate::rules::values::{
     ALLOW_FAMILY_PREFIX, ALLOW_WX_MEMORY, ALLOWABLE_FAMILIES, MAX_COPIES, MAX_GRACEFUL_TIMEOUT,
     MAX_WORKERS, REDIS_POLICIES,
 };
+use crate::rules::values::{DEFAULT_BACKUP_KEEP, check_backup_keep, check_calendar};
 use crate::rules::values::{
     check_acme_server, check_allow, check_branch, check_broker, check_copies, check_domain,
     check_email, check_env_key, check_env_value, check_graceful_timeout, check_process_name,
@@ -149,6 +150,13 @@ pub struct Variant {
     /// The site user's and group's uid and gid, the same on every host
     /// (`--uid`); `None` (the default): allocated on each host.
     pub uid: Option<u32>,
+    /// When the backup timer runs `NAME-VARIANT backup` (`--backup
+    /// CALENDAR`, a systemd calendar expression); `None` (the default):
+    /// the package has no backup timer.
+    pub backup: Option<String>,
+    /// How many backups the backup timer keeps (`--backup-keep`, 1 to
+    /// 1000) [default: 7].
+    pub backup_keep: u32,
 }
 
 /// The file as written: every key optional, unknown keys refused.
@@ -200,6 +208,10 @@ struct VariantFile {
     external: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     uid: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup_keep: Option<i64>,
 }
 
 /// Changes asked for on the command line; `None` keeps the current value.
@@ -245,6 +257,10 @@ pub struct VariantUpdate {
     pub uid: Option<i64>,
     /// `--no-uid`: forget the fixed uid.
     pub clear_uid: bool,
+    /// `--backup CALENDAR`; `Some("")` (or `--no-backup`) forgets it.
+    pub backup: Option<String>,
+    /// `--backup-keep N`.
+    pub backup_keep: Option<i64>,
 }
 
 impl Variant {
@@ -277,6 +293,8 @@ impl Variant {
             allow: Vec::new(),
             external: Vec::new(),
             uid: None,
+            backup: None,
+            backup_keep: DEFAULT_BACKUP_KEEP,
         })
     }
 
@@ -385,6 +403,13 @@ impl Variant {
         v.external.dedup();
         if let Some(n) = file.uid {
             v.uid = Some(check_uid(&key("uid"), n)?);
+        }
+        if let Some(c) = file.backup {
+            check_calendar(&key("backup"), &c)?;
+            v.backup = Some(c);
+        }
+        if let Some(n) = file.backup_keep {
+            v.backup_keep = check_backup_keep(&key("backup_keep"), n)?;
         }
         Ok(v)
     }
@@ -537,6 +562,17 @@ impl Variant {
         if let Some(n) = u.uid {
             v.uid = Some(check_uid(&opt("uid"), n)?);
         }
+        match u.backup.as_deref() {
+            Some("") => v.backup = None,
+            Some(c) => {
+                check_calendar(&opt("backup"), c)?;
+                v.backup = Some(c.to_string());
+            }
+            None => {}
+        }
+        if let Some(n) = u.backup_keep {
+            v.backup_keep = check_backup_keep(&opt("backup-keep"), n)?;
+        }
         Ok(v)
     }
 
@@ -613,6 +649,10 @@ impl Variant {
                     .collect()
             }),
             uid: self.uid.map(i64::from),
+            backup: self.backup.clone(),
+            // As external and uid: only when set, also in the canonical
+            // text (older variants keep their fingerprint).
+            backup_keep: (self.backup_keep != d.backup_keep).then_some(i64::from(self.backup_keep)),
         }
     }
 
@@ -803,6 +843,15 @@ impl Variant {
             Some(n) => Effective::new("uid", n.to_string(), V),
             None => Effective::new("uid", "(allocated on each host)".into(), D),
         });
+        rows.push(match &self.backup {
+            Some(c) => Effective::new("backup", c.clone(), V),
+            None => Effective::new("backup", "(no backup timer)".into(), D),
+        });
+        rows.push(Effective::new(
+            "backup_keep",
+            self.backup_keep.to_string(),
+            of(self.backup_keep != d.backup_keep),
+        ));
         rows
     }
 }
@@ -1006,6 +1055,73 @@ mod tests {
             )
             .unwrap();
         assert_eq!(x, v);
+    }
+
+    #[test]
+    fn backup_calendar_and_keep_are_kept_and_checked() {
+        let v = Variant::new("demo", "blue").unwrap();
+        let canonical_before = v.canonical();
+        let w = v
+            .apply(
+                &VariantUpdate {
+                    backup: Some("*-*-* 03:00:00".into()),
+                    backup_keep: Some(30),
+                    ..VariantUpdate::default()
+                },
+                RESERVED,
+            )
+            .unwrap();
+        assert_eq!(
+            (w.backup.as_deref(), w.backup_keep),
+            (Some("*-*-* 03:00:00"), 30)
+        );
+        let text = w.to_toml();
+        assert!(text.contains("backup = \"*-*-* 03:00:00\""), "{text}");
+        assert!(text.contains("backup_keep = 30"), "{text}");
+        assert_eq!(parse(&text).unwrap(), w);
+        // Without them: the canonical text of older djdd versions.
+        assert!(!canonical_before.contains("backup"), "{canonical_before}");
+        for (u, want) in [
+            (
+                VariantUpdate {
+                    backup: Some("daily; rm -rf /".into()),
+                    ..VariantUpdate::default()
+                },
+                "--backup",
+            ),
+            (
+                VariantUpdate {
+                    backup_keep: Some(0),
+                    ..VariantUpdate::default()
+                },
+                "--backup-keep",
+            ),
+            (
+                VariantUpdate {
+                    backup_keep: Some(1001),
+                    ..VariantUpdate::default()
+                },
+                "1 to 1000",
+            ),
+        ] {
+            let e = v.apply(&u, RESERVED).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        let e = parse("backup = \"\"\n").unwrap_err().to_string();
+        assert!(e.contains("key `backup`"), "{e}");
+        let e = parse("backup_keep = 5000\n").unwrap_err().to_string();
+        assert!(e.contains("key `backup_keep`"), "{e}");
+        // --backup '' (or --no-backup) forgets the timer.
+        let x = w
+            .apply(
+                &VariantUpdate {
+                    backup: Some(String::new()),
+                    ..VariantUpdate::default()
+                },
+                RESERVED,
+            )
+            .unwrap();
+        assert_eq!(x.backup, None);
     }
 
     #[test]

@@ -59,6 +59,18 @@ pub struct Layout {
     /// commands went (`VERSION EPOCH RESULT`), written by postinst, read
     /// by `status`.
     pub release_record: String,
+    /// `state_dir/migrations`: the migrations the current release has not
+    /// applied (`VERSION EPOCH COUNT`, then one `APP.NAME` a line, or
+    /// `VERSION EPOCH unknown` when the database could not be asked),
+    /// written by postinst at each configure and by `manage migrate`,
+    /// read by `status` (no Django import, no root).
+    pub migration_record: String,
+    /// `/etc/logrotate.d/NAME-site-VARIANT`: LOG_DIR's rotation (a
+    /// conffile).
+    pub logrotate_conf: String,
+    /// `/usr/share/man/man8/NAME-VARIANT.8.gz`: the control utility's
+    /// manual page.
+    pub man_page: String,
     /// `state_dir/acme`: the ACME http-01 webroot nginx serves
     /// `/.well-known/acme-challenge/` from (certbot writes it).
     pub acme_webroot: String,
@@ -91,6 +103,10 @@ pub struct Layout {
     pub acme_live: String,
     /// `/var/log/NAME-site/VARIANT`: LOG_DIR.
     pub log_dir: String,
+    /// `/var/backups/NAME-site/VARIANT`: where `NAME-VARIANT backup`
+    /// writes a backup by default (one directory a backup, named by its
+    /// UTC time, 0700 root) and the backup timer keeps the newest.
+    pub backup_dir: String,
     /// `/srv/NAME-site/VARIANT`: convenience links.
     pub srv_dir: String,
     /// `/run/NAME-VARIANT`: runtime directory (made by the socket unit).
@@ -167,6 +183,9 @@ impl Layout {
             current,
             offline_flag: format!("{state_dir}/offline"),
             release_record: format!("{state_dir}/release-commands"),
+            migration_record: format!("{state_dir}/migrations"),
+            logrotate_conf: format!("/etc/logrotate.d/{name}-site-{variant}"),
+            man_page: format!("/usr/share/man/man8/{unit}.8.gz"),
             acme_webroot: format!("{state_dir}/acme"),
             tls_env: format!("{state_dir}/tls.env"),
             tls_dir: format!("{etc_dir}/tls"),
@@ -178,6 +197,7 @@ impl Layout {
             scale_env: format!("{etc_dir}/scale.env"),
             nginx_dropins: format!("{etc_dir}/nginx.d"),
             log_dir: format!("/var/log/{name}-site/{variant}"),
+            backup_dir: format!("/var/backups/{name}-site/{variant}"),
             srv_dir: format!("/srv/{name}-site/{variant}"),
             socket: format!("{run_dir}/gunicorn.sock"),
             next_socket: format!("{run_dir}/next.sock"),

@@ -627,6 +627,7 @@ impl Probe {
             python_version: &python_version,
             arch: root.arch(),
             provided: &app_server.provided,
+            installer: crate::ops::installer_setting()?,
         })?;
         let env_dir = crate::contract::env_dir(name, &hash.short);
         let python = format!("{env_dir}/bin/python");

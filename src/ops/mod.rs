@@ -41,3 +41,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Manpages(args) => manpages::run(&args.dir),
     }
 }
+
+/// The env installer `DJDD_INSTALLER` chooses (`pip` or `uv`; unset: the
+/// default), refused with the variable named when it names neither.
+pub fn installer_setting() -> crate::error::Result<crate::plan::Installer> {
+    let value = std::env::var(crate::plan::INSTALLER_VAR).ok();
+    crate::plan::Installer::from_setting(value.as_deref())
+}

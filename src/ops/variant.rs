@@ -117,8 +117,13 @@ pub fn summary(v: &Variant) -> String {
         format!(", external {}", v.external_list())
     };
     let uid = v.uid.map(|n| format!(", uid {n}")).unwrap_or_default();
+    let backup = v
+        .backup
+        .as_deref()
+        .map(|c| format!(", backup {c} (keep {})", v.backup_keep))
+        .unwrap_or_default();
     format!(
-        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{warm}, graceful timeout {} s{}{processes}{redis}{broker}{tls}{sandbox}{external}{uid}",
+        "branch {}, domain {}, settings {}, workers {}, celery {}, migrate {}, memcached {}, health {}{warm}, graceful timeout {} s{}{processes}{redis}{broker}{tls}{sandbox}{external}{uid}{backup}",
         v.branch,
         v.domain,
         v.settings.as_deref().unwrap_or("(djdd.toml)"),
@@ -260,6 +265,12 @@ pub fn run(args: &VariantArgs, dir: &Path) -> anyhow::Result<ExitCode> {
         clear_external: args.no_external,
         uid: args.uid,
         clear_uid: args.no_uid,
+        backup: if args.no_backup {
+            Some(String::new())
+        } else {
+            args.backup.clone()
+        },
+        backup_keep: args.backup_keep,
     };
     for e in &args.env {
         update.env_set.push(split_env(e)?);

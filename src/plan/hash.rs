@@ -54,6 +54,8 @@ pub struct EnvInputs<'a> {
     /// provides, `contract::AppServer::provided`); installed in the same
     /// pip run.
     pub provided: &'a [String],
+    /// What installs the env: uv adds its line (`installer uv VERSION`).
+    pub installer: super::Installer,
 }
 
 /// Checks a Python `MAJOR.MINOR` version.
@@ -131,6 +133,10 @@ pub fn env_canonical(inputs: &EnvInputs<'_>) -> Result<String> {
             push(&format!("  {l}"));
         }
     }
+    // Only for uv, so a pip env's HASH is what it was before.
+    if let Some(line) = inputs.installer.hash_line() {
+        push(&line);
+    }
     Ok(s)
 }
 
@@ -160,6 +166,7 @@ pub fn src_hash(commit: &str) -> Result<Hash> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Installer;
     use crate::plan::requirements::load_requirements;
     use std::collections::BTreeMap;
 
@@ -178,6 +185,7 @@ mod tests {
             python_version: py,
             arch: "amd64",
             provided: &[],
+            installer: Installer::Pip,
         })
         .unwrap()
         .short
@@ -335,6 +343,7 @@ mod tests {
                 python_version: "3.11",
                 arch,
                 provided: &[],
+                installer: Installer::Pip,
             })
             .unwrap()
         };
@@ -361,6 +370,7 @@ mod tests {
             python_version: "3.11",
             arch: "amd64",
             provided: &[],
+            installer: Installer::Pip,
         };
         let text = env_canonical(&inputs).unwrap();
         let want = "djdd-env-inputs\nformat 4\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
@@ -378,6 +388,17 @@ mod tests {
         let h1 = env_hash(&inputs).unwrap();
         inputs.provided = &other;
         assert_ne!(env_hash(&inputs).unwrap(), h1, "a new pin is a new env");
+        // uv names itself and its version, last: a uv bump is a new env.
+        inputs.provided = &provided;
+        inputs.installer = Installer::Uv;
+        assert_eq!(
+            env_canonical(&inputs).unwrap(),
+            format!(
+                "{want}provided 1\n  gunicorn==27.0.1\ninstaller uv {}\n",
+                crate::plan::UV_VERSION
+            )
+        );
+        assert_ne!(env_hash(&inputs).unwrap(), h1, "uv's env is another env");
     }
 
     #[test]

@@ -139,15 +139,31 @@ pub fn lock_changes(old: &str, new: &str) -> Vec<String> {
         .collect()
 }
 
-/// The distributions pip names in the output of a failed `pip install
-/// --require-hashes -r requirements.lock`, with what went wrong for each:
-/// an archive whose sha256 is not the lock's, or a version the index does
-/// not have (any more). Empty when pip failed for another reason.
+/// The distributions pip or uv name in the output of a failed install of
+/// `requirements.lock` (`--require-hashes`) or uv's resolution of it, with
+/// what went wrong for each: an archive whose sha256 is not the lock's, or
+/// a version the index does not have (any more). Empty when the installer
+/// failed for another reason.
 pub fn lock_failures(pip_output: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut in_hashes = false;
     for raw in pip_output.lines() {
         let line = raw.trim().trim_start_matches("ERROR: ");
+        // uv: "cause: Because there is no version of vine==0.0.424242 and
+        // you require ...", "cause: Hash mismatch for `sqlparse==0.6.1`".
+        let cause = line.trim_start_matches("cause: ");
+        if let Some(rest) = cause.strip_prefix("Because there is no version of ") {
+            let req = rest.split([' ', ',']).next().unwrap_or(rest);
+            out.push(format!("{req} (the index has no such version)"));
+            continue;
+        }
+        if let Some(rest) = cause.strip_prefix("Hash mismatch for `") {
+            let req = rest.split('`').next().unwrap_or(rest);
+            out.push(format!(
+                "{req} (its archive's sha256 is not the one the lock records)"
+            ));
+            continue;
+        }
         if line.starts_with("THESE PACKAGES DO NOT MATCH THE HASHES") {
             in_hashes = true;
             continue;
@@ -180,6 +196,22 @@ pub fn lock_failures(pip_output: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uv_failures_name_the_distribution_as_pips_do() {
+        let out = "Using Python 3.13.5 environment at: /usr/lib/demo-env/abc\n\
+error: No solution found when resolving dependencies\n\
+  cause: Because there is no version of vine==0.0.424242 and you require vine==0.0.424242, we can conclude that your requirements are unsatisfiable.\n";
+        assert_eq!(
+            lock_failures(out),
+            ["vine==0.0.424242 (the index has no such version)"]
+        );
+        let out = "error: Failed to download `sqlparse==0.6.1`\n  cause: Hash mismatch for `sqlparse==0.6.1`\n\n         Expected:\n           sha256:00\n";
+        assert_eq!(
+            lock_failures(out),
+            ["sqlparse==0.6.1 (its archive's sha256 is not the one the lock records)"]
+        );
+    }
 
     const H1: &str = "1111111111111111111111111111111111111111111111111111111111111111";
     const H2: &str = "2222222222222222222222222222222222222222222222222222222222222222";

@@ -12,6 +12,7 @@
 
 pub mod debian_requirements;
 pub mod hash;
+pub mod installer;
 pub mod lock;
 pub mod prefixes;
 pub mod requirements;
@@ -25,6 +26,7 @@ use crate::deb::control::check_package_name;
 use crate::error::{Error, Result};
 pub use debian_requirements::DebianRequirements;
 pub use hash::{ENV_FORMAT, EnvInputs, HASH_LEN, Hash, env_canonical, env_hash, src_hash};
+pub use installer::{INSTALLER_VAR, Installer, UV_VERSION};
 pub use lock::{Locked, installable, lock_changes, lock_failures, parse_lock};
 pub use prefixes::{allowed_prefixes, check_path};
 pub use requirements::{
@@ -186,6 +188,8 @@ pub struct BuildInputs {
     /// and its release commands (the words), for the plan's summary.
     pub steps: Vec<String>,
     pub release: Vec<String>,
+    /// What installs the env (`DJDD_INSTALLER`).
+    pub installer: Installer,
 }
 
 /// What happens to a package.
@@ -254,6 +258,8 @@ impl PlannedPackage {
 /// The plan of one build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildPlan {
+    /// What installs the env (`DJDD_INSTALLER`).
+    pub installer: Installer,
     pub name: String,
     pub variant: String,
     pub commit: CommitInfo,
@@ -318,13 +324,19 @@ impl BuildPlan {
             Ok(n) => {
                 self.env.action = Action::RebuildFromLock;
                 self.env_note = Some(format!(
-                    "installs exactly the {n} distribution{} of the lock this build dir recorded ({where_}) with pip --no-deps --require-hashes; no resolution",
-                    plural(n)
+                    "installs exactly the {n} distribution{} of the lock this build dir recorded ({where_}) with {}; no resolution",
+                    plural(n),
+                    match self.installer {
+                        Installer::Pip => "pip --no-deps --require-hashes",
+                        Installer::Uv =>
+                            "uv pip install --no-deps --require-hashes, offline when uv's cache has every wheel",
+                    }
                 ));
             }
             Err(why) => {
                 self.env_note = Some(format!(
-                    "pip resolves the requirements: the recorded lock ({where_}) cannot be installed on its own: {why}"
+                    "{} resolves the requirements: the recorded lock ({where_}) cannot be installed on its own: {why}",
+                    self.installer.name()
                 ));
             }
         }
@@ -364,6 +376,7 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         python_version: &inputs.python_version,
         arch: &inputs.arch,
         provided: &app_server.provided,
+        installer: inputs.installer,
     };
     let env_inputs = env_canonical(&env_in)?;
     let env_h = env_hash(&env_in)?;
@@ -400,9 +413,10 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
     if inputs.rebuild_env {
         env_action = Action::Build;
         env_count = None;
-        env_note = Some(
-            "--rebuild-env: pip resolves the requirements again and writes a new lock; the env's content may change under the same HASH".to_string(),
-        );
+        env_note = Some(format!(
+            "--rebuild-env: {} resolves the requirements again and writes a new lock; the env's content may change under the same HASH",
+            inputs.installer.name()
+        ));
     }
     let mut env_depends = vec![format!("python{}", inputs.python_version)];
     env_depends.extend(inputs.project.venv_debian.run.iter().cloned());
@@ -523,6 +537,7 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         steps: inputs.steps.clone(),
         release: inputs.release.clone(),
         env_note,
+        installer: inputs.installer,
     })
 }
 
@@ -646,6 +661,7 @@ mod tests {
 
     fn inputs() -> BuildInputs {
         BuildInputs {
+            installer: Installer::Pip,
             name: "shop".into(),
             variant: "blue".into(),
             commit: CommitInfo {

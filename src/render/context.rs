@@ -168,7 +168,16 @@ pub struct Job {
     /// A timer's `RandomizedDelaySec=`; empty for none.
     pub random_delay: String,
     pub units: crate::contract::ProcessUnits,
+    /// The site's backup timer (`djdd variant --backup`, named
+    /// [`BACKUP_JOB`]): how many backups it keeps (1 to 1000); 0 for
+    /// every job of the project. Its service runs the control utility's
+    /// `backup` as root (backup.service), not `launch run`.
+    pub keep: u32,
 }
+
+/// The name of the site's backup timer among its jobs (`NAME-VARIANT
+/// scale backup=0` turns it off on a host).
+pub const BACKUP_JOB: &str = "backup";
 
 /// A release command (`[release] commands` in djdd.toml).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -486,6 +495,22 @@ impl SiteContext {
                 return Err(Error::invalid(
                     format!("timer {}", j.name),
                     "calendar or random delay holds a character a unit file cannot carry as is",
+                ));
+            }
+            if j.keep > 0 && (j.kind != JobKind::Timer || j.name != BACKUP_JOB) {
+                return Err(Error::invalid(
+                    format!("{} {}", j.kind.as_str(), j.name),
+                    format!("only the timer {BACKUP_JOB} keeps backups"),
+                ));
+            }
+            if i64::from(j.keep) > values::MAX_BACKUP_KEEP {
+                return Err(Error::invalid(
+                    format!("timer {}", j.name),
+                    format!(
+                        "keeps {} backups: must be 1 to {}",
+                        j.keep,
+                        values::MAX_BACKUP_KEEP
+                    ),
                 ));
             }
             if (j.kind == JobKind::Timer) == j.calendar.is_empty() {

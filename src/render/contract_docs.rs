@@ -211,6 +211,11 @@ fn paths_table() -> String {
             "how the last run of the release commands went (`VERSION EPOCH ok|failed:N`), shown by `status`",
         ),
         (
+            &l.migration_record,
+            "root:root 0644",
+            "the running release's unapplied migrations (`VERSION EPOCH COUNT`, then one `APP.NAME` a line), written at each configure and `manage migrate`, read by `status`",
+        ),
+        (
             &l.media_dir,
             "NAME-VARIANT:www-data 2750 (setgid: uploads get nginx's group)",
             "MEDIA_ROOT: uploads, served by nginx, readable by no other site; never removed",
@@ -251,6 +256,11 @@ fn paths_table() -> String {
             "NAME-VARIANT 0750",
             "LOG_DIR: the project's log files",
         ),
+        (
+            &l.logrotate_conf,
+            "root:root 0644 (a conffile)",
+            "LOG_DIR's `*.log` rotated weekly, 8 kept, compressed; `copytruncate`, so the application keeps writing to the same (emptied) file",
+        ),
         (&l.srv_dir, "root:root", &links),
         (
             &l.run_dir,
@@ -268,6 +278,11 @@ fn paths_table() -> String {
             "the systemd units: gunicorn's socket and service, the celery worker (with --celery), each process P (a target and a template service: instances `P@1` ... `P@N`, N the host's count) and each timer T",
         ),
         (&l.control, "root:root 0755", "the control utility"),
+        (
+            &l.man_page,
+            "root:root 0644",
+            "the control utility's manual page, NAME-VARIANT(8)",
+        ),
         (&l.nginx_link, "root:root", "link to the site's nginx.conf"),
         (
             "/usr/lib/NAME-env/HASH, /usr/lib/NAME-src/HASH",

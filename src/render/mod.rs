@@ -23,8 +23,8 @@ use minijinja::{Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
 pub use context::{
-    Broker, Database, EnvVar, ExternalValue, Job, JobKind, Piece, Redis, ReleaseCommand, Sandbox,
-    Secret, SecretValue, SiteContext, Tls,
+    BACKUP_JOB, Broker, Database, EnvVar, ExternalValue, Job, JobKind, Piece, Redis,
+    ReleaseCommand, Sandbox, Secret, SecretValue, SiteContext, Tls,
 };
 pub use site::{SiteInput, site_context};
 
@@ -42,11 +42,16 @@ pub struct RenderedFile {
     /// Permission bits (0o644 or 0o755).
     pub mode: u32,
     pub contents: String,
-    /// Whether the path belongs in DEBIAN/conffiles. No file rendered here
-    /// is a conffile (admins override through local.env, systemd drop-ins
-    /// and nginx.d/; see docs/site-package.md), so this is always false.
+    /// Whether the path belongs in DEBIAN/conffiles. Only the logrotate
+    /// file is one (the Debian way to change a rotation); everything else
+    /// is overridden through local.env, systemd drop-ins and nginx.d/ (see
+    /// docs/site-package.md).
     pub is_conffile: bool,
 }
+
+/// Where manual pages go: the site package gzips the files rendered
+/// below it (`NAME.8` becomes `NAME.8.gz`, Debian Policy 12.1).
+pub const MAN_DIR: &str = "/usr/share/man/";
 
 /// The embedded templates: (name, text). A user override directory may
 /// replace any of them by holding a file of the same name.
@@ -96,6 +101,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../debian-templates/timer.timer"),
     ),
     (
+        "backup.service",
+        include_str!("../../debian-templates/backup.service"),
+    ),
+    (
+        "backup.inc",
+        include_str!("../../debian-templates/backup.inc"),
+    ),
+    (
         "redis.dropin",
         include_str!("../../debian-templates/redis.dropin"),
     ),
@@ -124,6 +137,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../debian-templates/scale.inc"),
     ),
     (
+        "rollback.inc",
+        include_str!("../../debian-templates/rollback.inc"),
+    ),
+    (
         "control.sh",
         include_str!("../../debian-templates/control.sh"),
     ),
@@ -143,6 +160,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "maintenance.html",
         include_str!("../../debian-templates/maintenance.html"),
+    ),
+    (
+        "migrations.inc",
+        include_str!("../../debian-templates/migrations.inc"),
+    ),
+    (
+        "status.inc",
+        include_str!("../../debian-templates/status.inc"),
+    ),
+    (
+        "logrotate.conf",
+        include_str!("../../debian-templates/logrotate.conf"),
+    ),
+    (
+        "control.8",
+        include_str!("../../debian-templates/control.8"),
     ),
     (
         "constants.sh",
@@ -413,6 +446,14 @@ pub fn site_files(
     }
     plan.extend([
         (l.control.clone(), "control.sh", 0o755),
+        // Uncompressed here (the goldens show it): the site package gzips
+        // every file under /usr/share/man/ ([`MAN_DIR`]).
+        (
+            l.man_page.trim_end_matches(".gz").to_string(),
+            "control.8",
+            0o644,
+        ),
+        (l.logrotate_conf.clone(), "logrotate.conf", 0o644),
         (l.launcher.clone(), "launch.sh", 0o755),
         (l.envfile.clone(), "envfile.py", 0o644),
         (l.site_env.clone(), "site.env", 0o644),
@@ -431,10 +472,10 @@ pub fn site_files(
         .into_iter()
         .map(|(path, name, mode)| {
             Ok(RenderedFile {
+                is_conffile: name == "logrotate.conf",
                 path,
                 mode,
                 contents: render_with(&env, ctx, name)?,
-                is_conffile: false,
             })
         })
         .collect::<Result<_>>()?;
@@ -455,6 +496,7 @@ pub fn site_files(
         for unit in &job.units.files {
             let template = match (job.kind, unit.rsplit('.').next()) {
                 (JobKind::Timer, Some("timer")) => "timer.timer",
+                (JobKind::Timer, _) if job.keep > 0 => "backup.service",
                 (JobKind::Timer, _) => "timer.service",
                 (_, Some("target")) => "process.target",
                 _ => "process.service",

@@ -61,6 +61,9 @@ pub struct SiteInput {
     /// The variant's sandbox relaxations (`djdd variant --allow`); empty:
     /// the strict sandbox.
     pub allow: Vec<String>,
+    /// The variant's backup timer (`djdd variant --backup CALENDAR
+    /// --backup-keep N`): its calendar and how many backups it keeps.
+    pub backup: Option<(String, u32)>,
 }
 
 /// The context of the site package, every value from the contract or the
@@ -226,6 +229,7 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
             calendar: String::new(),
             random_delay: String::new(),
             units: contract::ProcessUnits::process(&unit, &pr.name),
+            keep: 0,
         });
     }
     for t in &p.timers {
@@ -239,6 +243,42 @@ pub fn site_context(input: &SiteInput) -> Result<SiteContext> {
             calendar: t.calendar.clone(),
             random_delay: t.random_delay.clone().unwrap_or_default(),
             units: contract::ProcessUnits::timer(&unit, &t.name),
+            keep: 0,
+        });
+    }
+    if let Some((calendar, keep)) = &input.backup {
+        if jobs.iter().any(|j| j.name == super::BACKUP_JOB) {
+            return Err(Error::invalid_hint(
+                format!("variant {} of {}: --backup", site.variant, site.name),
+                format!(
+                    "the project's djdd.toml has a process or timer named {} already: the backup timer's units would be its units",
+                    super::BACKUP_JOB
+                ),
+                format!(
+                    "rename the project's [processes.{0}] or [timers.{0}], or drop the variant's backup timer: djdd variant {1} {2} --no-backup",
+                    super::BACKUP_JOB,
+                    site.name,
+                    site.variant
+                ),
+            ));
+        }
+        crate::rules::values::check_calendar(
+            &format!("variant {} of {}: backup", site.variant, site.name),
+            calendar,
+        )?;
+        jobs.push(Job {
+            name: super::BACKUP_JOB.to_string(),
+            kind: JobKind::Timer,
+            copies: 1,
+            manage: false,
+            command: vec![
+                contract::Layout::new(&site.name, &site.variant).control,
+                "backup".into(),
+            ],
+            calendar: calendar.clone(),
+            random_delay: String::new(),
+            units: contract::ProcessUnits::timer(&unit, super::BACKUP_JOB),
+            keep: *keep,
         });
     }
     let release_commands = p
@@ -387,6 +427,7 @@ mod tests {
             tls: None,
             suite: "trixie".into(),
             allow: Vec::new(),
+            backup: None,
         }
     }
 

@@ -514,6 +514,46 @@ pub fn check_uid(what: &str, n: i64) -> Result<u32> {
     }
 }
 
+/// The most backups a variant's backup timer may keep (`--backup-keep`).
+pub const MAX_BACKUP_KEEP: i64 = 1000;
+/// The backups the backup timer keeps when the variant does not say.
+pub const DEFAULT_BACKUP_KEEP: u32 = 7;
+
+/// The text of a systemd calendar expression (systemd.time(7)): 1 to 256
+/// characters, letters, digits, space and `* - : . , / ~ _ +` only (what
+/// a unit file carries as is). Its meaning is systemd's: `djdd build`
+/// checks it with `systemd-analyze calendar`.
+pub fn check_calendar(what: &str, c: &str) -> Result<()> {
+    let ok = !c.trim().is_empty()
+        && c.len() <= 256
+        && c.chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || " *-:.,/~_+".contains(ch));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid_hint(
+            what,
+            format!(
+                "{c:?} is not a systemd calendar expression (letters, digits, space and * - : . , / ~ _ + only)"
+            ),
+            "e.g. \"daily\", \"hourly\", \"Mon *-*-* 04:00:00\", \"*:0/15\" (systemd.time(7))",
+        ))
+    }
+}
+
+/// How many backups the backup timer keeps: 1 to [`MAX_BACKUP_KEEP`].
+pub fn check_backup_keep(what: &str, n: i64) -> Result<u32> {
+    if (1..=MAX_BACKUP_KEEP).contains(&n) {
+        Ok(n as u32)
+    } else {
+        Err(Error::invalid_hint(
+            what,
+            format!("{n} backups to keep is out of range: 1 to {MAX_BACKUP_KEEP}"),
+            "keep at least the newest backup, e.g. --backup-keep 7",
+        ))
+    }
+}
+
 /// A secret's one-line description (djdd.toml `[secrets]`): printable,
 /// 1 to 200 characters.
 pub fn check_description(what: &str, d: &str) -> Result<()> {

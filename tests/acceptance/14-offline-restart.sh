@@ -3,6 +3,9 @@
 # offline` gives the 503 maintenance page on every path but the static
 # files; `online` gives 200 again; `restart` and `reload` under a load loop
 # (1,000 requests over at least 10 s) lose no request.
+# Issue 29: `logrotate -f` with the package's /etc/logrotate.d file rotates
+# the project's log (LOG_DIR/demo.log) and the next request writes to the
+# new file; `man demo-blue` lists the subcommands.
 # acc-container: site
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/site.sh"
@@ -58,4 +61,27 @@ load_stop rr
 assert_load 1000 10 "$release"
 acc_log "restart/reload: $LOAD_TOTAL requests in $LOAD_SECONDS s, $LOAD_FAILED failed, worst latency $LOAD_WORST s"
 assert_unit_active demo-blue.socket demo-blue.service demo-blue-celery.service
+
+step "logrotate: the project's log rotates, the next request writes to the new file"
+# A 404 is logged by django.request (WARNING) to LOG_DIR/demo.log.
+probe="acc-rotate-$RANDOM$RANDOM"
+http_get "http://127.0.0.1/$probe-before/" blue.example.org
+assert_eq 404 "$HTTP_STATUS" "GET /$probe-before/"
+wait_for "demo.log has /$probe-before/" 10 in_ct grep -q "$probe-before" /var/log/demo-site/blue/demo.log
+assert_eq "root root 644" "$(in_ct stat -c '%U %G %a' /etc/logrotate.d/demo-site-blue)" "the logrotate file's owner and mode"
+assert_contains "$(in_ct cat /var/lib/dpkg/info/demo-site-blue.conffiles)" "/etc/logrotate.d/demo-site-blue" "demo-site-blue's conffiles"
+out="$(in_ct logrotate -f /etc/logrotate.d/demo-site-blue 2>&1)" || fail "logrotate -f failed: $out"
+in_ct grep -q "$probe-before" /var/log/demo-site/blue/demo.log.1 ||
+    fail "demo.log.1 lacks the line logged before the rotation: $(in_ct ls -la /var/log/demo-site/blue/ 2>&1)"
+in_ct grep -q "$probe-before" /var/log/demo-site/blue/demo.log && fail "demo.log still holds the line logged before the rotation"
+http_get "http://127.0.0.1/$probe-after/" blue.example.org
+wait_for "demo.log has /$probe-after/" 10 in_ct grep -q "$probe-after" /var/log/demo-site/blue/demo.log
+in_ct grep -q "$probe-after" /var/log/demo-site/blue/demo.log.1 && fail "the line logged after the rotation went to demo.log.1"
+
+step "man demo-blue lists the subcommands"
+man="$(in_ct env MANPAGER=cat MANWIDTH=100 man demo-blue 2>&1)" || fail "man demo-blue failed: $man"
+for c in status logs "start, stop" restart reload switch timers scale "offline, online" "tls status" version rollback "secrets list" manage shell; do
+    printf '%s\n' "$man" | grep -Eq "^ +$c( |\$|,)" || fail "man demo-blue does not list '$c': $man"
+done
+assert_contains "$man" "EXIT STATUS" "man demo-blue"
 acc_log "scenario 14 passed"

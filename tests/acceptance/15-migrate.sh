@@ -7,6 +7,9 @@
 # does not (demo-green lacks it, the v3 home page fails on the missing
 # column) until the control utility's `demo-green manage migrate` applies it
 # by hand, after which green serves v3.
+# Issue 29: green's postinst warns about the unapplied migration and names
+# `demo-green manage migrate`; `demo-green status` (root or not) lists it
+# and exits 1 (degraded) until it is applied, then exits 0.
 # acc-container: site
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/site.sh"
@@ -79,10 +82,28 @@ acc_log "green's v3 home page before manage migrate: HTTP $HTTP_STATUS"
 in_ct demo-green manage showmigrations notes >"$CT_DIR/showmigrations-green.log" 2>&1 ||
     fail "demo-green manage showmigrations failed: $(cat "$CT_DIR/showmigrations-green.log")"
 assert_contains "$(cat "$CT_DIR/showmigrations-green.log")" "[ ] 0002_note_pinned" "demo-green manage showmigrations notes"
+assert_contains "$APT_OUT" "has 1 unapplied migration(s): notes.0002_note_pinned" "apt's output of the upgrade (green's postinst)"
+assert_contains "$APT_OUT" "demo-green manage migrate" "apt's output of the upgrade (green's postinst)"
+rc=0
+st="$(in_ct demo-green status 2>&1)" || rc=$?
+printf '%s\n' "$st" >&2
+assert_eq 1 "$rc" "exit status of 'demo-green status' with 0002 unapplied"
+assert_contains "$st" "migrations: 1 UNAPPLIED" "demo-green status"
+assert_contains "$st" "notes.0002_note_pinned" "demo-green status"
+assert_contains "$st" "DEGRADED: migrations" "demo-green status"
+rc=0
+t0=$(date +%s%N)
+st="$(in_ct runuser -u nobody -- demo-green status 2>&1)" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+acc_log "demo-green status as nobody: exit $rc in $ms ms"
+assert_eq 1 "$rc" "exit status of 'demo-green status' as nobody"
+assert_contains "$st" "notes.0002_note_pinned" "demo-green status as nobody"
 in_ct demo-green manage migrate --noinput >"$CT_DIR/migrate-green-v3.log" 2>&1 ||
     fail "demo-green manage migrate (v3) failed: $(cat "$CT_DIR/migrate-green-v3.log")"
 assert_contains "$(cat "$CT_DIR/migrate-green-v3.log")" "Applying notes.0002_note_pinned" "output of demo-green manage migrate"
 assert_eq 1 "$(migration_applied green)" "migration 0002 in demo-green after manage migrate"
 assert_http 200 http://127.0.0.1/ green.example.org
 assert_contains "$HTTP_BODY" "release v3" "green's home page after manage migrate"
+st="$(in_ct demo-green status 2>&1)" || fail "demo-green status fails after manage migrate: $st"
+assert_contains "$st" "migrations: all applied" "demo-green status after manage migrate"
 acc_log "scenario 15 passed"

@@ -36,8 +36,7 @@ step "djdd init --suite $ACC_SUITE, src, variant blue (own build dir)"
 "$DJDD" init --suite "$ACC_SUITE" >"$work/init.log" 2>&1 || { tail -n 30 "$work/init.log" >&2; fail "djdd init --suite $ACC_SUITE failed"; }
 # The downloads and wheels the cargo tests cached (psycopg2 compiled once
 # per machine and Python); a missing cache only makes the env build slower.
-[ ! -d /var/cache/djdd/test-pip ] || cp -a /var/cache/djdd/test-pip/. "$DJDD_DIR/cache/pip/"
-if [ -d /var/cache/djdd/test-wheels ]; then mkdir -p "$DJDD_DIR/cache/wheels" && cp -a /var/cache/djdd/test-wheels/. "$DJDD_DIR/cache/wheels/"; fi
+seed_build_caches "$DJDD_DIR"
 sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$work/demo-repo" >/dev/null || fail "fixtures/make-repo.sh failed"
 "$DJDD" src demo --clone "$work/demo-repo" >/dev/null 2>&1 || fail "djdd src demo failed"
 "$DJDD" variant demo blue --domain blue.example.org --celery >/dev/null 2>&1 || fail "djdd variant demo blue failed"

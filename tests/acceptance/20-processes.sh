@@ -52,8 +52,7 @@ apt_repo="$CT_DIR/apt"
 
 step "djdd init, src (branch master), variant blue with two heartbeats"
 "$DJDD" init --suite "$ACC_SUITE" >"$CT_DIR/init.log" 2>&1 || { tail -n 30 "$CT_DIR/init.log" >&2; fail "djdd init failed"; }
-[ ! -d /var/cache/djdd/test-pip ] || cp -a /var/cache/djdd/test-pip/. "$DJDD_DIR/cache/pip/"
-if [ -d /var/cache/djdd/test-wheels ]; then mkdir -p "$DJDD_DIR/cache/wheels" && cp -a /var/cache/djdd/test-wheels/. "$DJDD_DIR/cache/wheels/"; fi
+seed_build_caches "$DJDD_DIR"
 sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$repo" pulse >/dev/null || fail "fixtures/make-repo.sh pulse failed"
 "$DJDD" src pulse --clone "$repo" >/dev/null 2>&1 || fail "djdd src pulse failed"
 "$DJDD" variant pulse blue --domain pulse.example.org --celery --broker redis --migrate --process heartbeat=2 ||
@@ -222,6 +221,23 @@ status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status says somethi
 for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-beat@1.service pulse-blue-sweep.timer; do
     printf '%s\n' "$status" | grep -Eq "^ +$u +active\$" || fail "pulse-blue status does not show $u active: $status"
 done
+
+step "logs: gunicorn's and a process's lines, merged in time order, each with its unit"
+logs="$(in_ct pulse-blue logs gunicorn heartbeat 2>&1)" || fail "pulse-blue logs failed: $logs"
+printf '%s\n' "$logs" | grep -Eq ' pulse-blue\.service\[[0-9]+\]: .*Booting worker' ||
+    fail "pulse-blue logs shows no line of gunicorn (pulse-blue.service): $logs"
+printf '%s\n' "$logs" | grep -Eq ' pulse-blue-heartbeat@1\.service\[[0-9]+\]: heartbeat-1: beating every' ||
+    fail "pulse-blue logs shows no line of the process (pulse-blue-heartbeat@1.service): $logs"
+printf '%s\n' "$logs" | grep -q 'pulse-blue-sweep' && fail "pulse-blue logs gunicorn heartbeat shows the timer's lines: $logs"
+# In time order: no line's time is before the line above it.
+printf '%s\n' "$logs" | awk '/^-- /{next} {t = $2 " " $3; if (p != "" && t < p) {print "out of order: " $0; bad = 1} p = t} END {exit bad}' ||
+    fail "pulse-blue logs is not in time order: $logs"
+all="$(in_ct pulse-blue logs 2>&1)" || fail "pulse-blue logs (every unit) failed"
+assert_contains "$all" "swept" "pulse-blue logs (the timer's job)"
+rc=0
+out="$(in_ct pulse-blue logs nosuch 2>&1)" || rc=$?
+assert_eq 2 "$rc" "exit status of pulse-blue logs nosuch"
+assert_contains "$out" "has no unit 'nosuch'" "pulse-blue logs nosuch"
 # shelve names its files after the dbm module it finds (celerybeat-schedule,
 # or .dat/.dir with dbm.dumb).
 in_ct sh -c 'ls /var/lib/pulse-site/blue/data/celerybeat-schedule*' >/dev/null 2>&1 ||

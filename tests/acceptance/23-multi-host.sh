@@ -74,6 +74,7 @@ export DJDD_DIR="$WORK/djdd"
 on_exit "[ ! -d '$DJDD_DIR/gnupg' ] || gpgconf --homedir '$DJDD_DIR/gnupg' --kill gpg-agent 2>/dev/null || true"
 mh_make_project "$WORK/project"
 "$DJDD" init --suite "$ACC_SUITE" >"$WORK/init.log" 2>&1 || { tail -n 30 "$WORK/init.log" >&2; fail "djdd init failed"; }
+seed_build_caches "$DJDD_DIR"
 "$DJDD" src demo --clone "$WORK/project" >/dev/null || fail "djdd src demo failed"
 vopts=(--domain "$DOMAIN" --migrate --external database --external redis --uid "$SITE_UID")
 "$DJDD" variant demo "$VARIANT" "${vopts[@]}" || fail "djdd variant demo $VARIANT ${vopts[*]} failed"

@@ -91,8 +91,7 @@ dir2="$CT_DIR/djdd-second"
 (
     export DJDD_DIR="$dir2"
     "$DJDD" init --suite "$ACC_SUITE" >"$CT_DIR/init-second.log" 2>&1 || { tail -n 30 "$CT_DIR/init-second.log" >&2; exit 1; }
-    [ ! -d /var/cache/djdd/test-pip ] || cp -a /var/cache/djdd/test-pip/. "$dir2/cache/pip/"
-    if [ -d /var/cache/djdd/test-wheels ]; then mkdir -p "$dir2/cache/wheels" && cp -a /var/cache/djdd/test-wheels/. "$dir2/cache/wheels/"; fi
+    seed_build_caches "$dir2"
     "$DJDD" src demo --clone "$ACC_FIXTURE" >/dev/null &&
         "$DJDD" variant demo green --domain green.example.org --migrate >/dev/null &&
         "$DJDD" build demo green --version v7 >"$CT_DIR/build-second.log" 2>&1 || { tail -n 30 "$CT_DIR/build-second.log" >&2; exit 1; }

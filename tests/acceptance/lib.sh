@@ -43,7 +43,7 @@ ACC_BASE_INCLUDE="systemd,systemd-sysv,dbus"
 ACC_BASE_PACKAGES=(
     postgresql postgresql-client nginx memcached rabbitmq-server redis-server
     curl ca-certificates gnupg adduser python3 python3-venv libpq5 openssl certbot pebble
-    procps iproute2 netbase less logrotate
+    procps iproute2 netbase less logrotate man-db
     haproxy python3-apt python3-psycopg2
 )
 # Extra packages for the base (space separated); they change the cache key.
@@ -53,6 +53,19 @@ if [ -n "${ACC_EXTRA_PACKAGES:-}" ]; then
 fi
 
 # --------------------------------------------------------------- messages
+
+# seed_build_caches DIR: the caches the cargo tests left under
+# /var/cache/djdd (pip's downloads, the wheels djdd built from sdists,
+# uv's cache and the uv wheel) copied into the build dir DIR; a missing
+# cache only makes the env build slower.
+seed_build_caches() {
+    local d="$1" pair
+    for pair in test-pip:pip test-wheels:wheels test-uv:uv test-tools:tools; do
+        [ -d "/var/cache/djdd/${pair%%:*}" ] || continue
+        mkdir -p "$d/cache/${pair#*:}"
+        cp -a "/var/cache/djdd/${pair%%:*}/." "$d/cache/${pair#*:}/"
+    done
+}
 
 acc_log() { printf '[acc %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 

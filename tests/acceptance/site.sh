@@ -36,6 +36,7 @@ djdd_setup() {
     if [ ! -e "$DJDD_DIR/state/init.toml" ]; then
         step "djdd init --suite $ACC_SUITE"
         "$DJDD" init --suite "$ACC_SUITE" || fail "djdd init --suite $ACC_SUITE failed"
+        seed_build_caches "$DJDD_DIR"
     fi
     if [ ! -d "$ACC_FIXTURE/.git" ]; then
         sh "$ACC_SRC_ROOT/fixtures/make-repo.sh" "$ACC_FIXTURE" >/dev/null || fail "fixtures/make-repo.sh failed"

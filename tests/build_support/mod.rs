@@ -3,13 +3,15 @@
 //! repository from fixtures/make-repo.sh, running `djdd build` and reading
 //! the packages it writes with the real dpkg-deb.
 //!
-//! pip's cache and djdd's kept wheels: a build dir starts with empty ones,
-//! so the first env build compiles psycopg2 from its sdist.
+//! The installers' caches and djdd's kept wheels: a build dir starts with
+//! empty ones, so the first env build compiles psycopg2 from its sdist.
 //! `seed_pip_cache` copies what an earlier test run left in
-//! /var/cache/djdd/test-pip (pip's downloads) and
-//! /var/cache/djdd/test-wheels (the wheels djdd built from sdists, by the
-//! sdist's sha256) into the build dir (and `save_pip_cache` adds new ones),
-//! under a lock; a missing cache only makes a test slower.
+//! /var/cache/djdd/test-pip (pip's downloads), test-uv (uv's cache),
+//! test-tools (the uv wheel) and test-wheels (the wheels djdd built from
+//! sdists, by the sdist's sha256) into the build dir (and
+//! `save_pip_cache` adds new ones), under a lock; a missing cache only
+//! makes a test slower. The builds use the installer `DJDD_INSTALLER`
+//! names ([`installer`]), uv by default as djdd.
 #![allow(dead_code)]
 
 use std::os::unix::fs::MetadataExt;
@@ -22,8 +24,36 @@ pub const PIP_CACHE: &str = "/var/cache/djdd/test-pip";
 /// The kept wheels of earlier test runs (D/cache/wheels).
 pub const WHEEL_CACHE: &str = "/var/cache/djdd/test-wheels";
 
+/// uv's cache of earlier test runs (D/cache/uv).
+pub const UV_CACHE: &str = "/var/cache/djdd/test-uv";
+/// The uv wheel djdd installs into build roots (D/cache/tools).
+pub const TOOLS_CACHE: &str = "/var/cache/djdd/test-tools";
+
 /// (test cache, the build dir's cache subdir it seeds).
-const TEST_CACHES: [(&str, &str); 2] = [(PIP_CACHE, "cache/pip"), (WHEEL_CACHE, "cache/wheels")];
+const TEST_CACHES: [(&str, &str); 4] = [
+    (PIP_CACHE, "cache/pip"),
+    (WHEEL_CACHE, "cache/wheels"),
+    (UV_CACHE, "cache/uv"),
+    (TOOLS_CACHE, "cache/tools"),
+];
+
+/// The installer the tests' builds use: `DJDD_INSTALLER` as djdd reads it
+/// (the tests' builds inherit it), `uv` unless it says `pip`.
+pub fn installer() -> &'static str {
+    match std::env::var("DJDD_INSTALLER").as_deref().map(str::trim) {
+        Ok("pip") => "pip",
+        _ => "uv",
+    }
+}
+
+/// What a build says when its installer resolves the requirements.
+pub fn resolving() -> &'static str {
+    if installer() == "pip" {
+        "pip install -r "
+    } else {
+        "uv pip compile "
+    }
+}
 
 pub fn need_root() {
     assert!(
@@ -262,8 +292,9 @@ pub fn has(list: &[String], want: &str, what: &str) {
     );
 }
 
-/// Copies /var/cache/djdd/test-pip into D/cache/pip and
-/// /var/cache/djdd/test-wheels into D/cache/wheels.
+/// Copies the test caches into the build dir: /var/cache/djdd/test-pip
+/// into D/cache/pip, test-wheels into D/cache/wheels, test-uv into
+/// D/cache/uv, test-tools into D/cache/tools.
 pub fn seed_pip_cache(d: &TestBuildDir) {
     let _lock = pip_lock();
     for (src, sub) in TEST_CACHES {
@@ -282,7 +313,7 @@ pub fn seed_pip_cache(d: &TestBuildDir) {
     }
 }
 
-/// Adds what D/cache/pip and D/cache/wheels hold to the test caches.
+/// Adds what D/cache/{pip,wheels,uv,tools} hold to the test caches.
 pub fn save_pip_cache(d: &TestBuildDir) {
     let _lock = pip_lock();
     for (dest, sub) in TEST_CACHES {

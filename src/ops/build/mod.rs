@@ -201,10 +201,26 @@ fn load_inputs(
     }
 
     check_calendars(&project)?;
+    if let Some(c) = &variant.backup {
+        if let Some(why) =
+            crate::buildroot::host::calendar_problem(&crate::buildroot::runner::RealRunner, c)?
+        {
+            return Err(Error::invalid_hint(
+                format!("variant {name} {variant_name}: backup"),
+                format!("systemd refuses {c:?}: {why}"),
+                format!(
+                    "djdd variant {name} {variant_name} --backup CALENDAR with a systemd calendar expression, e.g. daily or \"*-*-* 03:00:00\" (try it with `systemd-analyze calendar EXPR`)"
+                ),
+            )
+            .into());
+        }
+    }
     let python_version = root.python_version()?;
     let existing = existing_packages(&bd.packages_dir(), name)?;
     let last = bd.read_last_build(name, variant_name)?;
+    let installer = crate::ops::installer_setting()?;
     let inputs = BuildInputs {
+        installer,
         name: name.clone(),
         variant: variant_name.to_string(),
         commit,
@@ -699,6 +715,7 @@ impl VariantBuild<'_> {
                     lock,
                     requested: &requested,
                     cache_dir: &bd.cache_dir(),
+                    installer: plan.installer,
                 },
             )?;
             let shlibs = env::shlib_packages(root, env_dir)?;

@@ -127,21 +127,26 @@ fn changelog(pkg: &str, version: &str, what: &str, epoch: u64) -> Result<Entry> 
     let text = format!(
         "{pkg} ({version}) unstable; urgency=medium\n\n  * {what}\n\n -- {MAINTAINER}  {date}\n"
     );
-    let mut gz = Vec::new();
-    {
-        let mut w = flate2::GzBuilder::new()
-            .mtime(0)
-            .operating_system(3)
-            .write(&mut gz, flate2::Compression::best());
-        w.write_all(text.as_bytes())
-            .and_then(|()| w.try_finish())
-            .map_err(|e| Error::io(format!("changelog of {pkg}"), e))?;
-    }
     Ok(Entry::file_from_bytes(
         format!("usr/share/doc/{pkg}/changelog.gz"),
         0o644,
-        gz,
+        gzip_reproducibly(text.as_bytes(), &format!("changelog of {pkg}"))?,
     ))
+}
+
+/// `data` gzipped as Debian's tools do for documentation: best
+/// compression, no name, mtime 0 (the same bytes on every build).
+fn gzip_reproducibly(data: &[u8], what: &str) -> Result<Vec<u8>> {
+    let mut gz = Vec::new();
+    let mut w = flate2::GzBuilder::new()
+        .mtime(0)
+        .operating_system(3)
+        .write(&mut gz, flate2::Compression::best());
+    w.write_all(data)
+        .and_then(|()| w.try_finish())
+        .map_err(|e| Error::io(what.to_string(), e))?;
+    drop(w);
+    Ok(gz)
 }
 
 /// `/usr/share/lintian/overrides/PKG`: the lintian tags a package of this
@@ -173,13 +178,8 @@ pub fn mark_built_for(pkg: &mut Package, suite: &str) {
 const COPYRIGHT_WHY: &str = "djdd cannot know the project's copyright holders and years: the copyright file says so and points to the project's repository (and, for the env, to each installed distribution's licence files in its .dist-info)";
 
 /// The lintian tags every site package overrides (see docs/build.md).
-pub const SITE_LINTIAN_OVERRIDES: &[(&str, &str)] = &[
-    (
-        "no-manual-page",
-        "the control utility /usr/bin/NAME-VARIANT is generated per site and documented by its --help",
-    ),
-    ("copyright-without-copyright-notice", COPYRIGHT_WHY),
-];
+pub const SITE_LINTIAN_OVERRIDES: &[(&str, &str)] =
+    &[("copyright-without-copyright-notice", COPYRIGHT_WHY)];
 
 /// The lintian tag a site package with processes overrides (see
 /// docs/build.md): each process's template is `WantedBy=` the process's
@@ -402,6 +402,11 @@ pub fn site_package(
         tls: tls_of(&inputs.variant),
         suite: suite.to_string(),
         allow: inputs.variant.allow.clone(),
+        backup: inputs
+            .variant
+            .backup
+            .clone()
+            .map(|c| (c, inputs.variant.backup_keep)),
     })?;
     let files = render::site_files(&ctx, None)?;
     let mut c = control(&p.name, &p.version, &p.arch, "web");
@@ -447,16 +452,30 @@ pub fn site_package(
         ),
     );
     let mut pkg = Package::new(c);
+    let mut conffiles = String::new();
     for f in files {
         if let Some(member) = f.path.strip_prefix("DEBIAN/") {
             pkg.add_control_file(ControlFile::new(member, f.contents).with_mode(f.mode));
+        } else if f.path.starts_with(render::MAN_DIR) {
+            pkg.add(Entry::file_from_bytes(
+                format!("{}.gz", f.path.trim_start_matches('/')),
+                f.mode,
+                gzip_reproducibly(f.contents.as_bytes(), &f.path)?,
+            ));
         } else {
+            if f.is_conffile {
+                conffiles.push_str(&f.path);
+                conffiles.push('\n');
+            }
             pkg.add(Entry::file_from_bytes(
                 f.path.trim_start_matches('/').to_string(),
                 f.mode,
                 f.contents,
             ));
         }
+    }
+    if !conffiles.is_empty() {
+        pkg.add_control_file(ControlFile::new("conffiles", conffiles).with_mode(0o644));
     }
     let static_dest = contract::Layout::new(&site.name, &site.variant).static_dir;
     for e in entries_from_dir(static_host, &static_dest)? {
