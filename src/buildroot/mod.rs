@@ -12,7 +12,7 @@
 //!
 //! The build steps that run in it: [`steps`], the generic helpers they are
 //! made of (the bounded launcher, the build user's directories, the time
-//! limits), on which the others rest; [`mod@env`], the virtualenv; [`sdists`]
+//! limits), on which the others rest; [`mod@env`], the virtualenv, installed by [`uv`] or [`pip`] ([`install`]: what they share); [`sdists`]
 //! and [`wheels`], the wheels built from sdists at fixed paths and kept;
 //! [`source_tree`], the commit's tree unpacked.
 
@@ -30,7 +30,10 @@ pub mod dpkg;
 pub mod env;
 pub mod host;
 pub mod init;
+pub mod install;
 pub mod mounts;
+pub mod pip;
+pub mod python;
 pub mod runner;
 pub mod schroot;
 pub mod sdists;

@@ -22,13 +22,17 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::buildroot::env::{EnvBuild, LOCK_FILE};
+use crate::buildroot::install::{
+    EnvBuild, LOCK_FILE, drop_dist_file, drop_requested, lock_error, lock_refused, log_kept_wheels,
+    log_resolving, resolve_error_of,
+};
 use crate::buildroot::sdists::{self, Sdist};
 use crate::buildroot::steps::{
     PIP_TIMEOUT, build_user_ids, host_ca, host_path, remove_in_root, run_step, run_step_metered,
 };
 use crate::buildroot::{BUILD_USER, BuildRoot, wheels};
 use crate::error::{Error, Result};
+use crate::plan::Locked;
 use crate::plan::installer::{UV_VERSION, uv_wheel_sha256};
 
 /// Where uv is installed inside the root: `/opt/djdd/uv-VERSION` (a
@@ -320,6 +324,7 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
         b,
         env: &env,
         uv: &uv,
+        python: format!("{}/bin/python", b.env_dir),
     };
     u.seed()?;
     let lock_inside = format!("{}/{LOCK_FILE}", b.share_dir);
@@ -327,16 +332,14 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
     let names: Vec<String> = match b.lock {
         Some(lock) => {
             std::fs::write(&lock_host, lock).map_err(|e| Error::io(&lock_host, e))?;
-            let text = String::from_utf8_lossy(lock).into_owned();
-            let dists = crate::plan::parse_lock(&text)
-                .map_err(|why| Error::invalid(format!("the resolution lock {lock_inside}"), why))?;
+            let dists = parse_lock_at(&lock_inside, &String::from_utf8_lossy(lock))?;
             tracing::info!("uv pip install --no-deps --require-hashes -r {lock_inside}");
-            if u.install(&text, true).is_err() {
+            if u.install(&dists, true).is_err() {
                 // Something is not in uv's cache, or an sdist was not built
                 // by djdd yet: which archive each line is, from the index.
                 let picked = u
                     .compile(LOCK_FILE, &["--no-deps"], Some(LOCK_FILE))
-                    .map_err(|e| crate::buildroot::env::lock_error(&lock_inside, e))?;
+                    .map_err(|e| lock_error(&lock_inside, e))?;
                 let wrong: Vec<String> = picked
                     .iter()
                     .filter(|p| p.kind == "mismatch")
@@ -348,14 +351,11 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
                     })
                     .collect();
                 if !wrong.is_empty() {
-                    return Err(crate::buildroot::env::lock_refused(
-                        &lock_inside,
-                        &wrong.join(", "),
-                    ));
+                    return Err(lock_refused(&lock_inside, &wrong.join(", ")));
                 }
                 u.prebuild(&sdists_of(&picked))?;
-                u.install(&text, false)
-                    .map_err(|e| crate::buildroot::env::lock_error(&lock_inside, e))?;
+                u.install(&dists, false)
+                    .map_err(|e| lock_error(&lock_inside, e))?;
             }
             dists.into_iter().map(|d| d.name).collect()
         }
@@ -367,7 +367,7 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
                 std::fs::write(&p, lines).map_err(|e| Error::io(&p, e))?;
                 args.push(PROVIDED_FILE);
             }
-            crate::buildroot::env::log_resolving("uv pip compile", b);
+            log_resolving("uv pip compile", b);
             let picked = u.compile_files(&args, None);
             if !b.provided.is_empty() {
                 let p = host_path(root, &format!("{}/{PROVIDED_FILE}", b.share_dir));
@@ -386,10 +386,11 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
             }
             let text = lock_text(b.env_dir, &picked);
             std::fs::write(&lock_host, &text).map_err(|e| Error::io(&lock_host, e))?;
+            let dists = parse_lock_at(&lock_inside, &text)?;
             u.prebuild(&sdists_of(&picked))?;
             tracing::info!("uv pip install --no-deps --require-hashes -r {lock_inside}");
-            if u.install(&text, true).is_err() {
-                u.install(&text, false).map_err(|e| resolve_error(b, e))?;
+            if u.install(&dists, true).is_err() {
+                u.install(&dists, false).map_err(|e| resolve_error(b, e))?;
             }
             picked.into_iter().map(|p| p.name).collect()
         }
@@ -397,17 +398,23 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
     u.verify()?;
     // uv's record of when it installed a wheel from a local file (the
     // Debian pip wheel, a kept wheel): a time, different on every build.
-    crate::buildroot::env::drop_dist_file(root, b.env_dir, base, "uv_cache.json", &["*".into()])?;
+    drop_dist_file(root, b.env_dir, base, "uv_cache.json", &["*".into()])?;
     let not_requested: Vec<String> = names
         .into_iter()
         .filter(|n| !b.requested.contains(n))
         .collect();
-    crate::buildroot::env::drop_requested(root, b.env_dir, base, &not_requested)
+    drop_requested(root, b.env_dir, base, &not_requested)
+}
+
+/// The distributions of the lock `text`, which is at `inside`.
+fn parse_lock_at(inside: &str, text: &str) -> Result<Vec<Locked>> {
+    crate::plan::parse_lock(text)
+        .map_err(|why| Error::invalid(format!("the resolution lock {inside}"), why))
 }
 
 /// A failed uv run resolving the requirements, explained.
 fn resolve_error(b: &EnvBuild<'_>, e: Error) -> Error {
-    crate::buildroot::env::resolve_error_of("uv pip compile", b, e)
+    resolve_error_of("uv pip compile", b, e)
 }
 
 /// What uv's runs of one env build share.
@@ -416,11 +423,15 @@ struct Uv<'a> {
     b: &'a EnvBuild<'a>,
     env: &'a [(String, String)],
     uv: &'a str,
+    /// The env's `bin/python`.
+    python: String,
 }
 
 impl Uv<'_> {
-    fn python(&self) -> String {
-        format!("{}/bin/python", self.b.env_dir)
+    /// `uv pip SUB --python ENV/bin/python`: the start of every uv command
+    /// that acts on the env.
+    fn pip<'s>(&'s self, sub: &'s str) -> Vec<&'s str> {
+        vec![self.uv, "pip", sub, "--python", &self.python]
     }
 
     /// What `python -m venv` would have installed with ensurepip, installed
@@ -461,16 +472,8 @@ impl Uv<'_> {
             };
             wheels.push(format!("{dir}/{w}"));
         }
-        let python = self.python();
-        let mut argv: Vec<&str> = vec![
-            self.uv,
-            "pip",
-            "install",
-            "--python",
-            &python,
-            "--offline",
-            "--no-deps",
-        ];
+        let mut argv = self.pip("install");
+        argv.extend(["--offline", "--no-deps"]);
         argv.extend(wheels.iter().map(String::as_str));
         run_step(root, Some(BUILD_USER), "/", self.env, 300, &argv)?;
         Ok(())
@@ -488,20 +491,16 @@ impl Uv<'_> {
     /// As [`Self::compile`], with `args` (files and options) as given.
     fn compile_files(&self, args: &[&str], lock: Option<&str>) -> Result<Vec<Picked>> {
         let (root, b) = (self.root, self.b);
-        let python = self.python();
-        let mut argv: Vec<&str> = vec![
-            self.uv,
-            "pip",
-            "compile",
+        let python = &self.python;
+        let mut argv = self.pip("compile");
+        argv.extend([
             "--quiet",
             "--no-header",
-            "--python",
-            &python,
             "--format",
             "pylock.toml",
             "--output-file",
             PYLOCK_FILE,
-        ];
+        ]);
         argv.extend(args);
         let ran = run_step_metered(
             root,
@@ -514,7 +513,7 @@ impl Uv<'_> {
         );
         let pylock = format!("{}/{PYLOCK_FILE}", b.share_dir);
         let read = ran.and_then(|_| {
-            let mut argv: Vec<&str> = vec![&python, "-I", "-c", SELECT_SCRIPT, &pylock];
+            let mut argv: Vec<&str> = vec![python, "-I", "-c", SELECT_SCRIPT, &pylock];
             let lock_path = lock.map(|l| format!("{}/{l}", b.share_dir));
             argv.extend(lock_path.as_deref());
             run_step(root, Some(BUILD_USER), "/", self.env, 60, &argv)
@@ -550,22 +549,17 @@ impl Uv<'_> {
         Ok(())
     }
 
-    /// `uv pip install --no-deps --require-hashes --no-build` of the lock
-    /// `text`, each kept wheel of an sdist offered (`--find-links` its
-    /// directory, its sha256 beside the sdist's); `offline`: from uv's
-    /// cache only.
-    fn install(&self, text: &str, offline: bool) -> Result<()> {
+    /// `uv pip install --no-deps --require-hashes --no-build` of the lock's
+    /// distributions `dists`, each kept wheel of an sdist offered
+    /// (`--find-links` its directory, its sha256 beside the sdist's; looked
+    /// up on each call: a build between two calls adds some); `offline`:
+    /// from uv's cache only.
+    fn install(&self, dists: &[Locked], offline: bool) -> Result<()> {
         let (root, b) = (self.root, self.b);
-        let dists = crate::plan::parse_lock(text).map_err(|why| {
-            Error::invalid(
-                format!("the resolution lock {}/{LOCK_FILE}", b.share_dir),
-                why,
-            )
-        })?;
         let mut lines = String::new();
         let mut links: Vec<String> = Vec::new();
         let mut from_cache: Vec<String> = Vec::new();
-        for d in &dists {
+        for d in dists {
             let Some(sha) = &d.sha256 else {
                 lines.push_str(&format!("{}\n", d.requirement));
                 continue;
@@ -590,24 +584,19 @@ impl Uv<'_> {
             ));
         }
         if !from_cache.is_empty() && offline {
-            crate::buildroot::env::log_kept_wheels(&from_cache);
+            log_kept_wheels(&from_cache);
         }
         let install = format!("{}/{INSTALL_FILE}", b.share_dir);
         let p = host_path(root, &install);
         std::fs::write(&p, lines).map_err(|e| Error::io(&p, e))?;
-        let python = self.python();
-        let mut argv: Vec<&str> = vec![
-            self.uv,
-            "pip",
-            "install",
-            "--python",
-            &python,
+        let mut argv = self.pip("install");
+        argv.extend([
             "--no-deps",
             "--require-hashes",
             "--no-build",
             "--requirement",
             INSTALL_FILE,
-        ];
+        ]);
         if offline {
             argv.push("--offline");
         }
@@ -656,13 +645,13 @@ impl Uv<'_> {
         let mut argv: Vec<&str> = vec![self.uv, "cache", "clean"];
         argv.extend(dists.iter().copied());
         run_step(self.root, Some(BUILD_USER), "/", self.env, 600, &argv)?;
-        let python = self.python();
-        let mut argv: Vec<&str> = vec![self.uv, "pip", "uninstall", "--python", &python];
+        let mut argv = self.pip("uninstall");
         argv.extend(dists.iter().copied());
         run_step(self.root, Some(BUILD_USER), "/", self.env, 600, &argv)?;
-        let lock = host_path(self.root, &format!("{}/{LOCK_FILE}", self.b.share_dir));
+        let inside = format!("{}/{LOCK_FILE}", self.b.share_dir);
+        let lock = host_path(self.root, &inside);
         let text = std::fs::read_to_string(&lock).map_err(|e| Error::io(&lock, e))?;
-        self.install(&text, false)?;
+        self.install(&parse_lock_at(&inside, &text)?, false)?;
         let still = self.differing()?;
         if still.is_empty() {
             return Ok(());
@@ -682,14 +671,13 @@ impl Uv<'_> {
 
     /// The (distribution, file) pairs whose content differs from RECORD.
     fn differing(&self) -> Result<Vec<(String, String)>> {
-        let python = self.python();
         let out = run_step(
             self.root,
             Some(BUILD_USER),
             "/",
             self.env,
             600,
-            &[&python, "-I", "-c", VERIFY_SCRIPT, self.b.env_dir],
+            &[&self.python, "-I", "-c", VERIFY_SCRIPT, self.b.env_dir],
         )?;
         Ok(String::from_utf8_lossy(&out.stdout)
             .lines()

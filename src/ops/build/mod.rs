@@ -19,7 +19,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 
 use crate::builddir::{self, BuildDir, DirLock, NamedLock};
-use crate::buildroot::env::{self, ENV_EPOCH, EnvBuild};
+use crate::buildroot::env::{self, ENV_EPOCH};
+use crate::buildroot::install::{self, EnvBuild};
 use crate::buildroot::{BuildRoot, source_tree, steps};
 use crate::cli::build::BuildArgs;
 use crate::config::project::{self, Project};
@@ -948,7 +949,7 @@ fn record_lock(
     env_name: &str,
     log: &mut BuildLog,
 ) -> anyhow::Result<()> {
-    let in_root = steps::host_path(root, &format!("{share_dir}/{}", env::LOCK_FILE));
+    let in_root = steps::host_path(root, &format!("{share_dir}/{}", install::LOCK_FILE));
     // An env package from before the lock (env format < 3) has none.
     let Some(new) = read_if_exists(&in_root)? else {
         return Ok(());

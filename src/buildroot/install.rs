@@ -1,0 +1,158 @@
+//! What the env's two installers share ([`super::pip`], [`super::uv`]):
+//! the env build's inputs ([`EnvBuild`]), the lock's name, a failed
+//! resolution or lock install explained, the line that names the wheels
+//! the build dir kept, and the dist-info marks dropped after an install.
+//!
+//! Effects only, through [`super::steps`]; never writes outside the build
+//! root.
+
+use std::path::Path;
+
+use crate::buildroot::python::python_hint;
+use crate::buildroot::steps::run_step;
+use crate::buildroot::{BUILD_USER, BuildRoot};
+use crate::error::Error;
+use crate::error::Result;
+
+/// What an env build needs.
+pub struct EnvBuild<'a> {
+    /// `/usr/lib/NAME-env/HASH`.
+    pub env_dir: &'a str,
+    /// `/usr/share/NAME-env/HASH`: the requirement files, as in the repository.
+    pub share_dir: &'a str,
+    /// Requirement files: repository-relative path -> bytes.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// The root file (`requirements.txt`).
+    pub root_file: &'a str,
+    /// `3.X`.
+    pub python_version: &'a str,
+    /// Requirement lines djdd adds (its app server), installed in the
+    /// same pip run as the project's, so one resolution covers both.
+    pub provided: &'a [String],
+    /// The resolution lock to install exactly (`pip install --no-deps
+    /// --require-hashes`), instead of resolving the requirements; it is
+    /// then the env's `requirements.lock` as it is.
+    pub lock: Option<&'a [u8]>,
+    /// The PEP 503 names the requirements ask for (the root file, its `-r`
+    /// includes, `provided`): installed from a lock, only these keep the
+    /// `REQUESTED` mark pip gives every line of the lock.
+    pub requested: &'a [String],
+    /// The build dir's cache dir on the host (`D/cache`, `/djdd/cache` in
+    /// the root): its wheels built from sdists ([`wheels`]).
+    pub cache_dir: &'a Path,
+    /// What installs it: the env's pip, or uv ([`super::uv`]).
+    pub installer: crate::plan::Installer,
+}
+
+/// The lock, shipped in the env package beside the requirement files.
+pub const LOCK_FILE: &str = "requirements.lock";
+
+/// Says that `what` (`pip install -r`, `uv pip compile`) resolves the
+/// requirements: the root file and djdd's own lines.
+pub(crate) fn log_resolving(what: &str, b: &EnvBuild<'_>) {
+    tracing::info!(
+        "{what} {}/{}{}",
+        b.share_dir,
+        b.root_file,
+        b.provided
+            .iter()
+            .map(|l| format!(" {l}"))
+            .collect::<String>()
+    );
+}
+
+/// A failed run of `what` (`pip install -r`, `uv pip compile`) resolving
+/// the requirements, explained: the one sentence that matters (a Python
+/// the root has not), before the installer's pages.
+pub(crate) fn resolve_error_of(what: &str, b: &EnvBuild<'_>, e: Error) -> Error {
+    match e {
+        Error::Command { status, output, .. } => {
+            let hint = python_hint(&output, b.python_version)
+                .map(|h| format!("{h}\n"))
+                .unwrap_or_default();
+            Error::Command {
+                command: format!("{what} {} (in the build root)", b.root_file),
+                status,
+                output: format!("{hint}{output}"),
+            }
+        }
+        other => other,
+    }
+}
+
+/// A failed pip run installing a lock, explained: the distributions pip
+/// could not get, the tail of its output, and `--rebuild-env`.
+pub(crate) fn lock_error(inside: &str, e: Error) -> Error {
+    match e {
+        Error::Command { status, output, .. } => {
+            let failed = crate::plan::lock_failures(&output);
+            let what = if failed.is_empty() {
+                format!("pip {status}")
+            } else {
+                failed.join(", ")
+            };
+            let tail: Vec<&str> = output.trim_end().lines().collect();
+            let tail = tail[tail.len().saturating_sub(12)..]
+                .iter()
+                .map(|l| format!("\n  | {l}"))
+                .collect::<String>();
+            lock_refused(inside, &format!("{what}{tail}"))
+        }
+        other => other,
+    }
+}
+
+/// The lock `inside` no longer installs: `what` (the distributions and
+/// why), and `--rebuild-env`.
+pub(crate) fn lock_refused(inside: &str, what: &str) -> Error {
+    Error::invalid_hint(
+        format!("the resolution lock {inside}"),
+        format!("no longer installs: {what}"),
+        "`djdd build --rebuild-env` resolves the requirements again and writes a new lock (the env's content may then change under the same HASH)",
+    )
+}
+
+/// Drops the `REQUESTED` mark of the distributions `names` in `env_dir`.
+pub(crate) fn drop_requested(
+    root: &BuildRoot,
+    env_dir: &str,
+    env: &[(String, String)],
+    names: &[String],
+) -> Result<()> {
+    drop_dist_file(root, env_dir, env, "REQUESTED", names)
+}
+
+/// Removes `file` from the `.dist-info` of the distributions `names` (`*`:
+/// all) in `env_dir`, and its RECORD row ([`DROP_DIST_FILE_SCRIPT`]), with
+/// the env's python as the build user.
+pub(crate) fn drop_dist_file(
+    root: &BuildRoot,
+    env_dir: &str,
+    env: &[(String, String)],
+    file: &str,
+    names: &[String],
+) -> Result<()> {
+    let python = format!("{env_dir}/bin/python");
+    let mut argv: Vec<&str> = vec![&python, "-I", "-c", DROP_DIST_FILE_SCRIPT, env_dir, file];
+    argv.extend(names.iter().map(String::as_str));
+    run_step(root, Some(BUILD_USER), "/", env, 60, &argv)?;
+    Ok(())
+}
+
+/// Says which distributions come from wheels the build dir built before
+/// from their sdists (`NAME==VERSION` each).
+pub(crate) fn log_kept_wheels(from_cache: &[String]) {
+    let one = from_cache.len() == 1;
+    tracing::info!(
+        "{} wheel{} built before from {} sdist{} (the build dir's cache): {}",
+        from_cache.len(),
+        if one { "" } else { "s" },
+        if one { "its" } else { "their" },
+        if one { "" } else { "s" },
+        from_cache.join(" ")
+    );
+}
+
+/// Drops a file (and its RECORD row) of the distributions named (see the
+/// script's header).
+const DROP_DIST_FILE_SCRIPT: &str = include_str!("scripts/drop_dist_file.py");
