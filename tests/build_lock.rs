@@ -51,15 +51,7 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
         "the build dir keeps the shipped lock"
     );
     assert!(lock.contains("\nsqlparse==0.6.1 --hash=sha256:"), "{lock}");
-    let hash = env
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .split('_')
-        .next()
-        .unwrap()
-        .trim_start_matches("demo-env-")
-        .to_string();
+    let hash = env_hash_of(&env);
     let env_tree = d.path().join("buildroot/usr/lib/demo-env").join(&hash);
     // The wheel djdd built from psycopg2's sdist is kept by the sdist's
     // hash, which the lock names.

@@ -33,15 +33,7 @@ fn pip_still_builds_the_env_and_rebuilds_it_from_its_lock() {
     let env_bytes = std::fs::read(&env).unwrap();
 
     // The HASH: the canonical inputs have no installer line.
-    let hash = env
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .split('_')
-        .next()
-        .unwrap()
-        .trim_start_matches("demo-env-")
-        .to_string();
+    let hash = env_hash_of(&env);
     assert!(plan.contains(&format!("env HASH     {hash}")), "{plan}");
     let lock = std::fs::read_to_string(recorded_lock(&d)).unwrap();
     assert!(lock.starts_with("# What pip installed into "), "{lock}");

@@ -748,16 +748,7 @@ fn hostile_project_trees_and_a_locked_root_are_refused() {
     // tree's marker is gone, as in a new build root).
     let env_deb = one_package(&d, "demo-env-", &[]);
     let env_bytes = std::fs::read(&env_deb).unwrap();
-    let env_id = env_deb
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .split('_')
-        .next()
-        .unwrap()
-        .trim_start_matches("demo-env-")
-        .to_string();
+    let env_id = env_hash_of(&env_deb);
     let markers: Vec<PathBuf> = common::list_dir(&dp.join("state/envs"))
         .into_iter()
         .filter(|m| m.starts_with(&env_id))

@@ -414,3 +414,15 @@ pub fn assert_same_package(want: &[u8], got: &Path, what: &str) {
         .unwrap_or_else(|_| "(diffoscope is not installed)".into());
     panic!("{what}:\n{report}");
 }
+
+/// The HASH of an env package `deb` (`D/packages/demo-env-HASH_1_ARCH.deb`).
+pub fn env_hash_of(deb: &Path) -> String {
+    deb.file_name()
+        .unwrap()
+        .to_string_lossy()
+        .split('_')
+        .next()
+        .unwrap()
+        .trim_start_matches("demo-env-")
+        .to_string()
+}
