@@ -82,7 +82,26 @@ fn cache_inside(python: &str, arch: &str) -> String {
 pub fn ensure_tool(root: &BuildRoot, python: &str, env: &[(String, String)]) -> Result<String> {
     let dir = tool_dir();
     let uv = format!("{dir}/bin/uv");
-    if host_path(root, &format!("{dir}/{TOOL_DONE}")).is_file() {
+    let done = host_path(root, &format!("{dir}/{TOOL_DONE}"));
+    if done.is_file() {
+        return Ok(uv);
+    }
+    // Two builds in one fresh root (two envs at once) would both install
+    // it, one removing the other's half-made tree: one installs while the
+    // other waits, then finds it done. The lock is the root's, beside the
+    // tool dir; it is released when the file is closed (or djdd dies).
+    let lock_path = host_path(root, &format!("/opt/djdd/.uv-{UV_VERSION}.lock"));
+    if let Some(parent) = lock_path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    crate::flock::lock(&lock).map_err(|e| Error::io(&lock_path, e))?;
+    if done.is_file() {
         return Ok(uv);
     }
     let sha = uv_wheel_sha256(root.arch())?;
@@ -145,8 +164,8 @@ pub fn ensure_tool(root: &BuildRoot, python: &str, env: &[(String, String)]) -> 
             format!("says {said:?}, not uv {UV_VERSION}"),
         ));
     }
-    let done = host_path(root, &format!("{dir}/{TOOL_DONE}"));
     std::fs::write(&done, format!("{said}\n")).map_err(|e| Error::io(&done, e))?;
+    drop(lock);
     Ok(uv)
 }
 
