@@ -409,7 +409,8 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
             u.prebuild(&sdists_of(&picked))?;
             tracing::info!("uv pip install --no-deps --require-hashes -r {lock_inside}");
             if u.install(&dists, true).is_err() {
-                u.install(&dists, false).map_err(|e| resolve_error(b, e))?;
+                u.install(&dists, false)
+                    .map_err(|e| resolve_error_of("uv pip install -r", b, e))?;
             }
             picked.into_iter().map(|p| p.name).collect()
         }
