@@ -50,7 +50,11 @@ pub fn keep(cache: &Path, python: &str, sha: &str, wheel: &Path) -> Result<()> {
     }
     std::fs::create_dir_all(&dest_dir).map_err(|e| Error::io(&dest_dir, e))?;
     let tmp = dest_dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    std::fs::copy(wheel, &tmp).map_err(|e| Error::io(&tmp, e))?;
+    // A copy cut short (a full disk) leaves no partial temp file behind.
+    if let Err(e) = std::fs::copy(wheel, &tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(&tmp, e));
+    }
     std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
     Ok(())
 }
