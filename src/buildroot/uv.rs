@@ -448,6 +448,20 @@ struct Uv<'a> {
 }
 
 impl Uv<'_> {
+    /// Runs `argv` as the build user in the share dir, its progress shown
+    /// as `label` (counted like pip's).
+    fn run_metered(&self, argv: &[&str], label: &str) -> Result<crate::buildroot::runner::Output> {
+        run_step_metered(
+            self.root,
+            Some(BUILD_USER),
+            self.b.share_dir,
+            self.env,
+            PIP_TIMEOUT,
+            argv,
+            Some((label, crate::report::Meter::Pip)),
+        )
+    }
+
     /// `uv pip SUB --python ENV/bin/python`: the start of every uv command
     /// that acts on the env.
     fn pip<'s>(&'s self, sub: &'s str) -> Vec<&'s str> {
@@ -522,15 +536,7 @@ impl Uv<'_> {
             PYLOCK_FILE,
         ]);
         argv.extend(args);
-        let ran = run_step_metered(
-            root,
-            Some(BUILD_USER),
-            b.share_dir,
-            self.env,
-            PIP_TIMEOUT,
-            &argv,
-            Some(("uv pip compile", crate::report::Meter::Pip)),
-        );
+        let ran = self.run_metered(&argv, "uv pip compile");
         let pylock = format!("{}/{PYLOCK_FILE}", b.share_dir);
         let read = ran.and_then(|_| {
             let mut argv: Vec<&str> = vec![python, "-I", "-c", SELECT_SCRIPT, &pylock];
@@ -624,16 +630,7 @@ impl Uv<'_> {
             argv.push("--find-links");
             argv.push(l);
         }
-        let label = "uv pip install";
-        let ran = run_step_metered(
-            root,
-            Some(BUILD_USER),
-            b.share_dir,
-            self.env,
-            PIP_TIMEOUT,
-            &argv,
-            Some((label, crate::report::Meter::Pip)),
-        );
+        let ran = self.run_metered(&argv, "uv pip install");
         std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
         if let Err(e) = &ran {
             if offline {
