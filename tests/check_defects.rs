@@ -36,11 +36,7 @@ fn check(root: &Path, extra: &[&str]) -> (i32, String) {
         .args(extra)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::all_output(&out);
     (out.status.code().unwrap_or(-1), text)
 }
 

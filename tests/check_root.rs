@@ -46,11 +46,7 @@ fn check(d: &TestBuildDir, args: &[&str]) -> (i32, String) {
     let mut all = vec!["check"];
     all.extend_from_slice(args);
     let out = run(d, &all);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::all_output(&out);
     (out.status.code().unwrap_or(-1), text)
 }
 

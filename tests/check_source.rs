@@ -56,11 +56,7 @@ fn run(d: &Path, args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::all_output(&out);
     (out.status.code().unwrap_or(-1), text)
 }
 

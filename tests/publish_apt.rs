@@ -170,11 +170,7 @@ impl Root {
 }
 
 fn both(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::all_output(out)
 }
 
 /// One build of the demo project: env, src and the blue site depending on

@@ -288,11 +288,7 @@ fn write_all(dir: &Path, files: &[RenderedFile]) {
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = common::all_output(&out);
     (out.status.success(), text)
 }
 
@@ -1177,14 +1173,7 @@ fn scale_sh(t: &Path, body: &str, args: &[&str]) -> (i32, String) {
         .env("T", t)
         .output()
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), common::all_output(&out))
 }
 
 /// `NAME-VARIANT scale`: shows the counts and where they come from;
@@ -2094,11 +2083,7 @@ fn the_switch_outcome_is_decoded_once() {
         );
         let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
         assert_eq!(out.status.code(), Some(code), "status {status}");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = common::all_output(&out);
         assert!(text.contains(says), "status {status}: {text}");
         assert!(
             text.contains("release 7") || status == 4,
@@ -2319,14 +2304,7 @@ fn an_older_pg_dump_than_the_server_is_refused() {
              BACKUP_DB_WHAT='the local database demo-blue'\nbackup_pg_check pg_dump\necho checked\n"
         );
         let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
-        (
-            out.status.code(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
+        (out.status.code(), common::all_output(&out))
     };
     let (code, out) = check("15.8");
     assert_eq!(code, Some(1), "{out}");
@@ -2421,11 +2399,7 @@ for v in $(cat "$T/offered"); do printf ' %s | %12s | file:/srv/djdd-repo trixie
             )
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = common::all_output(&out);
         let apt = fs::read_to_string(t.join("apt-get")).unwrap_or_default();
         (out.status.code().unwrap_or(-1), text, apt)
     };

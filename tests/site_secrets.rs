@@ -176,14 +176,7 @@ fn run(control: &Path, args: &[&str], stdin: &str) -> (i32, String) {
         assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
     }
     let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.code().unwrap_or(-1), common::all_output(&out))
 }
 
 #[test]
@@ -311,14 +304,7 @@ fn postinst_run(t: &Path, external: bool, script: &str) -> (bool, String) {
         t = t.display(),
     );
     let out = Command::new("sh").arg("-c").arg(body).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.success(), common::all_output(&out))
 }
 
 #[test]

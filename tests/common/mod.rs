@@ -690,3 +690,12 @@ pub fn sha256_of_files(dir: &Path) -> std::collections::BTreeMap<String, String>
         })
         .collect()
 }
+
+/// A finished process's stdout followed by its stderr, as text.
+pub fn all_output(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
