@@ -27,7 +27,7 @@ printf '%s\n' "$status" >&2
 assert_eq 0 "$rc" "exit status of 'demo-blue status'"
 assert_contains "$status" "mode: online" "demo-blue status"
 for u in demo-blue.socket demo-blue.service demo-blue-celery.service nginx.service; do
-    printf '%s\n' "$status" | grep -Eq "^ +$u +active\$" || fail "demo-blue status does not say $u is active: $status"
+    grep -Eq "^ +$u +active\$" <<<"$status" || fail "demo-blue status does not say $u is active: $status"
 done
 assert_contains "$(in_ct demo-blue version)" "$v1_short" "demo-blue version"
 
@@ -82,7 +82,7 @@ code="$(in_ct curl -sS -o /dev/null -w '%{http_code}' -H 'Host: blue.example.org
 assert_eq 302 "$code" "POST /tasks/add/"
 task_done() {
     http_get http://127.0.0.1/tasks/ blue.example.org
-    [ "$HTTP_STATUS" = 200 ] && printf '%s\n' "$HTTP_BODY" | grep -qx "$x + $y = $((x + y))"
+    [ "$HTTP_STATUS" = 200 ] && grep -qx "$x + $y = $((x + y))" <<<"$HTTP_BODY"
 }
 deadline=$((SECONDS + 60))
 until task_done; do

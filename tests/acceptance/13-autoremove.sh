@@ -49,15 +49,15 @@ step "the old env and src packages are autoremovable"
 auto="$(in_ct apt-mark showauto)"
 for p in $old; do
     assert_eq ii "$(ct_pkg_status "$p")" "dpkg status of $p before autoremove"
-    printf '%s\n' "$auto" | grep -qx "$p" || fail "$p is not marked automatically installed (apt-mark showauto)"
+    grep -qx "$p" <<<"$auto" || fail "$p is not marked automatically installed (apt-mark showauto)"
 done
 in_ct apt-get autoremove --dry-run >"$CT_DIR/autoremove-dry.txt" 2>&1 || fail "apt-get autoremove --dry-run failed: $(cat "$CT_DIR/autoremove-dry.txt")"
 dry="$(sed -n 's/^Remv \([^ ]*\) .*/\1/p' "$CT_DIR/autoremove-dry.txt" | sort)"
 for p in $old; do
-    printf '%s\n' "$dry" | grep -qx "$p" || fail "apt-get autoremove --dry-run does not list $p: $(cat "$CT_DIR/autoremove-dry.txt")"
+    grep -qx "$p" <<<"$dry" || fail "apt-get autoremove --dry-run does not list $p: $(cat "$CT_DIR/autoremove-dry.txt")"
 done
 for p in $needed demo-site-blue demo-site-red; do
-    if printf '%s\n' "$dry" | grep -qx "$p"; then fail "apt-get autoremove --dry-run would remove $p, which v3 needs"; fi
+    if grep -qx "$p" <<<"$dry"; then fail "apt-get autoremove --dry-run would remove $p, which v3 needs"; fi
 done
 
 step "apt-get autoremove removes them"

@@ -81,7 +81,7 @@ in_ct grep -q "$probe-after" /var/log/demo-site/blue/demo.log.1 && fail "the lin
 step "man demo-blue lists the subcommands"
 man="$(in_ct env MANPAGER=cat MANWIDTH=100 man demo-blue 2>&1)" || fail "man demo-blue failed: $man"
 for c in status logs "start, stop" restart reload switch timers scale "offline, online" "tls status" version rollback "secrets list" manage shell; do
-    printf '%s\n' "$man" | grep -Eq "^ +$c( |\$|,)" || fail "man demo-blue does not list '$c': $man"
+    grep -Eq "^ +$c( |\$|,)" <<<"$man" || fail "man demo-blue does not list '$c': $man"
 done
 assert_contains "$man" "EXIT STATUS" "man demo-blue"
 acc_log "scenario 14 passed"

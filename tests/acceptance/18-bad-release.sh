@@ -54,9 +54,9 @@ PY
     fx tag -f v6
     fx checkout -q main
 fi
-fx show v6:notes/views.py | grep -q 'health check on purpose' || fail "v6's health view does not fail"
-fx show v4:demo/urls.py | grep -q 'broken on purpose' || fail "v4's urls.py does not raise"
-fx show v5:demo/__init__.py | grep -qx 'RELEASE = "v5"' || fail "v5 does not say release v5"
+fx show v6:notes/views.py | grep 'health check on purpose' >/dev/null || fail "v6's health view does not fail"
+fx show v4:demo/urls.py | grep 'broken on purpose' >/dev/null || fail "v4's urls.py does not raise"
+fx show v5:demo/__init__.py | grep -x 'RELEASE = "v5"' >/dev/null || fail "v5 does not say release v5"
 djdd_build red v4
 
 step "publish v4 and upgrade under load: the upgrade fails, v3 keeps serving"

@@ -111,14 +111,14 @@ in_ct test ! -e /etc/systemd/system/pulse-blue-heartbeat.target.wants ||
 in_ct test ! -e /etc/systemd/system/multi-user.target.wants/pulse-blue-heartbeat.target || fail "the heartbeat target is enabled at 0"
 assert_eq "root root 644" "$(in_ct stat -c '%U %G %a' /etc/pulse-site/blue/scale.env)" "scale.env's owner and mode (postinst)"
 status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status fails with heartbeat scaled to 0: $status"
-printf '%s\n' "$status" | grep -Eq '^ +pulse-blue-heartbeat.target +off \(scaled to 0 on this host\)$' ||
+grep -Eq '^ +pulse-blue-heartbeat.target +off \(scaled to 0 on this host\)$' <<<"$status" ||
     fail "pulse-blue status does not say heartbeat is off: $status"
 out="$(in_ct pulse-blue scale 2>&1)" || fail "pulse-blue scale failed: $out"
 printf '%s\n' "$out" >&2
-printf '%s\n' "$out" | grep -Eq '^ +heartbeat +process +0  this host \(package: 2\)$' || fail "pulse-blue scale: $out"
-printf '%s\n' "$out" | grep -Eq '^ +beat +process +1  package default$' || fail "pulse-blue scale: $out"
-printf '%s\n' "$out" | grep -Eq '^ +sweep +timer +on  package default$' || fail "pulse-blue scale: $out"
-printf '%s\n' "$out" | grep -Eq '^ +oldjob +ignored' || fail "pulse-blue scale: $out"
+grep -Eq '^ +heartbeat +process +0  this host \(package: 2\)$' <<<"$out" || fail "pulse-blue scale: $out"
+grep -Eq '^ +beat +process +1  package default$' <<<"$out" || fail "pulse-blue scale: $out"
+grep -Eq '^ +sweep +timer +on  package default$' <<<"$out" || fail "pulse-blue scale: $out"
+grep -Eq '^ +oldjob +ignored' <<<"$out" || fail "pulse-blue scale: $out"
 
 step "refused: an unknown name, a timer at 2 (nothing written); scale heartbeat=2 runs two instances"
 sum="$(in_ct sha256sum /etc/pulse-site/blue/scale.env)"
@@ -155,7 +155,7 @@ assert_contains "$out" "NOAUTH" "blue's Redis without the password"
 step "systemd-analyze verify on every generated unit"
 out="$(in_ct sh -c 'systemd-analyze verify /lib/systemd/system/pulse-blue*.service /lib/systemd/system/pulse-blue*.socket /lib/systemd/system/pulse-blue*.timer /lib/systemd/system/pulse-blue*.target 2>&1')" ||
     fail "systemd-analyze verify failed: $out"
-if printf '%s\n' "$out" | grep -q 'pulse-blue'; then fail "systemd-analyze verify complains: $out"; fi
+if grep -q 'pulse-blue' <<<"$out"; then fail "systemd-analyze verify complains: $out"; fi
 
 step "systemd-analyze security: every unit <= 2.0 (issue 19)"
 # The web, worker, process and timer services djdd generates, and the
@@ -219,16 +219,16 @@ assert_contains "$timers" "pulse-blue-sweep.timer (*:*:0/5)" "pulse-blue timers"
 assert_contains "$timers" "result: success (exit status 0)" "pulse-blue timers (the last run)"
 status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status says something is not running: $status"
 for u in pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.service pulse-blue-beat@1.service pulse-blue-sweep.timer; do
-    printf '%s\n' "$status" | grep -Eq "^ +$u +active\$" || fail "pulse-blue status does not show $u active: $status"
+    grep -Eq "^ +$u +active\$" <<<"$status" || fail "pulse-blue status does not show $u active: $status"
 done
 
 step "logs: gunicorn's and a process's lines, merged in time order, each with its unit"
 logs="$(in_ct pulse-blue logs gunicorn heartbeat 2>&1)" || fail "pulse-blue logs failed: $logs"
-printf '%s\n' "$logs" | grep -Eq ' pulse-blue\.service\[[0-9]+\]: .*Booting worker' ||
+grep -Eq ' pulse-blue\.service\[[0-9]+\]: .*Booting worker' <<<"$logs" ||
     fail "pulse-blue logs shows no line of gunicorn (pulse-blue.service): $logs"
-printf '%s\n' "$logs" | grep -Eq ' pulse-blue-heartbeat@1\.service\[[0-9]+\]: heartbeat-1: beating every' ||
+grep -Eq ' pulse-blue-heartbeat@1\.service\[[0-9]+\]: heartbeat-1: beating every' <<<"$logs" ||
     fail "pulse-blue logs shows no line of the process (pulse-blue-heartbeat@1.service): $logs"
-printf '%s\n' "$logs" | grep -q 'pulse-blue-sweep' && fail "pulse-blue logs gunicorn heartbeat shows the timer's lines: $logs"
+grep -q 'pulse-blue-sweep' <<<"$logs" && fail "pulse-blue logs gunicorn heartbeat shows the timer's lines: $logs"
 # In time order: no line's time is before the line above it.
 printf '%s\n' "$logs" | awk '/^-- /{next} {t = $2 " " $3; if (p != "" && t < p) {print "out of order: " $0; bad = 1} p = t} END {exit bad}' ||
     fail "pulse-blue logs is not in time order: $logs"
@@ -269,7 +269,7 @@ assert_unit_inactive pulse-blue-heartbeat@1.service pulse-blue-heartbeat@2.servi
 status="$(in_ct pulse-blue status 2>&1)" || fail "pulse-blue status fails with heartbeat and sweep at 0: $status"
 printf '%s\n' "$status" >&2
 for u in pulse-blue-heartbeat.target pulse-blue-sweep.timer; do
-    printf '%s\n' "$status" | grep -Eq "^ +$u +off \(scaled to 0 on this host\)\$" || fail "pulse-blue status does not say $u is off: $status"
+    grep -Eq "^ +$u +off \(scaled to 0 on this host\)\$" <<<"$status" || fail "pulse-blue status does not say $u is off: $status"
 done
 in_ct test ! -e /etc/systemd/system/timers.target.wants/pulse-blue-sweep.timer || fail "the timer is still enabled at 0"
 

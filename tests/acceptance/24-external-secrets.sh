@@ -93,8 +93,8 @@ assert_eq 0 "$(ct_psql "select count(*) from pg_database where datname = 'demo-e
 list="$(in_ct demo-ext secrets list)" || fail "demo-ext secrets list failed: $list"
 assert_contains "$list" "DATABASE_URL" "secrets list"
 assert_not_contains "$list" "ext-pw-0123" "secrets list"
-printf '%s\n' "$list" | grep -q '^  DATABASE_URL  *set ' || fail "secrets list does not show DATABASE_URL set: $list"
-printf '%s\n' "$list" | grep -q '^  SECRET_KEY  *set ' || fail "secrets list does not show SECRET_KEY set: $list"
+grep -q '^  DATABASE_URL  *set ' <<<"$list" || fail "secrets list does not show DATABASE_URL set: $list"
+grep -q '^  SECRET_KEY  *set ' <<<"$list" || fail "secrets list does not show SECRET_KEY set: $list"
 
 step "secrets export (0600, every value); a bad import changes nothing"
 in_ct rm -f /root/ext-secrets.env

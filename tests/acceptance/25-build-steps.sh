@@ -47,7 +47,7 @@ if ! fx rev-parse -q --verify refs/tags/v9 >/dev/null ||
     fx tag -f v9
     fx checkout -q main
 fi
-fx show v9:djdd.toml | grep -q -- '"--fail"' || fail "v9's djdd.toml has no failing release command"
+fx show v9:djdd.toml | grep -- '"--fail"' >/dev/null || fail "v9's djdd.toml has no failing release command"
 [ -e "$DJDD_DIR/variants/demo/green.toml" ] ||
     "$DJDD" variant demo green --domain green.example.org --migrate || fail "djdd variant demo green failed"
 
@@ -117,7 +117,7 @@ assert_eq 1 "$(ct_psql "select count(*) from notes_note where text = 'release co
 status="$(in_ct demo-green status 2>&1)" || fail "demo-green status failed: $status"
 printf '%s\n' "$status" >&2
 assert_contains "$status" "release commands (last run " "demo-green status"
-printf '%s\n' "$status" | grep -Eq '^ +2\. manage\.py remove_stale_contenttypes --no-input +ok$' ||
+grep -Eq '^ +2\. manage\.py remove_stale_contenttypes --no-input +ok$' <<<"$status" ||
     fail "demo-green status does not list remove_stale_contenttypes as ok: $status"
 
 step "upgrade to v8: the release commands run again, for v8"
@@ -144,7 +144,7 @@ assert_http 200 http://127.0.0.1/ green.example.org
 assert_contains "$HTTP_BODY" "release v8" "green's home page after the failed upgrade"
 status="$(in_ct demo-green status 2>&1)" || true
 printf '%s\n' "$status" >&2
-printf '%s\n' "$status" | grep -Eq '^ +2\. manage\.py record_release v9 --fail +FAILED$' ||
+grep -Eq '^ +2\. manage\.py record_release v9 --fail +FAILED$' <<<"$status" ||
     fail "demo-green status does not name the failed release command: $status"
 assert_contains "$status" ": failed:2)" "demo-green status (the last run's result)"
 

@@ -102,7 +102,7 @@ code="$(in_ct curl -sS -o /dev/null -w '%{http_code}' -H 'Host: shop.example.org
 assert_eq 302 "$code" "POST /orders/"
 placed() {
     http_get http://127.0.0.1/ shop.example.org
-    printf '%s\n' "$HTTP_BODY" | grep -q '<li>bread</li>'
+    grep -q '<li>bread</li>' <<<"$HTTP_BODY"
 }
 wait_for "the worker to place the order" 60 placed
 assert_eq 1 "$(ct_psql 'select count(*) from orders_order' shop-live)" "orders in database shop-live"

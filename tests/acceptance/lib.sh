@@ -712,7 +712,7 @@ ct_apt_update_repo() {
     out="$(in_ct apt-get update -o Dir::Etc::SourceList=/etc/apt/sources.list.d/djdd.sources \
         -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0 2>&1)" ||
         fail "apt-get update of the djdd repository failed: $out"
-    if printf '%s\n' "$out" | grep -Eq '^(W|E):'; then
+    if grep -Eq '^(W|E):' <<<"$out"; then
         fail "apt-get update of the djdd repository warned: $(printf '%s\n' "$out" | grep -E '^(W|E):')"
     fi
 }

@@ -48,7 +48,7 @@ djdd_setup() {
     # which reads the database (red keeps the health URL); a djdd from
     # before --warm-url (bench/upgrade.sh's base commit) has none.
     local warm=()
-    if "$DJDD" variant --help 2>/dev/null | grep -q -- '--warm-url'; then
+    if "$DJDD" variant --help 2>/dev/null | grep -- '--warm-url' >/dev/null; then
         warm=(--warm-url /)
     fi
     [ -e "$DJDD_DIR/variants/demo/blue.toml" ] ||
