@@ -554,6 +554,28 @@ fn requirements(tree: &dyn Tree, files: &[String], names: &Option<Vec<String>>, 
                 a.found.push("uWSGI is in the requirements: the env keeps it; djdd serves the site with its own gunicorn".into());
             }
         }
+        None if locks
+            .first()
+            .is_some_and(|l| *l == "uv.lock" || *l == "pylock.toml") =>
+        {
+            let lock = locks[0];
+            a.found.push(format!(
+                "requirements: {lock}: djdd builds the env from the lock as it is (no {REQUIREMENTS} needed; [env] in djdd.toml chooses extras and groups)"
+            ));
+            let text = detect::text(tree, lock).unwrap_or_default();
+            if !text.lines().any(|l| l.trim() == "name = \"gunicorn\"") {
+                a.undecided(
+                    format!("the app server: {lock} does not lock gunicorn, and djdd never adds to a lock"),
+                    if lock == "uv.lock" {
+                        "pyproject.toml: `uv add gunicorn`, then commit pyproject.toml and uv.lock"
+                            .to_string()
+                    } else {
+                        "add gunicorn to the project's dependencies and export pylock.toml again"
+                            .to_string()
+                    },
+                );
+            }
+        }
         None => {
             let key = match locks.first() {
                 Some(l) => format!("{REQUIREMENTS}: {}", export(l)),

@@ -230,14 +230,21 @@ fn bad_input_is_refused() {
 }
 
 #[test]
-fn a_lock_without_requirements_txt_says_how_to_export_it() {
+fn a_uv_lock_without_requirements_txt_is_the_envs_input_and_must_lock_gunicorn() {
     let mut files = project(&[("uv.lock", "version = 1\nrequires-python = \">=3.12\"\n")]);
     files.remove("requirements.txt");
     let a = run(files, Choices::default()).unwrap();
     assert!(
+        a.found
+            .iter()
+            .any(|f| f.contains("djdd builds the env from the lock as it is")),
+        "{:?}",
+        a.found
+    );
+    assert!(
         a.undecided
             .iter()
-            .any(|u| u.key.contains("uv export --format requirements-txt")),
+            .any(|u| u.key.contains("uv add gunicorn")),
         "{:?}",
         a.undecided
     );
@@ -247,6 +254,20 @@ fn a_lock_without_requirements_txt_says_how_to_export_it() {
             .any(|f| f.contains("uv.lock's requires-python is >=3.12")),
         "{:?}",
         a.found
+    );
+}
+
+#[test]
+fn a_poetry_lock_without_requirements_txt_says_how_to_export_it() {
+    let mut files = project(&[("poetry.lock", "[[package]]\nname = \"django\"\n")]);
+    files.remove("requirements.txt");
+    let a = run(files, Choices::default()).unwrap();
+    assert!(
+        a.undecided
+            .iter()
+            .any(|u| u.key.contains("poetry export --without-hashes")),
+        "{:?}",
+        a.undecided
     );
 }
 

@@ -25,22 +25,10 @@ use crate::error::{Error, Result};
 /// wheels, cannot store times before 1980).
 pub const ENV_EPOCH: u64 = 1_704_067_200;
 
-/// Builds the virtualenv at its final path inside the root, as the build
-/// user (no project code runs as root). Any earlier, unfinished tree at
-/// that path is removed first.
-pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
-    remove_in_root(root, b.env_dir)?;
-    remove_in_root(root, b.share_dir)?;
-    make_build_dir(root, b.env_dir)?;
-    for (rel, bytes) in &b.files {
-        let dest = host_path(root, &format!("{}/{rel}", b.share_dir));
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        std::fs::write(&dest, bytes).map_err(|e| Error::io(&dest, e))?;
-    }
-    make_build_dir(root, b.share_dir)?;
-    let python = format!("/usr/bin/python{}", b.python_version);
+/// The environment of every command an env build runs in the root: a
+/// fixed PATH, locale and time, pip's cache and flags, the compiler flags
+/// that keep what it builds reproducible, and the host's CA.
+pub fn base_env(root: &BuildRoot) -> Result<Vec<(String, String)>> {
     let epoch = ENV_EPOCH.to_string();
     let mut env = vec![
         ("PATH".to_string(), "/usr/bin:/bin".to_string()),
@@ -68,6 +56,26 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
     if let Some(ca) = host_ca(root)? {
         env.push(("PIP_CERT".into(), ca.into()));
     }
+    Ok(env)
+}
+
+/// Builds the virtualenv at its final path inside the root, as the build
+/// user (no project code runs as root). Any earlier, unfinished tree at
+/// that path is removed first.
+pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
+    remove_in_root(root, b.env_dir)?;
+    remove_in_root(root, b.share_dir)?;
+    make_build_dir(root, b.env_dir)?;
+    for (rel, bytes) in &b.files {
+        let dest = host_path(root, &format!("{}/{rel}", b.share_dir));
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::write(&dest, bytes).map_err(|e| Error::io(&dest, e))?;
+    }
+    make_build_dir(root, b.share_dir)?;
+    let python = format!("/usr/bin/python{}", b.python_version);
+    let env = base_env(root)?;
     let user = Some(BUILD_USER);
     tracing::info!("creating the virtualenv {} with {python}", b.env_dir);
     let mut venv: Vec<&str> = vec![&python, "-m", "venv"];

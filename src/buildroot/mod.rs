@@ -31,6 +31,7 @@ pub mod env;
 pub mod host;
 pub mod init;
 pub mod install;
+pub mod lock_input;
 pub mod mounts;
 pub mod pip;
 pub mod python;

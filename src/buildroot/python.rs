@@ -65,18 +65,25 @@ pub fn python_hint(pip_output: &str, root_python: &str) -> Option<String> {
     } else {
         format!(" (pip skipped {} for that)", versions.join(", "))
     };
-    let fix = SUITE_PYTHONS
+    let fix = suite_for(&spec);
+    Some(format!(
+        "{what} needs Python {spec}{ignored}, and this build root has Python {root_python}: {fix}"
+    ))
+}
+
+/// Which build root has a Python that meets `spec` (a Requires-Python
+/// specifier set), as a sentence: the first suite djdd knows whose Python
+/// does, or that none has such a Python.
+pub fn suite_for(spec: &str) -> String {
+    SUITE_PYTHONS
         .iter()
-        .find(|(_, py)| python_satisfies(py, &spec))
+        .find(|(_, py)| python_satisfies(py, spec))
         .map(|(suite, py)| {
             format!(
                 "a build root made with `djdd init --suite {suite}` has Python {py} (a new build dir: `djdd init --dir DIR --suite {suite}`)"
             )
         })
-        .unwrap_or_else(|| "no Debian suite djdd knows has such a Python".to_string());
-    Some(format!(
-        "{what} needs Python {spec}{ignored}, and this build root has Python {root_python}: {fix}"
-    ))
+        .unwrap_or_else(|| "no Debian suite djdd knows has such a Python".to_string())
 }
 
 /// Whether Python `version` (`3.11`) meets a PEP 440 specifier set such as

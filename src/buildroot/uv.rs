@@ -45,7 +45,7 @@ pub fn tool_dir() -> String {
 const TOOL_DONE: &str = ".djdd-complete";
 
 /// Picks each package's archive from a pylock.toml (see its header).
-const SELECT_SCRIPT: &str = include_str!("scripts/pylock.py");
+pub(crate) const SELECT_SCRIPT: &str = include_str!("scripts/pylock.py");
 /// Checks the env's files against their RECORD (see its header).
 const VERIFY_SCRIPT: &str = include_str!("scripts/verify.py");
 /// The requirements djdd adds, in the share dir while uv resolves.
@@ -175,7 +175,7 @@ pub fn ensure_tool(root: &BuildRoot, python: &str, env: &[(String, String)]) -> 
 /// bars, no Python downloads, no uv.toml or pyproject.toml of the project
 /// read, pip's meaning of extra indexes (the best match of all), and the
 /// host's CA. Makes the cache dir on the host, the build user's.
-fn uv_env(
+pub(crate) fn uv_env(
     root: &BuildRoot,
     cache: &Path,
     python: &str,
@@ -317,6 +317,29 @@ pub fn lock_text(env_dir: &str, picked: &[Picked]) -> String {
     s
 }
 
+/// `requirements.lock` of an env built from the project's own lock
+/// (`requirements.root`, whose lines are what it installs here).
+pub fn project_lock_text(env_dir: &str, requirements: &crate::plan::Requirements) -> String {
+    let mut s = format!(
+        "# What djdd installs into {env_dir}: the distributions the project's\n\
+         # {} selects for this Python and architecture, one a line, with the\n\
+         # sha256 of the archive it comes from (the wheel, or the sdist djdd builds).\n\
+         # Install exactly this with\n\
+         # pip install --no-deps --require-hashes -r requirements.lock\n",
+        requirements.root
+    );
+    for l in requirements
+        .files
+        .get(&requirements.root)
+        .map(|f| f.lines.as_slice())
+        .unwrap_or_default()
+    {
+        s.push_str(l);
+        s.push('\n');
+    }
+    s
+}
+
 /// The sdists of a resolution, for djdd to build at their fixed path.
 pub fn sdists_of(picked: &[Picked]) -> Vec<Sdist> {
     picked
@@ -437,6 +460,31 @@ fn resolve_error(b: &EnvBuild<'_>, e: Error) -> Error {
     resolve_error_of("uv pip compile", b, e)
 }
 
+/// Debian's wheel of `name` (`pip`, `setuptools`) in the root, from
+/// python3-pip-whl, which venv's ensurepip installs from: its path inside
+/// the root.
+pub fn debian_wheel(root: &BuildRoot, name: &str) -> Result<String> {
+    let dir = "/usr/share/python-wheels";
+    let prefix = format!("{name}-");
+    let rd = std::fs::read_dir(host_path(root, dir));
+    let mut found: Vec<String> = rd
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix) && n.ends_with(".whl"))
+        .collect();
+    found.sort();
+    match found.pop() {
+        Some(w) => Ok(format!("{dir}/{w}")),
+        None => Err(Error::invalid_hint(
+            format!("build root {}", root.path().display()),
+            format!("has no {name} wheel in {dir}, which venv's ensurepip installs from"),
+            "rerun `djdd init` (python3-venv brings python3-pip-whl)",
+        )),
+    }
+}
+
 /// What uv's runs of one env build share.
 struct Uv<'a> {
     root: &'a BuildRoot,
@@ -484,28 +532,10 @@ impl Uv<'_> {
         if minor < 12 {
             names.push("setuptools");
         }
-        let dir = "/usr/share/python-wheels";
-        let mut wheels: Vec<String> = Vec::new();
-        for name in names {
-            let prefix = format!("{name}-");
-            let rd = std::fs::read_dir(host_path(root, dir));
-            let mut found: Vec<String> = rd
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with(&prefix) && n.ends_with(".whl"))
-                .collect();
-            found.sort();
-            let Some(w) = found.pop() else {
-                return Err(Error::invalid_hint(
-                    format!("build root {}", root.path().display()),
-                    format!("has no {name} wheel in {dir}, which venv's ensurepip installs from"),
-                    "rerun `djdd init` (python3-venv brings python3-pip-whl)",
-                ));
-            };
-            wheels.push(format!("{dir}/{w}"));
-        }
+        let wheels: Vec<String> = names
+            .into_iter()
+            .map(|n| debian_wheel(root, n))
+            .collect::<Result<_>>()?;
         let mut argv = self.pip("install");
         argv.extend(["--offline", "--no-deps"]);
         argv.extend(wheels.iter().map(String::as_str));
@@ -814,6 +844,18 @@ wheels = [{{ url = "https://e.org/compiled-2.0-cp27-cp27m-win32.whl", hashes = {
 name = "vcs-thing"
 version = "0.1"
 vcs = {{ type = "git", url = "https://git.example.org/thing.git", commit-id = "abc" }}
+
+[[packages]]
+name = "windows-only"
+version = "0.4.6"
+marker = "sys_platform == 'win32'"
+wheels = [{{ url = "https://e.org/windows_only-0.4.6-py3-none-any.whl", hashes = {{ sha256 = "{c}" }} }}]
+
+[[packages]]
+name = "linux-only"
+version = "1.1"
+marker = "sys_platform == 'linux' and python_version >= '3.8'"
+wheels = [{{ url = "https://e.org/linux_only-1.1-py3-none-any.whl", hashes = {{ sha256 = "{c}" }} }}]
 "#
             ),
         )
@@ -836,10 +878,25 @@ vcs = {{ type = "git", url = "https://git.example.org/thing.git", commit-id = "a
             got,
             [
                 ("sdist".into(), "compiled".into(), A.into()),
+                ("wheel".into(), "linux-only".into(), c.clone()),
                 ("wheel".into(), "pure-thing".into(), B.into()),
                 ("none".into(), "vcs-thing".into(), String::new()),
             ]
         );
+        // A lock for no Python this one is: exit 3, naming the specifier.
+        let other = t.path().join("pylock.other.toml");
+        std::fs::write(
+            &other,
+            "lock-version = \"1.0\"\nrequires-python = \">=3.99\"\n",
+        )
+        .unwrap();
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-I", "-c", SELECT_SCRIPT])
+            .arg(&other)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("requires-python >=3.99"));
         // Given a lock, the archive with its hash, or `mismatch`.
         let lock = t.path().join("requirements.lock");
         std::fs::write(
@@ -858,6 +915,7 @@ vcs = {{ type = "git", url = "https://git.example.org/thing.git", commit-id = "a
             got,
             [
                 ("mismatch".into(), "compiled".into()),
+                ("mismatch".into(), "linux-only".into()),
                 ("sdist".into(), "pure-thing".into()),
                 ("mismatch".into(), "vcs-thing".into()),
             ]

@@ -12,6 +12,7 @@ use crate::config::project::{
 };
 use crate::contract;
 use crate::error::Error;
+use crate::plan::EnvSourceFile;
 
 use super::settings::{settings_hardcoded, settings_read_variables};
 use super::{Problem, Tree, module_file, read_text};
@@ -57,12 +58,31 @@ pub fn static_checks_with(tree: &dyn Tree, settings: Option<&SettingsOverride>) 
     if let Some(s) = settings {
         project.settings = Some(s.module.clone());
     }
-    problems.extend(required_files(tree, &project));
-    let requirement_problems = requirements_files(tree);
-    let includes_complete = requirement_problems.is_empty() && tree.read(REQUIREMENTS).is_some();
-    problems.extend(requirement_problems);
-    if includes_complete {
-        problems.extend(requirements_unpinned(tree));
+    let source =
+        match crate::plan::env_source_file(&project.env, &mut |p: &str| Ok(tree.read(p).is_some()))
+        {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(error_to_problem(
+                    "djdd-toml",
+                    DJDD_TOML,
+                    e,
+                    "fix [env] (docs/contract.md lists every key of djdd.toml)",
+                ));
+                EnvSourceFile::Requirements
+            }
+        };
+    problems.extend(required_files(tree, &project, &source));
+    let mut includes_complete = false;
+    if source == EnvSourceFile::Requirements {
+        let requirement_problems = requirements_files(tree);
+        includes_complete = requirement_problems.is_empty() && tree.read(REQUIREMENTS).is_some();
+        problems.extend(requirement_problems);
+        if includes_complete {
+            problems.extend(requirements_unpinned(tree));
+        }
+    } else {
+        problems.extend(lock_files(tree, &source, &project, &mut notes));
     }
     problems.extend(debian_requirements(tree));
     let settings_fix = settings.map(|s| s.fix.as_str());
@@ -142,15 +162,16 @@ fn error_to_problem(
     }
 }
 
-/// The files every project must have: requirements.txt and manage.py.
-fn required_files(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
+/// The files every project must have: requirements.txt (unless the env is
+/// built from a lock) and manage.py.
+fn required_files(tree: &dyn Tree, project: &Project, source: &EnvSourceFile) -> Vec<Problem> {
     let mut out = Vec::new();
-    if tree.read(REQUIREMENTS).is_none() {
+    if *source == EnvSourceFile::Requirements && tree.read(REQUIREMENTS).is_none() {
         out.push(Problem::error(
             "required-file",
             REQUIREMENTS,
             "missing (or a symlink leaving the repository): djdd builds the virtualenv from it",
-            "add requirements.txt at the repository root, listing the project's Python packages with pinned versions (pip's -r syntax)",
+            "add requirements.txt at the repository root, listing the project's Python packages with pinned versions (pip's -r syntax), or commit the project's uv.lock or pylock.toml (djdd.toml's `env.requirements`)",
         ));
     }
     if tree.read(&project.manage).is_none() {
@@ -161,6 +182,90 @@ fn required_files(tree: &dyn Tree, project: &Project) -> Vec<Problem> {
             format!("add {} or set `manage = \"PATH\"` in {DJDD_TOML}", project.manage),
         ));
     }
+    out
+}
+
+/// The project's lock, when the env is built from one: its files are
+/// there and parse (a TOML error names the line); a note says what it
+/// locks. Which of those a build installs depends on the root's Python
+/// and architecture: the in-root check and `djdd build --plan` say.
+fn lock_files(
+    tree: &dyn Tree,
+    source: &EnvSourceFile,
+    project: &Project,
+    notes: &mut Vec<String>,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for f in source.files() {
+        if tree.read(f).is_none() {
+            out.push(Problem::error(
+                "required-file",
+                f,
+                format!("missing (or a symlink leaving the repository): djdd builds the virtualenv from {}", source.path()),
+                if f == project::PYPROJECT {
+                    "commit the pyproject.toml that uv.lock locks, beside it".to_string()
+                } else {
+                    format!("commit {f} at the repository root, or name what the env is built from in {DJDD_TOML}'s `env.requirements`")
+                },
+            ));
+        }
+    }
+    let path = source.path();
+    let Some(text) = read_text(tree, path) else {
+        return out;
+    };
+    let table: toml::Table = match toml::from_str(&text) {
+        Ok(t) => t,
+        Err(e) => {
+            out.push(Problem::error(
+                "lock-file",
+                path,
+                format!(
+                    "does not parse: {}",
+                    crate::rules::names::printable(e.to_string().trim_end())
+                ),
+                "write it again with `uv lock` (or `uv export --format pylock.toml`) and commit it",
+            ));
+            return out;
+        }
+    };
+    let key = if *source == EnvSourceFile::UvLock {
+        "package"
+    } else {
+        "packages"
+    };
+    // uv.lock lists the project itself too (a virtual or editable source).
+    let mut names: Vec<String> = table
+        .get(key)
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|p| {
+            !p.get("source")
+                .and_then(|s| s.as_table())
+                .is_some_and(|s| s.contains_key("virtual") || s.contains_key("editable"))
+        })
+        .filter_map(|p| {
+            let name = p.get("name")?.as_str()?;
+            let version = p.get("version").and_then(|v| v.as_str()).unwrap_or("?");
+            Some(format!("{name}=={version}"))
+        })
+        .collect();
+    names.sort();
+    let list = |l: &[String]| {
+        if l.is_empty() {
+            "none".to_string()
+        } else {
+            l.join(", ")
+        }
+    };
+    notes.push(format!(
+        "env: from {path} (extras: {}; groups: {}): it locks {} distributions for every platform, extra and group: {}; a build installs what the chosen extras and groups need on the build root's Python and architecture (`djdd build --plan` counts them), never the project itself",
+        list(&project.env.extras),
+        list(&project.env.groups),
+        names.len(),
+        names.join(" ")
+    ));
     out
 }
 

@@ -50,6 +50,17 @@ pub struct ProjectFile {
     pub secrets: BTreeMap<String, String>,
     #[serde(default)]
     pub release: ReleaseFile,
+    #[serde(default)]
+    pub env: EnvFile,
+}
+
+/// `[env]` as written: what the env is built from.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvFile {
+    pub requirements: Option<String>,
+    pub extras: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
 }
 
 /// `[release]` as written.
@@ -155,6 +166,19 @@ pub struct Project {
     /// `[release] commands`: run on the target by postinst after migrate
     /// and before the switch, in the new release, in order.
     pub release: Vec<Command>,
+    /// `[env]`: what the env is built from.
+    pub env: EnvSource,
+}
+
+/// `[env]`, checked: the file the env is built from, when djdd.toml names
+/// one (otherwise the first of requirements.txt, uv.lock, pylock.toml the
+/// commit has), and the extras and dependency groups a lock installs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvSource {
+    pub requirements: Option<String>,
+    /// PEP 685-normalised, sorted, unique.
+    pub extras: Vec<String>,
+    pub groups: Vec<String>,
 }
 
 /// A secret the project declares (`[secrets]` in djdd.toml).
@@ -379,6 +403,24 @@ pub const KEYS: &[Key] = &[
         default: "`[]`",
         meaning: "Commands postinst runs on the target after migrate and before the switch, in the new release with the run-time environment, each `[\"manage.py\", CMD, ARG...]` or `[PROGRAM, ARG...]` (as for processes; `${VAR}` is a contract variable's value). They run on every configure that switches release (a rollback too), one host at a time under migrate's lock, so they must be idempotent. One that fails fails the upgrade: the running release keeps serving.",
         example: "[[\"manage.py\", \"clearsessions\"]]",
+    },
+    Key {
+        name: "env.requirements",
+        default: "`\"requirements.txt\"` when the commit has it, else `\"uv.lock\"`, else `\"pylock.toml\"`",
+        meaning: "What the env is built from: `\"requirements.txt\"` (pip's format, with its `-r`/`-c` includes, resolved at build time), `\"uv.lock\"` (uv's lock, beside the pyproject.toml it locks) or a PEP 751 lock, `\"pylock.toml\"` or `\"pylock.NAME.toml\"`. A lock is installed as it is: the packages it selects for the build root's Python and architecture, each from the archive whose sha256 it records; the project itself is not installed (its source is the src package), nor any dependency group unless `env.groups` names it. The lock must hold the app server (gunicorn, and uvicorn-worker for `asgi`). For poetry.lock, export one: `poetry export --format requirements.txt`.",
+        example: "\"uv.lock\"",
+    },
+    Key {
+        name: "env.extras",
+        default: "`[]`",
+        meaning: "The project's optional dependencies (`[project.optional-dependencies]`) a uv.lock installs, by name. Only with uv.lock.",
+        example: "[\"postgres\"]",
+    },
+    Key {
+        name: "env.groups",
+        default: "`[]` (not even `dev`)",
+        meaning: "The dependency groups (`[dependency-groups]`) a uv.lock installs, by name. Only with uv.lock.",
+        example: "[\"prod\"]",
     },
     Key {
         name: "build.python_packages",
@@ -669,6 +711,113 @@ pub fn resolve(file: Option<&ProjectFile>, manage_py: Option<&str>) -> Result<Pr
             steps,
         },
         health: Health { url, timeout },
+        env: check_env(&f.env)?,
+    })
+}
+
+/// `uv.lock`.
+pub const UV_LOCK: &str = "uv.lock";
+/// The pyproject.toml a uv.lock locks.
+pub const PYPROJECT: &str = "pyproject.toml";
+
+/// Whether `name` is a file name PEP 751 gives a lock: `pylock.toml`, or
+/// `pylock.NAME.toml` with NAME of letters, digits, `.`, `_` and `-`.
+pub fn is_pylock_name(name: &str) -> bool {
+    name == "pylock.toml"
+        || name
+            .strip_prefix("pylock.")
+            .and_then(|r| r.strip_suffix(".toml"))
+            .is_some_and(|n| {
+                !n.is_empty()
+                    && n.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            })
+}
+
+/// PEP 685: an extra's (or group's) name, normalised.
+fn normalise_extra(s: &str) -> Option<String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    ok.then(|| {
+        let mut out = String::new();
+        for c in s.chars() {
+            if matches!(c, '.' | '_' | '-') {
+                if !out.ends_with('-') {
+                    out.push('-');
+                }
+            } else {
+                out.push(c.to_ascii_lowercase());
+            }
+        }
+        out
+    })
+}
+
+/// `[env]`, checked.
+fn check_env(f: &EnvFile) -> Result<EnvSource> {
+    let requirements = match &f.requirements {
+        None => None,
+        Some(r) if r == REQUIREMENTS || r == UV_LOCK || is_pylock_name(r) => Some(r.clone()),
+        Some(r) if r == "poetry.lock" => {
+            return Err(Error::invalid_hint(
+                format!("{FILE}: key `env.requirements`"),
+                "poetry.lock is not read: its format is poetry's own",
+                "export it and commit the result: `poetry export --format requirements.txt --output requirements.txt` (then `requirements = \"requirements.txt\"`), or `poetry export --format pylock.toml` where your poetry has it",
+            ));
+        }
+        Some(r) => {
+            return Err(Error::invalid_hint(
+                format!("{FILE}: key `env.requirements`"),
+                format!(
+                    "{} is not a file djdd builds an env from",
+                    crate::rules::shown(r)
+                ),
+                "name \"requirements.txt\", \"uv.lock\", \"pylock.toml\" or \"pylock.NAME.toml\", at the repository root",
+            ));
+        }
+    };
+    let names = |key: &str, list: &Option<Vec<String>>| -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for s in list.iter().flatten() {
+            let n = normalise_extra(s).ok_or_else(|| {
+                Error::invalid_hint(
+                    format!("{FILE}: key `env.{key}`"),
+                    format!("{} is not a name (PEP 685)", crate::rules::shown(s)),
+                    "letters, digits, '.', '_' and '-', starting and ending with a letter or digit",
+                )
+            })?;
+            out.push(n);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    };
+    let extras = names("extras", &f.extras)?;
+    let groups = names("groups", &f.groups)?;
+    if requirements.as_deref() == Some(REQUIREMENTS) && !(extras.is_empty() && groups.is_empty()) {
+        return Err(Error::invalid_hint(
+            format!("{FILE}: keys `env.extras` and `env.groups`"),
+            "apply to a lock, not to requirements.txt",
+            "with requirements.txt, write the extras in the requirement line (`NAME[EXTRA]==VERSION`) and the groups' packages as lines of their own",
+        ));
+    }
+    if f.requirements.as_deref().is_some_and(is_pylock_name)
+        && !(extras.is_empty() && groups.is_empty())
+    {
+        return Err(Error::invalid_hint(
+            format!("{FILE}: keys `env.extras` and `env.groups`"),
+            "apply to uv.lock only: djdd installs a pylock.toml's default selection",
+            "export the pylock.toml with the extras and groups you want (`uv export --format pylock.toml --extra NAME --group NAME`)",
+        ));
+    }
+    Ok(EnvSource {
+        requirements,
+        extras,
+        groups,
     })
 }
 

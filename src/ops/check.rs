@@ -205,7 +205,7 @@ fn place_probe(
                 src,
                 tree,
                 timeout,
-                project.asgi.is_some(),
+                project,
             )? {
                 Ok(p) => {
                     notes.push(format!(
@@ -583,8 +583,9 @@ impl Probe {
         src: &Source,
         tree: &DirTree,
         timeout: u32,
-        asgi: bool,
+        project: &crate::config::project::Project,
     ) -> anyhow::Result<Result<Probe, String>> {
+        let asgi = project.asgi.is_some();
         let or_python = "or give --python PATH, the python of a virtualenv with the project's requirements installed";
         let build_cmd = format!(
             "`djdd build {name} {} --version {}`",
@@ -611,7 +612,16 @@ impl Probe {
         }
         let lock = bd.lock_shared()?;
         let mut read = |path: &str| Ok(tree.read(path));
-        let inputs = match crate::plan::load_project(&mut read) {
+        // As the build reads them: requirements.txt, or the project's lock
+        // read in the root.
+        let inputs = match crate::ops::env_input::project_inputs(
+            &bd,
+            &root,
+            &project.env,
+            asgi,
+            &src.commit,
+            &mut read,
+        ) {
             Ok(i) => i,
             Err(e) => {
                 return Ok(Err(format!(

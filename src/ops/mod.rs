@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command};
 pub mod adopt;
 pub mod build;
 pub mod check;
+pub mod env_input;
 pub mod init;
 pub mod manpages;
 pub mod pack;

@@ -87,6 +87,13 @@ pub struct ProjectInputs {
 /// gets repository-relative paths (see [`ReadFile`]).
 pub fn load_project(read: &mut ReadFile<'_>) -> Result<ProjectInputs> {
     let requirements = load_requirements(REQUIREMENTS, read)?;
+    with_debian(requirements, read)
+}
+
+/// The project's inputs with `requirements` as given (from the project's
+/// lock: [`Requirements::from_lock`]) and the two Debian requirement files
+/// read through `read`.
+pub fn with_debian(requirements: Requirements, read: &mut ReadFile<'_>) -> Result<ProjectInputs> {
     let mut debian = |path: &str| -> Result<DebianRequirements> {
         match read(path)? {
             Some(bytes) => DebianRequirements::parse(path, &bytes),
@@ -98,6 +105,75 @@ pub fn load_project(read: &mut ReadFile<'_>) -> Result<ProjectInputs> {
         src_debian: debian(SRC_DEBIAN_REQUIREMENTS)?,
         requirements,
     })
+}
+
+/// What the env is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvSourceFile {
+    /// `requirements.txt`, resolved at build time.
+    Requirements,
+    /// `uv.lock`, with the pyproject.toml beside it.
+    UvLock,
+    /// A PEP 751 lock, `pylock.toml` or `pylock.NAME.toml`.
+    Pylock(String),
+}
+
+impl EnvSourceFile {
+    /// Its path in the repository.
+    pub fn path(&self) -> &str {
+        match self {
+            EnvSourceFile::Requirements => REQUIREMENTS,
+            EnvSourceFile::UvLock => crate::config::project::UV_LOCK,
+            EnvSourceFile::Pylock(p) => p,
+        }
+    }
+
+    /// The files a build reads it from, by repository path.
+    pub fn files(&self) -> Vec<&str> {
+        match self {
+            EnvSourceFile::UvLock => vec![
+                crate::config::project::UV_LOCK,
+                crate::config::project::PYPROJECT,
+            ],
+            other => vec![other.path()],
+        }
+    }
+}
+
+/// The file the env is built from: the one djdd.toml's `env.requirements`
+/// names, otherwise the first of requirements.txt, uv.lock and
+/// pylock.toml that `exists` (requirements.txt when none does, so that
+/// reading it says it is missing). Extras or groups with requirements.txt
+/// are refused.
+pub fn env_source_file(
+    env: &crate::config::project::EnvSource,
+    exists: &mut dyn FnMut(&str) -> Result<bool>,
+) -> Result<EnvSourceFile> {
+    use crate::config::project::UV_LOCK;
+    let source = match env.requirements.as_deref() {
+        Some(r) if r == REQUIREMENTS => EnvSourceFile::Requirements,
+        Some(r) if r == UV_LOCK => EnvSourceFile::UvLock,
+        Some(r) => EnvSourceFile::Pylock(r.to_string()),
+        None if exists(REQUIREMENTS)? => EnvSourceFile::Requirements,
+        None if exists(UV_LOCK)? => EnvSourceFile::UvLock,
+        None if exists("pylock.toml")? => EnvSourceFile::Pylock("pylock.toml".into()),
+        None => EnvSourceFile::Requirements,
+    };
+    let chosen = !(env.extras.is_empty() && env.groups.is_empty());
+    if chosen && source != EnvSourceFile::UvLock {
+        return Err(Error::invalid_hint(
+            format!(
+                "{}: keys `env.extras` and `env.groups`",
+                crate::config::project::FILE
+            ),
+            format!(
+                "apply to uv.lock only, and the env is built from {}",
+                source.path()
+            ),
+            "set `env.requirements = \"uv.lock\"`, or drop the extras and groups",
+        ));
+    }
+    Ok(source)
 }
 
 /// Every problem in the project's requirement files (for `djdd check`).
@@ -315,6 +391,27 @@ impl BuildPlan {
     /// text), an env to be built (not `--rebuild-env`) is built from it
     /// when it can be installed on its own ([`installable`]); the note
     /// says which, or why not. `where_` names where the lock is kept.
+    pub fn use_project_lock(&mut self, requirements: &Requirements) {
+        if self.env.action != Action::Build {
+            return;
+        }
+        let n = requirements.line_count();
+        self.env_note = Some(format!(
+            "installs exactly the {n} distribution{} the project's {} selects for python{} {}, with {}; no resolution",
+            plural(n),
+            requirements.root,
+            self.python_version,
+            self.arch,
+            match self.installer {
+                Installer::Pip => "pip --no-deps --require-hashes",
+                Installer::Uv =>
+                    "uv pip install --no-deps --require-hashes, offline when uv's cache has every wheel",
+            }
+        ));
+    }
+
+    /// Builds the env from the lock an earlier build recorded (`lock`, at
+    /// `where_`) when its package is gone.
     pub fn use_env_lock(&mut self, lock: Option<&str>, where_: &str) {
         if self.env.action != Action::Build || self.env_note.is_some() {
             return;

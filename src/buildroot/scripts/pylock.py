@@ -7,11 +7,23 @@
 # directory) or, given LOCK (a requirements.lock), `mismatch` (no archive
 # of the package has the sha256 LOCK records for it; otherwise the archive
 # named is the one with that sha256). DIRECT is 1 for an archive named by
-# its URL. Run by djdd with the env's python (its pip's packaging).
+# its URL. A package whose `marker` does not hold on this interpreter is
+# left out. Exit 3, saying why on stderr, when the lock's
+# `requires-python` excludes this interpreter; 4 on a marker that does
+# not parse. Run by djdd with the env's python (its pip's packaging), or
+# with the build root's, the Debian pip wheel named by DJDD_PIP_WHEEL on
+# the path.
+import os
+import platform
 import re
 import sys
 import tomllib
 
+if os.environ.get("DJDD_PIP_WHEEL"):
+    sys.path.insert(0, os.environ["DJDD_PIP_WHEEL"])
+
+from pip._vendor.packaging.markers import Marker
+from pip._vendor.packaging.specifiers import SpecifierSet
 from pip._vendor.packaging.tags import sys_tags
 from pip._vendor.packaging.utils import parse_wheel_filename
 
@@ -34,6 +46,10 @@ for i, tag in enumerate(sys_tags()):
 
 with open(sys.argv[1], "rb") as f:
     data = tomllib.load(f)
+requires = data.get("requires-python")
+if requires and not SpecifierSet(requires).contains(platform.python_version(), prereleases=True):
+    print(f"requires-python {requires}", file=sys.stderr)
+    sys.exit(3)
 wanted = None
 if len(sys.argv) > 2:
     wanted = {}
@@ -48,6 +64,14 @@ if len(sys.argv) > 2:
 
 for p in data.get("packages", []):
     name, version = norm(p.get("name", "")), p.get("version", "")
+    if p.get("marker"):
+        try:
+            holds = Marker(p["marker"]).evaluate({"extra": ""})
+        except Exception as e:
+            print(f"{name}: marker {p['marker']!r}: {e}", file=sys.stderr)
+            sys.exit(4)
+        if not holds:
+            continue
     found = []  # (kind, rank, sha256, url, direct)
     for w in p.get("wheels", []):
         try:

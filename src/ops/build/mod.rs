@@ -149,7 +149,6 @@ fn load_inputs(
         }
         Ok(got)
     };
-    let project_inputs = plan::load_project(&mut read)?;
     let djdd_toml = read(project::FILE)?;
     let manage_py = read("manage.py")?;
     let project_file = match &djdd_toml {
@@ -201,6 +200,14 @@ fn load_inputs(
         .into());
     }
 
+    let project_inputs = crate::ops::env_input::project_inputs(
+        bd,
+        root,
+        &project.env,
+        project.asgi.is_some(),
+        &commit.id,
+        &mut read,
+    )?;
     check_calendars(&project)?;
     if let Some(c) = &variant.backup {
         if let Some(why) =
@@ -265,15 +272,25 @@ fn load_inputs(
             .collect(),
     };
     let mut plan = plan::plan_build(&inputs)?;
-    // The lock an earlier build of this env recorded: the env is built
-    // from it when its package is gone (and not `--rebuild-env`).
-    let lock_file = bd.env_lock_file(name, &plan.env.full_id);
-    let recorded = read_if_exists(&lock_file)?;
-    plan.use_env_lock(
-        recorded.as_deref().map(String::from_utf8_lossy).as_deref(),
-        &lock_file.display().to_string(),
-    );
-    let env_lock = recorded.filter(|_| plan.env.action == plan::Action::RebuildFromLock);
+    let env_lock = if inputs.project.requirements.root != plan::REQUIREMENTS {
+        // The project's lock: the env is always installed from it.
+        let text = crate::buildroot::uv::project_lock_text(
+            &crate::contract::env_dir(name, &plan.env.id),
+            &inputs.project.requirements,
+        );
+        plan.use_project_lock(&inputs.project.requirements);
+        Some(text.into_bytes()).filter(|_| plan.env.action == plan::Action::Build)
+    } else {
+        // The lock an earlier build of this env recorded: the env is built
+        // from it when its package is gone (and not `--rebuild-env`).
+        let lock_file = bd.env_lock_file(name, &plan.env.full_id);
+        let recorded = read_if_exists(&lock_file)?;
+        plan.use_env_lock(
+            recorded.as_deref().map(String::from_utf8_lossy).as_deref(),
+            &lock_file.display().to_string(),
+        );
+        recorded.filter(|_| plan.env.action == plan::Action::RebuildFromLock)
+    };
     Ok(Inputs {
         variant,
         project_inputs: inputs.project,
@@ -696,7 +713,13 @@ impl VariantBuild<'_> {
         let _ = std::fs::remove_file(&tree.marker);
         let requested = requested_names(inputs);
         let lock = inputs.env_lock.as_deref();
-        if lock.is_some() {
+        let project_lock = &inputs.project_inputs.requirements.root;
+        if lock.is_some() && project_lock != plan::REQUIREMENTS {
+            log.line(&format!(
+                "env {}: from the project's {project_lock}",
+                plan.env.name
+            ));
+        } else if lock.is_some() {
             log.line(&format!(
                 "env {}: from the lock {}",
                 plan.env.name,

@@ -87,6 +87,46 @@ impl Requirements {
     }
 }
 
+impl Requirements {
+    /// The requirements of an env built from the project's lock (`root`,
+    /// `uv.lock` or a pylock.toml): `lines` are what it installs for the
+    /// build root's Python and architecture, one `NAME==VERSION
+    /// --hash=sha256:HEX` a distribution (the env's `requirements.lock`
+    /// lines), sorted here. `shipped` are the files it was read from,
+    /// by repository path with their bytes (the lock, and the
+    /// pyproject.toml a uv.lock locks); only the root holds lines, so
+    /// the env HASH depends on what is installed, not on how the lock
+    /// spells it.
+    pub fn from_lock(
+        root: &str,
+        shipped: &[(&str, &[u8])],
+        mut lines: Vec<String>,
+    ) -> Requirements {
+        lines.sort();
+        lines.dedup();
+        let mut files = BTreeMap::new();
+        for (path, bytes) in shipped {
+            files.insert(
+                path.to_string(),
+                RequirementsFile {
+                    path: path.to_string(),
+                    sha256: sha256_hex(bytes),
+                    lines: if *path == root {
+                        lines.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    includes: Vec::new(),
+                },
+            );
+        }
+        Requirements {
+            root: root.to_string(),
+            files,
+        }
+    }
+}
+
 /// Most files one requirements tree may pull in.
 pub const MAX_FILES: usize = 256;
 

@@ -1,0 +1,244 @@
+//! The project's own lock as the env's input, for real: fixtures/uvlock
+//! (the demo with pyproject.toml and uv.lock, no requirements.txt) builds
+//! its env from the lock, offline from what uv.lock records: what the
+//! root's Python and architecture need (no dev group, no Windows-only
+//! package, not the project itself), psycopg2 compiled from its sdist by
+//! djdd; the lock ships in the env package; a lock change that installs
+//! the same set keeps the env HASH; a second build dir makes the same
+//! bytes. Bad locks are refused naming the line or the Python, and leave
+//! packages/ as it was.
+//!
+//! Needs root, the cached base tarball and PyPI.
+
+mod build_support;
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use build_support::*;
+use common::{TestBuildDir, git};
+
+fn uvlock_repo() -> tempfile::TempDir {
+    need_root();
+    let t = tempfile::tempdir().unwrap();
+    let out = Command::new("sh")
+        .arg(common::fixtures().join("make-repo.sh"))
+        .arg(t.path())
+        .arg("uvlock")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "make-repo.sh uvlock: {out:?}");
+    t
+}
+
+fn lock_build_dir(repo: &Path) -> TestBuildDir {
+    let d = TestBuildDir::new();
+    ok(&d, &["init"]);
+    seed_pip_cache(&d);
+    ok(&d, &["src", "lockdemo", "--clone", repo.to_str().unwrap()]);
+    ok(
+        &d,
+        &[
+            "variant",
+            "lockdemo",
+            "blue",
+            "--domain",
+            "lock.example.org",
+        ],
+    );
+    d
+}
+
+const ASGIREF: &str = "https://files.pythonhosted.org/packages/2e/b0/ec211e1f7966247cb6469158d856bac9aa4c2fe13621bd6a352e4f850453/asgiref-3.13.0-py3-none-any.whl";
+const ASGIREF_SHA: &str = "f9596a2434512686473d50f96ff6207fbba49ae1a785dfac614df4aeb085674d";
+
+fn blue(rev: &str) -> [&str; 5] {
+    ["build", "lockdemo", "blue", "--version", rev]
+}
+
+/// A branch `name` on top of v1 with the changes `edit` makes, fetched
+/// into the build dir's copy of the repository.
+fn defect(d: &TestBuildDir, repo: &Path, name: &str, edit: impl FnOnce(&Path)) {
+    git(repo, &["checkout", "--quiet", "-B", name, "v1"]);
+    edit(repo);
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "--quiet", "--allow-empty", "-m", name]);
+    git(repo, &["checkout", "--quiet", "main"]);
+    ok(d, &["src", "lockdemo"]);
+}
+
+/// `djdd build` of branch `rev` fails naming each of `needles`, and
+/// leaves packages/ as it was.
+fn refused(d: &TestBuildDir, rev: &str, needles: &[&str]) {
+    let before = package_files(d);
+    let err = fails(d, &blue(rev));
+    for n in needles {
+        assert!(err.contains(n), "building {rev}: no {n:?} in:\n{err}");
+    }
+    assert_eq!(
+        package_files(d),
+        before,
+        "building {rev} left files:\n{err}"
+    );
+}
+
+#[test]
+fn the_env_is_built_from_uv_lock_and_bad_locks_are_refused() {
+    let repo = uvlock_repo();
+    let d = lock_build_dir(repo.path());
+
+    let (plan, _) = ok(&d, &[&blue("v1")[..], &["--plan"]].concat());
+    assert!(
+        plan.contains(
+            "installs exactly the 22 distributions the project's uv.lock selects for python3."
+        ),
+        "{plan}"
+    );
+    ok(&d, &blue("v1"));
+    save_pip_cache(&d);
+    let env = one_package(&d, "lockdemo-env-", &[]);
+    let lock = member_text(&env, "/requirements.lock").expect("the env ships requirements.lock");
+    for want in [
+        "\ndjango==5.2.19 --hash=sha256:",
+        "\ngunicorn==27.0.1 --hash=sha256:",
+        "\npsycopg2==2.9.13 --hash=sha256:",
+        "the project's\n# uv.lock selects",
+    ] {
+        assert!(
+            lock.contains(want),
+            "no {want:?} in the env's lock:\n{lock}"
+        );
+    }
+    let shipped = member_text(&env, "/uv.lock").expect("the env ships uv.lock");
+    assert_eq!(
+        shipped.as_bytes(),
+        std::fs::read(common::fixtures().join("uvlock/uv.lock")).unwrap(),
+        "the shipped uv.lock is the project's"
+    );
+    assert!(member_text(&env, "/pyproject.toml").is_some());
+    let files = contents(&env);
+    let dists: Vec<&String> = files
+        .iter()
+        .filter(|f| f.ends_with(".dist-info/"))
+        .collect();
+    for gone in ["pytest-", "colorama-", "pluggy-", "demo-1.0", "humanize-"] {
+        assert!(
+            !dists
+                .iter()
+                .any(|f| f.contains(&format!("site-packages/{gone}"))),
+            "{gone} is in the env: {dists:?}"
+        );
+    }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.contains("site-packages/psycopg2/_psycopg.")),
+        "psycopg2's C extension is missing"
+    );
+    let env_bytes = std::fs::read(&env).unwrap();
+
+    // v2 adds a dev dependency: uv.lock changes, the env's set does not.
+    let (plan, _) = ok(&d, &[&blue("v2")[..], &["--plan"]].concat());
+    let env_line = plan.lines().find(|l| l.starts_with("  env  ")).unwrap();
+    assert!(
+        env_line.contains(&env_hash_of(&env)) && env_line.contains("reuse"),
+        "{plan}"
+    );
+
+    // The same lock in another build dir: the same bytes.
+    let d2 = lock_build_dir(repo.path());
+    ok(&d2, &blue("v1"));
+    let env2 = one_package(&d2, "lockdemo-env-", &[]);
+    assert_same_package(
+        &env_bytes,
+        &env2,
+        "the env built from uv.lock in a second build dir",
+    );
+    drop(d2);
+
+    // An extra the project declares: installed when djdd.toml names it.
+    defect(&d, repo.path(), "extra", |r| {
+        let t = std::fs::read_to_string(r.join("djdd.toml")).unwrap();
+        std::fs::write(
+            r.join("djdd.toml"),
+            t + "\n[env]\nextras = [\"humanize\"]\n",
+        )
+        .unwrap();
+    });
+    let (plan, _) = ok(&d, &[&blue("extra")[..], &["--plan"]].concat());
+    assert!(
+        plan.contains("installs exactly the 23 distributions"),
+        "{plan}"
+    );
+
+    // A uv.lock that does not parse: refused, naming the line.
+    defect(&d, repo.path(), "broken", |r| {
+        let t = std::fs::read_to_string(r.join("uv.lock")).unwrap();
+        let mut lines: Vec<&str> = t.lines().collect();
+        lines[2] = "requires-python = = \">=3.11\"";
+        std::fs::write(r.join("uv.lock"), lines.join("\n")).unwrap();
+    });
+    refused(&d, "broken", &["uv.lock (commit ", "line 3"]);
+
+    // Locked for a Python no build root has.
+    defect(&d, repo.path(), "python", |r| {
+        let t = std::fs::read_to_string(r.join("uv.lock")).unwrap();
+        let t = t.replacen(
+            "requires-python = \">=3.11\"",
+            "requires-python = \">=3.99\"",
+            1,
+        );
+        std::fs::write(r.join("uv.lock"), t).unwrap();
+    });
+    refused(
+        &d,
+        "python",
+        &[
+            "has no entry for this build root's Python 3.",
+            "requires-python >=3.99",
+        ],
+    );
+
+    // A pylock.toml without the app server (djdd never adds to a lock),
+    // whose other package is for Windows only.
+    defect(&d, repo.path(), "noserver", |r| {
+        let t = std::fs::read_to_string(r.join("djdd.toml")).unwrap();
+        std::fs::write(
+            r.join("djdd.toml"),
+            t + "\n[env]\nrequirements = \"pylock.toml\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            r.join("pylock.toml"),
+            format!(
+                "lock-version = \"1.0\"\ncreated-by = \"hand\"\n\n\
+                 [[packages]]\nname = \"asgiref\"\nversion = \"3.13.0\"\n\
+                 wheels = [{{ url = \"{ASGIREF}\", hashes = {{ sha256 = \"{ASGIREF_SHA}\" }} }}]\n\n\
+                 [[packages]]\nname = \"colorama\"\nversion = \"0.4.6\"\nmarker = \"sys_platform == 'win32'\"\n\
+                 wheels = [{{ url = \"{ASGIREF}\", hashes = {{ sha256 = \"{ASGIREF_SHA}\" }} }}]\n"
+            ),
+        )
+        .unwrap();
+    });
+    refused(
+        &d,
+        "noserver",
+        &[
+            "pylock.toml (commit ",
+            "does not lock gunicorn",
+            "never adds to a lock",
+        ],
+    );
+
+    // requirements.txt with extras: refused by djdd.toml's check.
+    defect(&d, repo.path(), "txt-extras", |r| {
+        let t = std::fs::read_to_string(r.join("djdd.toml")).unwrap();
+        std::fs::write(
+            r.join("djdd.toml"),
+            t + "\n[env]\nrequirements = \"requirements.txt\"\nextras = [\"humanize\"]\n",
+        )
+        .unwrap();
+    });
+    refused(&d, "txt-extras", &["env.extras", "requirements.txt"]);
+}
