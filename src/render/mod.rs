@@ -170,6 +170,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../debian-templates/status.inc"),
     ),
     (
+        "secrets.inc",
+        include_str!("../../debian-templates/secrets.inc"),
+    ),
+    (
+        "tls.inc",
+        include_str!("../../debian-templates/tls.inc"),
+    ),
+    (
         "logrotate.conf",
         include_str!("../../debian-templates/logrotate.conf"),
     ),
