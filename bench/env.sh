@@ -5,8 +5,12 @@
 # build root:
 #   cold    fresh build dir, every cache empty: `djdd build` of commit A;
 #   change  one line added to requirements.txt (commit B), caches warm;
-#   lock    B's env package removed: rebuilt from the lock the build dir
-#           recorded (`build --repo` impossible), caches warm.
+#   repack  B's env package removed, its tree in the build root intact:
+#           packed again from the tree (checked against the sha256 the
+#           build recorded), nothing installed;
+#   lock    B's env package removed and its tree's mark too (a new build
+#           root): rebuilt from the lock the build dir recorded (`build
+#           --repo` impossible), caches warm.
 # Each row: the whole `djdd build` and its phases, read off the build's own
 # log lines (timestamped here): prep (start to venv), venv + resolve +
 # install + RECORD check (to strip), after the install (strip, compileall,
@@ -81,8 +85,10 @@ for inst in pip uv; do
         result[$inst-cold-$run]=$(timed "$work/$inst-$run-cold.log" "$djdd" build demo blue --version bench-a)
         result[$inst-change-$run]=$(timed "$work/$inst-$run-change.log" "$djdd" build demo blue --version bench-b)
         rm -f "$DJDD_DIR"/packages/demo-env-*
+        result[$inst-repack-$run]=$(timed "$work/$inst-$run-repack.log" "$djdd" build demo blue --version bench-b)
+        rm -f "$DJDD_DIR"/packages/demo-env-* "$DJDD_DIR"/state/envs/*
         result[$inst-lock-$run]=$(timed "$work/$inst-$run-lock.log" "$djdd" build demo blue --version bench-b)
-        echo "$inst run $run: cold ${result[$inst-cold-$run]%% *} s, change ${result[$inst-change-$run]%% *} s, lock ${result[$inst-lock-$run]%% *} s" >&2
+        echo "$inst run $run: cold ${result[$inst-cold-$run]%% *} s, change ${result[$inst-change-$run]%% *} s, repack ${result[$inst-repack-$run]%% *} s, lock ${result[$inst-lock-$run]%% *} s" >&2
     done
 done
 
@@ -102,7 +108,7 @@ body="$work/section.md"
     echo
     echo "| case | installer | djdd build | prep | venv + resolve + install + RECORD check | strip, compileall, RECORD, pack | src, site | uv / pip |"
     echo "|---|---|---|---|---|---|---|---|"
-    for case in cold change lock; do
+    for case in cold change repack lock; do
         p=$(median "pip-$case")
         u=$(median "uv-$case")
         ratio=$(python3 -c "import sys; print(f'{float(sys.argv[2]) / float(sys.argv[1]):.2f}')" "${p%% *}" "${u%% *}")
@@ -117,8 +123,11 @@ body="$work/section.md"
     done
     echo
     echo "cold: fresh build dir, every cache empty. change: one line added to"
-    echo "requirements.txt, caches warm (a new env HASH). lock: the env package"
-    echo "removed, rebuilt from the lock the build dir recorded."
+    echo "requirements.txt, caches warm (a new env HASH). repack: the env package"
+    echo "removed, its tree in the build root intact: packed again from it (the"
+    echo "sha256 the build recorded must match), nothing installed. lock: the env"
+    echo "package and its tree's mark removed (as in a new build root): rebuilt from"
+    echo "the lock the build dir recorded."
     echo "Goals (issue 30): change <= 15 s for the whole build; cold <= 0.6 x pip's;"
     echo "lock <= 5 s before packing (the install column, and what of the next is not packing)."
 } >"$body"

@@ -65,9 +65,30 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
         "{kept:?}"
     );
 
-    // The package is lost: the plan says the env is rebuilt from the lock,
-    // and the build installs it without resolving.
+    // The package is lost, its tree in the root is as it was packed:
+    // packed again from the tree, the same bytes, nothing installed.
     std::fs::remove_file(&env).unwrap();
+    let (_, err) = ok(&d, &BUILD);
+    assert!(
+        err.contains("is gone: packing it again from its tree in the build root"),
+        "{err}"
+    );
+    assert!(!err.contains("--require-hashes"), "installed again:\n{err}");
+    assert_same_package(
+        &env_bytes,
+        &env,
+        "the env packed again from its tree differs from the first build's",
+    );
+
+    // The package is lost and a file of its tree changed since: the
+    // plan says the env is rebuilt from the lock, and the build, finding
+    // the tree is not what the package was made from, installs the lock
+    // without resolving.
+    std::fs::remove_file(&env).unwrap();
+    let activate = env_tree.join("bin/activate");
+    let mut changed = std::fs::read(&activate).unwrap();
+    changed.extend_from_slice(b"# changed after packing\n");
+    std::fs::write(&activate, changed).unwrap();
     let (plan, _) = ok(&d, &[&BUILD[..], &["--plan"]].concat());
     let env_line = plan.lines().find(|l| l.starts_with("  env  ")).unwrap();
     assert!(env_line.contains("rebuild from lock"), "{plan}");
@@ -77,6 +98,10 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
         "{plan}"
     );
     let (_, err) = ok(&d, &BUILD);
+    assert!(
+        err.contains("is not what its package was made from: building it again"),
+        "{err}"
+    );
     assert!(
         err.contains("pip install --no-deps --require-hashes -r /usr/share/demo-env/"),
         "{err}"
@@ -128,7 +153,7 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
         ),
     ];
     for (broken, named) in &cases {
-        std::fs::remove_file(&env).unwrap();
+        lose_env(&d, &env);
         std::fs::write(&lock_file, broken).unwrap();
         let before = package_files(&d);
         let err = fails(&d, &BUILD);
@@ -185,7 +210,7 @@ fn a_lost_env_is_rebuilt_from_its_lock_and_a_broken_lock_stops_the_build() {
             bytes.extend_from_slice(b"\nraise SystemExit('damaged')\n");
             std::fs::write(f, bytes).unwrap();
         }
-        std::fs::remove_file(&env).unwrap();
+        lose_env(&d, &env);
         let (_, err) = ok(&d, &BUILD);
         assert!(
             err.contains("files differ from their RECORD") && err.contains("sqlparse/__init__.py"),

@@ -56,7 +56,7 @@ fn pip_still_builds_the_env_and_rebuilds_it_from_its_lock() {
     );
 
     // Lost, rebuilt from the lock by pip: the same bytes.
-    std::fs::remove_file(&env).unwrap();
+    lose_env(&d, &env);
     let (_, err) = ok(&d, &BUILD);
     assert!(
         err.contains("pip install --no-deps --require-hashes -r /usr/share/demo-env/")

@@ -145,7 +145,7 @@ fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
     // keep no wheel), nothing compiled, and the env is the same.
     let env_path = a.path().join("packages").join(env);
     let env_bytes = std::fs::read(&env_path).unwrap();
-    std::fs::remove_file(&env_path).unwrap();
+    lose_env(&a, &env_path);
     let (_, err) = ok(&a, &build);
     assert!(
         err.contains("pip install --no-deps --require-hashes"),

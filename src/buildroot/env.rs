@@ -13,8 +13,8 @@ use std::io::Read;
 
 use crate::buildroot::install::EnvBuild;
 use crate::buildroot::steps::{
-    PIP_CACHE_IN_ROOT, PIP_TIMEOUT, host_ca, host_path, make_build_dir, remove_bytecode,
-    remove_in_root, run_step,
+    PIP_CACHE_IN_ROOT, PIP_TIMEOUT, discard_in_root, host_ca, host_path, make_build_dir,
+    remove_bytecode, run_step,
 };
 use crate::buildroot::{BUILD_USER, BuildRoot};
 use crate::error::{Error, Result};
@@ -63,8 +63,8 @@ pub fn base_env(root: &BuildRoot) -> Result<Vec<(String, String)>> {
 /// user (no project code runs as root). Any earlier, unfinished tree at
 /// that path is removed first.
 pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
-    remove_in_root(root, b.env_dir)?;
-    remove_in_root(root, b.share_dir)?;
+    discard_in_root(root, b.env_dir)?;
+    discard_in_root(root, b.share_dir)?;
     make_build_dir(root, b.env_dir)?;
     for (rel, bytes) in &b.files {
         let dest = host_path(root, &format!("{}/{rel}", b.share_dir));

@@ -173,10 +173,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "secrets.inc",
         include_str!("../../debian-templates/secrets.inc"),
     ),
-    (
-        "tls.inc",
-        include_str!("../../debian-templates/tls.inc"),
-    ),
+    ("tls.inc", include_str!("../../debian-templates/tls.inc")),
     (
         "logrotate.conf",
         include_str!("../../debian-templates/logrotate.conf"),

@@ -415,14 +415,28 @@ pub fn assert_same_package(want: &[u8], got: &Path, what: &str) {
     panic!("{what}:\n{report}");
 }
 
-/// The HASH of an env package `deb` (`D/packages/demo-env-HASH_1_ARCH.deb`).
+/// The HASH of an env package `deb` (`D/packages/NAME-env-HASH_1_ARCH.deb`).
 pub fn env_hash_of(deb: &Path) -> String {
-    deb.file_name()
-        .unwrap()
-        .to_string_lossy()
-        .split('_')
-        .next()
-        .unwrap()
-        .trim_start_matches("demo-env-")
+    let name = deb.file_name().unwrap().to_string_lossy().into_owned();
+    let package = name.split('_').next().unwrap();
+    package
+        .rsplit_once("-env-")
+        .map(|(_, h)| h)
+        .unwrap_or(package)
         .to_string()
+}
+
+/// Loses the env package `deb` as a host whose build root was made again
+/// would: the package, and the mark of its complete tree in the root, so
+/// the next build makes the env again (from its lock) instead of packing
+/// the tree again.
+pub fn lose_env(d: &TestBuildDir, deb: &Path) {
+    std::fs::remove_file(deb).unwrap();
+    let hash = env_hash_of(deb);
+    let envs = d.path().join("state/envs");
+    for m in crate::common::list_dir(&envs) {
+        if m.starts_with(&hash) {
+            std::fs::remove_file(envs.join(m)).unwrap();
+        }
+    }
 }

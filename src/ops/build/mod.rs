@@ -36,6 +36,8 @@ use package::{
 };
 
 pub fn run(args: &BuildArgs, dir: &Path) -> anyhow::Result<ExitCode> {
+    // The env trees moved aside are gone when the build ends.
+    let _discards = steps::DiscardGuard;
     crate::rules::names::check_name("NAME", &args.name)?;
     let bd = BuildDir::open(dir)?;
     let repo = bd.source_repo(&args.name);
@@ -678,7 +680,11 @@ impl VariantBuild<'_> {
         };
         let rebuild = args.rebuild_env && !rebuilt_envs.contains(&plan.env.full_id);
         if rebuild || !tree.file.exists() {
-            self.build_env_package(&tree, log)?;
+            // A package that is gone while its tree is complete is packed
+            // again from the tree, when that gives the bytes it had.
+            if rebuild || !self.repack_env(&tree, log)? {
+                self.build_env_package(&tree, log)?;
+            }
         } else if from_repo || !tree.marker.exists() || !steps::host_path(root, &tree.dir).is_dir()
         {
             // Reused package, tree missing from this root (or, for one
@@ -701,6 +707,71 @@ impl VariantBuild<'_> {
             rebuilt_envs.push(plan.env.full_id.clone());
         }
         Ok(tree.dir)
+    }
+
+    /// Packs the env again from its tree in the root, when its package is
+    /// gone and the tree is complete: the marker records the sha256 of the
+    /// package made from (or unpacked into) the tree, and the new package
+    /// is kept only when it has that sha256, so the bytes are the ones
+    /// built before (no install, no compile). `false`, with nothing left
+    /// behind, when there is no such record or the tree changed since:
+    /// then the env is built again.
+    fn repack_env(&self, tree: &EnvTree, log: &mut BuildLog) -> anyhow::Result<bool> {
+        let (root, inputs, plan) = (self.root, self.inputs, &self.inputs.plan);
+        let Some(want) = std::fs::read_to_string(&tree.marker).ok().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(PACKAGE_SHA256).map(str::to_string))
+        }) else {
+            return Ok(false);
+        };
+        if !steps::host_path(root, &tree.dir).is_dir() {
+            return Ok(false);
+        }
+        tracing::info!(
+            "{} is gone: packing it again from its tree in the build root",
+            plan.env.file_name()
+        );
+        let tmp = self.packages_dir.join(format!(
+            "{}repack-{}{}",
+            crate::deb::writer::TEMP_PREFIX,
+            plan.env.full_id,
+            crate::deb::writer::TEMP_SUFFIX
+        ));
+        let packed = || -> anyhow::Result<bool> {
+            let shlibs = env::shlib_packages(root, &tree.dir)?;
+            let mut pkg = env_package(root, inputs, &tree.dir, &tree.share_dir, &shlibs)?;
+            mark_built_for(&mut pkg, root.suite());
+            write_package(
+                &pkg,
+                &plan.env.allowed,
+                &self.opts,
+                Some(ENV_EPOCH),
+                &tmp,
+                "pack-env",
+            )?;
+            let bytes = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            Ok(crate::digest::sha256_hex(&bytes) == want)
+        };
+        let same = packed();
+        if let Ok(true) = same {
+            std::fs::rename(&tmp, &tree.file).map_err(|e| Error::io(&tree.file, e))?;
+            log.line(&format!(
+                "env {}: packed again from its tree in the build root (sha256 {want}, as built before)",
+                plan.env.name
+            ));
+            tracing::info!("wrote {}", tree.file.display());
+            return Ok(true);
+        }
+        let _ = std::fs::remove_file(&tmp);
+        match same {
+            Ok(_) => tracing::info!(
+                "the env's tree in the build root is not what its package was made from: building it again"
+            ),
+            Err(e) => {
+                tracing::info!("packing the env's tree again failed ({e:#}): building it again")
+            }
+        }
+        Ok(false)
     }
 
     /// Builds the env's virtualenv in the root (from the recorded lock when
@@ -766,7 +837,7 @@ impl VariantBuild<'_> {
             let _ = steps::remove_in_root(root, share_dir);
             return Err(e);
         }
-        mark_complete(&tree.marker)?;
+        mark_env_complete(&tree.marker, &tree.file)?;
         tracing::info!("wrote {}", tree.file.display());
         Ok(())
     }
@@ -777,8 +848,8 @@ impl VariantBuild<'_> {
         let (root, plan) = (self.root, &self.inputs.plan);
         check_deb_data(&tree.file)?;
         let _ = std::fs::remove_file(&tree.marker);
-        steps::remove_in_root(root, &tree.dir)?;
-        steps::remove_in_root(root, &tree.share_dir)?;
+        steps::discard_in_root(root, &tree.dir)?;
+        steps::discard_in_root(root, &tree.share_dir)?;
         tracing::info!("unpacking {} into the build root", plan.env.file_name());
         if let Err(e) = unpack_deb(&tree.file, &root.path()) {
             // No half-unpacked env stays in the root (a damaged
@@ -787,7 +858,7 @@ impl VariantBuild<'_> {
             let _ = steps::remove_in_root(root, &tree.share_dir);
             return Err(e.into());
         }
-        mark_complete(&tree.marker)?;
+        mark_env_complete(&tree.marker, &tree.file)?;
         Ok(())
     }
 
@@ -948,6 +1019,25 @@ impl Drop for Scratch<'_> {
     fn drop(&mut self) {
         let _ = steps::remove_in_root(self.root, &self.inside);
     }
+}
+
+/// The line of an env's marker that records its package's sha256.
+const PACKAGE_SHA256: &str = "package sha256 ";
+
+/// Records that an env's tree in the build root is complete, with the
+/// sha256 of `deb`, the package made from it or unpacked into it
+/// ([`VariantBuild::repack_env`] makes that package again).
+fn mark_env_complete(marker: &Path, deb: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(deb).map_err(|e| Error::io(deb, e))?;
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let text = format!(
+        "complete\n{PACKAGE_SHA256}{}\n",
+        crate::digest::sha256_hex(&bytes)
+    );
+    builddir::write_atomic(marker, text.as_bytes())?;
+    Ok(())
 }
 
 /// Records that a tree in the build root is complete (its marker file).
