@@ -53,6 +53,8 @@ fn lock_build_dir(repo: &Path) -> TestBuildDir {
 const ASGIREF: &str = "https://files.pythonhosted.org/packages/2e/b0/ec211e1f7966247cb6469158d856bac9aa4c2fe13621bd6a352e4f850453/asgiref-3.13.0-py3-none-any.whl";
 const ASGIREF_SHA: &str = "f9596a2434512686473d50f96ff6207fbba49ae1a785dfac614df4aeb085674d";
 
+const SQLPARSE_WHEEL_SHA: &str = "3be5a72d04c873d690d7c6dedd33d6fae2ef82759881ceec02fc2efd0cba564f";
+
 fn blue(rev: &str) -> [&str; 5] {
     ["build", "lockdemo", "blue", "--version", rev]
 }
@@ -228,6 +230,27 @@ fn the_env_is_built_from_uv_lock_and_bad_locks_are_refused() {
             "pylock.toml (commit ",
             "does not lock gunicorn",
             "never adds to a lock",
+        ],
+    );
+
+    // A hash the index does not serve (sqlparse's wheel): refused naming
+    // the distribution and the project's lock, nothing written.
+    defect(&d, repo.path(), "badhash", |r| {
+        let t = std::fs::read_to_string(r.join("uv.lock")).unwrap();
+        assert!(t.contains(SQLPARSE_WHEEL_SHA));
+        std::fs::write(
+            r.join("uv.lock"),
+            t.replace(SQLPARSE_WHEEL_SHA, &"0".repeat(64)),
+        )
+        .unwrap();
+    });
+    refused(
+        &d,
+        "badhash",
+        &[
+            "the project's uv.lock",
+            "sqlparse==0.6.1 (its archive's sha256 is not the one the lock records)",
+            "uv lock --upgrade-package",
         ],
     );
 

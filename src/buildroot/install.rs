@@ -82,7 +82,7 @@ pub(crate) fn resolve_error_of(what: &str, b: &EnvBuild<'_>, e: Error) -> Error 
 
 /// A failed pip run installing a lock, explained: the distributions pip
 /// could not get, the tail of its output, and `--rebuild-env`.
-pub(crate) fn lock_error(inside: &str, e: Error) -> Error {
+pub(crate) fn lock_error(inside: &str, root_file: &str, e: Error) -> Error {
     match e {
         Error::Command { status, output, .. } => {
             let failed = crate::plan::lock_failures(&output);
@@ -96,15 +96,25 @@ pub(crate) fn lock_error(inside: &str, e: Error) -> Error {
                 .iter()
                 .map(|l| format!("\n  | {l}"))
                 .collect::<String>();
-            lock_refused(inside, &format!("{what}{tail}"))
+            lock_refused(inside, root_file, &format!("{what}{tail}"))
         }
         other => other,
     }
 }
 
 /// The lock `inside` no longer installs: `what` (the distributions and
-/// why), and `--rebuild-env`.
-pub(crate) fn lock_refused(inside: &str, what: &str) -> Error {
+/// why), and `--rebuild-env`; for a lock made from the project's own
+/// (`root_file`, uv.lock or a pylock.toml), how to fix that one.
+pub(crate) fn lock_refused(inside: &str, root_file: &str, what: &str) -> Error {
+    if root_file != crate::plan::REQUIREMENTS {
+        return Error::invalid_hint(
+            format!("the project's {root_file} (as {inside})"),
+            format!("does not install: {what}"),
+            format!(
+                "lock it again against the index (`uv lock --upgrade-package NAME`, or export the pylock.toml again) and commit {root_file}"
+            ),
+        );
+    }
     Error::invalid_hint(
         format!("the resolution lock {inside}"),
         format!("no longer installs: {what}"),

@@ -157,7 +157,9 @@ fn install_lock(
     // unless the build dir has built them before. A lock that no longer
     // installs fails here already.
     let args = ["--no-deps", "--require-hashes", "--requirement", LOCK_FILE];
-    prebuild(root, b, env, pip, &args, |e| lock_error(&inside, e))?;
+    prebuild(root, b, env, pip, &args, |e| {
+        lock_error(&inside, b.root_file, e)
+    })?;
     // The wheels the build dir kept of its sdists: offered to pip with
     // their own hash beside the sdist's, in a copy of the lock that is not
     // shipped, through a page of links that carry that hash (pip ranks a
@@ -210,7 +212,7 @@ fn install_lock(
         &argv,
         Some(("pip install", crate::report::Meter::Pip)),
     )
-    .map_err(|e| lock_error(&inside, e));
+    .map_err(|e| lock_error(&inside, b.root_file, e));
     if requirement == INSTALL_FILE {
         for f in [INSTALL_FILE, LINKS_FILE] {
             let p = host_path(root, &format!("{}/{f}", b.share_dir));

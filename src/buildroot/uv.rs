@@ -381,7 +381,7 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
                 // by djdd yet: which archive each line is, from the index.
                 let picked = u
                     .compile(LOCK_FILE, &["--no-deps"], Some(LOCK_FILE))
-                    .map_err(|e| lock_error(&lock_inside, e))?;
+                    .map_err(|e| lock_error(&lock_inside, b.root_file, e))?;
                 let wrong: Vec<String> = picked
                     .iter()
                     .filter(|p| p.kind == "mismatch")
@@ -393,11 +393,11 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
                     })
                     .collect();
                 if !wrong.is_empty() {
-                    return Err(lock_refused(&lock_inside, &wrong.join(", ")));
+                    return Err(lock_refused(&lock_inside, b.root_file, &wrong.join(", ")));
                 }
                 u.prebuild(&sdists_of(&picked))?;
                 u.install(&dists, false)
-                    .map_err(|e| lock_error(&lock_inside, e))?;
+                    .map_err(|e| lock_error(&lock_inside, b.root_file, e))?;
             }
             dists.into_iter().map(|d| d.name).collect()
         }

@@ -804,7 +804,8 @@ impl VariantBuild<'_> {
                     env_dir,
                     share_dir,
                     files,
-                    root_file: plan::REQUIREMENTS,
+                    // requirements.txt, or the project's lock.
+                    root_file: &inputs.project_inputs.requirements.root,
                     python_version: &plan.python_version,
                     provided: &plan.app_server.provided,
                     lock,
