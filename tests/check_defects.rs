@@ -119,6 +119,55 @@ fn no_requirements_txt() {
     assert_eq!(error_count(&text), 1, "{text}");
 }
 
+/// The copy with uv's lock instead of requirements.txt (fixtures/uvlock).
+fn with_uv_lock(root: &Path) {
+    no_requirements(root);
+    std::fs::remove_dir_all(root.join("requirements")).unwrap();
+    for f in ["pyproject.toml", "uv.lock"] {
+        std::fs::copy(common::fixtures().join("uvlock").join(f), root.join(f)).unwrap();
+    }
+}
+
+#[test]
+fn a_uv_lock_stands_for_requirements_txt() {
+    let c = copy();
+    with_uv_lock(&c.root);
+    let (code, text) = check(&c.root, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert_reports(
+        &text,
+        &[
+            "note: env: from uv.lock (extras: none; groups: none): it locks 28 distributions",
+            "gunicorn==27.0.1",
+        ],
+    );
+    assert!(!text.contains("requirements.txt: missing"), "{text}");
+}
+
+#[test]
+fn a_broken_uv_lock_is_named_with_its_line_and_needs_its_pyproject() {
+    let c = copy();
+    with_uv_lock(&c.root);
+    edit(
+        &c.root,
+        "uv.lock",
+        "requires-python = \">=3.11\"",
+        "requires-python = = \">=3.11\"",
+    );
+    std::fs::remove_file(c.root.join("pyproject.toml")).unwrap();
+    let (code, text) = check(&c.root, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert_reports(
+        &text,
+        &[
+            "error[lock-file]: uv.lock: does not parse: TOML parse error at line 3",
+            "error[required-file]: pyproject.toml: missing",
+            "fix: commit the pyproject.toml that uv.lock locks",
+        ],
+    );
+    assert_eq!(error_count(&text), 2, "{text}");
+}
+
 #[test]
 fn missing_r_include() {
     let c = copy();
