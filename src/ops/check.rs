@@ -206,6 +206,7 @@ fn place_probe(
                 tree,
                 timeout,
                 project,
+                notes,
             )? {
                 Ok(p) => {
                     notes.push(format!(
@@ -584,6 +585,7 @@ impl Probe {
         tree: &DirTree,
         timeout: u32,
         project: &crate::config::project::Project,
+        notes: &mut Vec<String>,
     ) -> anyhow::Result<Result<Probe, String>> {
         let asgi = project.asgi.is_some();
         let or_python = "or give --python PATH, the python of a virtualenv with the project's requirements installed";
@@ -630,6 +632,25 @@ impl Probe {
             }
         };
         let python_version = root.python_version()?;
+        let reqs = &inputs.requirements;
+        if reqs.root != crate::plan::REQUIREMENTS {
+            let lines = reqs
+                .files
+                .get(&reqs.root)
+                .map(|f| f.lines.as_slice())
+                .unwrap_or_default();
+            let installed: Vec<&str> = lines
+                .iter()
+                .filter_map(|l| l.split_whitespace().next())
+                .collect();
+            notes.push(format!(
+                "env: a build in this root (python{python_version} {}) installs {} distributions from {}: {}",
+                root.arch(),
+                installed.len(),
+                reqs.root,
+                installed.join(" ")
+            ));
+        }
         let app_server = crate::plan::app_server(&inputs, asgi);
         let hash = crate::plan::hash::env_hash(&crate::plan::hash::EnvInputs {
             requirements: &inputs.requirements,

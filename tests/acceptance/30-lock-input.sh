@@ -11,7 +11,8 @@
 #     sdist;
 #   - v2 (a dev dependency added: uv.lock changed) keeps the env HASH;
 #   - `djdd check lockdemo blue` passes, run in the build root with the
-#     env the build made, and notes what the lock holds;
+#     env the build made, and notes what the lock holds and what a build
+#     installs from it there;
 #   - `apt-get install lockdemo-site-blue` serves the home page through
 #     nginx, its visits counted in PostgreSQL through psycopg2.
 # acc-container: site
@@ -63,6 +64,7 @@ step "djdd check in the build root"
 check="$("$DJDD" check lockdemo blue --rev v1 2>&1)" || { printf '%s\n' "$check" >&2; fail "djdd check lockdemo blue found problems"; }
 printf '%s\n' "$check" >&2
 assert_contains "$check" "env: from uv.lock (extras: none; groups: none)" "djdd check's note"
+assert_contains "$check" "installs 22 distributions from uv.lock: amqp==" "djdd check's note on what a build installs here"
 assert_contains "$check" "/usr/lib/lockdemo-env/$env_hash/bin/python" "djdd check (the env the build made)"
 
 step "apt-get install lockdemo-site-blue"
