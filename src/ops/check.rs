@@ -577,6 +577,7 @@ impl Probe {
     /// tree's requirements, the source exported into a scratch dir of the
     /// root owned by the build user. `Err(why)` (the note's text) when
     /// there is no build root or that env is not built there yet.
+    #[allow(clippy::too_many_arguments)]
     fn in_root(
         dir: &Path,
         name: &str,
