@@ -144,13 +144,13 @@ fn read_in(root: &BuildRoot, l: &LockInput<'_>, dir: &str) -> Result<Vec<Picked>
 
 /// ` (line N of the lock)` for the package `name`'s entry, when found.
 fn at_line(lock: &str, name: &str) -> String {
-    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '.'], "-");
     lock.lines()
         .position(|line| {
             line.trim()
                 .strip_prefix("name = \"")
                 .and_then(|r| r.strip_suffix('"'))
-                .is_some_and(|n| norm(n) == name)
+                .and_then(crate::plan::requirement_name)
+                .is_some_and(|n| n == name)
         })
         .map(|i| format!(" (line {} of the lock)", i + 1))
         .unwrap_or_default()

@@ -709,6 +709,25 @@ impl VariantBuild<'_> {
         Ok(tree.dir)
     }
 
+    /// Writes the env package of the tree in the root to `dest` (its
+    /// `Depends` from the shared libraries its compiled modules link to,
+    /// which it returns).
+    fn pack_env(&self, tree: &EnvTree, dest: &Path) -> anyhow::Result<Vec<(String, String)>> {
+        let (root, plan) = (self.root, &self.inputs.plan);
+        let shlibs = env::shlib_packages(root, &tree.dir)?;
+        let mut pkg = env_package(root, self.inputs, &tree.dir, &tree.share_dir, &shlibs)?;
+        mark_built_for(&mut pkg, root.suite());
+        write_package(
+            &pkg,
+            &plan.env.allowed,
+            &self.opts,
+            Some(ENV_EPOCH),
+            dest,
+            "pack-env",
+        )?;
+        Ok(shlibs)
+    }
+
     /// Packs the env again from its tree in the root, when its package is
     /// gone and the tree is complete: the marker records the sha256 of the
     /// package made from (or unpacked into) the tree, and the new package
@@ -717,7 +736,7 @@ impl VariantBuild<'_> {
     /// behind, when there is no such record or the tree changed since:
     /// then the env is built again.
     fn repack_env(&self, tree: &EnvTree, log: &mut BuildLog) -> anyhow::Result<bool> {
-        let (root, inputs, plan) = (self.root, self.inputs, &self.inputs.plan);
+        let (root, plan) = (self.root, &self.inputs.plan);
         let Some(want) = std::fs::read_to_string(&tree.marker).ok().and_then(|t| {
             t.lines()
                 .find_map(|l| l.strip_prefix(PACKAGE_SHA256).map(str::to_string))
@@ -738,17 +757,7 @@ impl VariantBuild<'_> {
             crate::deb::writer::TEMP_SUFFIX
         ));
         let packed = || -> anyhow::Result<bool> {
-            let shlibs = env::shlib_packages(root, &tree.dir)?;
-            let mut pkg = env_package(root, inputs, &tree.dir, &tree.share_dir, &shlibs)?;
-            mark_built_for(&mut pkg, root.suite());
-            write_package(
-                &pkg,
-                &plan.env.allowed,
-                &self.opts,
-                Some(ENV_EPOCH),
-                &tmp,
-                "pack-env",
-            )?;
+            self.pack_env(tree, &tmp)?;
             let bytes = std::fs::read(&tmp).map_err(|e| Error::io(&tmp, e))?;
             Ok(crate::digest::sha256_hex(&bytes) == want)
         };
@@ -814,21 +823,11 @@ impl VariantBuild<'_> {
                     installer: plan.installer,
                 },
             )?;
-            let shlibs = env::shlib_packages(root, env_dir)?;
+            let shlibs = self.pack_env(tree, &tree.file)?;
             log.line(&format!(
                 "env {}: shared libraries {shlibs:?}",
                 plan.env.name
             ));
-            let mut pkg = env_package(root, inputs, env_dir, share_dir, &shlibs)?;
-            mark_built_for(&mut pkg, root.suite());
-            write_package(
-                &pkg,
-                &plan.env.allowed,
-                &self.opts,
-                Some(ENV_EPOCH),
-                &tree.file,
-                "pack-env",
-            )?;
             Ok(())
         };
         if let Err(e) = built() {
