@@ -3,6 +3,11 @@
 //! byte-identical env, src and site packages, the second one built with
 //! another umask, time zone and host name.
 //!
+//! The second build dir builds v3 first (other requirements): v1's env
+//! then takes most of its .pyc files from the pyc cache v3's env filled,
+//! compiled at v3's env path, and must still be the bytes the first build
+//! dir compiled for v1's path.
+//!
 //! The first build dir starts with the test wheel cache (a psycopg2 wheel
 //! an earlier run compiled), the second with an empty one, so psycopg2's C
 //! extension is compiled twice, independently. On a difference the test
@@ -35,9 +40,55 @@ fn same_commit_twice_gives_identical_packages() {
     let b = demo_build_dir(repo.path(), false);
     ok(&a, &["build", "demo", "blue", "--version", "v1"]);
     save_pip_cache(&a);
+    // B builds v3 first (variant red, so that blue's counter stays):
+    // another env (other requirements, another HASH and path), whose .pyc
+    // files fill B's pyc cache. Then one entry in 50 is damaged (its last
+    // byte flipped): those must be compiled again, not copied.
+    build_elsewhere(&b, &["build", "demo", "red", "--version", "v3"]);
+    for f in package_files(&b) {
+        std::fs::remove_file(b.path().join("packages").join(f)).unwrap();
+    }
+    let mut damaged = 0;
+    for e in walkdir::WalkDir::new(b.path().join("cache/pyc"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file())
+        .step_by(50)
+    {
+        let mut bytes = std::fs::read(e.path()).unwrap();
+        *bytes.last_mut().unwrap() ^= 0xff;
+        std::fs::write(e.path(), bytes).unwrap();
+        damaged += 1;
+    }
+    assert!(damaged > 20, "B's pyc cache has few entries: {damaged}");
     // A second apart at least, so that a leaked build time would show.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    build_elsewhere(&b, &["build", "demo", "blue", "--version", "v1"]);
+    let err = build_elsewhere(&b, &["build", "demo", "blue", "--version", "v1"]);
+    // v1's env took the .pyc files of the modules it shares with v3's
+    // from that cache, compiled under v3's path: the bytes must still be
+    // those A compiled for v1's path (compared below).
+    let compiled = err
+        .lines()
+        .find(|l| l.contains("compiled bytecode ("))
+        .unwrap_or_else(|| panic!("no bytecode line:\n{err}"));
+    let counts: Vec<usize> = compiled
+        .split("compiled bytecode (")
+        .nth(1)
+        .unwrap_or_default()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [from_cache, fresh] = counts[..] else {
+        panic!("{compiled}")
+    };
+    assert!(
+        from_cache > 1000,
+        "v1's env took few .pyc from v3's: {compiled}"
+    );
+    // Most damaged entries are of modules v1 shares with v3 (Django's): a
+    // damaged one copied would differ from A's bytes below.
+    assert!(fresh > 0, "{compiled}");
 
     let fa = package_files(&a);
     let fb = package_files(&b);
@@ -170,7 +221,7 @@ fn a_compiled_sdist_with_ranges_twice_gives_identical_packages() {
 /// `djdd --dir D ARGS` as another machine would run it: another umask
 /// (0002), time zone (Pacific/Auckland) and host name (its own UTS
 /// namespace, `unshare --uts`).
-fn build_elsewhere(d: &common::TestBuildDir, args: &[&str]) {
+fn build_elsewhere(d: &common::TestBuildDir, args: &[&str]) -> String {
     let exe = assert_cmd::cargo::cargo_bin("djdd");
     let out = Command::new("unshare")
         .args(["--uts", "sh", "-c"])
@@ -189,6 +240,7 @@ fn build_elsewhere(d: &common::TestBuildDir, args: &[&str]) {
         "the second build failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The packages `files` whose bytes differ between build dirs `a` and

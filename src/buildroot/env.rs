@@ -10,11 +10,12 @@
 //! root.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use crate::buildroot::install::EnvBuild;
 use crate::buildroot::steps::{
-    PIP_CACHE_IN_ROOT, PIP_TIMEOUT, discard_in_root, host_ca, host_path, make_build_dir,
-    remove_bytecode, run_step,
+    PIP_CACHE_IN_ROOT, PIP_TIMEOUT, discard_in_root, give_cache_dir, host_ca, host_path,
+    make_build_dir, remove_bytecode, run_step,
 };
 use crate::buildroot::{BUILD_USER, BuildRoot};
 use crate::error::{Error, Result};
@@ -101,35 +102,56 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         crate::plan::Installer::Pip => super::pip::install_env(root, b, &env)?,
     }
     strip_objects(root, b.env_dir)?;
-    // pip compiled bytecode package by package; drop it and compile the
-    // whole env once (checked-hash pycs because SOURCE_DATE_EPOCH is set):
-    // byte-identical on every build. One worker a CPU (`-j 0`): a .pyc
-    // depends on its source and path only, not on the order or the worker
-    // (checked: every .pyc of `-j 2` equals `-j 1`'s, Python 3.11 and 3.13).
+    compile_bytecode(root, b, &env)
+}
+
+/// Compiles the env's bytecode once, deterministically, as `python -m
+/// compileall -q -f -j 0 --invalidation-mode checked-hash ENV` would
+/// (checked-hash .pyc files because SOURCE_DATE_EPOCH is set; one worker a
+/// CPU: a .pyc depends on its source and path only, not on the order or
+/// the worker; checked: every .pyc of `-j 2` equals `-j 1`'s, Python 3.11
+/// and 3.13), byte for byte, taking what it can from the build dir's pyc
+/// cache ([`PYC_SCRIPT`]). Whatever pip compiled, package by package, is
+/// dropped first.
+fn compile_bytecode(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)]) -> Result<()> {
     remove_bytecode(&host_path(root, b.env_dir))?;
-    run_step(
+    let host = pyc_cache_dir(b.cache_dir, b.python_version, root.arch());
+    give_cache_dir(root, b.cache_dir, &host)?;
+    let inside = format!(
+        "{}/{}",
+        crate::buildroot::CACHE_INSIDE,
+        host.strip_prefix(b.cache_dir)
+            .expect("below the cache dir")
+            .to_string_lossy()
+    );
+    let python = format!("{}/bin/python", b.env_dir);
+    // `-c`, not a file: the workers' interpreter then holds what
+    // compileall's do, nothing of the script (a .pyc's bytes depend on it).
+    let out = run_step(
         root,
-        user,
+        Some(BUILD_USER),
         "/",
-        &env,
+        env,
         PIP_TIMEOUT,
-        &[
-            &format!("{}/bin/python", b.env_dir),
-            "-m",
-            "compileall",
-            "-q",
-            // Rewrite every .pyc: the interpreter running compileall has
-            // already imported _distutils_hack (distutils-precedence.pth)
-            // and written a timestamp .pyc that compileall would keep.
-            "-f",
-            "-j",
-            "0",
-            "--invalidation-mode",
-            "checked-hash",
-            b.env_dir,
-        ],
+        &[&python, "-I", "-c", PYC_SCRIPT, b.env_dir, &inside],
     )?;
+    let said = String::from_utf8_lossy(&out.stdout);
+    if let Some(line) = said.lines().rev().find(|l| l.starts_with("pyc: ")) {
+        tracing::info!("compiled bytecode ({})", &line["pyc: ".len()..]);
+    }
     Ok(())
+}
+
+/// Compiles an env's bytecode with a cache (see the script's header).
+const PYC_SCRIPT: &str = include_str!("scripts/pyc.py");
+
+/// `D/cache/pyc/env-format-N/pythonX.Y-ARCH` on the host: .pyc files by
+/// their source, for the next env of this Python.
+pub fn pyc_cache_dir(cache: &Path, python: &str, arch: &str) -> PathBuf {
+    cache
+        .join("pyc")
+        .join(format!("env-format-{}", crate::plan::ENV_FORMAT))
+        .join(format!("python{python}-{arch}"))
 }
 
 /// Strips the ELF files below `env_dir` as dh_strip does, with the root's

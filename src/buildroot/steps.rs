@@ -246,6 +246,19 @@ pub fn build_user_ids(root: &BuildRoot) -> Result<(u32, u32)> {
     })
 }
 
+/// Makes `host`, a directory below the build dir's cache dir `cache`, and
+/// gives it and its parents below `cache` to the build user.
+pub fn give_cache_dir(root: &BuildRoot, cache: &Path, host: &Path) -> Result<()> {
+    let (uid, gid) = build_user_ids(root)?;
+    std::fs::create_dir_all(host).map_err(|e| Error::io(host, e))?;
+    let mut p = host;
+    while p.starts_with(cache) && p != cache {
+        std::os::unix::fs::chown(p, Some(uid), Some(gid)).map_err(|e| Error::io(p, e))?;
+        p = p.parent().expect("below the cache dir");
+    }
+    Ok(())
+}
+
 /// Makes `inside` (a directory of the root) and gives it to the build user.
 pub fn make_build_dir(root: &BuildRoot, inside: &str) -> Result<()> {
     let (uid, gid) = build_user_ids(root)?;

@@ -28,7 +28,7 @@ use crate::buildroot::install::{
 };
 use crate::buildroot::sdists::{self, Sdist};
 use crate::buildroot::steps::{
-    PIP_TIMEOUT, build_user_ids, host_ca, host_path, remove_in_root, run_step, run_step_metered,
+    PIP_TIMEOUT, give_cache_dir, host_ca, host_path, remove_in_root, run_step, run_step_metered,
 };
 use crate::buildroot::{BUILD_USER, BuildRoot, wheels};
 use crate::error::{Error, Result};
@@ -181,14 +181,7 @@ pub(crate) fn uv_env(
     python: &str,
     base: &[(String, String)],
 ) -> Result<Vec<(String, String)>> {
-    let host = cache_dir(cache, python, root.arch());
-    let (uid, gid) = build_user_ids(root)?;
-    std::fs::create_dir_all(&host).map_err(|e| Error::io(&host, e))?;
-    let mut p = host.as_path();
-    while p.starts_with(cache) && p != cache {
-        std::os::unix::fs::chown(p, Some(uid), Some(gid)).map_err(|e| Error::io(p, e))?;
-        p = p.parent().expect("below the cache dir");
-    }
+    give_cache_dir(root, cache, &cache_dir(cache, python, root.arch()))?;
     let mut env = base.to_vec();
     for (k, v) in [
         ("UV_CACHE_DIR", cache_inside(python, root.arch())),
