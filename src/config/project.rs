@@ -742,19 +742,7 @@ fn normalise_extra(s: &str) -> Option<String> {
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && s.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
-    ok.then(|| {
-        let mut out = String::new();
-        for c in s.chars() {
-            if matches!(c, '.' | '_' | '-') {
-                if !out.ends_with('-') {
-                    out.push('-');
-                }
-            } else {
-                out.push(c.to_ascii_lowercase());
-            }
-        }
-        out
-    })
+    ok.then(|| crate::rules::names::python_name(s))
 }
 
 /// `[env]`, checked.

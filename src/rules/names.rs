@@ -8,6 +8,23 @@
 
 use crate::error::{Error, Result};
 
+/// A Python distribution, extra or group name in its normal form (PEP 503,
+/// PEP 685): lowercase, each run of `-`, `_` and `.` one `-`. Used where
+/// names are compared: a lock's packages, djdd.toml's extras and groups.
+pub fn python_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
 /// The longest system user name (`NAME-VARIANT`) useradd accepts.
 pub const MAX_USER_LEN: usize = 32;
 
@@ -184,6 +201,14 @@ pub fn check_pair(name: &str, variant: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_names_compare_in_their_normal_form() {
+        assert_eq!(python_name("Django_Extensions"), "django-extensions");
+        assert_eq!(python_name("zope.interface"), "zope-interface");
+        assert_eq!(python_name("a-_.b"), "a-b");
+        assert_eq!(python_name("PyYAML"), "pyyaml");
+    }
 
     fn err(kind: &str, v: &str) -> String {
         check_name(kind, v).unwrap_err().to_string()

@@ -29,17 +29,7 @@ pub fn requirement_name(line: &str) -> Option<String> {
     if name.is_empty() || line[end..].starts_with("://") || line[end..].starts_with(':') {
         return None;
     }
-    let mut out = String::new();
-    for c in name.chars() {
-        if "-_.".contains(c) {
-            if !out.ends_with('-') {
-                out.push('-');
-            }
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    Some(out)
+    Some(crate::rules::names::python_name(name))
 }
 
 /// What is wrong with a requirement, and what to do, when djdd knows:
