@@ -97,11 +97,48 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io(&gitignore, e)),
     }
-    match b.installer {
-        crate::plan::Installer::Uv => super::uv::install_env(root, b, &env)?,
-        crate::plan::Installer::Pip => super::pip::install_env(root, b, &env)?,
-    }
+    let installed = match b.installer {
+        crate::plan::Installer::Uv => Some(super::uv::install_env(root, b, &env)?),
+        crate::plan::Installer::Pip => {
+            super::pip::install_env(root, b, &env)?;
+            None
+        }
+    };
+    // The bytecode is compiled (most of it copied from the pyc cache:
+    // creating files) while the installed files are checked against their
+    // RECORD and the compiled objects stripped (reading them): on two
+    // cores, the two take about as long as the longer one. Neither touches
+    // what the other reads or writes. A damaged install is repaired only
+    // once the compile is over (uv removes and installs again what the
+    // compile walks), and its bytecode compiled again.
+    remove_bytecode(&host_path(root, b.env_dir))?;
+    let (compiled, repair) = std::thread::scope(|s| {
+        let compiling = s.spawn(|| compile_bytecode(root, b, &env));
+        let repair = (|| -> Result<Option<_>> {
+            if let Some(installed) = installed {
+                let damaged = super::uv::damaged(root, b, &env)?;
+                if !damaged.is_empty() {
+                    return Ok(Some((installed, damaged)));
+                }
+                super::uv::finish_env(root, b, &env, installed, damaged)?;
+            }
+            strip_objects(root, b.env_dir)?;
+            Ok(None)
+        })();
+        let compiled = compiling.join().unwrap_or_else(|_| {
+            Err(Error::invalid(
+                format!("the env {}", b.env_dir),
+                "compiling its bytecode panicked",
+            ))
+        });
+        (compiled, repair)
+    });
+    let Some((installed, damaged)) = repair? else {
+        return compiled;
+    };
+    super::uv::finish_env(root, b, &env, installed, damaged)?;
     strip_objects(root, b.env_dir)?;
+    remove_bytecode(&host_path(root, b.env_dir))?;
     compile_bytecode(root, b, &env)
 }
 
@@ -111,10 +148,9 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
 /// CPU: a .pyc depends on its source and path only, not on the order or
 /// the worker; checked: every .pyc of `-j 2` equals `-j 1`'s, Python 3.11
 /// and 3.13), byte for byte, taking what it can from the build dir's pyc
-/// cache ([`PYC_SCRIPT`]). Whatever pip compiled, package by package, is
-/// dropped first.
+/// cache ([`PYC_SCRIPT`]). Whatever pip compiled, package by package,
+/// must be removed first.
 fn compile_bytecode(root: &BuildRoot, b: &EnvBuild<'_>, env: &[(String, String)]) -> Result<()> {
-    remove_bytecode(&host_path(root, b.env_dir))?;
     let host = pyc_cache_dir(b.cache_dir, b.python_version, root.arch());
     give_cache_dir(root, b.cache_dir, &host)?;
     let inside = format!(

@@ -350,7 +350,11 @@ pub fn sdists_of(picked: &[Picked]) -> Vec<Sdist> {
 /// Installs the env with uv, after venv made it: resolves the
 /// requirements (no lock) or installs the lock, checks the files, keeps
 /// the `REQUESTED` mark of the requested distributions only.
-pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]) -> Result<()> {
+pub fn install_env(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    base: &[(String, String)],
+) -> Result<Installed> {
     let python = format!("/usr/bin/python{}", b.python_version);
     let uv = ensure_tool(root, &python, base)?;
     let env = uv_env(root, b.cache_dir, b.python_version, base)?;
@@ -431,15 +435,68 @@ pub fn install_env(root: &BuildRoot, b: &EnvBuild<'_>, base: &[(String, String)]
             picked.into_iter().map(|p| p.name).collect()
         }
     };
-    u.verify()?;
+    Ok(Installed { names })
+}
+
+/// What [`install_env`] installed, for [`finish_env`].
+#[derive(Debug)]
+pub struct Installed {
+    /// The PEP 503 names of the distributions installed.
+    names: Vec<String>,
+}
+
+/// The files [`install_env`] installed that differ from their RECORD
+/// (distribution, file): a damaged cache entry. Reads only.
+pub fn damaged(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    base: &[(String, String)],
+) -> Result<Vec<(String, String)>> {
+    with_uv(root, b, base, |u| u.differing())
+}
+
+/// Finishes what [`install_env`] installed: the distributions with
+/// `damaged` files ([`damaged`]) installed again from the index, uv's
+/// per-install records and the `REQUESTED` marks of what the requirements
+/// do not name dropped.
+pub fn finish_env(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    base: &[(String, String)],
+    installed: Installed,
+    damaged: Vec<(String, String)>,
+) -> Result<()> {
+    if !damaged.is_empty() {
+        with_uv(root, b, base, |u| u.repair(damaged))?;
+    }
     // uv's record of when it installed a wheel from a local file (the
     // Debian pip wheel, a kept wheel): a time, different on every build.
     drop_dist_file(root, b.env_dir, base, "uv_cache.json", &["*".into()])?;
-    let not_requested: Vec<String> = names
+    let not_requested: Vec<String> = installed
+        .names
         .into_iter()
         .filter(|n| !b.requested.contains(n))
         .collect();
     drop_requested(root, b.env_dir, base, &not_requested)
+}
+
+/// Runs `f` with the uv of `b`'s root (installed by [`install_env`]).
+fn with_uv<T>(
+    root: &BuildRoot,
+    b: &EnvBuild<'_>,
+    base: &[(String, String)],
+    f: impl FnOnce(&Uv<'_>) -> Result<T>,
+) -> Result<T> {
+    let python = format!("/usr/bin/python{}", b.python_version);
+    let uv = ensure_tool(root, &python, base)?;
+    let env = uv_env(root, b.cache_dir, b.python_version, base)?;
+    f(&Uv {
+        root,
+        b,
+        env: &env,
+        uv: &uv,
+        python: format!("{}/bin/python", b.env_dir),
+    })
 }
 
 /// The distributions of the lock `text`, which is at `inside`.
@@ -664,14 +721,10 @@ impl Uv<'_> {
         ran.map(|_| ())
     }
 
-    /// The env's files against their RECORD: a distribution with a file
-    /// that differs leaves uv's cache and is installed again from the
-    /// index; what still differs then is an error naming the files.
-    fn verify(&self) -> Result<()> {
-        let bad = self.differing()?;
-        if bad.is_empty() {
-            return Ok(());
-        }
+    /// The distributions of the files `bad` (which differ from their
+    /// RECORD) leave uv's cache and are installed again from the index;
+    /// what still differs then is an error naming the files.
+    fn repair(&self, bad: Vec<(String, String)>) -> Result<()> {
         let mut dists: Vec<&str> = bad.iter().map(|(n, _)| n.as_str()).collect();
         dists.dedup();
         tracing::warn!(
