@@ -714,6 +714,10 @@ impl VariantBuild<'_> {
     /// which it returns).
     fn pack_env(&self, tree: &EnvTree, dest: &Path) -> anyhow::Result<Vec<(String, String)>> {
         let (root, plan) = (self.root, &self.inputs.plan);
+        tracing::info!(
+            "packing {} (its shared libraries' packages, then the .deb)",
+            tree.dir
+        );
         let shlibs = env::shlib_packages(root, &tree.dir)?;
         let mut pkg = env_package(root, self.inputs, &tree.dir, &tree.share_dir, &shlibs)?;
         mark_built_for(&mut pkg, root.suite());
