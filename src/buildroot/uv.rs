@@ -355,16 +355,12 @@ pub fn install_env(
     b: &EnvBuild<'_>,
     base: &[(String, String)],
 ) -> Result<Installed> {
-    let python = format!("/usr/bin/python{}", b.python_version);
-    let uv = ensure_tool(root, &python, base)?;
-    let env = uv_env(root, b.cache_dir, b.python_version, base)?;
-    let u = Uv {
-        root,
-        b,
-        env: &env,
-        uv: &uv,
-        python: format!("{}/bin/python", b.env_dir),
-    };
+    with_uv(root, b, base, install_with)
+}
+
+/// [`install_env`] with the root's uv.
+fn install_with(u: &Uv<'_>) -> Result<Installed> {
+    let (root, b) = (u.root, u.b);
     u.seed()?;
     let lock_inside = format!("{}/{LOCK_FILE}", b.share_dir);
     let lock_host = host_path(root, &lock_inside);
@@ -480,7 +476,7 @@ pub fn finish_env(
     drop_requested(root, b.env_dir, base, &not_requested)
 }
 
-/// Runs `f` with the uv of `b`'s root (installed by [`install_env`]).
+/// Runs `f` with the uv of `b`'s root (installed once per root).
 fn with_uv<T>(
     root: &BuildRoot,
     b: &EnvBuild<'_>,
