@@ -75,6 +75,24 @@ impl Error {
         }
     }
 
+    /// The same error with `context` before the command of an
+    /// [`Error::Command`] (`CONTEXT: COMMAND`: what it was run for); any
+    /// other error is returned as is.
+    pub fn in_step(self, context: &str) -> Self {
+        match self {
+            Error::Command {
+                command,
+                status,
+                output,
+            } => Error::Command {
+                command: format!("{context}: {command}"),
+                status,
+                output,
+            },
+            other => other,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -55,6 +55,29 @@ const ASGIREF_SHA: &str = "f9596a2434512686473d50f96ff6207fbba49ae1a785dfac614df
 
 const SQLPARSE_WHEEL_SHA: &str = "3be5a72d04c873d690d7c6dedd33d6fae2ef82759881ceec02fc2efd0cba564f";
 
+/// What makes the demo a distribution setuptools builds (for
+/// `env.install_project`): a build system, its one package, an entry point
+/// and a console script.
+const PACKAGED: &str = "
+[build-system]
+requires = [\"setuptools>=61\"]
+build-backend = \"setuptools.build_meta\"
+
+[tool.setuptools]
+packages = [\"demo\"]
+
+[project.scripts]
+demo-wsgi = \"demo.wsgi:application\"
+
+[project.entry-points.\"djdd.test\"]
+demo = \"demo.settings\"
+";
+
+/// The file name of the package at `p`.
+fn package_name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
 fn blue(rev: &str) -> [&str; 5] {
     ["build", "lockdemo", "blue", "--version", rev]
 }
@@ -148,7 +171,65 @@ fn the_env_is_built_from_uv_lock_and_bad_locks_are_refused() {
         "{plan}"
     );
 
-    // The same lock in another build dir: the same bytes.
+    // The project itself in the env, when djdd.toml asks: a wheel of the
+    // commit's tree, built by its own backend, on top of the same lock.
+    defect(&d, repo.path(), "package", |r| {
+        let t = std::fs::read_to_string(r.join("djdd.toml")).unwrap();
+        std::fs::write(r.join("djdd.toml"), t + "\n[env]\ninstall_project = true\n").unwrap();
+        let t = std::fs::read_to_string(r.join("pyproject.toml")).unwrap();
+        std::fs::write(r.join("pyproject.toml"), t + PACKAGED).unwrap();
+    });
+    let (plan, _) = ok(&d, &[&blue("package")[..], &["--plan"]].concat());
+    assert!(
+        plan.contains("then the project itself (djdd.toml's env.install_project), a wheel built from the commit's tree "),
+        "{plan}"
+    );
+    let v1_envs = package_files(&d);
+    ok(&d, &blue("package"));
+    let packaged = one_package(&d, "lockdemo-env-", &v1_envs);
+    assert_ne!(env_hash_of(&packaged), env_hash_of(&env), "a new env");
+    let files = contents(&packaged);
+    let info = "site-packages/demo-1.0.dist-info/";
+    for want in [
+        "site-packages/demo/settings.py",
+        "site-packages/demo/__pycache__/settings.cpython-3",
+        "bin/demo-wsgi",
+        &format!("{info}METADATA"),
+        &format!("{info}entry_points.txt"),
+        &format!("{info}REQUESTED"),
+    ] {
+        assert!(
+            files.iter().any(|f| f.contains(want)),
+            "the env with the project has no {want}"
+        );
+    }
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains(&format!("{info}direct_url.json"))),
+        "the project's direct_url.json names a path of the build root"
+    );
+    let record = member_text(&packaged, &format!("{info}RECORD")).unwrap();
+    assert!(!record.contains("direct_url.json"), "{record}");
+    assert!(record.contains("demo/settings.py,sha256="), "{record}");
+    let packaged_bytes = std::fs::read(&packaged).unwrap();
+    // Another commit of the tree is another env; its dependencies the same.
+    defect(&d, repo.path(), "package2", |r| {
+        let t = std::fs::read_to_string(r.join("djdd.toml")).unwrap();
+        std::fs::write(r.join("djdd.toml"), t + "\n[env]\ninstall_project = true\n").unwrap();
+        let t = std::fs::read_to_string(r.join("pyproject.toml")).unwrap();
+        std::fs::write(r.join("pyproject.toml"), t + PACKAGED).unwrap();
+        std::fs::write(r.join("demo/version.py"), "VERSION = 2\n").unwrap();
+    });
+    let (plan, _) = ok(&d, &[&blue("package2")[..], &["--plan"]].concat());
+    let env_line = plan.lines().find(|l| l.starts_with("  env  ")).unwrap();
+    assert!(
+        !env_line.contains(&env_hash_of(&packaged)) && env_line.contains("build"),
+        "{plan}"
+    );
+
+    // The same lock in another build dir: the same bytes, with the
+    // project too.
     let d2 = lock_build_dir(repo.path());
     ok(&d2, &blue("v1"));
     let env2 = one_package(&d2, "lockdemo-env-", &[]);
@@ -156,6 +237,13 @@ fn the_env_is_built_from_uv_lock_and_bad_locks_are_refused() {
         &env_bytes,
         &env2,
         "the env built from uv.lock in a second build dir",
+    );
+    ok(&d2, &blue("package"));
+    let packaged2 = one_package(&d2, "lockdemo-env-", &[package_name(&env2)]);
+    assert_same_package(
+        &packaged_bytes,
+        &packaged2,
+        "the env with the project, built in a second build dir",
     );
     drop(d2);
 

@@ -173,6 +173,7 @@ fn hash(reqs: &Requirements) -> String {
         arch: "amd64",
         provided: &[],
         installer: djdd::plan::Installer::Uv,
+        project_tree: None,
     })
     .unwrap()
     .short

@@ -104,6 +104,9 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
             None
         }
     };
+    if let Some(tar) = b.project {
+        super::project::install_project(root, b, &env, tar)?;
+    }
     // The bytecode is compiled (most of it copied from the pyc cache:
     // creating files) while the installed files are checked against their
     // RECORD and the compiled objects stripped (reading them): on two

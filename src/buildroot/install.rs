@@ -42,6 +42,9 @@ pub struct EnvBuild<'a> {
     pub cache_dir: &'a Path,
     /// What installs it: the env's pip, or uv ([`super::uv`]).
     pub installer: crate::plan::Installer,
+    /// The commit's tree (`git archive`), when the project itself is
+    /// installed into the env after its dependencies ([`super::project`]).
+    pub project: Option<&'a [u8]>,
 }
 
 /// The lock, shipped in the env package beside the requirement files.

@@ -7,7 +7,8 @@
 //! A uv.lock is turned into a PEP 751 lock by `uv export --frozen
 //! --offline --format pylock.toml --no-emit-project --no-default-groups`
 //! (with the chosen `--extra` and `--group`): the project itself is left
-//! out (its source is the src package), and no dependency group is
+//! out (its source is the src package; `env.install_project` installs it
+//! after the lock, [`super::project`]), and no dependency group is
 //! installed unless named, not even `dev`. A pylock.toml is read as it
 //! is. The select script ([`super::uv::SELECT_SCRIPT`]) then keeps the
 //! packages whose markers hold and picks each one's archive, run by the

@@ -34,6 +34,7 @@ pub mod install;
 pub mod lock_input;
 pub mod mounts;
 pub mod pip;
+pub mod project;
 pub mod python;
 pub mod runner;
 pub mod schroot;

@@ -148,22 +148,13 @@ impl Builder<'_> {
             }
             // A failure names the distribution; its tree stays in the root
             // for a look, and the next build starts it afresh.
-            self.build_one(s).map_err(|e| match e {
-                Error::Command {
-                    command,
-                    status,
-                    output,
-                } => Error::Command {
-                    command: format!(
-                        "building {}=={} from its sdist at {} in the build root: {command}",
-                        s.name,
-                        s.version,
-                        s.build_path()
-                    ),
-                    status,
-                    output,
-                },
-                other => other,
+            self.build_one(s).map_err(|e| {
+                e.in_step(&format!(
+                    "building {}=={} from its sdist at {} in the build root",
+                    s.name,
+                    s.version,
+                    s.build_path()
+                ))
             })?;
             built.push(format!("{}=={}", s.name, s.version));
         }
@@ -270,7 +261,11 @@ impl Builder<'_> {
 }
 
 /// `VAR=VALUE` in `env` instead of any earlier value of `VAR`.
-fn with_var(env: &[(String, String)], var: &str, value: String) -> Vec<(String, String)> {
+pub(crate) fn with_var(
+    env: &[(String, String)],
+    var: &str,
+    value: String,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = env.iter().filter(|(k, _)| k != var).cloned().collect();
     out.push((var.to_string(), value));
     out
@@ -290,7 +285,7 @@ const SDISTS_SCRIPT: &str = include_str!("scripts/sdists.py");
 const UNPACK_SCRIPT: &str = include_str!("scripts/unpack.py");
 
 /// The one file of `dir` (in the root) whose name ends with `suffix`.
-fn only_file(root: &BuildRoot, dir: &str, suffix: &str) -> Option<String> {
+pub(crate) fn only_file(root: &BuildRoot, dir: &str, suffix: &str) -> Option<String> {
     let rd = std::fs::read_dir(host_path(root, dir)).ok()?;
     let names: Vec<String> = rd
         .filter_map(|e| e.ok())

@@ -260,11 +260,16 @@ fn lock_files(
         }
     };
     notes.push(format!(
-        "env: from {path} (extras: {}; groups: {}): it locks {} distributions for every platform, extra and group: {}; a build installs what the chosen extras and groups need on the build root's Python and architecture (`djdd build --plan` counts them), never the project itself",
+        "env: from {path} (extras: {}; groups: {}): it locks {} distributions for every platform, extra and group: {}; a build installs what the chosen extras and groups need on the build root's Python and architecture (`djdd build --plan` counts them), {}",
         list(&project.env.extras),
         list(&project.env.groups),
         names.len(),
-        names.join(" ")
+        names.join(" "),
+        if project.env.install_project {
+            "then the project itself, a wheel of the commit's tree (env.install_project)"
+        } else {
+            "never the project itself"
+        }
     ));
     out
 }

@@ -61,6 +61,7 @@ pub struct EnvFile {
     pub requirements: Option<String>,
     pub extras: Option<Vec<String>>,
     pub groups: Option<Vec<String>>,
+    pub install_project: Option<bool>,
 }
 
 /// `[release]` as written.
@@ -179,6 +180,11 @@ pub struct EnvSource {
     /// PEP 685-normalised, sorted, unique.
     pub extras: Vec<String>,
     pub groups: Vec<String>,
+    /// `install_project = true`: the project itself is built (a wheel of
+    /// the commit's tree, by its own build backend) and installed into the
+    /// env after its dependencies; the env HASH then has the commit's tree
+    /// among its inputs, so every change to the tree makes a new env.
+    pub install_project: bool,
 }
 
 /// A secret the project declares (`[secrets]` in djdd.toml).
@@ -407,7 +413,7 @@ pub const KEYS: &[Key] = &[
     Key {
         name: "env.requirements",
         default: "`\"requirements.txt\"` when the commit has it, else `\"uv.lock\"`, else `\"pylock.toml\"`",
-        meaning: "What the env is built from: `\"requirements.txt\"` (pip's format, with its `-r`/`-c` includes, resolved at build time), `\"uv.lock\"` (uv's lock, beside the pyproject.toml it locks) or a PEP 751 lock, `\"pylock.toml\"` or `\"pylock.NAME.toml\"`. A lock is installed as it is: the packages it selects for the build root's Python and architecture, each from the archive whose sha256 it records; the project itself is not installed (its source is the src package), nor any dependency group unless `env.groups` names it. The lock must hold the app server (gunicorn, and uvicorn-worker for `asgi`). For poetry.lock, export one: `poetry export --format requirements.txt`.",
+        meaning: "What the env is built from: `\"requirements.txt\"` (pip's format, with its `-r`/`-c` includes, resolved at build time), `\"uv.lock\"` (uv's lock, beside the pyproject.toml it locks) or a PEP 751 lock, `\"pylock.toml\"` or `\"pylock.NAME.toml\"`. A lock is installed as it is: the packages it selects for the build root's Python and architecture, each from the archive whose sha256 it records; the project itself is not installed (its source is the src package) unless `env.install_project` asks for it, nor any dependency group unless `env.groups` names it. The lock must hold the app server (gunicorn, and uvicorn-worker for `asgi`). For poetry.lock, export one: `poetry export --format requirements.txt`.",
         example: "\"uv.lock\"",
     },
     Key {
@@ -421,6 +427,12 @@ pub const KEYS: &[Key] = &[
         default: "`[]` (not even `dev`)",
         meaning: "The dependency groups (`[dependency-groups]`) a uv.lock installs, by name. Only with uv.lock.",
         example: "[\"prod\"]",
+    },
+    Key {
+        name: "env.install_project",
+        default: "`false`",
+        meaning: "Install the project itself into the env too, for what only an installed distribution has: its version in `importlib.metadata`, its entry points (plugins, console scripts in the env's `bin/`). djdd builds a wheel of the commit's tree with the project's own build backend (`pyproject.toml`'s `[build-system]`, or `setup.py`; the backend comes from the index, as for an sdist), at a fixed path, and installs it without its dependencies (the lock or requirements.txt has those), after them. The env HASH then has the commit's git tree among its inputs: every commit that changes the tree makes a new env, so leave it off unless the project needs it. With any `env.requirements`.",
+        example: "true",
     },
     Key {
         name: "build.python_packages",
@@ -806,6 +818,7 @@ fn check_env(f: &EnvFile) -> Result<EnvSource> {
         requirements,
         extras,
         groups,
+        install_project: f.install_project.unwrap_or(false),
     })
 }
 

@@ -623,6 +623,7 @@ impl Probe {
             &project.env,
             asgi,
             &src.commit,
+            &src.tree,
             &mut read,
         ) {
             Ok(i) => i,
@@ -653,14 +654,12 @@ impl Probe {
             ));
         }
         let app_server = crate::plan::app_server(&inputs, asgi);
-        let hash = crate::plan::hash::env_hash(&crate::plan::hash::EnvInputs {
-            requirements: &inputs.requirements,
-            venv_debian: &inputs.venv_debian,
-            python_version: &python_version,
-            arch: root.arch(),
-            provided: &app_server.provided,
-            installer: crate::ops::installer_setting()?,
-        })?;
+        let hash = crate::plan::hash::env_hash(&inputs.env_inputs(
+            &python_version,
+            root.arch(),
+            &app_server.provided,
+            crate::ops::installer_setting()?,
+        ))?;
         let env_dir = crate::contract::env_dir(name, &hash.short);
         let python = format!("{env_dir}/bin/python");
         // As the build decides: its marker says the tree is complete.
@@ -831,6 +830,8 @@ struct Target {
 /// A commit of a source added with `djdd src`.
 struct Source {
     commit: String,
+    /// The commit's git tree id.
+    tree: String,
     tar: Vec<u8>,
 }
 
@@ -915,6 +916,7 @@ fn target(
     fs_err::create_dir_all(&root).context("making the temp dir")?;
     let root = root.canonicalize().context("resolving the temp dir")?;
     let tar = crate::source::archive(&mirror, &commit)?;
+    let tree = crate::source::tree_id(&mirror, &commit)?;
     tar::Archive::new(&tar[..])
         .unpack(&root)
         .with_context(|| format!("unpacking git archive {commit} into {}", root.display()))?;
@@ -923,7 +925,7 @@ fn target(
         root,
         name,
         variant,
-        source: Some(Source { commit, tar }),
+        source: Some(Source { commit, tree, tar }),
         conf,
     })
 }

@@ -15,7 +15,46 @@ use crate::plan::{self, EnvSourceFile, ProjectInputs, ReadFile, Requirements};
 /// (which records what the build ships). With a lock, what it installs on
 /// this root's Python and architecture becomes the requirements the env
 /// HASH is computed from; the lock must hold the app server.
+///
+/// With `env.install_project`, `tree` (the commit's git tree id) is an
+/// input of the env HASH too, and the commit must have what builds the
+/// project (pyproject.toml or setup.py at its root).
 pub fn project_inputs(
+    bd: &BuildDir,
+    root: &BuildRoot,
+    env: &EnvSource,
+    asgi: bool,
+    commit: &str,
+    tree: &str,
+    read: &mut ReadFile<'_>,
+) -> anyhow::Result<ProjectInputs> {
+    let mut inputs = dependencies(bd, root, env, asgi, commit, read)?;
+    if env.install_project {
+        let buildable = [PYPROJECT, "setup.py"]
+            .iter()
+            .map(|p| read(p).map(|b| b.is_some()))
+            .collect::<crate::Result<Vec<bool>>>()?;
+        if !buildable.contains(&true) {
+            return Err(Error::invalid_hint(
+                format!(
+                    "{}: key `env.install_project`",
+                    crate::config::project::FILE
+                ),
+                format!(
+                    "asks for the project itself in the env, and commit {commit} has neither pyproject.toml nor setup.py to build it with"
+                ),
+                "commit a pyproject.toml with [project] and [build-system] tables at the repository root, or drop `install_project`",
+            )
+            .into());
+        }
+        inputs.project_tree = Some(tree.to_string());
+    }
+    Ok(inputs)
+}
+
+/// The distributions the env installs at `commit` (everything but the
+/// project itself).
+fn dependencies(
     bd: &BuildDir,
     root: &BuildRoot,
     env: &EnvSource,

@@ -56,6 +56,9 @@ pub struct EnvInputs<'a> {
     pub provided: &'a [String],
     /// What installs the env: uv adds its line (`installer uv VERSION`).
     pub installer: super::Installer,
+    /// The commit's git tree, when the project itself is installed into
+    /// the env (djdd.toml's `env.install_project`).
+    pub project_tree: Option<&'a str>,
 }
 
 /// Checks a Python `MAJOR.MINOR` version.
@@ -137,6 +140,11 @@ pub fn env_canonical(inputs: &EnvInputs<'_>) -> Result<String> {
     if let Some(line) = inputs.installer.hash_line() {
         push(&line);
     }
+    // Only when the project is installed, so no other env's HASH moves.
+    if let Some(tree) = inputs.project_tree {
+        check_tree_id(tree)?;
+        push(&format!("project-tree {tree}"));
+    }
     Ok(s)
 }
 
@@ -145,6 +153,21 @@ pub fn env_hash(inputs: &EnvInputs<'_>) -> Result<Hash> {
     Ok(Hash::from_full(sha256_hex(
         env_canonical(inputs)?.as_bytes(),
     )))
+}
+
+/// Checks a git tree id (40 or 64 lower-case hex digits).
+fn check_tree_id(t: &str) -> Result<()> {
+    let ok = matches!(t.len(), 40 | 64)
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            format!("git tree '{}'", t.escape_debug()),
+            "must be a full tree id (40 or 64 lower-case hex digits)",
+        ))
+    }
 }
 
 /// The src HASH: the commit id (40 hex digits for SHA-1 repositories, 64
@@ -186,6 +209,7 @@ mod tests {
             arch: "amd64",
             provided: &[],
             installer: Installer::Pip,
+            project_tree: None,
         })
         .unwrap()
         .short
@@ -344,6 +368,7 @@ mod tests {
                 arch,
                 provided: &[],
                 installer: Installer::Pip,
+                project_tree: None,
             })
             .unwrap()
         };
@@ -371,6 +396,7 @@ mod tests {
             arch: "amd64",
             provided: &[],
             installer: Installer::Pip,
+            project_tree: None,
         };
         let text = env_canonical(&inputs).unwrap();
         let want = "djdd-env-inputs\nformat 4\npython 3.11\narch amd64\nroot requirements.txt\nfiles 2\n\
@@ -399,6 +425,27 @@ mod tests {
             )
         );
         assert_ne!(env_hash(&inputs).unwrap(), h1, "uv's env is another env");
+        // The project installed into the env: its tree is an input, last.
+        let uv = env_canonical(&inputs).unwrap();
+        let h_uv = env_hash(&inputs).unwrap();
+        let tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+        inputs.project_tree = Some(tree);
+        assert_eq!(
+            env_canonical(&inputs).unwrap(),
+            format!("{uv}project-tree {tree}\n")
+        );
+        assert_ne!(
+            env_hash(&inputs).unwrap(),
+            h_uv,
+            "the project is in the env"
+        );
+        inputs.project_tree = Some("4b825dc642cb6eb9a060e54bf8d69288fbee4905");
+        assert_ne!(env_hash(&inputs).unwrap().full, h_uv.full);
+        inputs.project_tree = Some("HEAD\nproject-tree x");
+        assert!(
+            env_hash(&inputs).is_err(),
+            "a tree id is 40 or 64 hex digits"
+        );
     }
 
     #[test]

@@ -80,6 +80,31 @@ pub struct ProjectInputs {
     pub requirements: Requirements,
     pub venv_debian: DebianRequirements,
     pub src_debian: DebianRequirements,
+    /// The commit's git tree id, when djdd.toml's `env.install_project`
+    /// installs the project itself into the env: an input of the env HASH.
+    pub project_tree: Option<String>,
+}
+
+impl ProjectInputs {
+    /// What the env HASH is computed from, on a root with Python
+    /// `python_version` and `arch`, with djdd's `provided` lines.
+    pub fn env_inputs<'a>(
+        &'a self,
+        python_version: &'a str,
+        arch: &'a str,
+        provided: &'a [String],
+        installer: Installer,
+    ) -> EnvInputs<'a> {
+        EnvInputs {
+            requirements: &self.requirements,
+            venv_debian: &self.venv_debian,
+            python_version,
+            arch,
+            provided,
+            installer,
+            project_tree: self.project_tree.as_deref(),
+        }
+    }
 }
 
 /// Reads `requirements.txt` (required, with its includes) and the two Debian
@@ -104,6 +129,7 @@ pub fn with_debian(requirements: Requirements, read: &mut ReadFile<'_>) -> Resul
         venv_debian: debian(VENV_DEBIAN_REQUIREMENTS)?,
         src_debian: debian(SRC_DEBIAN_REQUIREMENTS)?,
         requirements,
+        project_tree: None,
     })
 }
 
@@ -366,6 +392,9 @@ pub struct BuildPlan {
     /// How the env is made when it is built, when that needs saying
     /// (`--rebuild-env`, from the recorded lock, or why not from it).
     pub env_note: Option<String>,
+    /// The commit's tree, when the project itself is installed into the
+    /// env (djdd.toml's `env.install_project`).
+    pub project_tree: Option<String>,
 }
 
 impl BuildPlan {
@@ -467,14 +496,12 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
     check_part("NAME", name)?;
     check_part("VARIANT", &inputs.variant)?;
     let app_server = app_server(&inputs.project, inputs.asgi);
-    let env_in = EnvInputs {
-        requirements: &inputs.project.requirements,
-        venv_debian: &inputs.project.venv_debian,
-        python_version: &inputs.python_version,
-        arch: &inputs.arch,
-        provided: &app_server.provided,
-        installer: inputs.installer,
-    };
+    let env_in = inputs.project.env_inputs(
+        &inputs.python_version,
+        &inputs.arch,
+        &app_server.provided,
+        inputs.installer,
+    );
     let env_inputs = env_canonical(&env_in)?;
     let env_h = env_hash(&env_in)?;
     let src_h = src_hash(&inputs.commit.id)?;
@@ -634,6 +661,7 @@ pub fn plan_build(inputs: &BuildInputs) -> Result<BuildPlan> {
         steps: inputs.steps.clone(),
         release: inputs.release.clone(),
         env_note,
+        project_tree: inputs.project.project_tree.clone(),
         installer: inputs.installer,
     })
 }
@@ -715,6 +743,15 @@ impl fmt::Display for BuildPlan {
         writeln!(f)?;
         if let Some(note) = &self.env_note {
             writeln!(f, "env {}: {note}", self.env.action.as_str())?;
+        }
+        if let (Some(tree), Action::Build | Action::RebuildFromLock) =
+            (&self.project_tree, &self.env.action)
+        {
+            writeln!(
+                f,
+                "env {}: then the project itself (djdd.toml's env.install_project), a wheel built from the commit's tree {tree}",
+                self.env.action.as_str()
+            )?;
         }
         if self.up_to_date() {
             writeln!(

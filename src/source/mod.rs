@@ -17,7 +17,7 @@ use crate::rules::names::shown;
 
 pub mod commit;
 
-pub use commit::{archive, check_rev, read_file, resolve};
+pub use commit::{archive, check_rev, read_file, resolve, tree_id};
 
 /// Transports git may use (GIT_ALLOW_PROTOCOL): no `ext::`, which runs
 /// commands.

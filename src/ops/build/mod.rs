@@ -208,6 +208,7 @@ fn load_inputs(
         &project.env,
         project.asgi.is_some(),
         &commit.id,
+        &source::tree_id(&repo, &commit.id)?,
         &mut read,
     )?;
     check_calendars(&project)?;
@@ -810,6 +811,19 @@ impl VariantBuild<'_> {
                 tree.lock_file.display()
             ));
         }
+        let project = match &inputs.project_inputs.project_tree {
+            Some(tree) => {
+                log.line(&format!(
+                    "env {}: with the project itself, built from the commit's tree {tree}",
+                    plan.env.name
+                ));
+                Some(source::archive(
+                    &bd.source_repo(&self.args.name),
+                    &plan.commit.id,
+                )?)
+            }
+            None => None,
+        };
         let built = || -> anyhow::Result<()> {
             env::build_env(
                 root,
@@ -825,6 +839,7 @@ impl VariantBuild<'_> {
                     requested: &requested,
                     cache_dir: &bd.cache_dir(),
                     installer: plan.installer,
+                    project: project.as_deref(),
                 },
             )?;
             let shlibs = self.pack_env(tree, &tree.file)?;
