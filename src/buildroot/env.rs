@@ -119,11 +119,10 @@ pub fn build_env(root: &BuildRoot, b: &EnvBuild<'_>) -> Result<()> {
         let compiling = s.spawn(|| compile_bytecode(root, b, &env));
         let repair = (|| -> Result<Option<_>> {
             if let Some(installed) = installed {
-                let damaged = super::uv::damaged(root, b, &env)?;
+                let damaged = super::uv::check_and_finish(root, b, &env, &installed)?;
                 if !damaged.is_empty() {
                     return Ok(Some((installed, damaged)));
                 }
-                super::uv::finish_env(root, b, &env, installed, damaged)?;
             }
             strip_objects(root, b.env_dir)?;
             Ok(None)

@@ -136,7 +136,7 @@ pub(crate) fn drop_requested(
 }
 
 /// Removes `file` from the `.dist-info` of the distributions `names` (`*`:
-/// all) in `env_dir`, and its RECORD row ([`DROP_DIST_FILE_SCRIPT`]), with
+/// all) in `env_dir`, and its RECORD row ([`DIST_INFO_SCRIPT`]), with
 /// the env's python as the build user.
 pub(crate) fn drop_dist_file(
     root: &BuildRoot,
@@ -145,11 +145,34 @@ pub(crate) fn drop_dist_file(
     file: &str,
     names: &[String],
 ) -> Result<()> {
-    let python = format!("{env_dir}/bin/python");
-    let mut argv: Vec<&str> = vec![&python, "-I", "-c", DROP_DIST_FILE_SCRIPT, env_dir, file];
-    argv.extend(names.iter().map(String::as_str));
-    run_step(root, Some(BUILD_USER), "/", env, 60, &argv)?;
+    let args = drop_args(&[(file, names)]);
+    run_dist_info(root, env_dir, env, "drop", &args)?;
     Ok(())
+}
+
+/// The script's `FILE NAMES` pairs of `drops` (each NAMES one word, comma-
+/// separated PEP 503 names or `*`).
+pub(crate) fn drop_args(drops: &[(&str, &[String])]) -> Vec<String> {
+    drops
+        .iter()
+        .flat_map(|(file, names)| [file.to_string(), names.join(",")])
+        .collect()
+}
+
+/// Runs [`DIST_INFO_SCRIPT`]'s `command` on `env_dir` with `args`, with
+/// the env's python as the build user; returns its standard output.
+pub(crate) fn run_dist_info(
+    root: &BuildRoot,
+    env_dir: &str,
+    env: &[(String, String)],
+    command: &str,
+    args: &[String],
+) -> Result<String> {
+    let python = format!("{env_dir}/bin/python");
+    let mut argv: Vec<&str> = vec![&python, "-I", "-c", DIST_INFO_SCRIPT, command, env_dir];
+    argv.extend(args.iter().map(String::as_str));
+    let out = run_step(root, Some(BUILD_USER), "/", env, 600, &argv)?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Says which distributions come from wheels the build dir built before
@@ -166,6 +189,6 @@ pub(crate) fn log_kept_wheels(from_cache: &[String]) {
     );
 }
 
-/// Drops a file (and its RECORD row) of the distributions named (see the
-/// script's header).
-const DROP_DIST_FILE_SCRIPT: &str = include_str!("scripts/drop_dist_file.py");
+/// Checks installed files against their RECORD, and drops files (and
+/// their RECORD rows) of the distributions named (see the script's header).
+const DIST_INFO_SCRIPT: &str = include_str!("scripts/dist_info.py");

@@ -13,7 +13,7 @@
 //! first `--offline`, from uv's cache, and only when that cannot, against
 //! the index. Files are copied out of uv's cache (`UV_LINK_MODE=copy`),
 //! never linked: djdd strips and rewrites them in place. Every installed
-//! file is checked against its RECORD ([`VERIFY_SCRIPT`]); a mismatch
+//! file is checked against its RECORD (`scripts/dist_info.py verify`); a mismatch
 //! (a damaged cache entry) drops those distributions from uv's cache and
 //! installs them again from the index.
 //!
@@ -23,8 +23,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::buildroot::install::{
-    EnvBuild, LOCK_FILE, drop_dist_file, drop_requested, lock_error, lock_refused, log_kept_wheels,
-    log_resolving, resolve_error_of,
+    EnvBuild, LOCK_FILE, drop_args, lock_error, lock_refused, log_kept_wheels, log_resolving,
+    resolve_error_of, run_dist_info,
 };
 use crate::buildroot::sdists::{self, Sdist};
 use crate::buildroot::steps::{
@@ -46,8 +46,6 @@ const TOOL_DONE: &str = ".djdd-complete";
 
 /// Picks each package's archive from a pylock.toml (see its header).
 pub(crate) const SELECT_SCRIPT: &str = include_str!("scripts/pylock.py");
-/// Checks the env's files against their RECORD (see its header).
-const VERIFY_SCRIPT: &str = include_str!("scripts/verify.py");
 /// The requirements djdd adds, in the share dir while uv resolves.
 const PROVIDED_FILE: &str = ".djdd-provided.txt";
 /// uv's resolution, in the share dir while djdd reads it (uv wants
@@ -441,20 +439,24 @@ pub struct Installed {
     names: Vec<String>,
 }
 
-/// The files [`install_env`] installed that differ from their RECORD
-/// (distribution, file): a damaged cache entry. Reads only.
-pub fn damaged(
+/// Checks the files [`install_env`] installed against their RECORD and,
+/// when none differs, finishes the env ([`finish_args`]) in the same run
+/// of the env's python (each RECORD then rewritten once). Returns the
+/// (distribution, file) pairs that differ: a damaged cache entry, which
+/// [`finish_env`] repairs; nothing is dropped then.
+pub fn check_and_finish(
     root: &BuildRoot,
     b: &EnvBuild<'_>,
     base: &[(String, String)],
+    installed: &Installed,
 ) -> Result<Vec<(String, String)>> {
-    with_uv(root, b, base, |u| u.differing())
+    let out = run_dist_info(root, b.env_dir, base, "verify", &finish_args(b, installed))?;
+    Ok(differing_lines(&out))
 }
 
-/// Finishes what [`install_env`] installed: the distributions with
-/// `damaged` files ([`damaged`]) installed again from the index, uv's
-/// per-install records and the `REQUESTED` marks of what the requirements
-/// do not name dropped.
+/// Finishes an env whose install had `damaged` files ([`check_and_finish`]):
+/// those distributions installed again from the index, then what
+/// [`finish_args`] names dropped.
 pub fn finish_env(
     root: &BuildRoot,
     b: &EnvBuild<'_>,
@@ -462,18 +464,27 @@ pub fn finish_env(
     installed: Installed,
     damaged: Vec<(String, String)>,
 ) -> Result<()> {
-    if !damaged.is_empty() {
-        with_uv(root, b, base, |u| u.repair(damaged))?;
-    }
-    // uv's record of when it installed a wheel from a local file (the
-    // Debian pip wheel, a kept wheel): a time, different on every build.
-    drop_dist_file(root, b.env_dir, base, "uv_cache.json", &["*".into()])?;
+    with_uv(root, b, base, |u| u.repair(damaged))?;
+    run_dist_info(root, b.env_dir, base, "drop", &finish_args(b, &installed))?;
+    Ok(())
+}
+
+/// What a uv install leaves that the env must not keep, as
+/// [`drop_args`]: uv's record of when it installed a wheel from a local
+/// file (the Debian pip wheel, a kept wheel: a time, different on every
+/// build) in every distribution, and the `REQUESTED` marks of what the
+/// requirements do not name.
+fn finish_args(b: &EnvBuild<'_>, installed: &Installed) -> Vec<String> {
     let not_requested: Vec<String> = installed
         .names
-        .into_iter()
+        .iter()
         .filter(|n| !b.requested.contains(n))
+        .cloned()
         .collect();
-    drop_requested(root, b.env_dir, base, &not_requested)
+    drop_args(&[
+        ("uv_cache.json", &["*".to_string()]),
+        ("REQUESTED", &not_requested),
+    ])
 }
 
 /// Runs `f` with the uv of `b`'s root (installed once per root).
@@ -760,20 +771,17 @@ impl Uv<'_> {
 
     /// The (distribution, file) pairs whose content differs from RECORD.
     fn differing(&self) -> Result<Vec<(String, String)>> {
-        let out = run_step(
-            self.root,
-            Some(BUILD_USER),
-            "/",
-            self.env,
-            600,
-            &[&self.python, "-I", "-c", VERIFY_SCRIPT, self.b.env_dir],
-        )?;
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.split_once('\t'))
-            .map(|(n, f)| (n.to_string(), f.to_string()))
-            .collect())
+        let out = run_dist_info(self.root, self.b.env_dir, self.env, "verify", &[])?;
+        Ok(differing_lines(&out))
     }
+}
+
+/// The (distribution, file) pairs of `dist_info.py verify`'s output.
+fn differing_lines(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(n, f)| (n.to_string(), f.to_string()))
+        .collect()
 }
 
 #[cfg(test)]
