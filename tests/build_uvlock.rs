@@ -342,6 +342,21 @@ fn the_env_is_built_from_uv_lock_and_bad_locks_are_refused() {
         ],
     );
 
+    // The project itself asked for, and nothing to build it with.
+    defect(&d, repo.path(), "noproject", |r| {
+        let t = std::fs::read_to_string(r.join("djdd.toml")).unwrap();
+        std::fs::write(r.join("djdd.toml"), t + "\n[env]\ninstall_project = true\n").unwrap();
+        std::fs::remove_file(r.join("pyproject.toml")).unwrap();
+    });
+    refused(
+        &d,
+        "noproject",
+        &[
+            "`env.install_project`",
+            "neither pyproject.toml nor setup.py",
+        ],
+    );
+
     // requirements.txt with extras: refused by djdd.toml's check.
     defect(&d, repo.path(), "txt-extras", |r| {
         let t = std::fs::read_to_string(r.join("djdd.toml")).unwrap();

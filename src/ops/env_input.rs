@@ -28,7 +28,6 @@ pub fn project_inputs(
     tree: &str,
     read: &mut ReadFile<'_>,
 ) -> anyhow::Result<ProjectInputs> {
-    let mut inputs = dependencies(bd, root, env, asgi, commit, read)?;
     if env.install_project {
         let buildable = [PYPROJECT, "setup.py"]
             .iter()
@@ -47,6 +46,9 @@ pub fn project_inputs(
             )
             .into());
         }
+    }
+    let mut inputs = dependencies(bd, root, env, asgi, commit, read)?;
+    if env.install_project {
         inputs.project_tree = Some(tree.to_string());
     }
     Ok(inputs)
