@@ -42,9 +42,21 @@ fn djdd_cmd(dir: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// A command line of what runs a build step in the root rather than the
+/// step: schroot, setpriv, env, timeout.
+fn is_wrapper(cmd: &str) -> bool {
+    ["schroot ", "setpriv ", "env ", "timeout "]
+        .iter()
+        .any(|w| cmd.starts_with(w))
+}
+
 /// Starts `djdd build ARGS` (stderr to a log file) and SIGKILLs it as soon
-/// as a process inside its chroot's session (not schroot itself) runs a
-/// command line containing `needle`:
+/// as a process inside its chroot's session runs a command line containing
+/// `needle`: the step itself, not schroot nor a wrapper that runs it
+/// (setpriv, env, timeout: their command lines hold the step's; killed
+/// while `timeout` starts, before it has forked the step and recorded its
+/// pid, coreutils' timeout exits without passing the signal on, and the
+/// step it was forking runs on, which is timeout's window, not djdd's):
 /// only djdd's pid (`group` false: `kill -9 PID`) or djdd's whole process
 /// group (`group` true). Returns the command line seen.
 fn kill_when_running(d: &TestBuildDir, args: &[&str], needle: &str, group: bool) -> String {
@@ -64,7 +76,7 @@ fn kill_when_running(d: &TestBuildDir, args: &[&str], needle: &str, group: bool)
     let seen = loop {
         if let Some((_, cmd)) = processes_of_chroot(&name)
             .into_iter()
-            .find(|(_, cmd)| !cmd.starts_with("schroot ") && cmd.contains(needle))
+            .find(|(_, cmd)| !is_wrapper(cmd) && cmd.contains(needle))
         {
             break cmd;
         }
