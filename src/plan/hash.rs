@@ -155,12 +155,17 @@ pub fn env_hash(inputs: &EnvInputs<'_>) -> Result<Hash> {
     )))
 }
 
-/// Checks a git tree id (40 or 64 lower-case hex digits).
+/// A full git object id as git prints it: 40 (SHA-1) or 64 (SHA-256)
+/// lower-case hex digits.
+pub fn is_object_id(s: &str) -> bool {
+    matches!(s.len(), 40 | 64)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks a git tree id ([`is_object_id`]).
 fn check_tree_id(t: &str) -> Result<()> {
-    let ok = matches!(t.len(), 40 | 64)
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if ok {
+    if is_object_id(t) {
         Ok(())
     } else {
         Err(Error::invalid(
@@ -173,11 +178,7 @@ fn check_tree_id(t: &str) -> Result<()> {
 /// The src HASH: the commit id (40 hex digits for SHA-1 repositories, 64
 /// for SHA-256 ones), lower case, and its first [`HASH_LEN`] digits.
 pub fn src_hash(commit: &str) -> Result<Hash> {
-    let ok = matches!(commit.len(), 40 | 64)
-        && commit
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !ok {
+    if !is_object_id(commit) {
         return Err(Error::invalid(
             format!("commit '{commit}'"),
             "must be a full commit id (40 or 64 lower-case hex digits)",

@@ -84,7 +84,7 @@ pub fn resolve(repo: &Path, rev: Option<&str>, branch: &str) -> Result<CommitInf
 pub fn tree_id(repo: &Path, commit: &str) -> Result<String> {
     let out = run(git(repo).args(["show", "-s", "--format=%T", "--end-of-options", commit]))?;
     let id = String::from_utf8_lossy(&out).trim().to_string();
-    if !matches!(id.len(), 40 | 64) || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !crate::plan::hash::is_object_id(&id) {
         return Err(Error::invalid(
             format!("commit {commit}"),
             format!("git names no tree for it ({id:?})"),
